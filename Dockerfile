@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# Slipway container image: `docker build -t slipway:local .` (needs BuildKit).
+# Default command runs the HTTP API; override with `server worker`, `migrate`, `dev`.
+
+# ---- build ------------------------------------------------------------------
+FROM rust:1.95-bookworm AS builder
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+COPY . .
+
+# target/ lives in a cache mount, so the binary is copied out of it in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked -p slipway-cli \
+ && install -D -m 0755 target/release/slipway /out/slipway
+
+# ---- runtime ----------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+
+LABEL org.opencontainers.image.title="Slipway" \
+      org.opencontainers.image.description="Slipway release manager: HTTP API server, background worker and CLI"
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 slipway \
+ && useradd --system --uid 10001 --gid slipway --home-dir /data --no-create-home \
+      --shell /usr/sbin/nologin slipway \
+ && install -d -o slipway -g slipway -m 0750 /data
+
+COPY --from=builder /out/slipway /usr/local/bin/slipway
+
+ENV SLIPWAY_DATA_DIR=/data \
+    SLIPWAY_LISTEN=0.0.0.0:8080
+
+USER slipway:slipway
+WORKDIR /data
+EXPOSE 8080
+
+ENTRYPOINT ["/usr/local/bin/slipway"]
+CMD ["server", "api"]

@@ -1,0 +1,110 @@
+//! The route table, and what several routes share: path and paging parsing.
+
+mod apps;
+mod builds;
+mod env;
+mod health;
+mod openapi;
+mod releases;
+
+use crate::error::ApiError;
+use actix_web::web::{self, delete, get, patch, post, resource};
+use serde::Deserialize;
+use slipway_core::domain::{AppName, BuildId, InvalidInput, ReleaseId};
+
+/// Every route of the API. `openapi.json` documents each (a test checks).
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(get().to(health::alive)))
+        .service(resource("/readyz").route(get().to(health::ready)))
+        .service(resource("/openapi.json").route(get().to(openapi::document)))
+        .service(
+            resource("/apps")
+                .route(get().to(apps::list))
+                .route(post().to(apps::create)),
+        )
+        .service(
+            resource("/apps/{app}")
+                .route(get().to(apps::show))
+                .route(patch().to(apps::update))
+                .route(delete().to(apps::remove)),
+        )
+        .service(
+            resource("/apps/{app}/builds")
+                .route(get().to(builds::list))
+                .route(post().to(builds::create)),
+        )
+        .service(resource("/apps/{app}/builds/{id}").route(get().to(builds::show)))
+        .service(
+            resource("/apps/{app}/env")
+                .route(get().to(env::show))
+                .route(patch().to(env::update)),
+        )
+        .service(
+            resource("/apps/{app}/releases")
+                .route(get().to(releases::list))
+                .route(post().to(releases::create)),
+        )
+        .service(resource("/apps/{app}/releases/{id}").route(get().to(releases::show)));
+}
+
+/// Path segments that cannot name anything are simply not found.
+fn app_path(raw: &str) -> Result<AppName, ApiError> {
+    AppName::parse(raw).map_err(|_| ApiError::NotFound(format!("app `{}` not found", clip(raw))))
+}
+
+fn release_path(app: &AppName, raw: &str) -> Result<ReleaseId, ApiError> {
+    ReleaseId::parse(raw).map_err(|_| {
+        ApiError::NotFound(format!("release `{}` not found in app `{app}`", clip(raw)))
+    })
+}
+
+fn build_path(app: &AppName, raw: &str) -> Result<BuildId, ApiError> {
+    BuildId::parse(raw)
+        .map_err(|_| ApiError::NotFound(format!("build `{}` not found in app `{app}`", clip(raw))))
+}
+
+fn clip(raw: &str) -> &str {
+    match raw.char_indices().nth(64) {
+        Some((i, _)) => &raw[..i],
+        None => raw,
+    }
+}
+
+/// `?limit=&before=` of the listings: newest first, `before` an id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<i64>,
+    before: Option<String>,
+}
+
+impl PageQuery {
+    const DEFAULT_LIMIT: u32 = 20;
+    const MAX_LIMIT: u32 = 100;
+
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            None => Ok(Self::DEFAULT_LIMIT),
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    InvalidInput::new(
+                        "limit",
+                        format!("must be between 1 and {}", Self::MAX_LIMIT),
+                    )
+                    .into()
+                }),
+        }
+    }
+
+    fn before<T>(
+        &self,
+        parse: impl Fn(&str) -> Result<T, InvalidInput>,
+    ) -> Result<Option<T>, ApiError> {
+        self.before
+            .as_deref()
+            .map(|raw| parse(raw).map_err(|e| InvalidInput::new("before", e.message).into()))
+            .transpose()
+    }
+}

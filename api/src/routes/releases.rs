@@ -1,0 +1,79 @@
+//! `/apps/{app}/releases`: list, show, and Convox's explicit create.
+
+use super::{app_path, release_path, PageQuery};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use slipway_core::domain::{BuildId, Description, Env, InvalidInput, ReleaseId};
+use slipway_core::store::NewRelease;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRelease {
+    build: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    description: Option<String>,
+}
+
+impl CreateRelease {
+    fn parse(self) -> Result<NewRelease, InvalidInput> {
+        let build = self
+            .build
+            .map(|b| BuildId::parse(&b).map_err(|e| InvalidInput::new("build", e.message)))
+            .transpose()?;
+        Ok(NewRelease {
+            build,
+            env: self.env.map(Env::parse).transpose()?,
+            description: self
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()?,
+        })
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<CreateRelease>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path)?;
+    let new = body.into_inner().parse()?;
+    let actor = caller.actor();
+    let release = state
+        .db(move |store| store.create_release(&app, &new, &actor))
+        .await?;
+    Ok(HttpResponse::Created().json(json!({ "release": release })))
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path)?;
+    let limit = query.limit()?;
+    let before = query.before(ReleaseId::parse)?;
+    let releases = state
+        .db(move |store| store.list_releases(&app, limit, before.as_ref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "releases": releases })))
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let id = release_path(&app, &path.1)?;
+    let release = state.db(move |store| store.get_release(&app, &id)).await?;
+    Ok(HttpResponse::Ok().json(release))
+}

@@ -1,0 +1,97 @@
+//! Building the HTTP server from its config (bound, not yet running), then
+//! running it. Tests build the very same server on port 0.
+
+use crate::error::{json_error_body, ApiError};
+use crate::state::AppState;
+use crate::{routes, MAX_BODY_BYTES};
+use actix_web::dev::Server;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpServer};
+use slipway_core::secret::{hash_token, Secret};
+use slipway_core::store::{Store, StoreError};
+use std::net::{SocketAddr, TcpListener};
+
+/// The name of the token configured by `SLIPWAY_ADMIN_TOKEN`, recorded as
+/// the actor of what it changes.
+pub const ADMIN_TOKEN_NAME: &str = "admin";
+
+/// What the API server needs to start.
+#[derive(Debug)]
+pub struct ApiConfig {
+    /// `host:port`; port 0 picks a free one.
+    pub listen: String,
+    pub admin_token: Secret<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot store the admin token: {0}")]
+    Store(#[from] StoreError),
+    #[error("start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A bound, ready-to-run API server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Registers the admin token and binds the listener. The store must be migrated.
+    pub async fn build(config: ApiConfig, store: Store) -> Result<Application, StartError> {
+        let hash = hash_token(config.admin_token.expose());
+        let admin_store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            admin_store.ensure_admin_token(ADMIN_TOKEN_NAME, &hash)
+        })
+        .await??;
+
+        let bind_error = |source| StartError::Bind {
+            addr: config.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let state = web::Data::new(AppState { store });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_BODY_BYTES)
+                        .error_handler(|err, _| ApiError::from(err).into()),
+                )
+                .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
+                .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                    ApiError::BadRequest(format!("invalid query string: {err}")).into()
+                }))
+                .wrap(ErrorHandlers::new().default_handler(json_error_body))
+                .configure(routes::config)
+        })
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        Ok(Application { server, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM), then
+    /// drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

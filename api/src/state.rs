@@ -1,0 +1,24 @@
+//! What every handler shares: the store, reached from blocking threads.
+
+use crate::error::ApiError;
+use slipway_core::store::{Store, StoreError};
+
+pub struct AppState {
+    pub store: Store,
+}
+
+impl AppState {
+    /// Runs blocking store work on actix's blocking pool, never on an
+    /// executor thread.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        actix_web::web::block(move || f(&store))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+}

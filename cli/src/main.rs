@@ -1,0 +1,121 @@
+//! `slipway`: the servers (`server api`, `server worker`), `dev` (everything
+//! in one process on embedded defaults) and `migrate`.
+
+mod config;
+mod dev;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{admin_token_from_env, DatabaseArgs, ListenArgs};
+use slipway_api::{ApiConfig, Application};
+use slipway_core::store::Store;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Slipway: immutable releases, rolling deployments with automatic rollback",
+    after_help = "Exit codes: 0 success, 1 error (the reason is printed on stderr), 2 bad usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API (and, once available, the worker) in one process on
+    /// embedded defaults: SQLite under SLIPWAY_DATA_DIR, a generated admin token
+    Dev(dev::DevArgs),
+    /// Run a production server
+    #[command(subcommand)]
+    Server(Server),
+    /// Apply pending database migrations and exit
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Server {
+    /// The HTTP API (PostgreSQL from SLIPWAY_DATABASE_URL, admin token from SLIPWAY_ADMIN_TOKEN)
+    Api {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+    },
+    /// The rollout and webhook worker
+    Worker {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(anyhow::Error::new(err).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(err),
+    }
+}
+
+fn fail(err: anyhow::Error) -> ExitCode {
+    eprintln!("ERROR: {err:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(args) => dev::run(args).await,
+        Command::Migrate { database } => {
+            let store = database.open().await?;
+            let ran = migrate(&store).await?;
+            println!("Applied {ran} migration(s).");
+            Ok(())
+        }
+        Command::Server(Server::Api { database, listen }) => {
+            let admin_token = admin_token_from_env()?
+                .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
+            let store = database.open().await?;
+            migrate(&store).await?;
+            let config = ApiConfig {
+                listen: listen.listen,
+                admin_token,
+            };
+            let app = Application::build(config, store).await?;
+            tracing::info!(address = %app.local_addr(), "API listening");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Server(Server::Worker { .. }) => anyhow::bail!(
+            "`slipway server worker` is not available in this version: rollouts are not implemented yet"
+        ),
+    }
+}
+
+/// Runs the migrations on a blocking thread; returns how many ran.
+pub(crate) async fn migrate(store: &Store) -> anyhow::Result<usize> {
+    let store = store.clone();
+    let ran = tokio::task::spawn_blocking(move || store.migrate()).await??;
+    if ran > 0 {
+        tracing::info!(migrations = ran, "database migrated");
+    }
+    Ok(ran)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,62 @@
+//! Event kinds: the facts recorded with each state change, in the same
+//! transaction as the change, later delivered to webhooks.
+
+use serde::Serialize;
+
+/// What happened. The string form (`release.created`) is the public contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum EventKind {
+    #[serde(rename = "app.created")]
+    AppCreated,
+    #[serde(rename = "app.updated")]
+    AppUpdated,
+    #[serde(rename = "app.deleted")]
+    AppDeleted,
+    #[serde(rename = "build.created")]
+    BuildCreated,
+    #[serde(rename = "release.created")]
+    ReleaseCreated,
+    #[serde(rename = "env.changed")]
+    EnvChanged,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::AppCreated,
+        EventKind::AppUpdated,
+        EventKind::AppDeleted,
+        EventKind::BuildCreated,
+        EventKind::ReleaseCreated,
+        EventKind::EnvChanged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::AppCreated => "app.created",
+            EventKind::AppUpdated => "app.updated",
+            EventKind::AppDeleted => "app.deleted",
+            EventKind::BuildCreated => "build.created",
+            EventKind::ReleaseCreated => "release.created",
+            EventKind::EnvChanged => "env.changed",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_matches_as_str() {
+        for kind in EventKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::String(kind.as_str().into()));
+        }
+    }
+}

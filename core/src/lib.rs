@@ -1,0 +1,9 @@
+//! Slipway's domain and storage: apps, builds, releases, env, deployments
+//! and events, over PostgreSQL or SQLite. No HTTP, no runtimes.
+
+pub mod domain;
+pub mod events;
+pub mod secret;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,119 @@
+//! Connecting to PostgreSQL or SQLite through one connection type, the pool,
+//! and the embedded migrations.
+
+use super::StoreError;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sql_types::BigInt;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+
+/// Key of the PostgreSQL advisory lock held while migrating, so replicas
+/// starting together migrate one after the other.
+const MIGRATION_LOCK: i64 = 0x0511_77a7;
+
+/// One connection type over both backends; the SQLite variant comes last
+/// because it accepts any URL.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub(crate) type DbPool = Pool<ConnectionManager<DbConnection>>;
+pub(crate) type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Splits a database URL into its backend and the string diesel connects
+/// with: `postgres://...`/`postgresql://...`, or `sqlite://PATH`.
+pub(crate) fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Backend::Postgres, url.to_owned()))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::Config("sqlite:// needs a file path".into()));
+        }
+        Ok((Backend::Sqlite, path.to_owned()))
+    } else {
+        // Never echo the URL: it may hold a password.
+        Err(StoreError::Config(
+            "database URL must start with postgres://, postgresql:// or sqlite://".into(),
+        ))
+    }
+}
+
+/// Opens one connection first, so a bad URL or a server that is down gives
+/// its real reason instead of a pool time-out.
+pub(crate) fn build_pool(
+    backend: Backend,
+    url: &str,
+    pool_size: u32,
+) -> Result<DbPool, StoreError> {
+    DbConnection::establish(url).map_err(|e| StoreError::Connect(e.to_string()))?;
+    // SQLite has one writer at a time; one pooled connection serialises
+    // access instead of failing with SQLITE_BUSY under concurrent writes.
+    let max_size = match backend {
+        Backend::Postgres => pool_size.max(1),
+        Backend::Sqlite => 1,
+    };
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SessionSetup))
+        .build(ConnectionManager::new(url))
+        .map_err(|e| StoreError::Connect(e.to_string()))
+}
+
+#[derive(Debug)]
+struct SessionSetup;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        let setup = match conn {
+            DbConnection::Postgresql(_) => "SET TIME ZONE 'UTC'",
+            DbConnection::Sqlite(_) => {
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+            }
+        };
+        conn.batch_execute(setup)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Runs the pending migrations of the connection's backend; returns how many ran.
+pub(crate) fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            lock(pg, "SELECT pg_advisory_lock($1)")?;
+            let ran = pg.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+            lock(pg, "SELECT pg_advisory_unlock($1)")?;
+            ran.map_err(failed)
+        }
+        DbConnection::Sqlite(lite) => lite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(failed),
+    }
+}
+
+fn lock(pg: &mut PgConnection, sql: &str) -> Result<(), StoreError> {
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(MIGRATION_LOCK)
+        .execute(pg)?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! The event log: rows written inside the transaction of the change they
+//! record, read back in the order they were written.
+
+use super::records::{now, Event, EventRow};
+use super::schema::events;
+use super::{DbConnection, Store, StoreError};
+use crate::domain::{AppName, EventId};
+use crate::events::EventKind;
+use diesel::prelude::*;
+
+/// Appends an event; call inside the transaction that makes the change.
+pub(super) fn record(
+    conn: &mut DbConnection,
+    app: &AppName,
+    kind: EventKind,
+    data: serde_json::Value,
+    actor: &str,
+) -> Result<EventId, StoreError> {
+    let id = EventId::generate();
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id.as_str()),
+            events::app.eq(app.as_str()),
+            events::kind.eq(kind.as_str()),
+            events::data.eq(data.to_string()),
+            events::actor.eq(actor),
+            events::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+impl Store {
+    /// The events of one app (or of all apps), oldest first.
+    pub fn events(&self, app: Option<&AppName>) -> Result<Vec<Event>, StoreError> {
+        self.read(|conn| {
+            let mut query = events::table
+                .order(events::seq)
+                .select(EventRow::as_select())
+                .into_boxed();
+            if let Some(app) = app {
+                query = query.filter(events::app.eq(app.as_str().to_owned()));
+            }
+            query.load(conn)?.into_iter().map(Event::try_from).collect()
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! Storage: one `Store` over PostgreSQL or SQLite with the same query code.
+//!
+//! Every change and the events that record it are written in one
+//! transaction. Writers of one app first bump `apps.seq`: that row lock
+//! serialises them (on PostgreSQL; SQLite has one writer anyway), and the new
+//! value orders the app's builds and releases.
+
+mod apps;
+mod connection;
+mod error;
+mod events;
+mod records;
+mod releases;
+mod schema;
+mod tokens;
+
+pub use connection::{Backend, DbConnection};
+pub use error::StoreError;
+pub use records::{App, Build, Event, Release, ReleaseStatus};
+pub use releases::{NewBuild, NewRelease};
+pub use tokens::Identity;
+
+use connection::{DbPool, PooledDb};
+use diesel::Connection;
+
+/// How many times a transaction is retried when a generated id was taken.
+const ID_ATTEMPTS: u32 = 5;
+
+/// Handle to the database; cheap to clone. All methods block: call them
+/// from a blocking thread, never on an async executor's thread.
+#[derive(Clone)]
+pub struct Store {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to `postgres://...` or `sqlite://PATH` (the file is created
+    /// when missing). Does not migrate: call [`Store::migrate`].
+    pub fn connect(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        let (backend, conn_url) = connection::parse_url(url)?;
+        let pool = connection::build_pool(backend, &conn_url, pool_size)?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations (under an advisory lock on PostgreSQL, so
+    /// replicas starting together are safe); returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        connection::migrate(&mut *self.conn()?)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        use diesel::connection::SimpleConnection;
+        self.conn()?.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    fn conn(&self) -> Result<PooledDb, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in a transaction, again with fresh ids if one collided.
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let conn: &mut DbConnection = &mut conn;
+        let mut attempt = 1;
+        loop {
+            match conn.transaction(&mut f) {
+                Err(StoreError::IdCollision) if attempt < ID_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&mut *self.conn()?)
+    }
+}

@@ -1,0 +1,87 @@
+//! The diesel schema, shared by both backends (see `migrations/postgres` and
+//! `migrations/sqlite`; only column types both understand are used).
+
+diesel::table! {
+    apps (name) {
+        name -> Text,
+        active_release -> Nullable<Text>,
+        deadline_seconds -> Integer,
+        seq -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    builds (id) {
+        id -> Text,
+        app -> Text,
+        seq -> BigInt,
+        release -> Text,
+        description -> Text,
+        git_sha -> Nullable<Text>,
+        git_message -> Nullable<Text>,
+        manifest -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> Text,
+        app -> Text,
+        seq -> BigInt,
+        build -> Nullable<Text>,
+        env -> Text,
+        description -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deployments (id) {
+        id -> Text,
+        app -> Text,
+        seq -> BigInt,
+        release -> Text,
+        previous_release -> Nullable<Text>,
+        status -> Text,
+        reason -> Nullable<Text>,
+        deadline_at -> Timestamp,
+        actor -> Text,
+        trace_id -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        app -> Text,
+        kind -> Text,
+        data -> Text,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Text,
+        name -> Text,
+        hash -> Text,
+        scope -> Text,
+        apps -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(apps, builds, releases, deployments, events, tokens);

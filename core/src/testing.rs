@@ -1,0 +1,95 @@
+//! Test support (feature `testing`): a fresh, migrated database per test, on
+//! SQLite (a temporary file) or PostgreSQL (a schema of its own in the
+//! database named by `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards).
+//!
+//! PostgreSQL must be reachable: a test that cannot reach it fails loudly,
+//! it is never skipped.
+
+use crate::store::{Backend, Store};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use rand::distr::{Alphanumeric, SampleString};
+
+/// Where tests find PostgreSQL when `SLIPWAY_TEST_DATABASE_URL` is unset.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for one test; dropped (schema or file) with it.
+pub struct TestDatabase {
+    url: String,
+    backend: Backend,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(#[allow(dead_code)] tempfile::TempDir),
+    Schema { admin_url: String, schema: String },
+}
+
+impl TestDatabase {
+    pub fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => TestDatabase::postgres(),
+        }
+    }
+
+    pub fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("slipway.db").display());
+        TestDatabase {
+            url,
+            backend: Backend::Sqlite,
+            cleanup: Cleanup::File(dir),
+        }
+    }
+
+    pub fn postgres() -> TestDatabase {
+        let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let schema = format!(
+            "test_{}",
+            Alphanumeric
+                .sample_string(&mut rand::rng(), 16)
+                .to_lowercase()
+        );
+        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!("PostgreSQL is needed for this test (SLIPWAY_TEST_DATABASE_URL): {e}")
+        });
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create the test schema");
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        TestDatabase {
+            url,
+            backend: Backend::Postgres,
+            cleanup: Cleanup::Schema { admin_url, schema },
+        }
+    }
+
+    /// The URL to hand to `Store::connect` or to `SLIPWAY_DATABASE_URL`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A migrated store on this database.
+    pub fn store(&self) -> Store {
+        let store = Store::connect(&self.url, 4).expect("connect to the test database");
+        store.migrate().expect("migrate the test database");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Schema { admin_url, schema } = &self.cleanup {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}

@@ -12,6 +12,10 @@ use crate::domain::{string_newtype_impls, InvalidInput};
 const RANDOM_LEN: usize = 10;
 
 fn generate_with_prefix(prefix: char) -> String {
+    #[cfg(feature = "testing")]
+    if let Some(forced) = crate::testing::take_forced_id(prefix) {
+        return forced;
+    }
     // `rand::rng()` is a ChaCha CSPRNG seeded from the OS; `random_range` samples
     // uniformly (rejection sampling), so there is no modulo bias.
     let mut rng = rand::rng();

@@ -111,11 +111,15 @@ pub(crate) async fn migrate(store: &Store) -> anyhow::Result<usize> {
     Ok(ran)
 }
 
+/// Logs go to stderr; colour only on a terminal and never with `NO_COLOR`.
 fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

@@ -1,0 +1,118 @@
+//! `spawn_app()`: the real API on port 0 over a fresh database, and a client
+//! that speaks to it as CI would.
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use slipway_api::{ApiConfig, Application};
+use slipway_core::domain::AppName;
+use slipway_core::secret::generate_token;
+use slipway_core::store::{Backend, Store};
+use slipway_core::testing::TestDatabase;
+
+pub struct TestApp {
+    pub url: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    _db: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = TestDatabase::new(backend);
+    let store = db.store();
+    let token = generate_token();
+    let config = ApiConfig {
+        listen: "127.0.0.1:0".into(),
+        admin_token: token.clone(),
+    };
+    let app = Application::build(config, store.clone())
+        .await
+        .expect("build the API");
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        url,
+        token: token.expose().clone(),
+        client: reqwest::Client::new(),
+        store,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// A request carrying the admin token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("GET")
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.request(method, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_app(&self, name: &str) -> Value {
+        let response = self
+            .send_json(Method::POST, "/apps", &json!({ "name": name }))
+            .await;
+        expect_status(response, 201).await
+    }
+
+    /// Posts a build of one service; returns `{"build", "release"}`.
+    pub async fn build(&self, app: &str, extra: Value) -> Value {
+        let mut body = json!({ "manifest": { "services": { "web": { "command": "true" } } } });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let response = self
+            .send_json(Method::POST, &format!("/apps/{app}/builds"), &body)
+            .await;
+        expect_status(response, 201).await
+    }
+
+    pub async fn patch_env(&self, app: &str, body: Value) -> Response {
+        self.send_json(Method::PATCH, &format!("/apps/{app}/env"), &body)
+            .await
+    }
+
+    pub async fn releases(&self, app: &str) -> Vec<Value> {
+        let body = expect_status(self.get(&format!("/apps/{app}/releases")).await, 200).await;
+        body["releases"].as_array().unwrap().clone()
+    }
+
+    /// How many events the app has, read straight from the store.
+    pub fn event_count(&self, app: &str) -> usize {
+        let app = AppName::parse(app).unwrap();
+        self.store.events(Some(&app)).unwrap().len()
+    }
+}
+
+/// Asserts the status (showing the body when it differs) and returns the JSON body.
+pub async fn expect_status(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("read the body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+}
+
+/// Asserts an error response: status and `error.code`; returns the message.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> String {
+    let body = expect_status(response, status).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"]["message"]
+        .as_str()
+        .expect("an error message")
+        .to_owned()
+}

@@ -1,6 +1,7 @@
 //! Event kinds: the facts recorded with each state change, in the same
 //! transaction as the change, later delivered to webhooks.
 
+use crate::domain::DeploymentStatus;
 use serde::Serialize;
 
 /// What happened. The string form (`release.created`) is the public contract.
@@ -18,16 +19,34 @@ pub enum EventKind {
     ReleaseCreated,
     #[serde(rename = "env.changed")]
     EnvChanged,
+    #[serde(rename = "deployment.created")]
+    DeploymentCreated,
+    #[serde(rename = "deployment.started")]
+    DeploymentStarted,
+    #[serde(rename = "deployment.succeeded")]
+    DeploymentSucceeded,
+    #[serde(rename = "deployment.rolling_back")]
+    DeploymentRollingBack,
+    #[serde(rename = "deployment.rolled_back")]
+    DeploymentRolledBack,
+    #[serde(rename = "deployment.failed")]
+    DeploymentFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::AppCreated,
         EventKind::AppUpdated,
         EventKind::AppDeleted,
         EventKind::BuildCreated,
         EventKind::ReleaseCreated,
         EventKind::EnvChanged,
+        EventKind::DeploymentCreated,
+        EventKind::DeploymentStarted,
+        EventKind::DeploymentSucceeded,
+        EventKind::DeploymentRollingBack,
+        EventKind::DeploymentRolledBack,
+        EventKind::DeploymentFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +57,24 @@ impl EventKind {
             EventKind::BuildCreated => "build.created",
             EventKind::ReleaseCreated => "release.created",
             EventKind::EnvChanged => "env.changed",
+            EventKind::DeploymentCreated => "deployment.created",
+            EventKind::DeploymentStarted => "deployment.started",
+            EventKind::DeploymentSucceeded => "deployment.succeeded",
+            EventKind::DeploymentRollingBack => "deployment.rolling_back",
+            EventKind::DeploymentRolledBack => "deployment.rolled_back",
+            EventKind::DeploymentFailed => "deployment.failed",
+        }
+    }
+
+    /// The event that records a deployment entering `status`.
+    pub fn for_deployment(status: DeploymentStatus) -> EventKind {
+        match status {
+            DeploymentStatus::Pending => EventKind::DeploymentCreated,
+            DeploymentStatus::Running => EventKind::DeploymentStarted,
+            DeploymentStatus::Succeeded => EventKind::DeploymentSucceeded,
+            DeploymentStatus::RollingBack => EventKind::DeploymentRollingBack,
+            DeploymentStatus::RolledBack => EventKind::DeploymentRolledBack,
+            DeploymentStatus::Failed => EventKind::DeploymentFailed,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! to build one from outside data is a constructor that checks it.
 
 pub mod deadline;
+pub mod deployment;
 pub mod description;
 pub mod env;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod manifest;
 pub mod names;
 
 pub use deadline::Deadline;
+pub use deployment::DeploymentStatus;
 pub use description::{
     build_description, env_description, rollback_description, Description, GitInfo,
 };

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A value failed the domain rules.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// Another worker now holds the deployment's lease: stop driving it.
+    #[error("the lease on deployment {0} was lost")]
+    LeaseLost(String),
     /// A freshly generated id was already taken; the transaction is retried.
     #[error("generated id already taken")]
     IdCollision,

@@ -4,7 +4,7 @@
 use super::records::{now, Event, EventRow};
 use super::schema::events;
 use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, EventId};
+use crate::domain::{AppName, DeploymentId, EventId};
 use crate::events::EventKind;
 use diesel::prelude::*;
 
@@ -16,11 +16,24 @@ pub(super) fn record(
     data: serde_json::Value,
     actor: &str,
 ) -> Result<EventId, StoreError> {
+    record_for(conn, app, None, kind, data, actor)
+}
+
+/// Appends an event about a deployment (found again by its id).
+pub(super) fn record_for(
+    conn: &mut DbConnection,
+    app: &AppName,
+    deployment: Option<&DeploymentId>,
+    kind: EventKind,
+    data: serde_json::Value,
+    actor: &str,
+) -> Result<EventId, StoreError> {
     let id = EventId::generate();
     diesel::insert_into(events::table)
         .values((
             events::id.eq(id.as_str()),
             events::app.eq(app.as_str()),
+            events::deployment.eq(deployment.map(DeploymentId::as_str)),
             events::kind.eq(kind.as_str()),
             events::data.eq(data.to_string()),
             events::actor.eq(actor),
@@ -42,6 +55,26 @@ impl Store {
                 query = query.filter(events::app.eq(app.as_str().to_owned()));
             }
             query.load(conn)?.into_iter().map(Event::try_from).collect()
+        })
+    }
+
+    /// The events of one deployment after the event `after` (a sequence
+    /// number from [`Event::seq`]), oldest first: what a live stream polls.
+    pub fn deployment_events(
+        &self,
+        deployment: &DeploymentId,
+        after: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(|conn| {
+            events::table
+                .filter(events::deployment.eq(deployment.as_str()))
+                .filter(events::seq.gt(after))
+                .order(events::seq)
+                .select(EventRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Event::try_from)
+                .collect()
         })
     }
 }

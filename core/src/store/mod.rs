@@ -7,15 +7,21 @@
 
 mod apps;
 mod connection;
+mod deployments;
 mod error;
 mod events;
+mod leases;
+mod listings;
+mod promote;
 mod records;
 mod releases;
 mod schema;
 mod tokens;
 
 pub use connection::{Backend, DbConnection};
+pub use deployments::Deployment;
 pub use error::StoreError;
+pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use releases::{NewBuild, NewRelease};
 pub use tokens::Identity;

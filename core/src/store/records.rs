@@ -38,6 +38,12 @@ pub enum ReleaseStatus {
     Inactive,
     #[serde(rename = "active")]
     Active,
+    /// Its deployment is under way.
+    #[serde(rename = "promoting")]
+    Promoting,
+    /// Its latest deployment ended without making it active.
+    #[serde(rename = "failed")]
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -56,6 +62,9 @@ pub struct Release {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
+    /// Orders events; streams resume after it.
+    #[serde(skip)]
+    pub seq: i64,
     pub id: EventId,
     pub app: String,
     #[serde(rename = "type")]
@@ -153,21 +162,15 @@ impl ReleaseRow {
         parse(Env::parse(map))
     }
 
-    /// The release as listed; `active` is the app's active release id.
+    /// The release as shown, with its status in the app.
     pub fn into_release(
         self,
-        active: Option<&ReleaseId>,
+        status: ReleaseStatus,
         with_env: bool,
     ) -> Result<Release, StoreError> {
         let env = with_env.then(|| self.env()).transpose()?;
-        let id = parse(ReleaseId::parse(&self.id))?;
-        let status = if active == Some(&id) {
-            ReleaseStatus::Active
-        } else {
-            ReleaseStatus::Inactive
-        };
         Ok(Release {
-            id,
+            id: parse(ReleaseId::parse(&self.id))?,
             app: parse(AppName::parse(&self.app))?,
             build: self.build.map(|b| parse(BuildId::parse(&b))).transpose()?,
             description: self.description,
@@ -182,6 +185,7 @@ impl ReleaseRow {
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = events)]
 pub(crate) struct EventRow {
+    pub seq: i64,
     pub id: String,
     pub app: String,
     pub kind: String,
@@ -194,6 +198,7 @@ impl TryFrom<EventRow> for Event {
     type Error = StoreError;
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
         Ok(Event {
+            seq: row.seq,
             id: parse(EventId::parse(&row.id))?,
             app: row.app,
             kind: row.kind,

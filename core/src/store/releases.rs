@@ -1,14 +1,18 @@
-//! Builds, releases and env changes. Rule 1: a new release takes its build
-//! and env from the app's latest *created* release, with the change applied.
+//! Creating builds and releases. Rule 1: a new release takes its build and
+//! env from the app's latest *created* release, with the change applied.
+//!
+//! Each `*_in` function works inside a caller's transaction after the app
+//! lock was taken, so a build, a release and a deployment can be made in one.
 
-use super::apps::{self, lock};
+use super::apps::lock;
 use super::events::record;
-use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow};
+use super::listings::{find_build, find_release, latest, parse_build};
+use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
 use super::schema::{builds, releases};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{
-    build_description, env_description, AppName, BuildId, Description, Env, EnvChange, EnvDiff,
-    GitInfo, Manifest, ReleaseId,
+    build_description, env_description, rollback_description, AppName, BuildId, Description, Env,
+    EnvChange, EnvDiff, GitInfo, Manifest, ReleaseId,
 };
 use crate::events::EventKind;
 use diesel::prelude::*;
@@ -40,41 +44,7 @@ impl Store {
     ) -> Result<(Build, Release), StoreError> {
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            let env = latest(conn, app)?.map(|r| r.env()).transpose()?;
-            let release_id = ReleaseId::generate();
-            let row = BuildRow {
-                id: BuildId::generate().to_string(),
-                app: app.to_string(),
-                seq: app_row.seq,
-                release: release_id.to_string(),
-                description: build_description(new.description.as_ref(), new.git.as_ref()),
-                git_sha: new.git.as_ref().map(|g| g.sha().to_owned()),
-                git_message: new.git.as_ref().map(|g| g.subject().to_owned()),
-                manifest: new.manifest.to_json().to_string(),
-                actor: actor.to_owned(),
-                created_at: now(),
-            };
-            diesel::insert_into(builds::table)
-                .values(&row)
-                .execute(conn)?;
-            let build = Build::try_from(row)?;
-            record(
-                conn,
-                app,
-                EventKind::BuildCreated,
-                json!({ "build": build }),
-                actor,
-            )?;
-            let release = insert_release(
-                conn,
-                &app_row,
-                release_id,
-                Some(&build.id),
-                &env.unwrap_or_else(Env::empty),
-                build.description.clone(),
-                actor,
-            )?;
-            Ok((build, release))
+            build_in(conn, &app_row, new, actor)
         })
     }
 
@@ -88,39 +58,7 @@ impl Store {
     ) -> Result<Option<Release>, StoreError> {
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            let base = latest(conn, app)?;
-            let old = base
-                .as_ref()
-                .map(|r| r.env())
-                .transpose()?
-                .unwrap_or_else(Env::empty);
-            let new = old.apply(change)?;
-            let diff = EnvDiff::between(&old, &new);
-            if diff.is_empty() {
-                return Ok(None);
-            }
-            let build = base
-                .and_then(|r| r.build)
-                .map(|b| parse_build(&b))
-                .transpose()?;
-            let description = env_description(description, &diff);
-            let release = insert_release(
-                conn,
-                &app_row,
-                ReleaseId::generate(),
-                build.as_ref(),
-                &new,
-                description,
-                actor,
-            )?;
-            record(
-                conn,
-                app,
-                EventKind::EnvChanged,
-                json!({ "release": release.id, "changes": diff }),
-                actor,
-            )?;
-            Ok(Some(release))
+            change_env_in(conn, &app_row, change, description, actor)
         })
     }
 
@@ -134,104 +72,138 @@ impl Store {
     ) -> Result<Release, StoreError> {
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            let base = latest(conn, app)?;
-            let old = base
-                .as_ref()
-                .map(|r| r.env())
-                .transpose()?
-                .unwrap_or_else(Env::empty);
-            let build = match &new.build {
-                Some(id) => Some(parse_build(&find_build(conn, app, id)?.id)?),
-                None => base
-                    .and_then(|r| r.build)
-                    .map(|b| parse_build(&b))
-                    .transpose()?,
-            };
-            let env = new.env.clone().unwrap_or(old.clone());
-            let description = match &new.description {
-                Some(explicit) => explicit.as_str().to_owned(),
-                None => env_description(None, &EnvDiff::between(&old, &env)),
-            };
-            let id = ReleaseId::generate();
-            insert_release(conn, &app_row, id, build.as_ref(), &env, description, actor)
+            release_in(conn, &app_row, new, actor)
         })
     }
+}
 
-    /// The env of the latest release and that release's id.
-    pub fn env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
-        self.read(|conn| {
-            apps::exists(conn, app)?;
-            match latest(conn, app)? {
-                Some(row) => Ok((row.env()?, Some(parse_release(&row.id)?))),
-                None => Ok((Env::empty(), None)),
-            }
-        })
-    }
+pub(super) fn build_in(
+    conn: &mut DbConnection,
+    app_row: &AppRow,
+    new: &NewBuild,
+    actor: &str,
+) -> Result<(Build, Release), StoreError> {
+    let app = parse_app(app_row)?;
+    let env = latest(conn, &app)?.map(|r| r.env()).transpose()?;
+    let release_id = ReleaseId::generate();
+    let row = BuildRow {
+        id: BuildId::generate().to_string(),
+        app: app.to_string(),
+        seq: app_row.seq,
+        release: release_id.to_string(),
+        description: build_description(new.description.as_ref(), new.git.as_ref()),
+        git_sha: new.git.as_ref().map(|g| g.sha().to_owned()),
+        git_message: new.git.as_ref().map(|g| g.subject().to_owned()),
+        manifest: new.manifest.to_json().to_string(),
+        actor: actor.to_owned(),
+        created_at: now(),
+    };
+    diesel::insert_into(builds::table)
+        .values(&row)
+        .execute(conn)?;
+    let build = Build::try_from(row)?;
+    record(
+        conn,
+        &app,
+        EventKind::BuildCreated,
+        json!({ "build": build }),
+        actor,
+    )?;
+    let env = env.unwrap_or_else(Env::empty);
+    let description = build.description.clone();
+    let release = insert_release(
+        conn,
+        app_row,
+        release_id,
+        Some(&build.id),
+        &env,
+        description,
+        actor,
+    )?;
+    Ok((build, release))
+}
 
-    /// Newest first; `before` (a release of this app) pages back in time.
-    pub fn list_releases(
-        &self,
-        app: &AppName,
-        limit: u32,
-        before: Option<&ReleaseId>,
-    ) -> Result<Vec<Release>, StoreError> {
-        self.read(|conn| {
-            let active = apps::active_release(conn, app)?;
-            let mut query = releases::table
-                .filter(releases::app.eq(app.as_str().to_owned()))
-                .order(releases::seq.desc())
-                .limit(limit.into())
-                .select(ReleaseRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let seq = find_release(conn, app, before)?.seq;
-                query = query.filter(releases::seq.lt(seq));
-            }
-            query
-                .load(conn)?
-                .into_iter()
-                .map(|row| row.into_release(active.as_ref(), false))
-                .collect()
-        })
+pub(super) fn change_env_in(
+    conn: &mut DbConnection,
+    app_row: &AppRow,
+    change: &EnvChange,
+    description: Option<&Description>,
+    actor: &str,
+) -> Result<Option<Release>, StoreError> {
+    let app = parse_app(app_row)?;
+    let base = latest(conn, &app)?;
+    let old = base
+        .as_ref()
+        .map(|r| r.env())
+        .transpose()?
+        .unwrap_or_else(Env::empty);
+    let new = old.apply(change)?;
+    let diff = EnvDiff::between(&old, &new);
+    if diff.is_empty() {
+        return Ok(None);
     }
+    let build = base
+        .and_then(|r| r.build)
+        .map(|b| parse_build(&b))
+        .transpose()?;
+    let description = env_description(description, &diff);
+    let id = ReleaseId::generate();
+    let release = insert_release(conn, app_row, id, build.as_ref(), &new, description, actor)?;
+    let data = json!({ "release": release.id, "changes": diff });
+    record(conn, &app, EventKind::EnvChanged, data, actor)?;
+    Ok(Some(release))
+}
 
-    /// One release with its env.
-    pub fn get_release(&self, app: &AppName, id: &ReleaseId) -> Result<Release, StoreError> {
-        self.read(|conn| {
-            let active = apps::active_release(conn, app)?;
-            find_release(conn, app, id)?.into_release(active.as_ref(), true)
-        })
-    }
+pub(super) fn release_in(
+    conn: &mut DbConnection,
+    app_row: &AppRow,
+    new: &NewRelease,
+    actor: &str,
+) -> Result<Release, StoreError> {
+    let app = parse_app(app_row)?;
+    let base = latest(conn, &app)?;
+    let old = base
+        .as_ref()
+        .map(|r| r.env())
+        .transpose()?
+        .unwrap_or_else(Env::empty);
+    let build = match &new.build {
+        Some(id) => Some(parse_build(&find_build(conn, &app, id)?.id)?),
+        None => base
+            .and_then(|r| r.build)
+            .map(|b| parse_build(&b))
+            .transpose()?,
+    };
+    let env = new.env.clone().unwrap_or(old.clone());
+    let description = match &new.description {
+        Some(explicit) => explicit.as_str().to_owned(),
+        None => env_description(None, &EnvDiff::between(&old, &env)),
+    };
+    let id = ReleaseId::generate();
+    insert_release(conn, app_row, id, build.as_ref(), &env, description, actor)
+}
 
-    /// Newest first; `before` (a build of this app) pages back in time.
-    pub fn list_builds(
-        &self,
-        app: &AppName,
-        limit: u32,
-        before: Option<&BuildId>,
-    ) -> Result<Vec<Build>, StoreError> {
-        self.read(|conn| {
-            apps::exists(conn, app)?;
-            let mut query = builds::table
-                .filter(builds::app.eq(app.as_str().to_owned()))
-                .order(builds::seq.desc())
-                .limit(limit.into())
-                .select(BuildRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let seq = find_build(conn, app, before)?.seq;
-                query = query.filter(builds::seq.lt(seq));
-            }
-            query.load(conn)?.into_iter().map(Build::try_from).collect()
-        })
-    }
-
-    pub fn get_build(&self, app: &AppName, id: &BuildId) -> Result<Build, StoreError> {
-        self.read(|conn| {
-            apps::exists(conn, app)?;
-            find_build(conn, app, id)?.try_into()
-        })
-    }
+/// Convox's rollback: a new release with an older release's build and env.
+pub(super) fn rollback_release_in(
+    conn: &mut DbConnection,
+    app_row: &AppRow,
+    to: &ReleaseId,
+    actor: &str,
+) -> Result<Release, StoreError> {
+    let app = parse_app(app_row)?;
+    let target = find_release(conn, &app, to)?;
+    let build = target.build.as_deref().map(parse_build).transpose()?;
+    let env = target.env()?;
+    let id = ReleaseId::generate();
+    insert_release(
+        conn,
+        app_row,
+        id,
+        build.as_ref(),
+        &env,
+        rollback_description(to),
+        actor,
+    )
 }
 
 fn insert_release(
@@ -257,12 +229,8 @@ fn insert_release(
     diesel::insert_into(releases::table)
         .values(&row)
         .execute(conn)?;
-    let active = app
-        .active_release
-        .as_deref()
-        .map(parse_release)
-        .transpose()?;
-    let release = row.into_release(active.as_ref(), false)?;
+    // A release that was just created is neither active nor promoting yet.
+    let release = row.into_release(ReleaseStatus::Inactive, false)?;
     let app_name = &release.app;
     record(
         conn,
@@ -274,48 +242,6 @@ fn insert_release(
     Ok(release)
 }
 
-/// The latest created release of the app (highest sequence).
-fn latest(conn: &mut DbConnection, app: &AppName) -> Result<Option<ReleaseRow>, StoreError> {
-    Ok(releases::table
-        .filter(releases::app.eq(app.as_str()))
-        .order(releases::seq.desc())
-        .select(ReleaseRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-fn find_release(
-    conn: &mut DbConnection,
-    app: &AppName,
-    id: &ReleaseId,
-) -> Result<ReleaseRow, StoreError> {
-    releases::table
-        .filter(releases::id.eq(id.as_str()))
-        .filter(releases::app.eq(app.as_str()))
-        .select(ReleaseRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("release `{id}` not found in app `{app}`")))
-}
-
-fn find_build(
-    conn: &mut DbConnection,
-    app: &AppName,
-    id: &BuildId,
-) -> Result<BuildRow, StoreError> {
-    builds::table
-        .filter(builds::id.eq(id.as_str()))
-        .filter(builds::app.eq(app.as_str()))
-        .select(BuildRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("build `{id}` not found in app `{app}`")))
-}
-
-fn parse_build(id: &str) -> Result<BuildId, StoreError> {
-    BuildId::parse(id).map_err(StoreError::corrupt)
-}
-
-fn parse_release(id: &str) -> Result<ReleaseId, StoreError> {
-    ReleaseId::parse(id).map_err(StoreError::corrupt)
+pub(super) fn parse_app(row: &AppRow) -> Result<AppName, StoreError> {
+    AppName::parse(&row.name).map_err(StoreError::corrupt)
 }

@@ -46,10 +46,16 @@ CREATE TABLE deployments (
     status TEXT NOT NULL,
     reason TEXT,
     deadline_at TIMESTAMP NOT NULL,
+    -- Strategy overrides of this promotion (percent), else the manifest's.
+    minimum INTEGER,
+    maximum INTEGER,
     actor TEXT NOT NULL,
     trace_id TEXT,
+    traceparent TEXT,
+    -- Exactly one worker drives a deployment: the one holding the lease.
     lease_owner TEXT,
     lease_expires_at TIMESTAMP,
+    cancel_requested_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     started_at TIMESTAMP,
     finished_at TIMESTAMP,
@@ -65,12 +71,14 @@ CREATE TABLE events (
     seq BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     app TEXT NOT NULL,
+    deployment TEXT,
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
     actor TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX events_by_app ON events (app, seq);
+CREATE INDEX events_by_deployment ON events (deployment, seq);
 
 CREATE TABLE tokens (
     id TEXT PRIMARY KEY,

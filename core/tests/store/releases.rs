@@ -1,26 +1,11 @@
-//! The store against real databases: every test runs on SQLite and on
-//! PostgreSQL (a schema of its own; PostgreSQL must be up, see
-//! `SLIPWAY_TEST_DATABASE_URL`).
+//! Builds, releases and env: the rules of the seed.
 
+use crate::{change, env_of, fixture, manifest, on_both_backends};
 use serde_json::json;
-use slipway_core::domain::{
-    AppName, BuildId, Deadline, Description, Env, EnvChange, GitInfo, Manifest, ReleaseId,
-};
-use slipway_core::store::{Backend, Build, NewBuild, NewRelease, Release, Store, StoreError};
+use slipway_core::domain::{AppName, BuildId, Deadline, Description, Env, ReleaseId};
+use slipway_core::store::{Backend, NewBuild, NewRelease, Store, StoreError};
 use slipway_core::testing::{force_next_ids, TestDatabase};
 use std::collections::BTreeMap;
-
-/// Runs each named test function once per backend.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $test() { super::$test(super::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $test() { super::$test(super::Backend::Postgres) } )*
-        }
-    };
-}
 
 on_both_backends!(
     build_and_env_releases_follow_the_description_rules,
@@ -38,66 +23,6 @@ on_both_backends!(
     an_id_collision_is_retried_not_surfaced,
     app_settings_change,
 );
-
-struct Fixture {
-    store: Store,
-    app: AppName,
-    _db: TestDatabase,
-}
-
-fn fixture(backend: Backend) -> Fixture {
-    let db = TestDatabase::new(backend);
-    let store = db.store();
-    let app = AppName::parse("myapp").unwrap();
-    store.create_app(&app, None, "tester").unwrap();
-    Fixture {
-        store,
-        app,
-        _db: db,
-    }
-}
-
-fn manifest() -> Manifest {
-    Manifest::from_json(&json!({"services": {"web": {"command": "true"}}})).unwrap()
-}
-
-impl Fixture {
-    fn build(&self, git: Option<(&str, &str)>) -> (Build, Release) {
-        let new = NewBuild {
-            manifest: manifest(),
-            git: git.map(|(sha, message)| GitInfo::parse(sha, Some(message)).unwrap()),
-            description: None,
-        };
-        self.store.create_build(&self.app, &new, "tester").unwrap()
-    }
-
-    fn change_env(&self, set: &[(&str, &str)], unset: &[&str]) -> Option<Release> {
-        self.store
-            .change_env(&self.app, &change(set, unset), None, "tester")
-            .unwrap()
-    }
-
-    fn releases(&self) -> Vec<Release> {
-        self.store.list_releases(&self.app, 100, None).unwrap()
-    }
-
-    fn event_kinds(&self) -> Vec<String> {
-        let events = self.store.events(Some(&self.app)).unwrap();
-        events.into_iter().map(|e| e.kind).collect()
-    }
-}
-
-fn change(set: &[(&str, &str)], unset: &[&str]) -> EnvChange {
-    let set = set
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect::<BTreeMap<_, _>>();
-    EnvChange::parse(set, unset.iter().map(|k| k.to_string()).collect()).unwrap()
-}
-
-fn env_of(store: &Store, app: &AppName, release: &ReleaseId) -> Env {
-    store.get_release(app, release).unwrap().env.unwrap()
-}
 
 fn build_and_env_releases_follow_the_description_rules(backend: Backend) {
     let f = fixture(backend);

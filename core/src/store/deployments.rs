@@ -1,0 +1,208 @@
+//! Deployments as the API shows them, their rows, and reading them back.
+
+use super::apps;
+use super::records::now;
+use super::schema::deployments;
+use super::{DbConnection, Store, StoreError};
+use crate::domain::{AppName, DeploymentId, DeploymentStatus, ReleaseId};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// One attempt to promote a release.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub app: AppName,
+    pub release: ReleaseId,
+    /// The release that was active when it started: what a rollback returns to.
+    pub previous_release: Option<ReleaseId>,
+    pub status: DeploymentStatus,
+    pub reason: Option<String>,
+    pub deadline_at: DateTime<Utc>,
+    /// Strategy overrides of this promotion (percent), else the manifest's.
+    pub minimum: Option<u8>,
+    pub maximum: Option<u16>,
+    pub actor: String,
+    pub trace_id: Option<String>,
+    #[serde(skip)]
+    pub traceparent: Option<String>,
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// From start to finish, once finished.
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = deployments)]
+pub(super) struct DeploymentRow {
+    pub id: String,
+    pub app: String,
+    pub seq: i64,
+    pub release: String,
+    pub previous_release: Option<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub deadline_at: NaiveDateTime,
+    pub minimum: Option<i32>,
+    pub maximum: Option<i32>,
+    pub actor: String,
+    pub trace_id: Option<String>,
+    pub traceparent: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub cancel_requested_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+impl DeploymentRow {
+    pub fn status(&self) -> Result<DeploymentStatus, StoreError> {
+        DeploymentStatus::parse(&self.status).map_err(StoreError::corrupt)
+    }
+}
+
+impl TryFrom<DeploymentRow> for Deployment {
+    type Error = StoreError;
+    fn try_from(row: DeploymentRow) -> Result<Self, StoreError> {
+        let corrupt = StoreError::corrupt;
+        let percent = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
+        let duration_ms = match (row.started_at, row.finished_at) {
+            (Some(start), Some(end)) => Some((end - start).num_milliseconds()),
+            _ => None,
+        };
+        Ok(Deployment {
+            status: row.status()?,
+            id: DeploymentId::parse(&row.id).map_err(corrupt)?,
+            app: AppName::parse(&row.app).map_err(corrupt)?,
+            release: ReleaseId::parse(&row.release).map_err(corrupt)?,
+            previous_release: row
+                .previous_release
+                .map(|r| ReleaseId::parse(&r).map_err(corrupt))
+                .transpose()?,
+            reason: row.reason,
+            deadline_at: row.deadline_at.and_utc(),
+            minimum: percent(row.minimum).and_then(|v| u8::try_from(v).ok()),
+            maximum: percent(row.maximum),
+            actor: row.actor,
+            trace_id: row.trace_id,
+            traceparent: row.traceparent,
+            cancel_requested: row.cancel_requested_at.is_some(),
+            created_at: row.created_at.and_utc(),
+            started_at: row.started_at.map(|t| t.and_utc()),
+            finished_at: row.finished_at.map(|t| t.and_utc()),
+            duration_ms,
+        })
+    }
+}
+
+impl Store {
+    pub fn get_deployment(
+        &self,
+        app: &AppName,
+        id: &DeploymentId,
+    ) -> Result<Deployment, StoreError> {
+        self.read(|conn| {
+            apps::exists(conn, app)?;
+            let row = find(conn, id)?.filter(|row| row.app == app.as_str());
+            row.ok_or_else(|| not_found(id, app))?.try_into()
+        })
+    }
+
+    /// A deployment by id alone (for workers).
+    pub fn deployment(&self, id: &DeploymentId) -> Result<Deployment, StoreError> {
+        self.read(|conn| {
+            let row = find(conn, id)?;
+            row.ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?
+                .try_into()
+        })
+    }
+
+    /// The app's deployment history, newest first.
+    pub fn list_deployments(
+        &self,
+        app: &AppName,
+        limit: u32,
+        before: Option<&DeploymentId>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        self.read(|conn| {
+            apps::exists(conn, app)?;
+            let mut query = deployments::table
+                .filter(deployments::app.eq(app.as_str().to_owned()))
+                .order(deployments::seq.desc())
+                .limit(limit.into())
+                .select(DeploymentRow::as_select())
+                .into_boxed();
+            if let Some(before) = before {
+                let row = find(conn, before)?.filter(|row| row.app == app.as_str());
+                let seq = row.ok_or_else(|| not_found(before, app))?.seq;
+                query = query.filter(deployments::seq.lt(seq));
+            }
+            query
+                .load(conn)?
+                .into_iter()
+                .map(Deployment::try_from)
+                .collect()
+        })
+    }
+
+    /// Deployments that need a worker: pending ones older than
+    /// `pending_for` (their job may be lost) and open ones whose lease
+    /// expired (their worker died). With their trace context.
+    pub fn due_deployments(
+        &self,
+        pending_for: chrono::TimeDelta,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let now = now();
+        let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        self.read(|conn| {
+            deployments::table
+                .filter(deployments::status.eq_any(open))
+                .filter(
+                    deployments::lease_expires_at
+                        .lt(now)
+                        .or(deployments::lease_expires_at
+                            .is_null()
+                            .and(deployments::created_at.lt(now - pending_for))),
+                )
+                .order(deployments::seq)
+                .select(DeploymentRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Deployment::try_from)
+                .collect()
+        })
+    }
+}
+
+pub(super) fn find(
+    conn: &mut DbConnection,
+    id: &DeploymentId,
+) -> Result<Option<DeploymentRow>, StoreError> {
+    Ok(deployments::table
+        .find(id.as_str())
+        .select(DeploymentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The app's deployment that is not final, if any (at most one).
+pub(super) fn open_for(
+    conn: &mut DbConnection,
+    app: &AppName,
+) -> Result<Option<DeploymentRow>, StoreError> {
+    let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+    Ok(deployments::table
+        .filter(deployments::app.eq(app.as_str()))
+        .filter(deployments::status.eq_any(open))
+        .select(DeploymentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub(super) fn not_found(id: &DeploymentId, app: &AppName) -> StoreError {
+    StoreError::NotFound(format!("deployment `{id}` not found in app `{app}`"))
+}

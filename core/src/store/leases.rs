@@ -1,0 +1,180 @@
+//! Driving a deployment: the lease that makes exactly one worker drive it,
+//! the one transition function (status, timestamps, event and, on success,
+//! the app's active release, in one transaction), and cancellation.
+
+use super::deployments::{find, not_found, Deployment};
+use super::events::record_for;
+use super::records::now;
+use super::schema::{apps, deployments};
+use super::{Store, StoreError};
+use crate::domain::{AppName, DeploymentId, DeploymentStatus};
+use crate::events::EventKind;
+use chrono::TimeDelta;
+use diesel::prelude::*;
+use serde_json::json;
+
+impl Store {
+    /// Takes the deployment for `owner` for `ttl`, unless it is final or
+    /// another worker holds a live lease. `None` means: not yours, leave it.
+    pub fn claim_deployment(
+        &self,
+        id: &DeploymentId,
+        owner: &str,
+        ttl: TimeDelta,
+    ) -> Result<Option<Deployment>, StoreError> {
+        let now = now();
+        let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        self.write(|conn| {
+            let claimable = deployments::lease_owner
+                .is_null()
+                .or(deployments::lease_expires_at.lt(now))
+                .or(deployments::lease_owner.eq(owner));
+            let claimed = diesel::update(
+                deployments::table
+                    .filter(deployments::id.eq(id.as_str()))
+                    .filter(deployments::status.eq_any(&open))
+                    .filter(claimable),
+            )
+            .set((
+                deployments::lease_owner.eq(owner),
+                deployments::lease_expires_at.eq(now + ttl),
+            ))
+            .execute(conn)?;
+            if claimed == 0 {
+                return Ok(None);
+            }
+            find(conn, id)?.map(Deployment::try_from).transpose()
+        })
+    }
+
+    /// Extends `owner`'s lease; `false` when it was lost (stop driving).
+    pub fn renew_lease(
+        &self,
+        id: &DeploymentId,
+        owner: &str,
+        ttl: TimeDelta,
+    ) -> Result<bool, StoreError> {
+        let now = now();
+        self.write(|conn| {
+            let renewed = diesel::update(
+                deployments::table
+                    .filter(deployments::id.eq(id.as_str()))
+                    .filter(deployments::lease_owner.eq(owner)),
+            )
+            .set(deployments::lease_expires_at.eq(now + ttl))
+            .execute(conn)?;
+            Ok(renewed == 1)
+        })
+    }
+
+    /// Gives the lease up so another worker can take over at once (a worker
+    /// shutting down).
+    pub fn release_lease(&self, id: &DeploymentId, owner: &str) -> Result<(), StoreError> {
+        self.write(|conn| {
+            diesel::update(
+                deployments::table
+                    .filter(deployments::id.eq(id.as_str()))
+                    .filter(deployments::lease_owner.eq(owner)),
+            )
+            .set((
+                deployments::lease_owner.eq(None::<String>),
+                deployments::lease_expires_at.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Moves the deployment to `to`, if the state machine allows it and
+    /// `owner` holds the lease: status, reason, timestamps, the event and
+    /// (on success) the app's active release are written together.
+    pub fn transition(
+        &self,
+        id: &DeploymentId,
+        owner: &str,
+        to: DeploymentStatus,
+        reason: Option<&str>,
+    ) -> Result<Deployment, StoreError> {
+        self.write(|conn| {
+            let row = find(conn, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?;
+            if row.lease_owner.as_deref() != Some(owner) {
+                return Err(StoreError::LeaseLost(id.to_string()));
+            }
+            let from = row.status()?;
+            if !from.can_become(to) {
+                return Err(StoreError::Conflict(format!(
+                    "deployment {id} cannot go from {from} to {to}"
+                )));
+            }
+            let now = now();
+            let finished = to.is_final();
+            let started_at = if to == DeploymentStatus::Running {
+                Some(now)
+            } else {
+                row.started_at
+            };
+            let (lease_owner, lease_expires_at) = if finished {
+                (None, None)
+            } else {
+                (row.lease_owner.clone(), row.lease_expires_at)
+            };
+            diesel::update(deployments::table.find(id.as_str()))
+                .set((
+                    deployments::status.eq(to.as_str()),
+                    deployments::reason.eq(reason.map(str::to_owned).or(row.reason.clone())),
+                    deployments::started_at.eq(started_at),
+                    deployments::finished_at.eq(finished.then_some(now)),
+                    deployments::lease_owner.eq(lease_owner),
+                    deployments::lease_expires_at.eq(lease_expires_at),
+                ))
+                .execute(conn)?;
+            if to == DeploymentStatus::Succeeded {
+                diesel::update(apps::table.find(&row.app))
+                    .set(apps::active_release.eq(Some(&row.release)))
+                    .execute(conn)?;
+            }
+            let deployment = Deployment::try_from(
+                find(conn, id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?,
+            )?;
+            let data = json!({ "deployment": deployment });
+            let kind = EventKind::for_deployment(to);
+            record_for(
+                conn,
+                &deployment.app,
+                Some(id),
+                kind,
+                data,
+                &deployment.actor,
+            )?;
+            Ok(deployment)
+        })
+    }
+
+    /// Asks the worker driving the deployment to stop and roll back.
+    pub fn cancel_deployment(
+        &self,
+        app: &AppName,
+        id: &DeploymentId,
+    ) -> Result<Deployment, StoreError> {
+        self.write(|conn| {
+            let row = find(conn, id)?
+                .filter(|row| row.app == app.as_str())
+                .ok_or_else(|| not_found(id, app))?;
+            let status = row.status()?;
+            if status.is_final() {
+                return Err(StoreError::Conflict(format!(
+                    "deployment {id} has already finished: {status}"
+                )));
+            }
+            if row.cancel_requested_at.is_none() {
+                diesel::update(deployments::table.find(id.as_str()))
+                    .set(deployments::cancel_requested_at.eq(Some(now())))
+                    .execute(conn)?;
+            }
+            find(conn, id)?
+                .ok_or_else(|| StoreError::corrupt("deployment vanished"))?
+                .try_into()
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Starting deployments: promote a release, deploy a build, change env and
+//! promote, roll back. Each is one transaction, so a request that cannot
+//! start its deployment (409) leaves no build or release behind either.
+
+use super::apps::lock;
+use super::deployments::{find, open_for, Deployment, DeploymentRow};
+use super::events::record_for;
+use super::listings::find_release;
+use super::records::{now, AppRow, Build, Release, ReleaseStatus};
+use super::releases::{build_in, change_env_in, parse_app, rollback_release_in, NewBuild};
+use super::schema::deployments;
+use super::{DbConnection, Store, StoreError};
+use crate::domain::{
+    AppName, Deadline, DeploymentId, DeploymentStatus, Description, EnvChange, ReleaseId,
+};
+use crate::events::EventKind;
+use chrono::TimeDelta;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde_json::json;
+
+/// How a promotion runs; what is left out comes from the app (deadline)
+/// and the manifest (strategy).
+#[derive(Clone, Debug, Default)]
+pub struct PromoteOptions {
+    pub deadline: Option<Deadline>,
+    /// Percent of `scale.count` kept healthy during the rollout (0–100).
+    pub minimum: Option<u8>,
+    /// Percent of `scale.count` that may run during the rollout (100–200).
+    pub maximum: Option<u16>,
+    /// The W3C trace context the deployment continues.
+    pub traceparent: Option<String>,
+}
+
+impl Store {
+    /// Promotes an existing release: a `pending` deployment.
+    pub fn promote(
+        &self,
+        app: &AppName,
+        release: &ReleaseId,
+        options: &PromoteOptions,
+        actor: &str,
+    ) -> Result<(Release, Deployment), StoreError> {
+        self.start(app, |conn, app_row| {
+            let row = find_release(conn, app, release)?;
+            let deployment = start_in(conn, app_row, release, options, actor)?;
+            Ok((
+                row.into_release(ReleaseStatus::Promoting, false)?,
+                deployment,
+            ))
+        })
+    }
+
+    /// Creates a build and its release, and promotes it (`deploy`).
+    pub fn deploy(
+        &self,
+        app: &AppName,
+        build: &NewBuild,
+        options: &PromoteOptions,
+        actor: &str,
+    ) -> Result<(Build, Release, Deployment), StoreError> {
+        self.start(app, |conn, app_row| {
+            let (build, mut release) = build_in(conn, app_row, build, actor)?;
+            let deployment = start_in(conn, app_row, &release.id, options, actor)?;
+            release.status = ReleaseStatus::Promoting;
+            Ok((build, release, deployment))
+        })
+    }
+
+    /// Applies an env change and promotes its release; `None` (and no
+    /// deployment) when the change changes nothing.
+    pub fn change_env_and_promote(
+        &self,
+        app: &AppName,
+        change: &EnvChange,
+        description: Option<&Description>,
+        options: &PromoteOptions,
+        actor: &str,
+    ) -> Result<Option<(Release, Deployment)>, StoreError> {
+        self.start(app, |conn, app_row| {
+            let Some(mut release) = change_env_in(conn, app_row, change, description, actor)?
+            else {
+                return Ok(None);
+            };
+            let deployment = start_in(conn, app_row, &release.id, options, actor)?;
+            release.status = ReleaseStatus::Promoting;
+            Ok(Some((release, deployment)))
+        })
+    }
+
+    /// Convox's rollback: a new release with `to`'s build and env, described
+    /// `rollback to R...`, promoted.
+    pub fn rollback(
+        &self,
+        app: &AppName,
+        to: &ReleaseId,
+        options: &PromoteOptions,
+        actor: &str,
+    ) -> Result<(Release, Deployment), StoreError> {
+        self.start(app, |conn, app_row| {
+            let mut release = rollback_release_in(conn, app_row, to, actor)?;
+            let deployment = start_in(conn, app_row, &release.id, options, actor)?;
+            release.status = ReleaseStatus::Promoting;
+            Ok((release, deployment))
+        })
+    }
+
+    /// Runs `f` under the app's lock; a deployment that another writer
+    /// opened first is a conflict.
+    fn start<T>(
+        &self,
+        app: &AppName,
+        mut f: impl FnMut(&mut DbConnection, &AppRow) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = self.write(|conn| {
+            let app_row = lock(conn, app)?;
+            f(conn, &app_row)
+        });
+        match result {
+            // The unique index caught a race the lock did not (it cannot on
+            // PostgreSQL or SQLite; this is the backstop).
+            Err(StoreError::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => Err(StoreError::Conflict(format!(
+                "another deployment of app `{app}` is under way"
+            ))),
+            other => other,
+        }
+    }
+}
+
+fn start_in(
+    conn: &mut DbConnection,
+    app_row: &AppRow,
+    release: &ReleaseId,
+    options: &PromoteOptions,
+    actor: &str,
+) -> Result<Deployment, StoreError> {
+    let app = parse_app(app_row)?;
+    if let Some(open) = open_for(conn, &app)? {
+        return Err(StoreError::Conflict(format!(
+            "deployment {} of release {} is still {} for app `{app}`; wait for it or cancel it",
+            open.id, open.release, open.status
+        )));
+    }
+    let deadline = match options.deadline {
+        Some(deadline) => deadline,
+        None => Deadline::parse(app_row.deadline_seconds.into(), "deadline_seconds")?,
+    };
+    let now = now();
+    let id = DeploymentId::generate();
+    let row = DeploymentRow {
+        id: id.to_string(),
+        app: app.to_string(),
+        seq: app_row.seq,
+        release: release.to_string(),
+        previous_release: app_row.active_release.clone(),
+        status: DeploymentStatus::Pending.as_str().to_owned(),
+        reason: None,
+        deadline_at: now + TimeDelta::seconds(deadline.seconds().into()),
+        minimum: options.minimum.map(i32::from),
+        maximum: options.maximum.map(i32::from),
+        actor: actor.to_owned(),
+        trace_id: options.traceparent.as_deref().and_then(trace_id_of),
+        traceparent: options.traceparent.clone(),
+        lease_owner: None,
+        lease_expires_at: None,
+        cancel_requested_at: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+    };
+    diesel::insert_into(deployments::table)
+        .values(&row)
+        .execute(conn)?;
+    let row = find(conn, &id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?;
+    let deployment = Deployment::try_from(row)?;
+    let data = json!({ "deployment": deployment });
+    record_for(
+        conn,
+        &app,
+        Some(&id),
+        EventKind::DeploymentCreated,
+        data,
+        actor,
+    )?;
+    Ok(deployment)
+}
+
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then(|| trace_id.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trace_ids_come_from_valid_traceparents_only() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            super::trace_id_of(tp).unwrap(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(super::trace_id_of("00-xyz-00f067aa0ba902b7-01"), None);
+        assert_eq!(super::trace_id_of(""), None);
+    }
+}

@@ -1,0 +1,353 @@
+//! Deployments: one open per app, leases, the state machine, the active
+//! release, release statuses, cancellation and what the reconciler finds.
+
+use crate::{change, fixture, manifest, on_both_backends, Fixture};
+use chrono::TimeDelta;
+use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
+use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
+
+on_both_backends!(
+    a_promotion_starts_pending_with_the_apps_deadline,
+    a_second_promotion_conflicts_and_deploy_leaves_nothing_behind,
+    leases_give_a_deployment_one_driver,
+    success_makes_the_release_active_and_failure_does_not,
+    transitions_follow_the_state_machine,
+    cancel_marks_an_open_deployment,
+    the_reconciler_finds_stale_and_orphaned_deployments,
+    rollback_releases_an_older_build_and_env,
+);
+
+const TTL: TimeDelta = TimeDelta::seconds(30);
+
+fn promote(f: &Fixture, release: &ReleaseId) -> slipway_core::store::Deployment {
+    let (_, deployment) = f
+        .store
+        .promote(&f.app, release, &PromoteOptions::default(), "tester")
+        .unwrap();
+    deployment
+}
+
+/// Drives a deployment through `statuses` as worker `w1`.
+fn drive(f: &Fixture, id: &slipway_core::domain::DeploymentId, statuses: &[S]) {
+    f.store.claim_deployment(id, "w1", TTL).unwrap().unwrap();
+    for status in statuses {
+        f.store
+            .transition(id, "w1", *status, Some("because"))
+            .unwrap();
+    }
+}
+
+fn status_of(f: &Fixture, release: &ReleaseId) -> ReleaseStatus {
+    let releases = f.releases();
+    releases
+        .into_iter()
+        .find(|r| &r.id == release)
+        .unwrap()
+        .status
+}
+
+fn a_promotion_starts_pending_with_the_apps_deadline(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let before = chrono::Utc::now();
+    let options = PromoteOptions {
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        ..PromoteOptions::default()
+    };
+    let (shown, deployment) = f
+        .store
+        .promote(&f.app, &release.id, &options, "ci")
+        .unwrap();
+    assert_eq!(shown.status, ReleaseStatus::Promoting);
+    assert_eq!(deployment.status, S::Pending);
+    assert_eq!(deployment.previous_release, None);
+    assert_eq!(deployment.actor, "ci");
+    assert_eq!(
+        deployment.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    let deadline = (deployment.deadline_at - before).num_seconds();
+    assert!(
+        (599..=601).contains(&deadline),
+        "default 10 minutes, got {deadline}s"
+    );
+    assert_eq!(status_of(&f, &release.id), ReleaseStatus::Promoting);
+    assert_eq!(f.event_kinds().last().unwrap(), "deployment.created");
+    assert_eq!(
+        f.store.get_deployment(&f.app, &deployment.id).unwrap(),
+        deployment
+    );
+}
+
+fn a_second_promotion_conflicts_and_deploy_leaves_nothing_behind(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let first = promote(&f, &release.id);
+    let (releases, events) = (f.releases().len(), f.event_kinds().len());
+
+    let err = f
+        .store
+        .promote(&f.app, &release.id, &PromoteOptions::default(), "t")
+        .unwrap_err();
+    let StoreError::Conflict(message) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains(first.id.as_str()),
+        "names the running one: {message}"
+    );
+
+    let build = NewBuild {
+        manifest: manifest(),
+        git: None,
+        description: None,
+    };
+    let err = f
+        .store
+        .deploy(&f.app, &build, &PromoteOptions::default(), "t")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = f
+        .store
+        .change_env_and_promote(
+            &f.app,
+            &change(&[("A", "1")], &[]),
+            None,
+            &PromoteOptions::default(),
+            "t",
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        f.releases().len(),
+        releases,
+        "no build or release was left behind"
+    );
+    assert_eq!(f.event_kinds().len(), events);
+
+    // Concurrent promotions from several threads: exactly one wins.
+    drive(&f, &first.id, &[S::Running, S::Succeeded]);
+    let winners = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    f.store
+                        .promote(&f.app, &release.id, &PromoteOptions::default(), "t")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(Result::is_ok)
+            .count()
+    });
+    assert_eq!(winners, 1);
+}
+
+fn leases_give_a_deployment_one_driver(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    assert!(f
+        .store
+        .claim_deployment(&d.id, "w1", TTL)
+        .unwrap()
+        .is_some());
+    assert!(
+        f.store
+            .claim_deployment(&d.id, "w2", TTL)
+            .unwrap()
+            .is_none(),
+        "w1 holds it"
+    );
+    assert!(
+        f.store
+            .claim_deployment(&d.id, "w1", TTL)
+            .unwrap()
+            .is_some(),
+        "re-entrant"
+    );
+    assert!(f.store.renew_lease(&d.id, "w1", TTL).unwrap());
+    assert!(!f.store.renew_lease(&d.id, "w2", TTL).unwrap());
+    let err = f
+        .store
+        .transition(&d.id, "w2", S::Running, None)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+
+    // An expired lease can be taken over; the old holder then loses it.
+    f.store
+        .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
+        .unwrap()
+        .unwrap();
+    assert!(f
+        .store
+        .claim_deployment(&d.id, "w2", TTL)
+        .unwrap()
+        .is_some());
+    assert!(!f.store.renew_lease(&d.id, "w1", TTL).unwrap());
+    // Given up on shutdown: anyone may take it at once.
+    f.store.release_lease(&d.id, "w2").unwrap();
+    assert!(f
+        .store
+        .claim_deployment(&d.id, "w3", TTL)
+        .unwrap()
+        .is_some());
+}
+
+fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
+    let f = fixture(backend);
+    let (_, r1) = f.build(None);
+    let d1 = promote(&f, &r1.id);
+    drive(&f, &d1.id, &[S::Running, S::Succeeded]);
+    assert_eq!(
+        f.store.get_app(&f.app).unwrap().active_release.as_ref(),
+        Some(&r1.id)
+    );
+    assert_eq!(status_of(&f, &r1.id), ReleaseStatus::Active);
+
+    let (_, r2) = f.build(None);
+    let d2 = promote(&f, &r2.id);
+    assert_eq!(d2.previous_release.as_ref(), Some(&r1.id));
+    drive(&f, &d2.id, &[S::Running, S::RollingBack, S::RolledBack]);
+    assert_eq!(
+        f.store.get_app(&f.app).unwrap().active_release.as_ref(),
+        Some(&r1.id)
+    );
+    assert_eq!(status_of(&f, &r2.id), ReleaseStatus::Failed);
+    assert_eq!(status_of(&f, &r1.id), ReleaseStatus::Active);
+
+    let done = f.store.get_deployment(&f.app, &d2.id).unwrap();
+    assert_eq!(done.status, S::RolledBack);
+    assert_eq!(done.reason.as_deref(), Some("because"));
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+    assert!(done.duration_ms.unwrap() >= 0);
+    let kinds = f.event_kinds();
+    let tail: Vec<_> = kinds
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "deployment.created",
+            "deployment.started",
+            "deployment.rolling_back",
+            "deployment.rolled_back"
+        ]
+    );
+    let history = f.store.list_deployments(&f.app, 10, None).unwrap();
+    let ids: Vec<_> = history.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids, [d2.id.clone(), d1.id.clone()], "newest first");
+    let streamed = f.store.deployment_events(&d2.id, 0).unwrap();
+    assert_eq!(streamed.len(), 4);
+    let after = f.store.deployment_events(&d2.id, streamed[1].seq).unwrap();
+    assert_eq!(after.len(), 2);
+}
+
+fn transitions_follow_the_state_machine(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    let err = f
+        .store
+        .transition(&d.id, "w1", S::Succeeded, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "pending cannot succeed: {err:?}"
+    );
+    f.store.transition(&d.id, "w1", S::Running, None).unwrap();
+    f.store
+        .transition(&d.id, "w1", S::Failed, Some("no previous release"))
+        .unwrap();
+    let err = f
+        .store
+        .transition(&d.id, "w1", S::Running, None)
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::LeaseLost(_) | StoreError::Conflict(_)),
+        "{err:?}"
+    );
+    assert!(
+        f.store
+            .claim_deployment(&d.id, "w1", TTL)
+            .unwrap()
+            .is_none(),
+        "final"
+    );
+    assert_eq!(f.store.get_app(&f.app).unwrap().active_release, None);
+}
+
+fn cancel_marks_an_open_deployment(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    let cancelled = f.store.cancel_deployment(&f.app, &d.id).unwrap();
+    assert!(cancelled.cancel_requested);
+    assert_eq!(cancelled.status, S::Pending, "the worker does the rest");
+    drive(&f, &d.id, &[S::Running, S::Failed]);
+    let err = f.store.cancel_deployment(&f.app, &d.id).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let other = slipway_core::domain::AppName::parse("other").unwrap();
+    f.store.create_app(&other, None, "t").unwrap();
+    let err = f.store.cancel_deployment(&other, &d.id).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "foreign: {err:?}");
+}
+
+fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    let due = |grace| -> Vec<_> {
+        f.store
+            .due_deployments(grace)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    };
+    assert!(
+        due(TimeDelta::seconds(60)).is_empty(),
+        "fresh: its job is on the way"
+    );
+    assert_eq!(
+        due(TimeDelta::milliseconds(-1)),
+        [d.id.clone()],
+        "pending too long"
+    );
+    f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    assert!(due(TimeDelta::milliseconds(-1)).is_empty(), "leased");
+    f.store
+        .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(due(TimeDelta::seconds(60)), [d.id.clone()], "lease expired");
+}
+
+fn rollback_releases_an_older_build_and_env(backend: Backend) {
+    let f = fixture(backend);
+    let (b1, _) = f.build(None);
+    let r1 = f.change_env(&[("A", "1")], &[]).unwrap();
+    f.build(None);
+    f.change_env(&[("A", "2")], &[]).unwrap();
+    let options = PromoteOptions {
+        deadline: Some(Deadline::parse(30, "deadline_seconds").unwrap()),
+        ..PromoteOptions::default()
+    };
+    let (release, deployment) = f.store.rollback(&f.app, &r1.id, &options, "t").unwrap();
+    assert_eq!(release.description, format!("rollback to {}", r1.id));
+    assert_eq!(release.build.as_ref(), Some(&b1.id));
+    assert_eq!(
+        crate::env_of(&f.store, &f.app, &release.id).get("A"),
+        Some("1")
+    );
+    assert_eq!(deployment.release, release.id);
+    let seconds = (deployment.deadline_at - deployment.created_at).num_seconds();
+    assert_eq!(seconds, 30);
+}

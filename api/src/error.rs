@@ -137,7 +137,7 @@ fn too_large(limit: usize) -> ApiError {
 
 /// serde's own messages can quote the offending value (`invalid type: string
 /// "hunter2"`), and that value may be a secret: keep field names, drop values.
-fn describe_json_error(err: &serde_json::Error) -> String {
+pub(crate) fn describe_json_error(err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let at = format!("at line {} column {}", err.line(), err.column());
     match err.classify() {

@@ -1,6 +1,7 @@
 //! Slipway's HTTP API: actix-web, JSON, one route table (`routes::config`).
 
 mod auth;
+mod body;
 mod error;
 mod routes;
 mod startup;

@@ -7,6 +7,7 @@ use crate::{routes, MAX_BODY_BYTES};
 use actix_web::dev::Server;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
+use slipway_core::jobs::JobQueue;
 use slipway_core::secret::{hash_token, Secret};
 use slipway_core::store::{Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
@@ -45,7 +46,11 @@ pub struct Application {
 
 impl Application {
     /// Registers the admin token and binds the listener. The store must be migrated.
-    pub async fn build(config: ApiConfig, store: Store) -> Result<Application, StartError> {
+    pub async fn build(
+        config: ApiConfig,
+        store: Store,
+        queue: JobQueue,
+    ) -> Result<Application, StartError> {
         let hash = hash_token(config.admin_token.expose());
         let admin_store = store.clone();
         tokio::task::spawn_blocking(move || {
@@ -59,7 +64,7 @@ impl Application {
         };
         let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let state = web::Data::new(AppState { store });
+        let state = web::Data::new(AppState { store, queue });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -1,10 +1,14 @@
-//! What every handler shares: the store, reached from blocking threads.
+//! What every handler shares: the store (reached from blocking threads) and
+//! the job queue.
 
 use crate::error::ApiError;
+use slipway_core::jobs::JobQueue;
 use slipway_core::store::{Store, StoreError};
 
 pub struct AppState {
     pub store: Store,
+    /// Wakes workers; the database stays the source of truth.
+    pub queue: JobQueue,
 }
 
 impl AppState {

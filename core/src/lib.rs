@@ -3,6 +3,7 @@
 
 pub mod domain;
 pub mod events;
+pub mod jobs;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "testing")]

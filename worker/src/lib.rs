@@ -1,1 +1,7 @@
-//! placeholder
+//! Slipway's workers: the rollout engine above a `Runtime` driver, the job
+//! consumers, and the reconciler.
+
+pub mod queue;
+pub mod reconcile;
+pub mod rollout;
+pub mod runtime;

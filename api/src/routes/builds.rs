@@ -20,7 +20,21 @@ pub struct CreateBuild {
 }
 
 impl CreateBuild {
-    fn parse(&self) -> Result<NewBuild, InvalidInput> {
+    pub fn new(
+        manifest: serde_json::Value,
+        git_sha: Option<String>,
+        git_message: Option<String>,
+        description: Option<String>,
+    ) -> CreateBuild {
+        CreateBuild {
+            manifest,
+            git_sha,
+            git_message,
+            description,
+        }
+    }
+
+    pub fn parse(&self) -> Result<NewBuild, InvalidInput> {
         let git = match (&self.git_sha, &self.git_message) {
             (Some(sha), message) => Some(GitInfo::parse(sha, message.as_deref())?),
             (None, Some(_)) => {

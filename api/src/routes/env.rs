@@ -1,13 +1,14 @@
 //! `/apps/{app}/env`: the env of the latest release, and changes to it.
 
 use super::app_path;
+use super::deployments::{enqueue, promote_options};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use slipway_core::domain::{Description, EnvChange};
+use slipway_core::domain::{Description, EnvChange, InvalidInput};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
@@ -18,6 +19,12 @@ pub struct PatchEnv {
     #[serde(default)]
     unset: Vec<String>,
     description: Option<String>,
+    /// Promote the new release at once (the console's "Apply Changes").
+    #[serde(default)]
+    promote: bool,
+    deadline_seconds: Option<i64>,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
 }
 
 pub async fn show(
@@ -30,11 +37,13 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(json!({ "env": env, "release": release })))
 }
 
-/// 201 with the new release, or 200 with `"release": null` when nothing changed.
+/// 201 with the new release, or 200 with `"release": null` when nothing
+/// changed; with `"promote": true`, 202 with the release and its deployment.
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<PatchEnv>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
@@ -46,12 +55,30 @@ pub async fn update(
         .map(Description::parse)
         .transpose()?;
     let actor = caller.actor();
-    let release = state
-        .db(move |store| store.change_env(&app, &change, description.as_ref(), &actor))
+    if !body.promote {
+        if body.deadline_seconds.is_some() || body.minimum.is_some() || body.maximum.is_some() {
+            let message = "only applies with `\"promote\": true`";
+            return Err(InvalidInput::new("deadline_seconds", message).into());
+        }
+        let release = state
+            .db(move |store| store.change_env(&app, &change, description.as_ref(), &actor))
+            .await?;
+        return Ok(match release {
+            Some(_) => HttpResponse::Created().json(json!({ "release": release })),
+            None => HttpResponse::Ok().json(json!({ "release": null })),
+        });
+    }
+    let options = promote_options(body.deadline_seconds, body.minimum, body.maximum, &req)?;
+    let started = state
+        .db(move |store| {
+            store.change_env_and_promote(&app, &change, description.as_ref(), &options, &actor)
+        })
         .await?;
-    let response = match release {
-        Some(_) => HttpResponse::Created().json(json!({ "release": release })),
-        None => HttpResponse::Ok().json(json!({ "release": null })),
-    };
-    Ok(response)
+    Ok(match started {
+        Some((release, deployment)) => {
+            enqueue(&state, &deployment).await;
+            HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment }))
+        }
+        None => HttpResponse::Ok().json(json!({ "release": null, "deployment": null })),
+    })
 }

@@ -2,10 +2,12 @@
 
 mod apps;
 mod builds;
+mod deployments;
 mod env;
 mod health;
 mod openapi;
 mod releases;
+mod stream;
 
 use crate::error::ApiError;
 use actix_web::web::{self, delete, get, patch, post, resource};
@@ -44,7 +46,20 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(get().to(releases::list))
                 .route(post().to(releases::create)),
         )
-        .service(resource("/apps/{app}/releases/{id}").route(get().to(releases::show)));
+        .service(resource("/apps/{app}/releases/{id}").route(get().to(releases::show)))
+        .service(
+            resource("/apps/{app}/releases/{id}/promote").route(post().to(deployments::promote)),
+        )
+        .service(
+            resource("/apps/{app}/releases/{id}/rollback").route(post().to(deployments::rollback)),
+        )
+        .service(resource("/apps/{app}/deploy").route(post().to(deployments::deploy)))
+        .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
+        .service(resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)))
+        .service(
+            resource("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)),
+        )
+        .service(resource("/apps/{app}/deployments/{id}/events").route(get().to(stream::events)));
 }
 
 /// Path segments that cannot name anything are simply not found.
@@ -63,7 +78,7 @@ fn build_path(app: &AppName, raw: &str) -> Result<BuildId, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("build `{}` not found in app `{app}`", clip(raw))))
 }
 
-fn clip(raw: &str) -> &str {
+pub(crate) fn clip(raw: &str) -> &str {
     match raw.char_indices().nth(64) {
         Some((i, _)) => &raw[..i],
         None => raw,

@@ -1,0 +1,202 @@
+//! Starting deployments (promote, deploy, rollback) and following them
+//! (history, one deployment, cancel). A request that starts a deployment
+//! answers 202 with it whole; a worker does the rest.
+
+use super::builds::CreateBuild;
+use super::{app_path, release_path, PageQuery};
+use crate::auth::Caller;
+use crate::body::OptionalJson;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use slipway_core::domain::{Deadline, DeploymentId, InvalidInput, Strategy};
+use slipway_core::jobs::RolloutJob;
+use slipway_core::store::{Deployment, PromoteOptions};
+
+/// The promote options every deployment-starting request accepts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    deadline_seconds: Option<i64>,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+}
+
+/// `POST /apps/{app}/deploy`: a build's fields and the promote options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployBody {
+    manifest: serde_json::Value,
+    git_sha: Option<String>,
+    git_message: Option<String>,
+    description: Option<String>,
+    deadline_seconds: Option<i64>,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+}
+
+/// Validates promote options; `traceparent` is the request's W3C trace
+/// context, continued by the deployment.
+pub fn promote_options(
+    deadline_seconds: Option<i64>,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+    req: &HttpRequest,
+) -> Result<PromoteOptions, InvalidInput> {
+    let deadline = deadline_seconds
+        .map(|s| Deadline::parse(s, "deadline_seconds"))
+        .transpose()?;
+    let percent = |value: Option<i64>, field: &str, range: std::ops::RangeInclusive<i64>| {
+        value
+            .map(|v| {
+                range.contains(&v).then_some(v).ok_or_else(|| {
+                    let (lo, hi) = (range.start(), range.end());
+                    InvalidInput::new(field, format!("must be a percent from {lo} to {hi}"))
+                })
+            })
+            .transpose()
+    };
+    let minimum = percent(minimum, "minimum", 0..=100)?.map(|v| v as u8);
+    let maximum = percent(maximum, "maximum", 100..=200)?.map(|v| v as u16);
+    if let (Some(min), Some(max)) = (minimum, maximum) {
+        Strategy::new(min, max)?;
+    }
+    Ok(PromoteOptions {
+        deadline,
+        minimum,
+        maximum,
+        traceparent: traceparent(req),
+    })
+}
+
+/// A well-formed incoming W3C `traceparent`, if any.
+fn traceparent(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get("traceparent")?.to_str().ok()?.trim();
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = parts.len() == 4
+        && hex(parts[0], 2)
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2);
+    valid.then(|| value.to_ascii_lowercase())
+}
+
+/// Wakes a worker. The deployment is committed already: if the queue is
+/// down the reconciler finds it, so this never fails the request.
+pub async fn enqueue(state: &AppState, deployment: &Deployment) {
+    let job = RolloutJob::new(deployment.id.clone(), deployment.traceparent.clone());
+    if let Err(err) = state.queue.enqueue(job).await {
+        tracing::warn!(deployment = %deployment.id, error = %err, "enqueue failed; the reconciler will pick it up");
+    }
+}
+
+pub async fn promote(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: OptionalJson<PromoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let release = release_path(&app, &path.1)?;
+    let b = body.into_inner();
+    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
+    let actor = caller.actor();
+    let (release, deployment) = state
+        .db(move |s| s.promote(&app, &release, &options, &actor))
+        .await?;
+    enqueue(&state, &deployment).await;
+    Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))
+}
+
+pub async fn rollback(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: OptionalJson<PromoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let to = release_path(&app, &path.1)?;
+    let b = body.into_inner();
+    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
+    let actor = caller.actor();
+    let (release, deployment) = state
+        .db(move |s| s.rollback(&app, &to, &options, &actor))
+        .await?;
+    enqueue(&state, &deployment).await;
+    Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))
+}
+
+pub async fn deploy(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<DeployBody>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path)?;
+    let b = body.into_inner();
+    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
+    let build = CreateBuild::new(b.manifest, b.git_sha, b.git_message, b.description).parse()?;
+    let actor = caller.actor();
+    let (build, release, deployment) = state
+        .db(move |s| s.deploy(&app, &build, &options, &actor))
+        .await?;
+    enqueue(&state, &deployment).await;
+    Ok(HttpResponse::Accepted()
+        .json(json!({ "build": build, "release": release, "deployment": deployment })))
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path)?;
+    let limit = query.limit()?;
+    let before = query.before(DeploymentId::parse)?;
+    let deployments = state
+        .db(move |s| s.list_deployments(&app, limit, before.as_ref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "deployments": deployments })))
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let id = deployment_path(&app, &path.1)?;
+    let deployment = state.db(move |s| s.get_deployment(&app, &id)).await?;
+    Ok(HttpResponse::Ok().json(deployment))
+}
+
+/// Asks the worker to stop and roll back: 202, it happens shortly.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let id = deployment_path(&app, &path.1)?;
+    let deployment = state.db(move |s| s.cancel_deployment(&app, &id)).await?;
+    Ok(HttpResponse::Accepted().json(deployment))
+}
+
+pub fn deployment_path(
+    app: &slipway_core::domain::AppName,
+    raw: &str,
+) -> Result<DeploymentId, ApiError> {
+    DeploymentId::parse(raw).map_err(|_| {
+        ApiError::NotFound(format!(
+            "deployment `{}` not found in app `{app}`",
+            super::clip(raw)
+        ))
+    })
+}

@@ -1,0 +1,100 @@
+//! `GET /apps/{app}/deployments/{id}/events`: the deployment's events as
+//! server-sent events, from the first, live, ending with the final one.
+//! `Last-Event-ID` resumes after the given event.
+
+use super::app_path;
+use super::deployments::deployment_path;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use slipway_core::domain::DeploymentId;
+use slipway_core::store::{Event, Store};
+use std::time::Duration;
+
+const POLL: Duration = Duration::from_millis(200);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const FINAL: [&str; 3] = [
+    "deployment.succeeded",
+    "deployment.rolled_back",
+    "deployment.failed",
+];
+
+struct Cursor {
+    store: Store,
+    deployment: DeploymentId,
+    after: i64,
+    done: bool,
+}
+
+pub async fn events(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let id = deployment_path(&app, &path.1)?;
+    let (app_, id_) = (app.clone(), id.clone());
+    state.db(move |s| s.get_deployment(&app_, &id_)).await?;
+    let after = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let cursor = Cursor {
+        store: state.store.clone(),
+        deployment: id,
+        after,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(cursor, next_chunk);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .streaming(stream))
+}
+
+/// Waits for the next events (or a keep-alive); `None` ends the stream.
+async fn next_chunk(mut cursor: Cursor) -> Option<(Result<Bytes, ApiError>, Cursor)> {
+    if cursor.done {
+        return None;
+    }
+    let mut waited = Duration::ZERO;
+    loop {
+        let (store, id, after) = (
+            cursor.store.clone(),
+            cursor.deployment.clone(),
+            cursor.after,
+        );
+        let found = tokio::task::spawn_blocking(move || store.deployment_events(&id, after)).await;
+        let events = match found {
+            Ok(Ok(events)) => events,
+            Ok(Err(err)) => return Some((Err(ApiError::from(err)), finish(cursor))),
+            Err(err) => return Some((Err(ApiError::internal(err)), finish(cursor))),
+        };
+        if !events.is_empty() {
+            let chunk: String = events.iter().map(format_event).collect();
+            cursor.after = events.last().map_or(cursor.after, |e| e.seq);
+            cursor.done = events.iter().any(|e| FINAL.contains(&e.kind.as_str()));
+            return Some((Ok(Bytes::from(chunk)), cursor));
+        }
+        tokio::time::sleep(POLL).await;
+        waited += POLL;
+        if waited >= KEEP_ALIVE {
+            return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), cursor));
+        }
+    }
+}
+
+fn finish(mut cursor: Cursor) -> Cursor {
+    cursor.done = true;
+    cursor
+}
+
+fn format_event(event: &Event) -> String {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    format!("id: {}\nevent: {}\ndata: {data}\n\n", event.seq, event.kind)
+}

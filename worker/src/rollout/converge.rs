@@ -1,0 +1,244 @@
+//! Making a release run: for every service at once, observe the runtime,
+//! take the next step of the rolling update (`plan`), watch new instances
+//! until healthy, and fail fast when one exits or stays unhealthy. Each look
+//! starts from what runs now, so a resumed rollout simply continues.
+
+use super::plan::next_step;
+use super::watch::{Limits, Stop};
+use super::{Engine, Target};
+use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::{join_all, try_join_all};
+use slipway_core::domain::{Health, Service, ServiceName};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A service without a health check counts as healthy once it has stayed up this long.
+const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
+
+/// What is known of one target instance between looks.
+struct Track {
+    healthy: bool,
+    /// No health check before this (the service's `grace`).
+    first_check_at: DateTime<Utc>,
+    /// Not healthy by then: the instance failed.
+    give_up_at: DateTime<Utc>,
+}
+
+impl<R: Runtime> Engine<R> {
+    /// Brings every service of `target` to its count of healthy instances,
+    /// with nothing of other releases left, then stops services the
+    /// manifest no longer has.
+    pub(super) async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
+        let services = target.manifest.services();
+        try_join_all(
+            services
+                .iter()
+                .map(|(name, service)| self.roll(target, name, service, limits)),
+        )
+        .await?;
+        let leftovers: Vec<Instance> = self
+            .instances(target, limits)
+            .await?
+            .into_iter()
+            .filter(|i| !services.contains_key(&i.service))
+            .collect();
+        self.stop_all(&leftovers).await;
+        Ok(())
+    }
+
+    async fn roll(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        let count = service.count() as usize;
+        let strategy = target.strategy(service)?;
+        let mut tracks: HashMap<String, Track> = HashMap::new();
+        loop {
+            limits.check()?;
+            let (mut new, mut old) = (Vec::new(), Vec::new());
+            for instance in self.instances(target, limits).await? {
+                if &instance.service != name {
+                    continue;
+                }
+                if instance.release == target.release {
+                    new.push(instance);
+                } else {
+                    old.push(instance);
+                }
+            }
+            old = self.drop_gone(old).await;
+            let healthy = self.watch_new(name, service, &new, &mut tracks).await?;
+            tracks.retain(|id, _| new.iter().any(|i| &i.id == id));
+
+            let step = next_step(count, strategy, old.len(), new.len(), healthy);
+            if step.done {
+                return Ok(());
+            }
+            for _ in 0..step.start {
+                let instance = self.start(target, name, service, limits).await?;
+                tracing::debug!(instance = %instance.id, service = %name, "instance started");
+            }
+            // The oldest go first; surplus new ones that are not healthy go first.
+            old.sort_by_key(|i| i.started_at);
+            new.sort_by_key(|i| tracks.get(&i.id).is_some_and(|t| t.healthy));
+            let mut stopping: Vec<Instance> = old.into_iter().take(step.stop_old).collect();
+            stopping.extend(new.into_iter().take(step.stop_new));
+            let acted = step.start > 0 || !stopping.is_empty();
+            self.stop_all(&stopping).await;
+            if !acted {
+                tokio::time::sleep(self.config.tick).await;
+            }
+        }
+    }
+
+    /// Looks at each target instance; returns how many are healthy, or the
+    /// failure of the first that exited or stayed unhealthy too long.
+    async fn watch_new(
+        &self,
+        name: &ServiceName,
+        service: &Service,
+        new: &[Instance],
+        tracks: &mut HashMap<String, Track>,
+    ) -> Result<usize, Stop> {
+        let health = service.health();
+        let now = Utc::now();
+        let probes = join_all(new.iter().map(|instance| {
+            let track = tracks
+                .entry(instance.id.clone())
+                .or_insert_with(|| self.track(instance, health));
+            // Before grace, and once healthy, only liveness is looked at.
+            let check = (!track.healthy && now >= track.first_check_at)
+                .then_some(health)
+                .flatten();
+            self.runtime.probe(instance, check)
+        }))
+        .await;
+        let mut healthy = 0;
+        for (instance, probe) in new.iter().zip(probes) {
+            let Some(track) = tracks.get_mut(&instance.id) else {
+                continue;
+            };
+            let id = &instance.id;
+            match probe {
+                Probe::Gone(why) if track.healthy => {
+                    return Err(Stop::Failed(format!("{name} instance {id} {why}")))
+                }
+                Probe::Gone(why) => {
+                    return Err(Stop::Failed(format!(
+                        "{name} instance {id} {why} before it was healthy"
+                    )))
+                }
+                Probe::Healthy if track.healthy || now >= track.first_check_at => {
+                    track.healthy = true;
+                    healthy += 1;
+                }
+                Probe::Healthy => {}
+                Probe::Unhealthy(why) if now >= track.give_up_at => {
+                    return Err(Stop::Failed(format!(
+                        "{name} instance {id} failed its health check: {why}"
+                    )))
+                }
+                Probe::Unhealthy(_) => {}
+            }
+        }
+        Ok(healthy)
+    }
+
+    fn track(&self, instance: &Instance, health: Option<&Health>) -> Track {
+        let seconds = |s: u32| TimeDelta::seconds(s.into());
+        let (first_check_at, give_up_at) = match health {
+            Some(h) => {
+                let first = instance.started_at + seconds(h.grace());
+                let window = seconds(h.interval()) * self.config.failure_intervals as i32;
+                (first, first + window)
+            }
+            None => {
+                let first = instance.started_at + NO_HEALTH_SETTLE;
+                (first, first)
+            }
+        };
+        Track {
+            healthy: false,
+            first_check_at,
+            give_up_at,
+        }
+    }
+
+    /// Instances of other releases that are already gone are forgotten.
+    async fn drop_gone(&self, old: Vec<Instance>) -> Vec<Instance> {
+        let probes = join_all(old.iter().map(|i| self.runtime.probe(i, None))).await;
+        let (gone, alive): (Vec<_>, Vec<_>) = old
+            .into_iter()
+            .zip(probes)
+            .partition(|(_, probe)| matches!(probe, Probe::Gone(_)));
+        self.stop_all(&gone.into_iter().map(|(i, _)| i).collect::<Vec<_>>())
+            .await;
+        alive.into_iter().map(|(i, _)| i).collect()
+    }
+
+    async fn start(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+    ) -> Result<Instance, Stop> {
+        let spec = InstanceSpec {
+            app: target.app.clone(),
+            service: name.clone(),
+            release: target.release.clone(),
+            command: service.command().map(str::to_owned),
+            image: service.image().map(str::to_owned),
+            port: service.port(),
+            env: target.env.clone(),
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.runtime.start(&spec).await {
+                Ok(instance) => return Ok(instance),
+                Err(RuntimeError::Failed(why)) => {
+                    return Err(Stop::Failed(format!("{name} cannot start: {why}")))
+                }
+                Err(RuntimeError::Transient(why)) => {
+                    tracing::warn!(service = %name, error = %why, "start failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    limits.check()?;
+                }
+            }
+        }
+    }
+
+    /// The app's instances, retrying transient errors inside the limits.
+    async fn instances(&self, target: &Target, limits: &Limits<'_>) -> Result<Vec<Instance>, Stop> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.runtime.instances(&target.app).await {
+                Ok(instances) => return Ok(instances),
+                Err(RuntimeError::Failed(why)) => return Err(Stop::Failed(why)),
+                Err(RuntimeError::Transient(why)) => {
+                    tracing::warn!(error = %why, "cannot list instances; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    limits.check()?;
+                }
+            }
+        }
+    }
+
+    /// Stops instances at once, gracefully; a failure is logged and the
+    /// instance looked at again on the next pass.
+    pub(super) async fn stop_all(&self, instances: &[Instance]) {
+        let grace = self.config.stop_grace;
+        let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace))).await;
+        for (instance, result) in instances.iter().zip(results) {
+            if let Err(err) = result {
+                tracing::warn!(instance = %instance.id, error = %err, "cannot stop instance");
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Instance records: one JSON file per instance under `state_dir/instances/`.
+//!
+//! The records, not the memory of one worker process, are the truth about what
+//! runs: a worker that starts after another was SIGKILLed lists, probes and stops
+//! the instances the first one started from these files.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_core::domain::{AppName, ReleaseId, ServiceName};
+
+use crate::runtime::Instance;
+
+/// What the runtime remembers of one instance. Holds no env: values are secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct InstanceRecord {
+    pub id: String,
+    pub app: AppName,
+    pub service: ServiceName,
+    pub release: ReleaseId,
+    /// The assigned `$PORT`.
+    pub port: u16,
+    /// Pid of the `sh` leading the instance's process group (= the group id).
+    pub pid: i32,
+    /// Field 22 of `/proc/<pid>/stat` at launch: a reused pid has another one.
+    /// `None` where `/proc` could not be read.
+    pub start_time: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    /// Where stdout and stderr go.
+    pub log: PathBuf,
+}
+
+impl InstanceRecord {
+    /// The instance as the `Runtime` trait shows it.
+    pub fn instance(&self) -> Instance {
+        Instance {
+            id: self.id.clone(),
+            app: self.app.clone(),
+            service: self.service.clone(),
+            release: self.release.clone(),
+            port: Some(self.port),
+            started_at: self.started_at,
+        }
+    }
+}
+
+/// The directory of instance records.
+#[derive(Debug)]
+pub(super) struct RecordDir {
+    dir: PathBuf,
+}
+
+impl RecordDir {
+    /// Records live in `dir`, which must exist.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The record file of `id`, or `None` when `id` could not be one of ours
+    /// (ids come from callers; one with `/` or `..` must not name another file).
+    fn path(&self, id: &str) -> Option<PathBuf> {
+        let safe = !id.is_empty()
+            && !id.starts_with('-')
+            && id
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'));
+        safe.then(|| self.dir.join(format!("{id}.json")))
+    }
+
+    /// Writes the record atomically (temp file, then rename), so a reader never
+    /// sees half a record even when the writer dies mid-way.
+    pub async fn write(&self, record: &InstanceRecord) -> io::Result<()> {
+        let path = self.path(&record.id).ok_or_else(|| bad_id(&record.id))?;
+        let tmp = self.dir.join(format!(".{}.json.tmp", record.id));
+        let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+        let file = tokio::fs::File::create(&tmp).await?;
+        let written = write_all_synced(file, &json).await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&tmp, &path).await
+    }
+
+    /// The record of `id`; `None` when there is none.
+    pub async fn read(&self, id: &str) -> io::Result<Option<InstanceRecord>> {
+        let Some(path) = self.path(id) else {
+            return Ok(None);
+        };
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => parse(&bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every readable record; unreadable or corrupt ones are skipped with a warning.
+    pub async fn list(&self) -> io::Result<Vec<InstanceRecord>> {
+        let mut entries = tokio::fs::read_dir(&self.dir).await?;
+        let mut records = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if !is_record_file(&path) {
+                continue;
+            }
+            let read = tokio::fs::read(&path).await.and_then(|b| parse(&b));
+            match read {
+                Ok(record) => records.push(record),
+                // Removed by a concurrent stop between listing and reading.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "skipping unreadable instance record");
+                }
+            }
+        }
+        records.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(records)
+    }
+
+    /// Forgets `id`; Ok when there was no record.
+    pub async fn remove(&self, id: &str) -> io::Result<()> {
+        let Some(path) = self.path(id) else {
+            return Ok(());
+        };
+        match tokio::fs::remove_file(&path).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn write_all_synced(mut file: tokio::fs::File, bytes: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    file.write_all(bytes).await?;
+    // Durable before the rename makes it visible: after a power loss the record
+    // is either the old state (absent) or complete.
+    file.sync_all().await
+}
+
+fn parse(bytes: &[u8]) -> io::Result<InstanceRecord> {
+    serde_json::from_slice(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// `<id>.json`, not a temp file (those start with `.`).
+fn is_record_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.starts_with('.') && name.ends_with(".json")
+}
+
+fn bad_id(id: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{id:?} is not an instance id"),
+    )
+}

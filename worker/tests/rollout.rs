@@ -1,0 +1,299 @@
+//! The rollout engine end to end below the queue: real `slipway-testapp`
+//! processes on the local runtime, a real database, `Engine::drive`.
+
+use serde_json::json;
+use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};
+use slipway_core::store::{Backend, Deployment, NewBuild, PromoteOptions, Store};
+use slipway_core::testing::TestDatabase;
+use slipway_worker::rollout::{Engine, EngineConfig};
+use slipway_worker::runtime::local::LocalRuntime;
+use slipway_worker::runtime::{Instance, Runtime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
+
+struct Rig {
+    store: Store,
+    app: AppName,
+    runtime: Arc<LocalRuntime>,
+    engine: Engine<LocalRuntime>,
+    dir: tempfile::TempDir,
+    _db: TestDatabase,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // Stop whatever a test left running, also when it failed.
+        let dir = self.dir.path().to_owned();
+        let _ = std::thread::spawn(move || {
+            let tokio = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            tokio.block_on(LocalRuntime::new(&dir).unwrap().stop_all(Duration::ZERO));
+        })
+        .join();
+    }
+}
+
+fn config(owner: &str) -> EngineConfig {
+    let mut config = EngineConfig::new(owner);
+    config.lease_ttl = Duration::from_secs(2);
+    config.stop_grace = Duration::from_secs(2);
+    config
+}
+
+fn rig(backend: Backend) -> Rig {
+    let db = TestDatabase::new(backend);
+    let store = db.store();
+    let app = AppName::parse("web-app").unwrap();
+    store.create_app(&app, None, "tester").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(LocalRuntime::new(dir.path()).unwrap());
+    let engine = Engine::new(store.clone(), runtime.clone(), config("w1"));
+    Rig {
+        store,
+        app,
+        runtime,
+        engine,
+        dir,
+        _db: db,
+    }
+}
+
+/// A manifest of one service running the test app with these flags.
+fn manifest(flags: &str, count: u32) -> Manifest {
+    Manifest::from_json(&json!({ "services": { "web": {
+        "command": format!("'{TESTAPP}' {flags}"),
+        "port": 8000,
+        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
+        "scale": { "count": count },
+    }}}))
+    .unwrap()
+}
+
+impl Rig {
+    fn release(&self, flags: &str, count: u32) -> ReleaseId {
+        let build = NewBuild {
+            manifest: manifest(flags, count),
+            git: None,
+            description: None,
+        };
+        self.store
+            .create_build(&self.app, &build, "tester")
+            .unwrap()
+            .1
+            .id
+    }
+
+    fn promote(&self, release: &ReleaseId, options: PromoteOptions) -> Deployment {
+        self.store
+            .promote(&self.app, release, &options, "tester")
+            .unwrap()
+            .1
+    }
+
+    async fn deploy(&self, release: &ReleaseId, options: PromoteOptions) -> Deployment {
+        let deployment = self.promote(release, options);
+        self.engine.drive(&deployment.id).await.unwrap();
+        self.store
+            .get_deployment(&self.app, &deployment.id)
+            .unwrap()
+    }
+
+    async fn instances(&self) -> Vec<Instance> {
+        self.runtime.instances(&self.app).await.unwrap()
+    }
+
+    fn active(&self) -> Option<ReleaseId> {
+        self.store.get_app(&self.app).unwrap().active_release
+    }
+}
+
+/// What the instance answers on `/`: the release it runs.
+async fn answer(instance: &Instance) -> String {
+    let url = format!("http://127.0.0.1:{}/", instance.port.unwrap());
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+async fn serving(rig: &Rig, release: &ReleaseId, count: usize) {
+    let instances = rig.instances().await;
+    assert_eq!(instances.len(), count, "{instances:#?}");
+    for instance in &instances {
+        assert_eq!(&instance.release, release);
+        assert_eq!(answer(instance).await, release.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_healthy_release_rolls_out_and_replaces_the_old_one() {
+    let rig = rig(Backend::Sqlite);
+    let first = rig.release("--healthy-after-ms 200", 3);
+    let d = rig.deploy(&first, PromoteOptions::default()).await;
+    assert_eq!(d.status, DeploymentStatus::Succeeded, "{d:?}");
+    assert_eq!(rig.active(), Some(first.clone()));
+    serving(&rig, &first, 3).await;
+
+    let second = rig.release("--healthy-after-ms 100", 2);
+    let d = rig.deploy(&second, PromoteOptions::default()).await;
+    assert_eq!(d.status, DeploymentStatus::Succeeded, "{d:?}");
+    assert_eq!(d.previous_release.as_ref(), Some(&first));
+    assert_eq!(rig.active(), Some(second.clone()));
+    serving(&rig, &second, 2).await;
+}
+
+#[tokio::test]
+async fn a_release_that_exits_at_once_is_rolled_back_fast() {
+    let rig = rig(Backend::Postgres);
+    let good = rig.release("", 2);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    let bad = rig.release("--exit-after-ms 0 --exit-code 3", 2);
+    let started = Instant::now();
+    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    let took = started.elapsed();
+    assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
+    let reason = d.reason.unwrap();
+    assert!(reason.contains("exited with status 3"), "{reason}");
+    assert!(took < Duration::from_secs(5), "fail fast, took {took:?}");
+    assert_eq!(rig.active(), Some(good.clone()));
+    serving(&rig, &good, 2).await;
+    let statuses: Vec<_> = rig
+        .store
+        .events(Some(&rig.app))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        statuses.ends_with(&[
+            "deployment.created".to_owned(),
+            "deployment.started".to_owned(),
+            "deployment.rolling_back".to_owned(),
+            "deployment.rolled_back".to_owned(),
+        ]),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_health_check_rolls_back_well_before_the_deadline() {
+    let rig = rig(Backend::Sqlite);
+    let good = rig.release("", 1);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    let bad = rig.release("--health-status 500", 2);
+    let started = Instant::now();
+    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
+    assert!(
+        d.reason.as_deref().unwrap().contains("answered 500"),
+        "{d:?}"
+    );
+    // grace 0 + 3 intervals of 1 s: seconds, not the 600 s deadline.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    serving(&rig, &good, 1).await;
+}
+
+#[tokio::test]
+async fn a_release_never_healthy_is_rolled_back_at_its_deadline() {
+    let rig = rig(Backend::Sqlite);
+    let good = rig.release("", 1);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    // Healthy only after a minute, with a health window longer than the deadline.
+    let slow = Manifest::from_json(&json!({ "services": { "web": {
+        "command": format!("'{TESTAPP}' --healthy-after-ms 60000"),
+        "port": 8000,
+        "health": { "path": "/health", "grace": 0, "interval": 60, "timeout": 1 },
+    }}}))
+    .unwrap();
+    let build = NewBuild {
+        manifest: slow,
+        git: None,
+        description: None,
+    };
+    let slow = rig.store.create_build(&rig.app, &build, "t").unwrap().1.id;
+    let options = PromoteOptions {
+        deadline: Some(slipway_core::domain::Deadline::parse(10, "deadline_seconds").unwrap()),
+        ..PromoteOptions::default()
+    };
+    let started = Instant::now();
+    let d = rig.deploy(&slow, options).await;
+    let took = started.elapsed();
+    assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
+    assert!(d.reason.as_deref().unwrap().contains("deadline"), "{d:?}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    serving(&rig, &good, 1).await;
+}
+
+#[tokio::test]
+async fn a_failure_with_nothing_to_return_to_fails_and_cleans_up() {
+    let rig = rig(Backend::Sqlite);
+    let bad = rig.release("--exit-after-ms 0", 2);
+    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert!(
+        d.reason.as_deref().unwrap().contains("no previous release"),
+        "{d:?}"
+    );
+    assert!(rig.instances().await.is_empty());
+    assert_eq!(rig.active(), None);
+}
+
+#[tokio::test]
+async fn a_cancelled_rollout_rolls_back() {
+    let rig = rig(Backend::Sqlite);
+    let good = rig.release("", 1);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    let slow = rig.release("--healthy-after-ms 30000", 1);
+    let d = rig.promote(&slow, PromoteOptions::default());
+    let (store, app, id) = (rig.store.clone(), rig.app.clone(), d.id.clone());
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        tokio::task::spawn_blocking(move || store.cancel_deployment(&app, &id))
+            .await
+            .unwrap()
+    });
+    rig.engine.drive(&d.id).await.unwrap();
+    canceller.await.unwrap().unwrap();
+    let d = rig.store.get_deployment(&rig.app, &d.id).unwrap();
+    assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
+    assert_eq!(d.reason.as_deref(), Some("cancelled"));
+    serving(&rig, &good, 1).await;
+}
+
+#[tokio::test]
+async fn another_worker_takes_over_a_deployment_whose_worker_died() {
+    let rig = rig(Backend::Postgres);
+    let good = rig.release("", 1);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    let next = rig.release("--healthy-after-ms 1500", 2);
+    let d = rig.promote(&next, PromoteOptions::default());
+    // Worker 1 starts the rollout and dies mid-way (its task is dropped).
+    let first = Engine::new(rig.store.clone(), rig.runtime.clone(), config("w-dead"));
+    let _ = tokio::time::timeout(Duration::from_millis(700), first.drive(&d.id)).await;
+    drop(first);
+    let midway = rig.store.get_deployment(&rig.app, &d.id).unwrap();
+    assert_eq!(midway.status, DeploymentStatus::Running);
+    // Worker 2 (another runtime over the same state) waits out the lease and finishes.
+    let runtime = Arc::new(LocalRuntime::new(rig.dir.path()).unwrap());
+    let second = Engine::new(rig.store.clone(), runtime, config("w-alive"));
+    second.drive(&d.id).await.unwrap();
+    let early = rig.store.get_deployment(&rig.app, &d.id).unwrap();
+    assert_eq!(
+        early.status,
+        DeploymentStatus::Running,
+        "the lease still held it"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    second.drive(&d.id).await.unwrap();
+    let done = rig.store.get_deployment(&rig.app, &d.id).unwrap();
+    assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
+    serving(&rig, &next, 2).await;
+}

@@ -4,8 +4,15 @@
 
 use anyhow::Context;
 use clap::Args;
+use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
+use slipway_worker::queue::ConsumerConfig;
+use slipway_worker::runtime::local::LocalRuntime;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
 
 /// Shortest admin token accepted: anything shorter is guessable.
 const MIN_TOKEN_LEN: usize = 16;
@@ -57,4 +64,69 @@ pub fn check_token(token: &str) -> anyhow::Result<()> {
         anyhow::bail!("a token may only contain printable ASCII without spaces");
     }
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// redis://[:PASSWORD@]HOST:PORT/DB, where API servers enqueue rollouts for workers
+    #[arg(long, env = "SLIPWAY_REDIS_URL", hide_env_values = true)]
+    pub redis_url: String,
+    /// Prefix of this installation's Redis keys
+    #[arg(long, env = "SLIPWAY_QUEUE_NAMESPACE", default_value = "slipway")]
+    pub queue_namespace: String,
+}
+
+impl QueueArgs {
+    pub async fn open(&self) -> anyhow::Result<JobQueue> {
+        Ok(JobQueue::redis(&self.redis_url, &self.queue_namespace).await?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Where the local runtime keeps its instance records and logs
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+    pub data_dir: PathBuf,
+    /// Deployments this process drives at once
+    #[arg(long, env = "SLIPWAY_WORKER_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds after which a silent worker's deployment is taken over by another
+    #[arg(long, env = "SLIPWAY_WORKER_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub lease_seconds: u64,
+}
+
+impl WorkerArgs {
+    /// The local runtime over `<data dir>/runtime`.
+    pub fn runtime(&self) -> anyhow::Result<Arc<LocalRuntime>> {
+        let dir = self.data_dir.join("runtime");
+        let runtime = LocalRuntime::new(&dir)
+            .with_context(|| format!("cannot use {} for the local runtime", dir.display()))?;
+        Ok(Arc::new(runtime))
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+
+    pub fn consumer(&self) -> ConsumerConfig {
+        let mut consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("worker"));
+        consumer.concurrency = self.concurrency.max(1);
+        consumer
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => {
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
 }

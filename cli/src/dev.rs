@@ -6,14 +6,23 @@ use crate::config::{admin_token_from_env, check_token, ListenArgs};
 use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
+use slipway_core::jobs::JobQueue;
 use slipway_core::secret::{generate_token, Secret};
 use slipway_core::store::Store;
+use slipway_worker::queue::ConsumerConfig;
+use slipway_worker::rollout::Engine;
+use slipway_worker::run::Workers;
+use slipway_worker::runtime::local::LocalRuntime;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 const TOKEN_FILE: &str = "admin-token";
+/// SIGTERM to SIGKILL for the apps' instances when `slipway dev` stops.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 const DATABASE_FILE: &str = "slipway.db";
 
 #[derive(Debug, Args)]
@@ -46,20 +55,72 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = tokio::task::spawn_blocking(move || Store::connect(&db_url, 1)).await??;
     crate::migrate(&store).await?;
 
+    let runtime = Arc::new(
+        LocalRuntime::new(dir.join("runtime")).context("cannot set up the local runtime")?,
+    );
+    let (queue, jobs) = JobQueue::in_process();
     let token_shown = admin_token.expose().clone();
     let config = ApiConfig {
         listen: args.listen.listen,
         admin_token,
     };
-    let app = Application::build(config, store).await?;
+    let app = Application::build(config, store.clone(), queue.clone()).await?;
+    let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
+    let lease = Duration::from_secs(15);
+    let workers = Workers::start(
+        store.clone(),
+        queue,
+        jobs.into(),
+        runtime.clone(),
+        consumer,
+        lease,
+    );
+    tokio::spawn(restore(store, workers.engine().clone()));
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");
     println!("  API:   {url}");
     println!("  Token: {token_shown}");
     println!("  Data:  {}", db_path.display());
     println!("Try:    curl -u :{token_shown} {url}/apps");
-    app.run_until_stopped().await?;
-    Ok(())
+    let served = app.run_until_stopped().await;
+    // Everything runs in this process: stop the apps' instances with it
+    // (the next start brings the active releases back up).
+    workers.stop().await;
+    runtime.stop_all(STOP_GRACE).await;
+    Ok(served?)
+}
+
+/// Brings the active release of every app back up, except where a
+/// deployment is under way (the reconciler resumes those).
+async fn restore(store: Store, engine: Arc<Engine<LocalRuntime>>) {
+    let listed = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut active = Vec::new();
+            for app in store.list_apps()? {
+                let open = store.list_deployments(&app.name, 1, None)?;
+                let busy = open.first().is_some_and(|d| !d.status.is_final());
+                if let (Some(release), false) = (app.active_release, busy) {
+                    active.push((app.name, release));
+                }
+            }
+            Ok::<_, slipway_core::store::StoreError>(active)
+        })
+        .await
+    };
+    let active = match listed {
+        Ok(Ok(active)) => active,
+        Ok(Err(err)) => return tracing::error!(error = %err, "cannot list apps to restore"),
+        Err(err) => return tracing::error!(error = %err, "cannot list apps to restore"),
+    };
+    for (app, release) in active {
+        match engine.restore(&app, &release).await {
+            Ok(()) => tracing::info!(%app, %release, "active release running"),
+            Err(reason) => {
+                tracing::error!(%app, %release, %reason, "cannot bring the active release back up")
+            }
+        }
+    }
 }
 
 /// Reads the kept token, or makes one and keeps it readable by its owner only.

@@ -6,9 +6,13 @@ mod dev;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::{admin_token_from_env, DatabaseArgs, ListenArgs};
+use config::{
+    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, WorkerArgs,
+};
 use slipway_api::{ApiConfig, Application};
 use slipway_core::store::Store;
+use slipway_worker::queue::JobSource;
+use slipway_worker::run::Workers;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -40,17 +44,24 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum Server {
-    /// The HTTP API (PostgreSQL from SLIPWAY_DATABASE_URL, admin token from SLIPWAY_ADMIN_TOKEN)
+    /// The HTTP API (PostgreSQL from SLIPWAY_DATABASE_URL, Redis from
+    /// SLIPWAY_REDIS_URL, admin token from SLIPWAY_ADMIN_TOKEN)
     Api {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
         listen: ListenArgs,
     },
-    /// The rollout and webhook worker
+    /// The rollout worker and reconciler (several may run)
     Worker {
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
     },
 }
 
@@ -81,23 +92,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Applied {ran} migration(s).");
             Ok(())
         }
-        Command::Server(Server::Api { database, listen }) => {
+        Command::Server(Server::Api {
+            database,
+            queue,
+            listen,
+        }) => {
             let admin_token = admin_token_from_env()?
                 .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
             let store = database.open().await?;
             migrate(&store).await?;
+            let queue = queue.open().await?;
             let config = ApiConfig {
                 listen: listen.listen,
                 admin_token,
             };
-            let app = Application::build(config, store).await?;
+            let app = Application::build(config, store, queue).await?;
             tracing::info!(address = %app.local_addr(), "API listening");
             app.run_until_stopped().await?;
             Ok(())
         }
-        Command::Server(Server::Worker { .. }) => anyhow::bail!(
-            "`slipway server worker` is not available in this version: rollouts are not implemented yet"
-        ),
+        Command::Server(Server::Worker {
+            database,
+            queue,
+            worker,
+        }) => {
+            let store = database.open().await?;
+            migrate(&store).await?;
+            let queue = queue.open().await?;
+            let source = JobSource::from_queue(&queue).context("the worker needs a Redis queue")?;
+            let consumer = worker.consumer();
+            tracing::info!(worker = %consumer.worker_name, "worker started");
+            let lease = worker.lease();
+            let workers = Workers::start(store, queue, source, worker.runtime()?, consumer, lease);
+            shutdown_signal().await;
+            tracing::info!("stopping: running rollouts continue on other workers");
+            workers.stop().await;
+            Ok(())
+        }
     }
 }
 

@@ -73,9 +73,6 @@ pub enum QueueError {
     /// A consumer was configured with values it cannot run with.
     #[error("invalid job consumer configuration: {0}")]
     InvalidConfig(String),
-    /// The consumer stopped for a reason other than its shutdown signal.
-    #[error("job consumer failed: {0}")]
-    Consumer(String),
 }
 
 /// The producer side of the job queue; cheap to clone, `Send + Sync`.

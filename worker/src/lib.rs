@@ -4,4 +4,5 @@
 pub mod queue;
 pub mod reconcile;
 pub mod rollout;
+pub mod run;
 pub mod runtime;

@@ -20,6 +20,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apalis::layers::limit::GlobalConcurrencyLimitLayer;
@@ -27,6 +28,7 @@ use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::layers::retry::{HasherRng, RetryPolicy};
 use apalis::layers::tracing::{DefaultOnFailure, TraceLayer};
 use apalis::layers::WorkerBuilderExt;
+use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use apalis_core::backend::ext::BackendExt;
 use apalis_core::error::{AbortError, BoxDynError};
 use apalis_core::monitor::Monitor;
@@ -267,7 +269,7 @@ where
             move |_restarts: usize| {
                 let storage = RedisStorage::<serde_json::Value>::new(queue.connection())
                     .with_config(apalis_config.clone())
-                    .poll_with_interval(config.poll_interval);
+                    .poll_with_strategy(PollEvery::new(config.poll_interval));
                 let retry = RetryPolicy::retries(config.max_attempts - 1)
                     .with_backoff(
                         ExponentialBackoffMaker::new(
@@ -338,6 +340,35 @@ where
         }
     }
     Ok(())
+}
+
+/// `poll_with_interval` without its lost wake-up: apalis's `IntervalStrategy`
+/// replaces an elapsed timer with one it never polls, so when the fetch that
+/// follows comes back empty nothing wakes the worker until its next heartbeat
+/// (up to a second; seen under CPU load). This timer is always re-armed.
+struct PollEvery(tokio::time::Interval);
+
+impl PollEvery {
+    fn new(period: Duration) -> Self {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self(interval)
+    }
+}
+
+impl PollStrategy for PollEvery {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        let mut ticked = false;
+        // Tick until Pending, so the waker is registered for the next tick.
+        while self.0.poll_tick(cx).is_ready() {
+            ticked = true;
+        }
+        if ticked {
+            Poll::Ready(Some(()))
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 /// Calls the handler for one delivery and turns its outcome into what the
@@ -587,5 +618,39 @@ fn log_join(result: Result<(), tokio::task::JoinError>) {
         if !e.is_cancelled() {
             tracing::error!(error = %e, "rollout job task failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// After a tick the strategy must already be armed for the next one, even
+    /// if the worker does not poll it again (it parks once a fetch comes back empty).
+    #[tokio::test]
+    async fn poll_every_wakes_the_worker_again_after_a_tick() {
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut strategy = PollEvery::new(Duration::from_millis(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(strategy
+            .poll_drive(&mut cx, &PollSnapshot::new())
+            .is_ready());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(
+            wakes.0.load(Ordering::SeqCst) >= 1,
+            "no wake-up after the tick"
+        );
     }
 }

@@ -44,7 +44,7 @@ fn case(
 
 const SECRET: &str = "hunter2-secret-value";
 
-fn cases(foreign_release: &str, foreign_build: &str) -> Vec<Case> {
+fn cases(release: &str, foreign_release: &str, foreign_build: &str) -> Vec<Case> {
     use Body::{Empty, Json, Raw};
     use Method as M;
     let big = vec![b' '; 2 * 1024 * 1024];
@@ -263,10 +263,10 @@ fn cases(foreign_release: &str, foreign_build: &str) -> Vec<Case> {
         case(
             M::PATCH,
             "/apps/myapp/env",
-            Json(json!({ "set": { "A": "1" }, "promote": true })),
+            Json(json!({ "set": { "A": "1" }, "promot": true })),
             400,
             "bad_request",
-            "promote",
+            "promot",
         ),
         case(
             M::PATCH,
@@ -389,6 +389,135 @@ fn cases(foreign_release: &str, foreign_build: &str) -> Vec<Case> {
             "not_found",
             "BAAAAAAAAAA",
         ),
+        // Promotions.
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Json(json!({ "minimum": 101 })),
+            422,
+            "invalid",
+            "minimum",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Json(json!({ "maximum": 99 })),
+            422,
+            "invalid",
+            "maximum",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Json(json!({ "minimum": 100, "maximum": 100 })),
+            422,
+            "invalid",
+            "deployment",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Json(json!({ "deadline_seconds": 5 })),
+            422,
+            "invalid",
+            "deadline_seconds",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Json(json!({ "wait": true })),
+            400,
+            "bad_request",
+            "wait",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Raw("text/plain", b"{}".to_vec()),
+            415,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{release}/promote"),
+            Raw("application/json", b"{".to_vec()),
+            400,
+            "bad_request",
+            "malformed",
+        ),
+        case(
+            M::POST,
+            "/apps/myapp/releases/RAAAAAAAAAA/promote",
+            Empty,
+            404,
+            "not_found",
+            "RAAAAAAAAAA",
+        ),
+        case(
+            M::POST,
+            &format!("/apps/myapp/releases/{foreign_release}/promote"),
+            Empty,
+            404,
+            "not_found",
+            "myapp",
+        ),
+        case(
+            M::POST,
+            "/apps/myapp/releases/RAAAAAAAAAA/rollback",
+            Empty,
+            404,
+            "not_found",
+            "RAAAAAAAAAA",
+        ),
+        case(
+            M::POST,
+            "/apps/myapp/deploy",
+            Json(json!({ "manifest": {"services": {}}, "minimum": 5 })),
+            422,
+            "invalid",
+            "manifest.services",
+        ),
+        case(
+            M::POST,
+            "/apps/myapp/deploy",
+            Json(json!({ "manifest": {"services": {"web": {"command": "x"}}}, "maximum": 300 })),
+            422,
+            "invalid",
+            "maximum",
+        ),
+        case(
+            M::PATCH,
+            "/apps/myapp/env",
+            Json(json!({ "set": { "A": "1" }, "deadline_seconds": 60 })),
+            422,
+            "invalid",
+            "promote",
+        ),
+        case(
+            M::POST,
+            "/apps/myapp/deployments/DAAAAAAAAAA/cancel",
+            Empty,
+            404,
+            "not_found",
+            "DAAAAAAAAAA",
+        ),
+        case(
+            M::GET,
+            "/apps/myapp/deployments/nope",
+            Empty,
+            404,
+            "not_found",
+            "nope",
+        ),
+        case(
+            M::GET,
+            "/apps/myapp/deployments?limit=0",
+            Empty,
+            422,
+            "invalid",
+            "limit",
+        ),
         // Apps and routes.
         case(M::GET, "/apps/ghost", Empty, 404, "not_found", "ghost"),
         case(
@@ -432,7 +561,8 @@ async fn snapshot(app: &TestApp) -> Vec<Value> {
 async fn bad_input_is_rejected_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("myapp").await;
-    app.build("myapp", json!({})).await;
+    let built = app.build("myapp", json!({})).await;
+    let release = built["release"]["id"].as_str().unwrap().to_owned();
     expect_status(
         app.patch_env("myapp", json!({ "set": { "KEEP": "1" } }))
             .await,
@@ -445,7 +575,7 @@ async fn bad_input_is_rejected_and_changes_nothing(backend: Backend) {
     let foreign_release = other["release"]["id"].as_str().unwrap();
 
     let before = snapshot(&app).await;
-    for case in cases(foreign_release, foreign_build) {
+    for case in cases(&release, foreign_release, foreign_build) {
         let label = format!("{} {}", case.method, case.path);
         let request = app.request(case.method, &case.path);
         let request = match case.body {

@@ -2,6 +2,7 @@
 //! and on PostgreSQL.
 
 mod bad_input;
+mod deployments;
 mod support;
 
 use reqwest::Method;

@@ -5,11 +5,14 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use slipway_api::{ApiConfig, Application};
 use slipway_core::domain::AppName;
+use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
 use slipway_core::testing::TestDatabase;
 
 pub struct TestApp {
+    /// Jobs the API enqueued (no worker runs here).
+    pub jobs: tokio::sync::Mutex<InProcessJobs>,
     pub url: String,
     pub token: String,
     pub client: reqwest::Client,
@@ -25,12 +28,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         listen: "127.0.0.1:0".into(),
         admin_token: token.clone(),
     };
-    let app = Application::build(config, store.clone())
+    let (queue, jobs) = JobQueue::in_process();
+    let app = Application::build(config, store.clone(), queue)
         .await
         .expect("build the API");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        jobs: tokio::sync::Mutex::new(jobs),
         url,
         token: token.expose().clone(),
         client: reqwest::Client::new(),

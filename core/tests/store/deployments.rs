@@ -318,7 +318,7 @@ fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
     );
     assert_eq!(
         due(TimeDelta::milliseconds(-1)),
-        [d.id.clone()],
+        std::slice::from_ref(&d.id),
         "pending too long"
     );
     f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
@@ -327,7 +327,11 @@ fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
         .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
         .unwrap()
         .unwrap();
-    assert_eq!(due(TimeDelta::seconds(60)), [d.id.clone()], "lease expired");
+    assert_eq!(
+        due(TimeDelta::seconds(60)),
+        std::slice::from_ref(&d.id),
+        "lease expired"
+    );
 }
 
 fn rollback_releases_an_older_build_and_env(backend: Backend) {

@@ -1,113 +1,9 @@
-//! The real `slipway` binary: `dev`, `server api`, `migrate`, and how each
-//! fails on bad configuration.
+//! Servers from the real binary: `dev`, `server api`, `migrate`, and how
+//! each fails on bad configuration.
 
+use crate::support::{get, post_app, run, slipway, start, stderr};
 use slipway_core::testing::TestDatabase;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
-/// A running server process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn slipway(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("SLIPWAY_ADMIN_TOKEN")
-        .env_remove("SLIPWAY_DATABASE_URL")
-        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null());
-    command
-}
-
-/// Starts the command and waits for a line (on stdout or stderr) holding
-/// `ready`; the address it listens on follows `marker` on a line seen by then.
-fn start(mut command: Command, ready: &str, marker: &str) -> (Server, Vec<String>) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run slipway");
-    let (tx, rx) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no `{marker}` line; output so far: {seen:#?}"));
-        seen.push(line.clone());
-        if !line.contains(ready) {
-            continue;
-        }
-        let addr = seen
-            .iter()
-            .find_map(|l| l.split_once(marker))
-            .map(|(_, rest)| rest.trim().trim_start_matches("http://").to_owned())
-            .unwrap_or_else(|| panic!("no `{marker}` line in {seen:#?}"));
-        let url = format!("http://{addr}");
-        return (Server { child, url }, seen);
-    }
-}
-
-fn run(mut command: Command) -> Output {
-    command.output().expect("run slipway")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn get(url: &str, token: Option<&str>) -> (u16, String) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let mut request = reqwest::Client::new().get(url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap())
-    })
-}
-
-fn post_app(url: &str, token: &str, name: &str) -> u16 {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{url}/apps"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "name": name }))
-            .send()
-            .await
-            .expect("request");
-        response.status().as_u16()
-    })
-}
 
 #[test]
 fn dev_serves_on_embedded_defaults_and_keeps_its_state() {
@@ -177,9 +73,11 @@ fn dev_honours_a_configured_token_and_refuses_a_weak_one() {
 fn server_api_migrates_postgres_and_serves() {
     let db = TestDatabase::postgres();
     let token = "server-api-test-token-0123456789";
+    let redis = crate::support::Redis::start();
     let mut command = slipway(&["server", "api"]);
     command
         .env("SLIPWAY_DATABASE_URL", db.url())
+        .env("SLIPWAY_REDIS_URL", &redis.url)
         .env("SLIPWAY_ADMIN_TOKEN", token);
     let (server, _) = start(command, "address=", "address=");
     assert_eq!(get(&format!("{}/readyz", server.url), None).0, 200);
@@ -211,11 +109,16 @@ fn migrate_applies_then_finds_nothing_to_do() {
 
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("w.db").display());
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: [Case; 4] = [
         (
             &["server", "api"],
-            &[("SLIPWAY_DATABASE_URL", "sqlite:///tmp/x.db")],
+            &[
+                ("SLIPWAY_DATABASE_URL", "sqlite:///tmp/x.db"),
+                ("SLIPWAY_REDIS_URL", "redis://127.0.0.1:1"),
+            ],
             "SLIPWAY_ADMIN_TOKEN must be set",
         ),
         (
@@ -233,8 +136,11 @@ fn bad_configuration_fails_with_one_clear_line() {
         ),
         (
             &["server", "worker"],
-            &[("SLIPWAY_DATABASE_URL", "sqlite:///tmp/x.db")],
-            "not available",
+            &[
+                ("SLIPWAY_DATABASE_URL", &sqlite),
+                ("SLIPWAY_REDIS_URL", "redis://:hunter2@127.0.0.1:1"),
+            ],
+            "cannot connect to Redis",
         ),
     ];
     for (args, env, expected) in cases {
@@ -243,7 +149,11 @@ fn bad_configuration_fails_with_one_clear_line() {
         let output = run(command);
         let message = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
-        assert!(message.starts_with("ERROR: "), "{args:?}: {message}");
+        let last = message.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("ERROR: "),
+            "{args:?}: one clear last line: {message}"
+        );
         assert!(message.contains(expected), "{args:?}: {message}");
         assert!(
             !message.contains("hunter2"),

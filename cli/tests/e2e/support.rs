@@ -1,0 +1,276 @@
+//! Running the real `slipway` binary: processes killed when dropped, the
+//! address they listen on, a throwaway Redis, and small HTTP helpers.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn slipway(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("SLIPWAY_ADMIN_TOKEN")
+        .env_remove("SLIPWAY_DATABASE_URL")
+        .env_remove("SLIPWAY_REDIS_URL")
+        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Starts the command and waits for a line (on stdout or stderr) holding
+/// `ready`; the address it listens on follows `marker` on a line seen by then.
+pub fn start(mut command: Command, ready: &str, marker: &str) -> (Server, Vec<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run slipway");
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no `{marker}` line; output so far: {seen:#?}"));
+        seen.push(line.clone());
+        if !line.contains(ready) {
+            continue;
+        }
+        let addr = seen
+            .iter()
+            .find_map(|l| l.split_once(marker))
+            .map(|(_, rest)| rest.trim().trim_start_matches("http://").to_owned())
+            .unwrap_or_else(|| panic!("no `{marker}` line in {seen:#?}"));
+        let url = format!("http://{addr}");
+        return (Server { child, url }, seen);
+    }
+}
+
+pub fn run(mut command: Command) -> Output {
+    command.output().expect("run slipway")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    })
+}
+
+pub fn post_app(url: &str, token: &str, name: &str) -> u16 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/apps"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("request");
+        response.status().as_u16()
+    })
+}
+
+/// A Redis server of the test's own (so a test may FLUSHALL), killed when dropped.
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/services installs it)");
+        let redis = Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis.command("PING") != "+PONG" {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    /// Sends one inline command; returns the first reply line.
+    pub fn command(&self, command: &str) -> String {
+        let addr = self.url.trim_start_matches("redis://");
+        let Ok(mut stream) = TcpStream::connect(addr) else {
+            return String::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.write_all(format!("{command}\r\n").as_bytes());
+        let mut reply = [0u8; 256];
+        let n = stream.read(&mut reply).unwrap_or(0);
+        String::from_utf8_lossy(&reply[..n]).trim().to_owned()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The API of a running server, as CI talks to it.
+pub struct Api {
+    pub url: String,
+    pub token: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(url: &str, token: &str) -> Api {
+        Api {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.send(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Polls the deployment until it is final; returns it.
+    pub async fn wait_final(&self, app: &str, deployment: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let d = self
+                .get(&format!("/apps/{app}/deployments/{deployment}"))
+                .await;
+            if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap()) {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not final within {within:?}: {d}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The instance records of the local runtime under a data dir.
+pub fn instances(data_dir: &Path) -> Vec<Value> {
+    let dir = data_dir.join("runtime").join("instances");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect()
+}
+
+/// What an instance answers on `/`: the release it runs.
+pub async fn answer(instance: &Value) -> String {
+    let url = format!("http://127.0.0.1:{}/", instance["port"]);
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// The test app, built beside `slipway` in the same target directory.
+pub fn testapp() -> String {
+    let path = Path::new(BIN).parent().unwrap().join("slipway-testapp");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path.display().to_string()
+}

@@ -1,0 +1,85 @@
+//! The worker side of a process, as `slipway server worker` and `slipway dev`
+//! run it: the rollout consumer (each job drives one deployment through the
+//! engine) and the reconciler, stopped together.
+
+use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
+use crate::reconcile::{self, ReconcileConfig};
+use crate::rollout::{Engine, EngineConfig};
+use crate::runtime::Runtime;
+use slipway_core::jobs::{JobQueue, RolloutJob};
+use slipway_core::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Running workers; [`Workers::stop`] ends them.
+pub struct Workers<R> {
+    engine: Arc<Engine<R>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl<R: Runtime> Workers<R> {
+    /// Starts consuming `source` and reconciling through `queue`; the
+    /// engine's lease owner is the consumer's worker name.
+    pub fn start(
+        store: Store,
+        queue: JobQueue,
+        source: JobSource,
+        runtime: Arc<R>,
+        consumer: ConsumerConfig,
+        lease_ttl: Duration,
+    ) -> Workers<R> {
+        let mut config = EngineConfig::new(consumer.worker_name.clone());
+        config.lease_ttl = lease_ttl;
+        let engine = Arc::new(Engine::new(store.clone(), runtime, config));
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let handler_engine = engine.clone();
+        let handler = move |job: RolloutJob| {
+            let engine = handler_engine.clone();
+            async move {
+                engine
+                    .drive(&job.deployment)
+                    .await
+                    .map_err(JobFailed::retry)
+            }
+        };
+        let consumer_shutdown = until_stopped();
+        let consumer = tokio::spawn(async move {
+            if let Err(err) = consume_rollouts(source, consumer, handler, consumer_shutdown).await {
+                tracing::error!(error = %err, "rollout consumer stopped");
+            }
+        });
+        let reconciler = tokio::spawn(reconcile::run(
+            store,
+            queue,
+            ReconcileConfig::default(),
+            until_stopped(),
+        ));
+        Workers {
+            engine,
+            stop,
+            tasks: vec![consumer, reconciler],
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine<R>> {
+        &self.engine
+    }
+
+    /// Stops taking jobs and waits for the consumer's grace period; a
+    /// rollout cut short is resumed by another worker once its lease lapses.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -37,6 +37,13 @@ mod tests {
         ("get", "/apps/{app}/releases"),
         ("post", "/apps/{app}/releases"),
         ("get", "/apps/{app}/releases/{id}"),
+        ("post", "/apps/{app}/releases/{id}/promote"),
+        ("post", "/apps/{app}/releases/{id}/rollback"),
+        ("post", "/apps/{app}/deploy"),
+        ("get", "/apps/{app}/deployments"),
+        ("get", "/apps/{app}/deployments/{id}"),
+        ("post", "/apps/{app}/deployments/{id}/cancel"),
+        ("get", "/apps/{app}/deployments/{id}/events"),
     ];
 
     /// The routes anyone may call, without a token.

@@ -78,8 +78,9 @@ impl<R: Runtime> Engine<R> {
             if step.done {
                 return Ok(());
             }
-            for _ in 0..step.start {
-                let instance = self.start(target, name, service, limits).await?;
+            // A wave starts at once: its instances become healthy together.
+            let starts = (0..step.start).map(|_| self.start(target, name, service, limits));
+            for instance in try_join_all(starts).await? {
                 tracing::debug!(instance = %instance.id, service = %name, "instance started");
             }
             // The oldest go first; surplus new ones that are not healthy go first.

@@ -41,7 +41,7 @@ impl EngineConfig {
         EngineConfig {
             owner: owner.into(),
             lease_ttl: Duration::from_secs(15),
-            tick: Duration::from_millis(25),
+            tick: Duration::from_millis(10),
             poll: Duration::from_millis(250),
             stop_grace: Duration::from_secs(10),
             failure_intervals: 3,

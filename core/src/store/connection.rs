@@ -70,7 +70,9 @@ pub(crate) fn build_pool(
     };
     Pool::builder()
         .max_size(max_size)
-        .min_idle(Some(1))
+        // No connections opened in the background: libpq with TLS can crash the
+        // process at exit while a pool thread is still connecting.
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SessionSetup))
         .build(ConnectionManager::new(url))

@@ -87,7 +87,12 @@ fn server_api_migrates_postgres_and_serves() {
     let mut command = slipway(&["migrate"]);
     command.env("SLIPWAY_DATABASE_URL", db.url());
     let output = run(command);
-    assert!(output.status.success(), "{:?}: {}", output.status, stderr(&output));
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        stderr(&output)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
         "Applied 0 migration(s)."
@@ -102,7 +107,12 @@ fn migrate_applies_then_finds_nothing_to_do() {
         let mut command = slipway(&["migrate"]);
         command.env("SLIPWAY_DATABASE_URL", &url);
         let output = run(command);
-        assert!(output.status.success(), "{:?}: {}", output.status, stderr(&output));
+        assert!(
+            output.status.success(),
+            "{:?}: {}",
+            output.status,
+            stderr(&output)
+        );
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
     }
 }

@@ -138,6 +138,34 @@ async fn dev_promotes_healthy_releases_and_rolls_back_bad_ones() {
         statuses,
         ["rolled_back", "rolled_back", "rolled_back", "succeeded"]
     );
+
+    // Stopped gracefully, dev stops its apps' instances; started again, it
+    // brings the active release back up.
+    let mut server = _server;
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exited = server.child.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(
+        instances(dir.path()).is_empty(),
+        "instances stopped with dev"
+    );
+    let (_again, api) = dev(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while instances(dir.path()).len() < 3 {
+        assert!(Instant::now() < deadline, "active release not restored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    serving(dir.path(), &good["release"], 3).await;
+    assert_eq!(
+        api.get("/apps/shop").await["active_release"],
+        good["release"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,9 +11,9 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use slipway_core::domain::{Deadline, DeploymentId, InvalidInput, Strategy};
+use slipway_core::domain::{AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Strategy};
 use slipway_core::jobs::RolloutJob;
-use slipway_core::store::{Deployment, PromoteOptions};
+use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
 
 /// The promote options every deployment-starting request accepts.
 #[derive(Debug, Default, Deserialize)]
@@ -100,18 +100,10 @@ pub async fn promote(
     req: HttpRequest,
     body: OptionalJson<PromoteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let app = app_path(&path.0)?;
-    let release = release_path(&app, &path.1)?;
-    let b = body.into_inner();
-    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
-    let actor = caller.actor();
-    let (release, deployment) = state
-        .db(move |s| s.promote(&app, &release, &options, &actor))
-        .await?;
-    enqueue(&state, &deployment).await;
-    Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))
+    start_from_release(state, caller, path, req, body, Store::promote).await
 }
 
+/// Convox's rollback: a new release with that release's build and env, promoted.
 pub async fn rollback(
     state: web::Data<AppState>,
     caller: Caller,
@@ -119,13 +111,34 @@ pub async fn rollback(
     req: HttpRequest,
     body: OptionalJson<PromoteBody>,
 ) -> Result<HttpResponse, ApiError> {
+    start_from_release(state, caller, path, req, body, Store::rollback).await
+}
+
+type StartFromRelease = fn(
+    &Store,
+    &AppName,
+    &ReleaseId,
+    &PromoteOptions,
+    &str,
+) -> Result<(Release, Deployment), StoreError>;
+
+/// What promote and rollback share: a release in the path, promote options
+/// in the body, 202 with the release and its deployment.
+async fn start_from_release(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: OptionalJson<PromoteBody>,
+    start: StartFromRelease,
+) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
-    let to = release_path(&app, &path.1)?;
+    let release = release_path(&app, &path.1)?;
     let b = body.into_inner();
     let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
     let actor = caller.actor();
     let (release, deployment) = state
-        .db(move |s| s.rollback(&app, &to, &options, &actor))
+        .db(move |s| start(s, &app, &release, &options, &actor))
         .await?;
     enqueue(&state, &deployment).await;
     Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))

@@ -69,7 +69,6 @@ impl TryFrom<DeploymentRow> for Deployment {
     type Error = StoreError;
     fn try_from(row: DeploymentRow) -> Result<Self, StoreError> {
         let corrupt = StoreError::corrupt;
-        let percent = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
         let duration_ms = match (row.started_at, row.finished_at) {
             (Some(start), Some(end)) => Some((end - start).num_milliseconds()),
             _ => None,
@@ -85,8 +84,8 @@ impl TryFrom<DeploymentRow> for Deployment {
                 .transpose()?,
             reason: row.reason,
             deadline_at: row.deadline_at.and_utc(),
-            minimum: percent(row.minimum).and_then(|v| u8::try_from(v).ok()),
-            maximum: percent(row.maximum),
+            minimum: row.minimum.and_then(|v| u8::try_from(v).ok()),
+            maximum: row.maximum.and_then(|v| u16::try_from(v).ok()),
             actor: row.actor,
             trace_id: row.trace_id,
             traceparent: row.traceparent,
@@ -157,7 +156,7 @@ impl Store {
         pending_for: chrono::TimeDelta,
     ) -> Result<Vec<Deployment>, StoreError> {
         let now = now();
-        let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        let open = open_statuses();
         self.read(|conn| {
             deployments::table
                 .filter(deployments::status.eq_any(open))
@@ -194,13 +193,18 @@ pub(super) fn open_for(
     conn: &mut DbConnection,
     app: &AppName,
 ) -> Result<Option<DeploymentRow>, StoreError> {
-    let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+    let open = open_statuses();
     Ok(deployments::table
         .filter(deployments::app.eq(app.as_str()))
         .filter(deployments::status.eq_any(open))
         .select(DeploymentRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The stored form of the statuses of deployments under way.
+pub(super) fn open_statuses() -> [&'static str; 3] {
+    DeploymentStatus::OPEN.map(DeploymentStatus::as_str)
 }
 
 pub(super) fn not_found(id: &DeploymentId, app: &AppName) -> StoreError {

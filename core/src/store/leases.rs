@@ -2,7 +2,7 @@
 //! the one transition function (status, timestamps, event and, on success,
 //! the app's active release, in one transaction), and cancellation.
 
-use super::deployments::{find, not_found, Deployment};
+use super::deployments::{find, not_found, open_statuses, Deployment};
 use super::events::record_for;
 use super::records::now;
 use super::schema::{apps, deployments};
@@ -23,7 +23,7 @@ impl Store {
         ttl: TimeDelta,
     ) -> Result<Option<Deployment>, StoreError> {
         let now = now();
-        let open: Vec<&str> = DeploymentStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        let open = open_statuses();
         self.write(|conn| {
             let claimable = deployments::lease_owner
                 .is_null()

@@ -152,6 +152,20 @@ pub(super) fn latest(
         .optional()?)
 }
 
+/// The latest created release and its env (empty before the first release):
+/// where every new release starts (rule 1).
+pub(super) fn latest_with_env(
+    conn: &mut DbConnection,
+    app: &AppName,
+) -> Result<(Option<ReleaseRow>, Env), StoreError> {
+    let base = latest(conn, app)?;
+    let env = match &base {
+        Some(row) => row.env()?,
+        None => Env::empty(),
+    };
+    Ok((base, env))
+}
+
 pub(super) fn find_release(
     conn: &mut DbConnection,
     app: &AppName,

@@ -6,7 +6,7 @@
 
 use super::apps::lock;
 use super::events::record;
-use super::listings::{find_build, find_release, latest, parse_build};
+use super::listings::{find_build, find_release, latest_with_env, parse_build};
 use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
 use super::schema::{builds, releases};
 use super::{DbConnection, Store, StoreError};
@@ -84,7 +84,7 @@ pub(super) fn build_in(
     actor: &str,
 ) -> Result<(Build, Release), StoreError> {
     let app = parse_app(app_row)?;
-    let env = latest(conn, &app)?.map(|r| r.env()).transpose()?;
+    let (_, env) = latest_with_env(conn, &app)?;
     let release_id = ReleaseId::generate();
     let row = BuildRow {
         id: BuildId::generate().to_string(),
@@ -109,7 +109,6 @@ pub(super) fn build_in(
         json!({ "build": build }),
         actor,
     )?;
-    let env = env.unwrap_or_else(Env::empty);
     let description = build.description.clone();
     let release = insert_release(
         conn,
@@ -131,12 +130,7 @@ pub(super) fn change_env_in(
     actor: &str,
 ) -> Result<Option<Release>, StoreError> {
     let app = parse_app(app_row)?;
-    let base = latest(conn, &app)?;
-    let old = base
-        .as_ref()
-        .map(|r| r.env())
-        .transpose()?
-        .unwrap_or_else(Env::empty);
+    let (base, old) = latest_with_env(conn, &app)?;
     let new = old.apply(change)?;
     let diff = EnvDiff::between(&old, &new);
     if diff.is_empty() {
@@ -161,12 +155,7 @@ pub(super) fn release_in(
     actor: &str,
 ) -> Result<Release, StoreError> {
     let app = parse_app(app_row)?;
-    let base = latest(conn, &app)?;
-    let old = base
-        .as_ref()
-        .map(|r| r.env())
-        .transpose()?
-        .unwrap_or_else(Env::empty);
+    let (base, old) = latest_with_env(conn, &app)?;
     let build = match &new.build {
         Some(id) => Some(parse_build(&find_build(conn, &app, id)?.id)?),
         None => base

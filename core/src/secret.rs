@@ -58,6 +58,18 @@ pub fn generate_token() -> Secret<String> {
     Secret::new(token)
 }
 
+/// Prefix of webhook signing secrets (the Standard Webhooks convention).
+pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
+/// A new webhook signing secret: `whsec_` and the base64 of 32 CSPRNG bytes.
+pub fn generate_webhook_secret() -> Secret<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill(&mut bytes);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Secret::new(format!("{WEBHOOK_SECRET_PREFIX}{encoded}"))
+}
+
 /// The lower-case hex SHA-256 of `token`: tokens are stored only as this hash.
 pub fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
@@ -122,6 +134,19 @@ mod tests {
     fn tokens_are_unique() {
         let tokens: HashSet<String> = (0..1000).map(|_| generate_token().into_inner()).collect();
         assert_eq!(tokens.len(), 1000);
+    }
+
+    #[test]
+    fn webhook_secrets_carry_32_random_bytes() {
+        use base64::Engine;
+        let a = generate_webhook_secret().into_inner();
+        let b = generate_webhook_secret().into_inner();
+        assert_ne!(a, b);
+        let key = a.strip_prefix("whsec_").expect("prefix");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .expect("base64");
+        assert_eq!(bytes.len(), 32);
     }
 
     #[test]

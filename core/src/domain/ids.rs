@@ -92,6 +92,10 @@ define_id!(
     WebhookId, 'W', "a webhook id"
 );
 define_id!(
+    /// Identifies one delivery of an event to a webhook (`V...`).
+    DeliveryId, 'V', "a delivery id"
+);
+define_id!(
     /// Identifies an API token (`T...`); the token's secret itself is elsewhere.
     TokenId, 'T', "a token id"
 );
@@ -114,6 +118,7 @@ mod tests {
         assert!(EventId::generate().as_str().starts_with('E'));
         assert!(WebhookId::generate().as_str().starts_with('W'));
         assert!(TokenId::generate().as_str().starts_with('T'));
+        assert!(DeliveryId::generate().as_str().starts_with('V'));
     }
 
     #[test]

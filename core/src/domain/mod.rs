@@ -11,6 +11,7 @@ pub mod env;
 pub mod ids;
 pub mod manifest;
 pub mod names;
+pub mod webhook;
 
 pub use deadline::Deadline;
 pub use deployment::DeploymentStatus;
@@ -18,9 +19,10 @@ pub use description::{
     build_description, env_description, rollback_description, Description, GitInfo,
 };
 pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
-pub use ids::{BuildId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
+pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName};
+pub use webhook::{EventPattern, WebhookKind};
 
 /// A rejected input value; `field` names where it was found (e.g. `name`, `env.FOO`, `manifest.services.web.port`).
 ///

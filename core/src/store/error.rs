@@ -7,7 +7,15 @@ use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as Diese
 
 /// Tables whose primary key is a random id: a unique violation on it is an id
 /// collision, retried with a fresh id instead of surfacing.
-const ID_TABLES: [&str; 5] = ["builds", "releases", "deployments", "events", "tokens"];
+const ID_TABLES: [&str; 7] = [
+    "builds",
+    "releases",
+    "deployments",
+    "events",
+    "tokens",
+    "webhooks",
+    "deliveries",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,6 +1,7 @@
 //! The event log: rows written inside the transaction of the change they
 //! record, read back in the order they were written.
 
+use super::fanout::{fan_out, NewEvent};
 use super::records::{now, Event, EventRow};
 use super::schema::events;
 use super::{DbConnection, Store, StoreError};
@@ -19,7 +20,8 @@ pub(super) fn record(
     record_for(conn, app, None, kind, data, actor)
 }
 
-/// Appends an event about a deployment (found again by its id).
+/// Appends an event about a deployment (found again by its id), and its
+/// deliveries to the webhooks that want it.
 pub(super) fn record_for(
     conn: &mut DbConnection,
     app: &AppName,
@@ -29,6 +31,7 @@ pub(super) fn record_for(
     actor: &str,
 ) -> Result<EventId, StoreError> {
     let id = EventId::generate();
+    let at = now();
     diesel::insert_into(events::table)
         .values((
             events::id.eq(id.as_str()),
@@ -37,9 +40,18 @@ pub(super) fn record_for(
             events::kind.eq(kind.as_str()),
             events::data.eq(data.to_string()),
             events::actor.eq(actor),
-            events::created_at.eq(now()),
+            events::created_at.eq(at),
         ))
         .execute(conn)?;
+    let event = NewEvent {
+        id: &id,
+        app: app.as_str(),
+        kind: kind.as_str(),
+        data: &data,
+        actor,
+        at,
+    };
+    fan_out(conn, &event)?;
     Ok(id)
 }
 

@@ -7,9 +7,11 @@
 
 mod apps;
 mod connection;
+mod deliveries;
 mod deployments;
 mod error;
 mod events;
+mod fanout;
 mod leases;
 mod listings;
 mod promote;
@@ -17,14 +19,17 @@ mod records;
 mod releases;
 mod schema;
 mod tokens;
+mod webhooks;
 
 pub use connection::{Backend, DbConnection};
+pub use deliveries::{Delivery, DueDelivery, Finished, Outcome};
 pub use deployments::Deployment;
 pub use error::StoreError;
 pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use releases::{NewBuild, NewRelease};
 pub use tokens::Identity;
+pub use webhooks::{NewWebhook, Webhook, ROTATION_OVERLAP};
 
 use connection::{DbPool, PooledDb};
 use diesel::Connection;

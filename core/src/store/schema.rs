@@ -89,4 +89,53 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(apps, builds, releases, deployments, events, tokens);
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        kind -> Text,
+        events -> Text,
+        apps -> Text,
+        description -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        webhook -> Text,
+        event -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        lock_owner -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(deliveries -> webhooks (webhook));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    apps,
+    builds,
+    releases,
+    deployments,
+    events,
+    tokens,
+    webhooks,
+    deliveries
+);

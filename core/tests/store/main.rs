@@ -4,6 +4,7 @@
 
 mod deployments;
 mod releases;
+mod webhooks;
 
 use serde_json::json;
 use slipway_core::domain::{AppName, Env, EnvChange, GitInfo, Manifest, ReleaseId};

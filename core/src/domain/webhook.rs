@@ -1,0 +1,138 @@
+//! Webhook subscriptions: the kind of receiver and the event patterns a
+//! webhook subscribes to (`*`, `deployment.*`, `release.created`).
+
+use crate::domain::InvalidInput;
+use crate::events::EventKind;
+use serde::{Deserialize, Serialize};
+
+/// How a delivery is shaped: a signed JSON event, or a Slack message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// The event JSON, signed per the Standard Webhooks spec.
+    Generic,
+    /// A Slack incoming-webhook message (`text` + `blocks`).
+    Slack,
+}
+
+impl WebhookKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::Generic => "generic",
+            WebhookKind::Slack => "slack",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<WebhookKind, InvalidInput> {
+        match s {
+            "generic" => Ok(WebhookKind::Generic),
+            "slack" => Ok(WebhookKind::Slack),
+            _ => Err(InvalidInput::new(
+                "kind",
+                "expected \"generic\" or \"slack\"",
+            )),
+        }
+    }
+}
+
+/// Event types that only an exact pattern selects: wildcards leave them out
+/// so a `deployment.*` Slack channel is not flooded with per-instance steps.
+const EXPLICIT_ONLY: [&str; 1] = ["deployment.progress"];
+
+/// Which events a webhook receives: `*`, a family (`deployment.*`) or one
+/// event type (`deployment.failed`). Only known types and families parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventPattern(String);
+
+impl EventPattern {
+    pub fn parse(s: &str) -> Result<EventPattern, InvalidInput> {
+        let known = |kind: &EventKind| match s.strip_suffix(".*") {
+            Some(family) => kind.as_str().split('.').next() == Some(family),
+            None => kind.as_str() == s,
+        };
+        if s == "*" || EventKind::ALL.iter().any(known) {
+            Ok(EventPattern(s.to_owned()))
+        } else {
+            Err(InvalidInput::new(
+                "events",
+                format!(
+                    "unknown event type {s:?}: expected \"*\", a family such as \"deployment.*\", \
+                     or one of {}",
+                    EventKind::ALL.map(EventKind::as_str).join(", ")
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an event of type `kind` (e.g. `deployment.failed`) is selected.
+    pub fn matches(&self, kind: &str) -> bool {
+        if self.0 == kind {
+            return true;
+        }
+        if EXPLICIT_ONLY.contains(&kind) {
+            return false;
+        }
+        match self.0.strip_suffix('*') {
+            Some(prefix) => kind.starts_with(prefix),
+            None => false,
+        }
+    }
+}
+
+super::string_newtype_impls!(EventPattern);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(s: &str) -> EventPattern {
+        EventPattern::parse(s).expect(s)
+    }
+
+    #[test]
+    fn patterns_select_types_families_and_everything() {
+        assert!(pattern("*").matches("app.created"));
+        assert!(pattern("*").matches("deployment.failed"));
+        assert!(pattern("deployment.*").matches("deployment.succeeded"));
+        assert!(!pattern("deployment.*").matches("release.created"));
+        assert!(pattern("release.created").matches("release.created"));
+        assert!(!pattern("release.created").matches("release.created.x"));
+        assert!(!pattern("app.created").matches("app.deleted"));
+    }
+
+    #[test]
+    fn wildcards_leave_out_progress_steps() {
+        assert!(!pattern("*").matches("deployment.progress"));
+        assert!(!pattern("deployment.*").matches("deployment.progress"));
+        assert!(EventPattern("deployment.progress".into()).matches("deployment.progress"));
+    }
+
+    #[test]
+    fn unknown_patterns_are_rejected_with_the_choices() {
+        for bad in [
+            "",
+            "deploy.*",
+            "deployment",
+            "deployment.*.x",
+            "*.created",
+            "DEPLOYMENT.*",
+        ] {
+            let err = EventPattern::parse(bad).expect_err(bad);
+            assert_eq!(err.field, "events");
+            assert!(err.message.contains("deployment.succeeded"), "{err}");
+        }
+    }
+
+    #[test]
+    fn kinds_parse_and_print() {
+        assert_eq!(WebhookKind::parse("slack"), Ok(WebhookKind::Slack));
+        assert_eq!(WebhookKind::parse("generic").unwrap().as_str(), "generic");
+        assert!(WebhookKind::parse("teams").is_err());
+        let json: WebhookKind = serde_json::from_str("\"slack\"").unwrap();
+        assert_eq!(json, WebhookKind::Slack);
+    }
+}

@@ -1,0 +1,365 @@
+//! Deliveries: the log the API shows, and the claim / finish cycle workers
+//! run. A claim locks a due row for one worker until `locked_until`; a
+//! worker that dies leaves the lock to expire and another picks it up.
+
+use super::fanout::{insert, timestamp};
+use super::records::now;
+use super::schema::{deliveries, webhooks};
+use super::webhooks::{find as find_webhook, not_found, WebhookRow};
+use super::{Store, StoreError};
+use crate::domain::{DeliveryId, EventId, WebhookId, WebhookKind};
+use crate::secret::Secret;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+/// One event on its way to one webhook, as the delivery log shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub webhook: WebhookId,
+    pub event: EventId,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = deliveries)]
+struct DeliveryRow {
+    id: String,
+    webhook: String,
+    event: String,
+    event_type: String,
+    payload: String,
+    status: String,
+    attempts: i32,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    next_attempt_at: Option<NaiveDateTime>,
+    delivered_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        let corrupt = StoreError::corrupt;
+        Ok(Delivery {
+            id: DeliveryId::parse(&row.id).map_err(corrupt)?,
+            webhook: WebhookId::parse(&row.webhook).map_err(corrupt)?,
+            event: EventId::parse(&row.event).map_err(corrupt)?,
+            event_type: row.event_type,
+            status: row.status,
+            attempts: row.attempts,
+            last_status_code: row.last_status_code,
+            last_error: row.last_error,
+            next_attempt_at: row.next_attempt_at.map(|t| t.and_utc()),
+            delivered_at: row.delivered_at.map(|t| t.and_utc()),
+            created_at: row.created_at.and_utc(),
+        })
+    }
+}
+
+/// A claimed delivery with everything needed to send it.
+#[derive(Debug)]
+pub struct DueDelivery {
+    pub id: DeliveryId,
+    pub webhook: WebhookId,
+    pub url: String,
+    pub kind: WebhookKind,
+    /// The current secret first, then the previous one during a rotation.
+    pub secrets: Vec<Secret<String>>,
+    /// The `webhook-id` header: stable across attempts and redeliveries.
+    pub event: EventId,
+    pub event_type: String,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The receiver answered 2xx.
+    Delivered { status: u16 },
+    /// Try again at `at`.
+    Retry {
+        status: Option<u16>,
+        error: String,
+        at: DateTime<Utc>,
+    },
+    /// No attempts left (or the URL is refused): give up.
+    Failed { status: Option<u16>, error: String },
+    /// The receiver answered 410 Gone: disable the webhook.
+    Gone,
+}
+
+/// The outcome of one claimed delivery.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub id: DeliveryId,
+    pub webhook: WebhookId,
+    pub outcome: Outcome,
+}
+
+fn to_i32(status: Option<u16>) -> Option<i32> {
+    status.map(i32::from)
+}
+
+/// Longest error text kept per delivery.
+const ERROR_LIMIT: usize = 500;
+
+fn clip(error: &str) -> String {
+    match error.char_indices().nth(ERROR_LIMIT) {
+        Some((end, _)) => format!("{}…", &error[..end]),
+        None => error.to_owned(),
+    }
+}
+
+impl Store {
+    /// Locks up to `limit` due deliveries for `owner` until `now + lock`
+    /// and counts the attempt; concurrent claimers never get the same row.
+    pub fn claim_deliveries(
+        &self,
+        owner: &str,
+        limit: usize,
+        lock: TimeDelta,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let now = now();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write(|conn| {
+            let free = deliveries::locked_until
+                .is_null()
+                .or(deliveries::locked_until.lt(now));
+            let due: Vec<String> = deliveries::table
+                .filter(deliveries::status.eq("pending"))
+                .filter(deliveries::next_attempt_at.le(now))
+                .filter(free)
+                .order((deliveries::next_attempt_at, deliveries::seq))
+                .limit(limit)
+                .select(deliveries::id)
+                .load(conn)?;
+            if due.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Re-checks `free`: on PostgreSQL a concurrent claimer's update
+            // blocks this one, which then sees the row locked and skips it.
+            diesel::update(
+                deliveries::table
+                    .filter(deliveries::id.eq_any(&due))
+                    .filter(deliveries::status.eq("pending"))
+                    .filter(free),
+            )
+            .set((
+                deliveries::lock_owner.eq(owner),
+                deliveries::locked_until.eq(now + lock),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+            ))
+            .execute(conn)?;
+            let claimed: Vec<(DeliveryRow, WebhookRow)> = deliveries::table
+                .inner_join(webhooks::table)
+                .filter(deliveries::id.eq_any(&due))
+                .filter(deliveries::lock_owner.eq(owner))
+                .filter(deliveries::locked_until.eq(now + lock))
+                .order((deliveries::next_attempt_at, deliveries::seq))
+                .select((DeliveryRow::as_select(), WebhookRow::as_select()))
+                .load(conn)?;
+            claimed
+                .into_iter()
+                .map(|(delivery, webhook)| {
+                    let corrupt = StoreError::corrupt;
+                    Ok(DueDelivery {
+                        id: DeliveryId::parse(&delivery.id).map_err(corrupt)?,
+                        webhook: WebhookId::parse(&webhook.id).map_err(corrupt)?,
+                        kind: WebhookKind::parse(&webhook.kind).map_err(corrupt)?,
+                        secrets: webhook.signing_secrets(now),
+                        url: webhook.url,
+                        event: EventId::parse(&delivery.event).map_err(corrupt)?,
+                        event_type: delivery.event_type,
+                        payload: delivery.payload,
+                        attempts: u32::try_from(delivery.attempts).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Records outcomes of `owner`'s claims in one transaction. Rows whose
+    /// lock another worker has taken meanwhile are left to that worker.
+    pub fn finish_deliveries(&self, owner: &str, finished: &[Finished]) -> Result<(), StoreError> {
+        let now = now();
+        self.write(|conn| {
+            for done in finished {
+                let mine = deliveries::table
+                    .filter(deliveries::id.eq(done.id.as_str()))
+                    .filter(deliveries::lock_owner.eq(owner));
+                let unlock = (
+                    deliveries::lock_owner.eq(None::<String>),
+                    deliveries::locked_until.eq(None::<NaiveDateTime>),
+                );
+                match &done.outcome {
+                    Outcome::Delivered { status } => diesel::update(mine)
+                        .set((
+                            unlock,
+                            deliveries::status.eq("delivered"),
+                            deliveries::last_status_code.eq(Some(i32::from(*status))),
+                            deliveries::last_error.eq(None::<String>),
+                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                            deliveries::delivered_at.eq(Some(now)),
+                        ))
+                        .execute(conn)?,
+                    Outcome::Retry { status, error, at } => diesel::update(mine)
+                        .set((
+                            unlock,
+                            deliveries::last_status_code.eq(to_i32(*status)),
+                            deliveries::last_error.eq(Some(clip(error))),
+                            deliveries::next_attempt_at.eq(Some(at.naive_utc())),
+                        ))
+                        .execute(conn)?,
+                    Outcome::Failed { status, error } => diesel::update(mine)
+                        .set((
+                            unlock,
+                            deliveries::status.eq("failed"),
+                            deliveries::last_status_code.eq(to_i32(*status)),
+                            deliveries::last_error.eq(Some(clip(error))),
+                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(conn)?,
+                    Outcome::Gone => {
+                        let reason = "the receiver answered 410 Gone";
+                        diesel::update(webhooks::table.find(done.webhook.as_str()))
+                            .filter(webhooks::disabled_at.is_null())
+                            .set((
+                                webhooks::disabled_at.eq(Some(now)),
+                                webhooks::disabled_reason.eq(Some(reason)),
+                            ))
+                            .execute(conn)?;
+                        diesel::update(mine)
+                            .set((
+                                deliveries::last_status_code.eq(Some(410)),
+                                deliveries::last_error.eq(Some(reason)),
+                            ))
+                            .execute(conn)?;
+                        diesel::update(
+                            deliveries::table
+                                .filter(deliveries::webhook.eq(done.webhook.as_str()))
+                                .filter(deliveries::status.eq("pending")),
+                        )
+                        .set((
+                            unlock,
+                            deliveries::status.eq("failed"),
+                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                            deliveries::last_error.eq(Some("webhook disabled: 410 Gone")),
+                        ))
+                        .execute(conn)?
+                    }
+                };
+            }
+            Ok(())
+        })
+    }
+
+    /// A webhook's deliveries, newest first.
+    pub fn deliveries(&self, webhook: &WebhookId, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        self.read(|conn| {
+            find_webhook(conn, webhook)?.ok_or_else(|| not_found(webhook))?;
+            deliveries::table
+                .filter(deliveries::webhook.eq(webhook.as_str()))
+                .order(deliveries::seq.desc())
+                .limit(limit)
+                .select(DeliveryRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Delivery::try_from)
+                .collect()
+        })
+    }
+
+    /// One delivery of a webhook.
+    pub fn delivery(
+        &self,
+        webhook: &WebhookId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.read(|conn| {
+            deliveries::table
+                .filter(deliveries::id.eq(id.as_str()))
+                .filter(deliveries::webhook.eq(webhook.as_str()))
+                .select(DeliveryRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Delivery::try_from)
+                .transpose()
+        })
+    }
+
+    /// Sends a delivery's event again, as a new delivery (same event id and
+    /// body, so receivers can tell it is the same event).
+    pub fn redeliver(&self, webhook: &WebhookId, id: &DeliveryId) -> Result<Delivery, StoreError> {
+        self.write(|conn| {
+            let hook = active(conn, webhook)?;
+            let original: DeliveryRow = deliveries::table
+                .filter(deliveries::id.eq(id.as_str()))
+                .filter(deliveries::webhook.eq(&hook.id))
+                .select(DeliveryRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("delivery {id} of webhook {webhook} not found"))
+                })?;
+            let event = EventId::parse(&original.event).map_err(StoreError::corrupt)?;
+            let new = insert(
+                conn,
+                webhook,
+                &event,
+                &original.event_type,
+                &original.payload,
+            )?;
+            load(conn, &new)
+        })
+    }
+
+    /// Queues a `webhook.test` event for this webhook only.
+    pub fn test_webhook(&self, webhook: &WebhookId, actor: &str) -> Result<Delivery, StoreError> {
+        self.write(|conn| {
+            active(conn, webhook)?;
+            let event = EventId::generate();
+            let payload = json!({
+                "id": event,
+                "type": "webhook.test",
+                "timestamp": timestamp(now()),
+                "data": { "webhook": webhook, "actor": actor },
+            });
+            let new = insert(conn, webhook, &event, "webhook.test", &payload.to_string())?;
+            load(conn, &new)
+        })
+    }
+}
+
+/// The webhook, unless unknown (404) or disabled (409).
+fn active(conn: &mut super::DbConnection, id: &WebhookId) -> Result<WebhookRow, StoreError> {
+    let row = find_webhook(conn, id)?.ok_or_else(|| not_found(id))?;
+    if row.disabled_at.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "webhook {id} is disabled ({}); create a new one",
+            row.disabled_reason.as_deref().unwrap_or("disabled")
+        )));
+    }
+    Ok(row)
+}
+
+fn load(conn: &mut super::DbConnection, id: &DeliveryId) -> Result<Delivery, StoreError> {
+    deliveries::table
+        .filter(deliveries::id.eq(id.as_str()))
+        .select(DeliveryRow::as_select())
+        .first(conn)?
+        .try_into()
+}

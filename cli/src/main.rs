@@ -1,6 +1,8 @@
 //! `slipway`: the servers (`server api`, `server worker`), `dev` (everything
-//! in one process on embedded defaults) and `migrate`.
+//! in one process on embedded defaults), `migrate`, and the client commands
+//! (`apps`, `build`, `deploy`, `releases`, `env`, ... in `client/`).
 
+mod client;
 mod config;
 mod dev;
 
@@ -20,9 +22,11 @@ use std::process::ExitCode;
     name = "slipway",
     version,
     about = "Slipway: immutable releases, rolling deployments with automatic rollback",
-    after_help = "Exit codes: 0 success, 1 error (the reason is printed on stderr), 2 bad usage."
+    after_help = client::EXIT_CODES
 )]
 struct Cli {
+    #[command(flatten)]
+    global: client::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +44,8 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,8 +72,13 @@ enum Server {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage(err),
+    };
+    // The client's own output is its messages: only warnings are logged.
+    let quiet = matches!(cli.command, Command::Client(_));
+    init_tracing(if quiet { "warn" } else { "info" });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => return fail(anyhow::Error::new(err).context("cannot start the async runtime")),
@@ -78,13 +89,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// Bad usage: one `ERROR: ...` line and exit code 2 (help and version as usual).
+fn usage(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    // clap's first paragraph says what is wrong; usage and tips follow it.
+    let text = err.render().to_string();
+    let what: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let what = what.join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    fail_with(&format!("{what} (see --help)"));
+    ExitCode::from(2)
+}
+
+fn fail_with(message: &str) {
+    use std::io::IsTerminal;
+    let colour = client::output::colour_for(std::io::stderr().is_terminal());
+    let label = client::output::paint("ERROR:", client::output::RED, colour);
+    // One line, whatever the message holds.
+    let message = message.replace(['\n', '\r'], " ");
+    eprintln!("{label} {message}");
+}
+
+/// Prints `ERROR: ...` (red on a terminal) and exits with the error's code.
 fn fail(err: anyhow::Error) -> ExitCode {
-    eprintln!("ERROR: {err:#}");
-    ExitCode::FAILURE
+    fail_with(&format!("{err:#}"));
+    match err.downcast_ref::<client::Exit>() {
+        Some(exit) => ExitCode::from(exit.code),
+        None => ExitCode::FAILURE,
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Client(command) => client::run(cli.global, command).await,
         Command::Dev(args) => dev::run(args).await,
         Command::Migrate { database } => {
             let store = database.open().await?;
@@ -143,10 +192,10 @@ pub(crate) async fn migrate(store: &Store) -> anyhow::Result<usize> {
 }
 
 /// Logs go to stderr; colour only on a terminal and never with `NO_COLOR`.
-fn init_tracing() {
+fn init_tracing(default: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)

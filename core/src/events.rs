@@ -31,10 +31,14 @@ pub enum EventKind {
     DeploymentRolledBack,
     #[serde(rename = "deployment.failed")]
     DeploymentFailed,
+    /// A step of a running rollout (a wave started, instances healthy, a
+    /// rollback under way): for people following it, not a state change.
+    #[serde(rename = "deployment.progress")]
+    DeploymentProgress,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::AppCreated,
         EventKind::AppUpdated,
         EventKind::AppDeleted,
@@ -47,6 +51,7 @@ impl EventKind {
         EventKind::DeploymentRollingBack,
         EventKind::DeploymentRolledBack,
         EventKind::DeploymentFailed,
+        EventKind::DeploymentProgress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +68,7 @@ impl EventKind {
             EventKind::DeploymentRollingBack => "deployment.rolling_back",
             EventKind::DeploymentRolledBack => "deployment.rolled_back",
             EventKind::DeploymentFailed => "deployment.failed",
+            EventKind::DeploymentProgress => "deployment.progress",
         }
     }
 

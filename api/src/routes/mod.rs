@@ -47,6 +47,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(post().to(releases::create)),
         )
         .service(resource("/apps/{app}/releases/{id}").route(get().to(releases::show)))
+        .service(resource("/apps/{app}/releases/{id}/diff").route(get().to(releases::diff)))
         .service(
             resource("/apps/{app}/releases/{id}/promote").route(post().to(deployments::promote)),
         )

@@ -37,6 +37,7 @@ mod tests {
         ("get", "/apps/{app}/releases"),
         ("post", "/apps/{app}/releases"),
         ("get", "/apps/{app}/releases/{id}"),
+        ("get", "/apps/{app}/releases/{id}/diff"),
         ("post", "/apps/{app}/releases/{id}/promote"),
         ("post", "/apps/{app}/releases/{id}/rollback"),
         ("post", "/apps/{app}/deploy"),

@@ -1,4 +1,5 @@
-//! `/apps/{app}/releases`: list, show, and Convox's explicit create.
+//! `/apps/{app}/releases`: list, show, Convox's explicit create, and the
+//! difference between two releases (build and env keys, never values).
 
 use super::{app_path, release_path, PageQuery};
 use crate::auth::Caller;
@@ -7,7 +8,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use slipway_core::domain::{BuildId, Description, Env, InvalidInput, ReleaseId};
+use slipway_core::domain::{BuildId, Description, Env, EnvDiff, InvalidInput, ReleaseId};
 use slipway_core::store::NewRelease;
 use std::collections::BTreeMap;
 
@@ -76,4 +77,48 @@ pub async fn show(
     let id = release_path(&app, &path.1)?;
     let release = state.db(move |store| store.get_release(&app, &id)).await?;
     Ok(HttpResponse::Ok().json(release))
+}
+
+/// `?against=R...` of a diff: the release compared with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    against: Option<String>,
+}
+
+/// `GET /apps/{app}/releases/{id}/diff?against=R...`: what changes going
+/// from `against` to `id`: the build, and the env keys added, changed and
+/// removed. Values are never shown.
+pub async fn diff(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<(String, String)>,
+    query: web::Query<DiffQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app_path(&path.0)?;
+    let id = release_path(&app, &path.1)?;
+    let against = query
+        .against
+        .as_deref()
+        .ok_or_else(|| InvalidInput::new("against", "is required: the release to compare with"))?;
+    let against = ReleaseId::parse(against).map_err(|e| InvalidInput::new("against", e.message))?;
+    let (from, to) = state
+        .db(move |store| {
+            Ok((
+                store.get_release(&app, &against)?,
+                store.get_release(&app, &id)?,
+            ))
+        })
+        .await?;
+    let (old, new) = (
+        from.env.unwrap_or_else(Env::empty),
+        to.env.unwrap_or_else(Env::empty),
+    );
+    let env = EnvDiff::between(&old, &new);
+    Ok(HttpResponse::Ok().json(json!({
+        "release": to.id,
+        "against": from.id,
+        "build": { "from": from.build, "to": to.build, "changed": from.build != to.build },
+        "env": { "added": env.added(), "changed": env.changed(), "removed": env.removed() },
+    })))
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod deployments;
+mod diff;
 mod support;
 
 use reqwest::Method;

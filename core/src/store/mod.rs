@@ -14,6 +14,7 @@ mod events;
 mod fanout;
 mod leases;
 mod listings;
+mod progress;
 mod promote;
 mod records;
 mod releases;

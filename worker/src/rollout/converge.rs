@@ -9,6 +9,7 @@ use super::{Engine, Target};
 use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
+use serde_json::json;
 use slipway_core::domain::{Health, Service, ServiceName};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -71,12 +72,24 @@ impl<R: Runtime> Engine<R> {
                 }
             }
             old = self.drop_gone(old).await;
-            let healthy = self.watch_new(name, service, &new, &mut tracks).await?;
+            let (healthy, newly) = self.watch_new(name, service, &new, &mut tracks).await?;
             tracks.retain(|id, _| new.iter().any(|i| &i.id == id));
+            if !newly.is_empty() {
+                limits.progress(|| {
+                    json!({ "step": "healthy", "service": name, "release": target.release,
+                            "instances": newly, "healthy": healthy, "count": count })
+                });
+            }
 
             let step = next_step(count, strategy, old.len(), new.len(), healthy);
             if step.done {
                 return Ok(());
+            }
+            if step.start > 0 {
+                limits.progress(|| {
+                    json!({ "step": "wave", "service": name, "release": target.release,
+                            "instances": step.start, "count": count })
+                });
             }
             // A wave starts at once: its instances become healthy together.
             let starts = (0..step.start).map(|_| self.start(target, name, service, limits));
@@ -96,15 +109,16 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
-    /// Looks at each target instance; returns how many are healthy, or the
-    /// failure of the first that exited or stayed unhealthy too long.
+    /// Looks at each target instance; returns how many are healthy and the
+    /// ids of those found healthy just now, or the failure of the first that
+    /// exited or stayed unhealthy too long.
     async fn watch_new(
         &self,
         name: &ServiceName,
         service: &Service,
         new: &[Instance],
         tracks: &mut HashMap<String, Track>,
-    ) -> Result<usize, Stop> {
+    ) -> Result<(usize, Vec<String>), Stop> {
         let health = service.health();
         let now = Utc::now();
         let probes = join_all(new.iter().map(|instance| {
@@ -119,6 +133,7 @@ impl<R: Runtime> Engine<R> {
         }))
         .await;
         let mut healthy = 0;
+        let mut newly = Vec::new();
         for (instance, probe) in new.iter().zip(probes) {
             let Some(track) = tracks.get_mut(&instance.id) else {
                 continue;
@@ -134,6 +149,9 @@ impl<R: Runtime> Engine<R> {
                     )))
                 }
                 Probe::Healthy if track.healthy || now >= track.first_check_at => {
+                    if !track.healthy {
+                        newly.push(id.clone());
+                    }
                     track.healthy = true;
                     healthy += 1;
                 }
@@ -146,7 +164,7 @@ impl<R: Runtime> Engine<R> {
                 Probe::Unhealthy(_) => {}
             }
         }
-        Ok(healthy)
+        Ok((healthy, newly))
     }
 
     fn track(&self, instance: &Instance, health: Option<&Health>) -> Track {

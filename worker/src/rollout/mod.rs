@@ -5,10 +5,13 @@
 
 mod converge;
 pub mod plan;
+mod progress;
 mod watch;
 
 use crate::runtime::Runtime;
 use chrono::{TimeDelta, Utc};
+use progress::Progress;
+use serde_json::json;
 use slipway_core::domain::{
     AppName, DeploymentId, DeploymentStatus, Env, Manifest, ReleaseId, Service, Strategy,
 };
@@ -122,7 +125,8 @@ impl<R: Runtime> Engine<R> {
             ttl,
             self.config.poll,
         );
-        match self.run(deployment, &watch).await {
+        let progress = Progress::start(self.store.clone(), deployment.clone());
+        match self.run(deployment, &watch, &progress).await {
             Err(EngineError::Store(StoreError::LeaseLost(_))) => {
                 tracing::warn!("lease lost; another worker continues");
                 Ok(())
@@ -131,7 +135,12 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
-    async fn run(&self, deployment: Deployment, watch: &Watch) -> Result<(), EngineError> {
+    async fn run(
+        &self,
+        deployment: Deployment,
+        watch: &Watch,
+        progress: &Progress,
+    ) -> Result<(), EngineError> {
         let d = &deployment;
         tracing::info!(app = %d.app, release = %d.release, status = %d.status, "driving deployment");
         let mut status = d.status;
@@ -150,6 +159,7 @@ impl<R: Runtime> Engine<R> {
                 ),
                 watch: Some(watch),
                 honour_cancel: true,
+                progress: Some(progress),
             };
             let outcome = match self.target(&d.app, &d.release, d).await? {
                 Ok(target) => match limits.check() {
@@ -158,6 +168,8 @@ impl<R: Runtime> Engine<R> {
                 },
                 Err(reason) => Err(Stop::Failed(reason)),
             };
+            // The steps recorded so far come before the final event.
+            progress.flush().await;
             let reason = match outcome {
                 Ok(()) => {
                     self.transition(d, DeploymentStatus::Succeeded, None)
@@ -178,11 +190,19 @@ impl<R: Runtime> Engine<R> {
             self.transition(d, DeploymentStatus::RollingBack, Some(&reason))
                 .await?;
         }
-        self.roll_back(d, watch).await
+        if let Some(previous) = &d.previous_release {
+            progress.record(json!({ "step": "rollback", "to": previous }));
+        }
+        self.roll_back(d, watch, progress).await
     }
 
     /// Makes sure the previous release runs at full count and healthy.
-    async fn roll_back(&self, d: &Deployment, watch: &Watch) -> Result<(), EngineError> {
+    async fn roll_back(
+        &self,
+        d: &Deployment,
+        watch: &Watch,
+        progress: &Progress,
+    ) -> Result<(), EngineError> {
         let Some(previous) = &d.previous_release else {
             let reason = "no previous release to roll back to";
             self.transition(d, DeploymentStatus::Failed, Some(reason))
@@ -195,11 +215,13 @@ impl<R: Runtime> Engine<R> {
             deadline_text: format!("rollback did not finish within {} s", timeout.num_seconds()),
             watch: Some(watch),
             honour_cancel: false,
+            progress: Some(progress),
         };
         let outcome = match self.target(&d.app, previous, d).await? {
             Ok(target) => self.converge(&target, &limits).await,
             Err(reason) => Err(Stop::Failed(reason)),
         };
+        progress.flush().await;
         match outcome {
             Ok(()) => {
                 self.transition(d, DeploymentStatus::RolledBack, None)
@@ -229,6 +251,7 @@ impl<R: Runtime> Engine<R> {
             deadline_text: "restore did not finish within 600 s".into(),
             watch: None,
             honour_cancel: false,
+            progress: None,
         };
         match self.converge(&target, &limits).await {
             Ok(()) => Ok(()),

@@ -2,6 +2,7 @@
 //! background; lost means another worker drives it now), a cancel request,
 //! and its deadline.
 
+use super::progress::Progress;
 use chrono::{DateTime, Utc};
 use slipway_core::domain::DeploymentId;
 use slipway_core::store::Store;
@@ -121,15 +122,24 @@ async fn watch(
 }
 
 /// The bounds of one convergence: a deadline, and optionally a watch whose
-/// cancel request counts (a rollback ignores cancels).
+/// cancel request counts (a rollback ignores cancels), and where its
+/// progress is told.
 pub struct Limits<'a> {
     pub deadline: DateTime<Utc>,
     pub deadline_text: String,
     pub watch: Option<&'a Watch>,
     pub honour_cancel: bool,
+    pub progress: Option<&'a Progress>,
 }
 
 impl Limits<'_> {
+    /// Tells people following the deployment about a step.
+    pub fn progress(&self, data: impl FnOnce() -> serde_json::Value) {
+        if let Some(progress) = self.progress {
+            progress.record(data());
+        }
+    }
+
     pub fn check(&self) -> Result<(), Stop> {
         if let Some(watch) = self.watch {
             if watch.lease_lost() {

@@ -1,0 +1,180 @@
+//! `slipway env`, `env get KEY`, `env set K=V ...`, `env unset K ...`. Each
+//! change is a new release; `--promote` promotes it. `KEY=-` reads the value
+//! from stdin, so secrets stay out of shell history. Values are printed
+//! only by `env` and `env get`, never in messages.
+
+use super::output::{self, text};
+use super::releases::PromoteFlags;
+use super::{wait, Ctx, Exit};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::io::Read;
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(subcommand)]
+    command: Option<EnvCommand>,
+}
+
+#[derive(Debug, Args)]
+struct ChangeFlags {
+    /// Promote the new release at once
+    #[arg(long)]
+    promote: bool,
+    #[command(flatten)]
+    promote_flags: PromoteFlags,
+    /// The release's description [default: env add:A change:B remove:C]
+    #[arg(long, short = 'd', value_name = "TEXT")]
+    description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvCommand {
+    /// Print one value
+    Get { key: String },
+    /// Set variables (KEY=VALUE; KEY=- reads the value from stdin)
+    Set {
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+    /// Remove variables
+    Unset {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        flags: ChangeFlags,
+    },
+}
+
+pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
+    let app = ctx.app(None)?;
+    match args.command {
+        None => {
+            let shown = ctx.api.get(&["apps", &app, "env"]).await?;
+            if ctx.json {
+                output::json(&shown);
+                return Ok(());
+            }
+            if let Some(env) = shown["env"].as_object() {
+                for (key, value) in env {
+                    output::line(format!("{key}={}", text(value)));
+                }
+            }
+            Ok(())
+        }
+        Some(EnvCommand::Get { key }) => {
+            let shown = ctx.api.get(&["apps", &app, "env"]).await?;
+            match shown["env"].get(&key) {
+                Some(value) if ctx.json => output::json(&json!({ key: value })),
+                Some(value) => output::line(text(value)),
+                None => {
+                    let key = super::clip(&key);
+                    return Err(Exit::error(format!("{key} is not set in app {app}")).into());
+                }
+            }
+            Ok(())
+        }
+        Some(EnvCommand::Set { pairs, flags }) => {
+            let set = parse_pairs(&pairs)?;
+            let keys: Vec<String> = set.keys().cloned().collect();
+            let body = json!({ "set": set });
+            change(
+                ctx,
+                &app,
+                body,
+                &flags,
+                &format!("Setting {}", keys.join(", ")),
+            )
+            .await
+        }
+        Some(EnvCommand::Unset { keys, flags }) => {
+            let body = json!({ "unset": keys });
+            let shown: Vec<&str> = keys.iter().map(|k| super::clip(k)).collect();
+            change(
+                ctx,
+                &app,
+                body,
+                &flags,
+                &format!("Unsetting {}", shown.join(", ")),
+            )
+            .await
+        }
+    }
+}
+
+async fn change(
+    ctx: &Ctx,
+    app: &str,
+    mut body: Value,
+    flags: &ChangeFlags,
+    doing: &str,
+) -> anyhow::Result<()> {
+    if let Some(description) = &flags.description {
+        body["description"] = json!(description);
+    }
+    if flags.promote {
+        body["promote"] = json!(true);
+        if let Some(seconds) = flags.promote_flags.deadline {
+            body["deadline_seconds"] = json!(seconds);
+        }
+    } else if flags.promote_flags.wait || flags.promote_flags.deadline.is_some() {
+        return Err(Exit::error("--wait and --deadline need --promote").into());
+    }
+    let changed = ctx
+        .api
+        .call(Method::PATCH, &["apps", app, "env"], &[], Some(&body))
+        .await?;
+    if !ctx.json {
+        output::line(format!("{doing}... OK"));
+        match changed["release"]["id"].as_str() {
+            Some(release) => output::line(format!("Release: {release}")),
+            None => output::line("No change: no release created"),
+        }
+    }
+    if flags.promote {
+        return wait::promoted(ctx, app, changed, flags.promote_flags.wait).await;
+    }
+    if ctx.json {
+        output::json(&changed);
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE` arguments; one `KEY=-` takes its value from stdin.
+fn parse_pairs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut set = Map::new();
+    let mut from_stdin = None;
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            let shown = super::clip(pair);
+            return Err(Exit::error(format!("expected KEY=VALUE, got `{shown}`")).into());
+        };
+        if key.is_empty() {
+            return Err(Exit::error("expected KEY=VALUE, got an empty key").into());
+        }
+        if value == "-" {
+            if from_stdin.is_some() {
+                return Err(Exit::error("only one KEY=- can read its value from stdin").into());
+            }
+            from_stdin = Some(key.to_owned());
+            continue;
+        }
+        set.insert(key.to_owned(), json!(value));
+    }
+    if let Some(key) = from_stdin {
+        let mut value = String::new();
+        std::io::stdin()
+            .read_to_string(&mut value)
+            .context("cannot read the value from stdin")?;
+        let value = value
+            .strip_suffix("\r\n")
+            .or_else(|| value.strip_suffix('\n'))
+            .unwrap_or(&value);
+        set.insert(key, json!(value));
+    }
+    Ok(set)
+}

@@ -1,0 +1,197 @@
+//! The API over HTTP: URLs built from escaped segments, the token as a
+//! bearer, and API errors turned into one readable line.
+
+use super::Exit;
+use reqwest::{Method, Url};
+use serde_json::Value;
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The event stream sends a keep-alive every 15 s: silence this long means
+/// the connection is gone.
+const STREAM_SILENCE: Duration = Duration::from_secs(45);
+
+pub struct Api {
+    client: reqwest::Client,
+    host: Url,
+    token: Option<String>,
+}
+
+impl Api {
+    pub fn new(host: &str, token: Option<String>) -> anyhow::Result<Api> {
+        let host = parse_host(host)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(STREAM_SILENCE)
+            .user_agent(concat!("slipway-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Api {
+            client,
+            host,
+            token,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        self.host.as_str().trim_end_matches('/')
+    }
+
+    /// The URL of `segments` (each escaped) under the host, with `query`.
+    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.host.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k, v.as_str())));
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, url);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, segments: &[&str]) -> anyhow::Result<Value> {
+        self.call(Method::GET, segments, &[], None).await
+    }
+
+    /// One request; the JSON answer (`null` for an empty one), or the API's
+    /// error as one line.
+    pub async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .request(method, self.url(segments, query))
+            .timeout(REQUEST_TIMEOUT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        if status.is_success() {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} answered {status} with something that is not JSON",
+                    self.host()
+                )
+            });
+        }
+        Err(api_error(status, &text).into())
+    }
+
+    /// Opens the deployment's event stream, after event `after`.
+    pub async fn events(
+        &self,
+        segments: &[&str],
+        after: Option<&str>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut request = self
+            .request(Method::GET, self.url(segments, &[]))
+            .header("accept", "text/event-stream");
+        if let Some(after) = after {
+            request = request.header("last-event-id", after);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(api_error(status, &text).into())
+    }
+
+    /// A transport failure, with its innermost cause (`Connection refused`).
+    pub fn unreachable(&self, err: &reqwest::Error) -> anyhow::Error {
+        let mut cause: &dyn std::error::Error = err;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let what = if err.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            cause.to_string()
+        };
+        anyhow::anyhow!("cannot reach Slipway at {}: {what}", self.host())
+    }
+}
+
+pub fn parse_host(raw: &str) -> anyhow::Result<Url> {
+    let bad = || {
+        anyhow::anyhow!(
+            "invalid host `{}`: expected a URL such as http://127.0.0.1:8080",
+            super::clip(raw)
+        )
+    };
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("http://{raw}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+/// `{"error": {"code", "message"}}` as one line; anything else by status.
+fn api_error(status: reqwest::StatusCode, text: &str) -> Exit {
+    let body: Option<Value> = serde_json::from_str(text).ok();
+    let message = body
+        .as_ref()
+        .and_then(|b| b["error"]["message"].as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("unexpected answer")
+                .to_lowercase()
+        });
+    let hint = match status.as_u16() {
+        401 => " (set SLIPWAY_TOKEN or --token, or run `slipway login HOST`)",
+        _ => "",
+    };
+    Exit::error(format!("{message}{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_urls() {
+        assert_eq!(
+            parse_host("127.0.0.1:8080").unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert!(parse_host("https://slipway.example.com/base").is_ok());
+        for bad in ["", "ftp://x", "http://", "http://x/?a=1", "::::"] {
+            assert!(parse_host(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn segments_are_escaped() {
+        let api = Api::new("http://h:1/base/", None).unwrap();
+        let url = api.url(&["apps", "a/b?c"], &[("limit", "5".into())]);
+        assert_eq!(url.as_str(), "http://h:1/base/apps/a%2Fb%3Fc?limit=5");
+    }
+}

@@ -1,0 +1,292 @@
+//! What the client prints: aligned tables, relative times, JSON, colour
+//! (only on a terminal, never with `NO_COLOR`), and durations people type.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+
+/// Whether `stream` may be coloured.
+pub fn colour_for(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub fn stdout_colour() -> bool {
+    colour_for(std::io::stdout().is_terminal())
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is not an error.
+pub fn line(text: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", text.as_ref());
+}
+
+/// Writes a value as pretty JSON to stdout.
+pub fn json(value: &Value) {
+    line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
+}
+
+/// A table cell: its text and, on a terminal, its colour.
+pub struct Cell {
+    text: String,
+    colour: Option<&'static str>,
+}
+
+impl Cell {
+    pub fn new(text: impl Into<String>) -> Cell {
+        Cell {
+            text: one_line(&text.into()),
+            colour: None,
+        }
+    }
+
+    /// A status, coloured by what it means.
+    pub fn status(text: &str) -> Cell {
+        let colour = match text {
+            "active" | "succeeded" => Some(GREEN),
+            "promoting" | "running" | "pending" | "rolling_back" => Some(YELLOW),
+            "failed" | "rolled_back" => Some(RED),
+            _ => None,
+        };
+        Cell {
+            text: one_line(text),
+            colour,
+        }
+    }
+}
+
+pub const GREEN: &str = "32";
+pub const YELLOW: &str = "33";
+pub const RED: &str = "31";
+
+/// Control characters from the server never reach the terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+pub fn paint(text: &str, colour: &str, enabled: bool) -> String {
+    if enabled {
+        format!("\x1b[{colour}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Columns two spaces apart, the last one unpadded (as Convox prints them).
+pub fn table(headers: &[&str], rows: Vec<Vec<Cell>>, colour: bool) -> String {
+    let width = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate().take(widths.len()) {
+            widths[i] = widths[i].max(width(&cell.text));
+        }
+    }
+    let last = headers.len().saturating_sub(1);
+    let render = |cells: Vec<(String, Option<&'static str>)>| {
+        let mut out = String::new();
+        for (i, (text, paint_with)) in cells.into_iter().enumerate() {
+            let padded = if i == last {
+                text.clone()
+            } else {
+                let pad = widths[i].saturating_sub(width(&text)) + 2;
+                format!("{text}{}", " ".repeat(pad))
+            };
+            match paint_with {
+                Some(c) if colour && !text.is_empty() => {
+                    let rest = &padded[text.len()..];
+                    out.push_str(&paint(&text, c, true));
+                    out.push_str(rest);
+                }
+                _ => out.push_str(&padded),
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut lines = vec![render(
+        headers.iter().map(|h| ((*h).to_owned(), None)).collect(),
+    )];
+    for row in rows {
+        lines.push(render(
+            row.into_iter().map(|c| (c.text, c.colour)).collect(),
+        ));
+    }
+    lines.join("\n")
+}
+
+/// `Key  value` lines, keys aligned.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!("{k:<width$}  {}", one_line(v))
+                .trim_end()
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// "just now", "1 minute ago", "3 hours ago", "1 week ago", "2 years ago".
+pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - then).num_seconds();
+    if seconds < 60 {
+        return "just now".into();
+    }
+    let (n, unit) = match seconds {
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s if s < 7 * 86_400 => (s / 86_400, "day"),
+        s if s < 30 * 86_400 => (s / (7 * 86_400), "week"),
+        s if s < 365 * 86_400 => (s / (30 * 86_400), "month"),
+        s => (s / (365 * 86_400), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    format!("{n} {unit}{plural} ago")
+}
+
+/// A timestamp from the API, relative to now; the raw text if it is not one.
+pub fn ago(value: &Value) -> String {
+    match value.as_str() {
+        Some(text) => match DateTime::parse_from_rfc3339(text) {
+            Ok(t) => relative(t.with_timezone(&Utc), Utc::now()),
+            Err(_) => text.to_owned(),
+        },
+        None => String::new(),
+    }
+}
+
+/// A JSON string field, or empty.
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `1.2s`, `3m 4s` from milliseconds.
+pub fn duration_ms(ms: i64) -> String {
+    if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m {}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+/// Seconds from `600`, `90s`, `10m`, `1h`, `1h30m`.
+pub fn parse_duration(raw: &str) -> Result<i64, String> {
+    let bad = || format!("invalid duration `{raw}`: use e.g. 90s, 10m or 1h");
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(bad());
+    }
+    if raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw.parse().map_err(|_| bad());
+    }
+    let (mut total, mut number) = (0i64, String::new());
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            _ => return Err(bad()),
+        };
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn ago_by(seconds: i64) -> String {
+        let now = Utc::now();
+        relative(now - TimeDelta::seconds(seconds), now)
+    }
+
+    #[test]
+    fn relative_times_read_like_convox() {
+        assert_eq!(ago_by(0), "just now");
+        assert_eq!(ago_by(59), "just now");
+        assert_eq!(ago_by(-30), "just now", "a clock ahead of ours");
+        assert_eq!(ago_by(60), "1 minute ago");
+        assert_eq!(ago_by(119), "1 minute ago");
+        assert_eq!(ago_by(120), "2 minutes ago");
+        assert_eq!(ago_by(3_600), "1 hour ago");
+        assert_eq!(ago_by(3 * 3_600 + 59), "3 hours ago");
+        assert_eq!(ago_by(86_400), "1 day ago");
+        assert_eq!(ago_by(6 * 86_400), "6 days ago");
+        assert_eq!(ago_by(7 * 86_400), "1 week ago");
+        assert_eq!(ago_by(13 * 86_400), "1 week ago");
+        assert_eq!(ago_by(14 * 86_400), "2 weeks ago");
+        assert_eq!(ago_by(21 * 86_400), "3 weeks ago");
+        assert_eq!(ago_by(45 * 86_400), "1 month ago");
+        assert_eq!(ago_by(400 * 86_400), "1 year ago");
+        assert_eq!(ago_by(800 * 86_400), "2 years ago");
+    }
+
+    #[test]
+    fn tables_align_and_leave_the_last_column_unpadded() {
+        let rows = vec![
+            vec![
+                Cell::new("RAAAAAAAAAA"),
+                Cell::status("active"),
+                Cell::new("1 week ago"),
+            ],
+            vec![Cell::new("RB"), Cell::status(""), Cell::new("")],
+        ];
+        let shown = table(&["ID", "STATUS", "CREATED"], rows, false);
+        assert_eq!(
+            shown,
+            "ID           STATUS  CREATED\nRAAAAAAAAAA  active  1 week ago\nRB"
+        );
+    }
+
+    #[test]
+    fn colour_does_not_break_alignment() {
+        let rows = vec![vec![Cell::status("failed"), Cell::new("x")]];
+        let shown = table(&["STATUS", "X"], rows, true);
+        assert_eq!(shown, "STATUS  X\n\x1b[31mfailed\x1b[0m  x");
+    }
+
+    #[test]
+    fn control_characters_are_not_printed() {
+        let shown = table(&["A"], vec![vec![Cell::new("a\x1b[2Jb\nc")]], false);
+        assert_eq!(shown, "A\na [2Jb c");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("600"), Ok(600));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("10m"), Ok(600));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400));
+        for bad in [
+            "",
+            "m",
+            "10x",
+            "1.5m",
+            "10m5",
+            "99999999999999999999h",
+            "-1m",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! `--wait`: follows a deployment's event stream (server-sent events) and
+//! tells its progress as it happens; a spinner line on a terminal, plain
+//! lines otherwise. Resumes after a dropped connection (`Last-Event-ID`);
+//! gives up with its own exit code when the API stays away.
+
+use super::output::{self, paint, text};
+use super::{code, Ctx, Exit};
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Reconnection attempts before the connection counts as lost.
+const RECONNECTS: u32 = 5;
+const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// After a deploying request: prints the deployment and, with `wait`,
+/// follows it to its end. `started` is the API's answer, with `deployment`.
+pub async fn promoted(ctx: &Ctx, app: &str, mut started: Value, wait: bool) -> anyhow::Result<()> {
+    let id = text(&started["deployment"]["id"]);
+    if id.is_empty() {
+        // Nothing changed, so nothing was promoted.
+        if ctx.json {
+            output::json(&started);
+        }
+        return Ok(());
+    }
+    if !ctx.json {
+        output::line(format!("Deployment: {id}"));
+    }
+    if !wait {
+        if ctx.json {
+            output::json(&started);
+        }
+        return Ok(());
+    }
+    let last = follow(ctx, app, &id).await?;
+    if ctx.json {
+        started["deployment"] = last.clone();
+        output::json(&started);
+    }
+    outcome(&last)
+}
+
+/// The exit code a final deployment stands for.
+pub fn outcome(deployment: &Value) -> anyhow::Result<()> {
+    let id = text(&deployment["id"]);
+    let status = text(&deployment["status"]);
+    if status == "succeeded" {
+        return Ok(());
+    }
+    let reason = match text(&deployment["reason"]) {
+        r if r.is_empty() => String::new(),
+        r => format!(": {r}"),
+    };
+    Err(Exit {
+        code: code::DEPLOYMENT_FAILED,
+        message: format!("deployment {id} {}{reason}", status.replace('_', " ")),
+    }
+    .into())
+}
+
+/// One server-sent event.
+struct Sse {
+    id: Option<String>,
+    kind: String,
+    data: Value,
+}
+
+/// Follows the events until the final one; returns the final deployment.
+pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
+    let path = ["apps", app, "deployments", id, "events"];
+    let mut show = Show::new(ctx.json);
+    let mut last_id: Option<String> = None;
+    let mut failures = 0;
+    loop {
+        let response = match ctx.api.events(&path, last_id.as_deref()).await {
+            Ok(response) => response,
+            Err(err) if err.downcast_ref::<Exit>().is_some() => return Err(err),
+            Err(_) if failures < RECONNECTS => {
+                failures += 1;
+                show.note("connection lost; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(_) => return Err(lost(ctx, app, id)),
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let reader = tokio::spawn(read(response, tx));
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => {
+                        failures = 0;
+                        if event.id.is_some() {
+                            last_id = event.id.clone();
+                        }
+                        if let Some(last) = show.event(&event) {
+                            show.clear();
+                            reader.abort();
+                            return Ok(last);
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => show.spin(),
+            }
+        }
+        // The stream ended before the final event: reconnect and resume.
+        if failures >= RECONNECTS {
+            show.clear();
+            return Err(lost(ctx, app, id));
+        }
+        failures += 1;
+        show.note("connection lost; reconnecting");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn lost(ctx: &Ctx, app: &str, id: &str) -> anyhow::Error {
+    Exit {
+        code: code::CONNECTION_LOST,
+        message: format!(
+            "lost the connection to Slipway at {} while following deployment {id}; it goes on \
+             without you: check it with `slipway deployments info {id} --app {app}`",
+            ctx.api.host()
+        ),
+    }
+    .into()
+}
+
+/// Reads the stream, sending each complete event; ends with the stream.
+async fn read(mut response: reqwest::Response, tx: mpsc::Sender<Sse>) {
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = find_blank_line(&buffer) {
+            let block: Vec<u8> = buffer.drain(..end.1).collect();
+            let block = String::from_utf8_lossy(&block[..end.0]).into_owned();
+            if let Some(event) = parse(&block) {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The end of the first event block: (its length, length with the blank line).
+fn find_blank_line(buffer: &[u8]) -> Option<(usize, usize)> {
+    let plain = buffer
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| (i, i + 2));
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, i + 4));
+    match (plain, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn parse(block: &str) -> Option<Sse> {
+    let (mut id, mut kind, mut data) = (None, String::from("message"), String::new());
+    for line in block.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => id = Some(value.to_owned()),
+            "event" => kind = value.to_owned(),
+            "data" => {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(value);
+            }
+            _ => {}
+        }
+    }
+    if data.is_empty() {
+        return None; // a comment (keep-alive)
+    }
+    Some(Sse {
+        id,
+        kind,
+        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+    })
+}
+
+/// How progress is shown: lines to stdout (stderr with `--json`), and on a
+/// terminal a spinner line on stderr kept below them.
+struct Show {
+    json: bool,
+    spinner: bool,
+    colour: bool,
+    frame: usize,
+    started: Instant,
+    phase: String,
+    drawn: bool,
+}
+
+impl Show {
+    fn new(json: bool) -> Show {
+        let terminal = std::io::stderr().is_terminal() && (json || std::io::stdout().is_terminal());
+        Show {
+            json,
+            spinner: terminal,
+            colour: output::colour_for(terminal),
+            frame: 0,
+            started: Instant::now(),
+            phase: "waiting for a worker".into(),
+            drawn: false,
+        }
+    }
+
+    fn say(&mut self, line: String) {
+        self.clear();
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            output::line(line);
+        }
+        self.spin();
+    }
+
+    fn note(&mut self, line: &str) {
+        self.clear();
+        eprintln!("{line}");
+    }
+
+    fn spin(&mut self) {
+        if !self.spinner {
+            return;
+        }
+        self.frame = (self.frame + 1) % FRAMES.len();
+        let secs = self.started.elapsed().as_secs();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[K{} {} ({secs}s)",
+            FRAMES[self.frame], self.phase
+        );
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+            self.drawn = false;
+        }
+    }
+
+    /// Shows one event; the final deployment when it is the last.
+    fn event(&mut self, event: &Sse) -> Option<Value> {
+        let d = &event.data["data"]["deployment"];
+        let reason = text(&d["reason"]);
+        match event.kind.as_str() {
+            "deployment.started" => {
+                self.phase = format!("rolling out {}", text(&d["release"]));
+                self.say(format!("Rolling out {}", text(&d["release"])));
+            }
+            "deployment.progress" => self.progress(&event.data["data"]),
+            "deployment.rolling_back" => {
+                self.phase = "rolling back".into();
+                let line = format!("Rolling back: {reason}");
+                let line = paint(&line, output::YELLOW, self.colour && !self.json);
+                self.say(line);
+            }
+            "deployment.succeeded" | "deployment.rolled_back" | "deployment.failed" => {
+                let id = text(&d["id"]);
+                let took = d["duration_ms"]
+                    .as_i64()
+                    .map(|ms| format!(" in {}", output::duration_ms(ms)))
+                    .unwrap_or_default();
+                let line = match event.kind.as_str() {
+                    "deployment.succeeded" => paint(
+                        &format!("Deployment {id} succeeded{took}"),
+                        output::GREEN,
+                        self.colour,
+                    ),
+                    "deployment.rolled_back" => format!("Deployment {id} rolled back{took}"),
+                    _ => format!("Deployment {id} failed{took}"),
+                };
+                self.say(line);
+                self.clear();
+                return Some(d.clone());
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn progress(&mut self, data: &Value) {
+        let service = text(&data["service"]);
+        let release = text(&data["release"]);
+        let count = text(&data["count"]);
+        match data["step"].as_str() {
+            Some("wave") => {
+                let n = data["instances"].as_u64().unwrap_or(0);
+                let plural = if n == 1 { "" } else { "s" };
+                self.phase = format!("{service}: starting {n} instance{plural}");
+                self.say(format!(
+                    "{service}: starting {n} instance{plural} of {release} ({count} wanted)"
+                ));
+            }
+            Some("healthy") => {
+                let healthy = text(&data["healthy"]);
+                self.phase = format!("{service}: {healthy}/{count} healthy");
+                self.say(format!("{service}: {healthy}/{count} healthy ({release})"));
+            }
+            Some("rollback") => {
+                let to = text(&data["to"]);
+                self.phase = format!("rolling back to {to}");
+                self.say(format!("Rolling back to {to}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_and_keep_alives_are_skipped() {
+        let event = parse("id: 7\nevent: deployment.started\ndata: {\"a\":1}").unwrap();
+        assert_eq!(event.id.as_deref(), Some("7"));
+        assert_eq!(event.kind, "deployment.started");
+        assert_eq!(event.data, serde_json::json!({ "a": 1 }));
+        assert!(parse(": keep-alive").is_none());
+        assert!(parse("data: not json").is_some_and(|e| e.data.is_null()));
+        assert_eq!(find_blank_line(b"a\n\nb"), Some((1, 3)));
+        assert_eq!(find_blank_line(b"a\r\n\r\nb"), Some((1, 5)));
+        assert_eq!(find_blank_line(b"a\n"), None);
+    }
+
+    #[test]
+    fn only_success_exits_zero() {
+        let ok = serde_json::json!({ "id": "D1", "status": "succeeded" });
+        assert!(outcome(&ok).is_ok());
+        let bad = serde_json::json!({ "id": "D1", "status": "rolled_back", "reason": "cancelled" });
+        let err = outcome(&bad).unwrap_err();
+        let exit = err.downcast_ref::<Exit>().unwrap();
+        assert_eq!(exit.code, code::DEPLOYMENT_FAILED);
+        assert_eq!(exit.message, "deployment D1 rolled back: cancelled");
+    }
+}

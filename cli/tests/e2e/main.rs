@@ -1,6 +1,9 @@
 //! The real `slipway` binary end to end: servers, rollouts on real
 //! processes, PostgreSQL and Redis.
 
+mod client_apps;
+mod client_releases;
+mod client_wait;
 mod rollouts;
 mod servers;
 mod support;

@@ -274,3 +274,146 @@ pub fn testapp() -> String {
     );
     path.display().to_string()
 }
+
+/// `slipway dev` in `data`, on port 0; returns it and its admin token.
+pub fn dev_server(data: &Path) -> (Server, String) {
+    let mut command = slipway(&["dev"]);
+    command.env("SLIPWAY_DATA_DIR", data);
+    let (server, lines) = start(command, "Try:", "API:");
+    let token = lines
+        .iter()
+        .find_map(|l| l.split_once("Token:"))
+        .expect("a Token: line")
+        .1
+        .trim()
+        .to_owned();
+    (server, token)
+}
+
+/// The `slipway` client as a user runs it: against `url` with `token`, in a
+/// working directory and config dir of its own (no saved login, no app).
+pub struct Client {
+    pub url: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// What one client command did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Asserts exit 0 and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, Some(0), "{self:#?}");
+        self.stdout
+    }
+
+    /// Asserts the exit code and exactly one `ERROR: ...` line on stderr;
+    /// returns that line.
+    pub fn error(self, code: i32) -> String {
+        assert_eq!(self.code, Some(code), "{self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr: {self:#?}");
+        assert!(lines[0].starts_with("ERROR: "), "{self:#?}");
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        lines[0].to_owned()
+    }
+
+    pub fn json(self) -> Value {
+        let out = self.ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("--json gave no JSON ({e}): {out}"))
+    }
+}
+
+impl Client {
+    pub fn new(url: &str, token: &str) -> Client {
+        Client {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The working directory (where `slipway.yml` is looked for).
+    pub fn cwd(&self) -> std::path::PathBuf {
+        self.dir.path().join("work")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let cwd = self.cwd();
+        std::fs::create_dir_all(&cwd).unwrap();
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(cwd)
+            .env("SLIPWAY_HOST", &self.url)
+            .env("SLIPWAY_TOKEN", &self.token)
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("HOME", self.dir.path())
+            .env_remove("SLIPWAY_APP")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Ran {
+        self.run_command(self.command(args))
+    }
+
+    pub fn run_command(&self, mut command: Command) -> Ran {
+        let output = command.output().expect("run slipway");
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs with `input` on stdin.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Ran {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run slipway");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Writes `slipway.yml` in the working directory: `app:` and one `web`
+    /// service running the test app with `flags`.
+    pub fn manifest(&self, app: &str, flags: &str, count: u32) {
+        let yaml = format!(
+            "app: {app}\nservices:\n  web:\n    command: \"'{}' {flags}\"\n    port: 8000\n    \
+             health:\n      path: /health\n      grace: 0\n      interval: 1\n      timeout: 1\n    \
+             scale:\n      count: {count}\n",
+            testapp()
+        );
+        std::fs::create_dir_all(self.cwd()).unwrap();
+        std::fs::write(self.cwd().join("slipway.yml"), yaml).unwrap();
+    }
+}
+
+/// A `slipway dev` and a client of it.
+pub fn dev_client(data: &Path) -> (Server, Client) {
+    let (server, token) = dev_server(data);
+    let client = Client::new(&server.url, &token);
+    (server, client)
+}

@@ -6,3 +6,4 @@ pub mod reconcile;
 pub mod rollout;
 pub mod run;
 pub mod runtime;
+pub mod webhooks;

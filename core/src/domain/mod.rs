@@ -12,6 +12,7 @@ pub mod ids;
 pub mod manifest;
 pub mod names;
 pub mod webhook;
+mod webhook_url;
 
 pub use deadline::Deadline;
 pub use deployment::DeploymentStatus;
@@ -23,6 +24,7 @@ pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, We
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName};
 pub use webhook::{EventPattern, WebhookKind};
+pub use webhook_url::{refused_class, WebhookUrl, WebhookUrlError};
 
 /// A rejected input value; `field` names where it was found (e.g. `name`, `env.FOO`, `manifest.services.web.port`).
 ///

@@ -158,12 +158,11 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
     assert!(took < Duration::from_secs(5), "fail fast, took {took:?}");
     assert_eq!(rig.active(), Some(good.clone()));
     serving(&rig, &good, 2).await;
-    let statuses: Vec<_> = rig
-        .store
-        .events(Some(&rig.app))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
+    let events = rig.store.events(Some(&rig.app)).unwrap();
+    let statuses: Vec<_> = events
+        .iter()
+        .map(|e| e.kind.clone())
+        .filter(|kind| kind != "deployment.progress")
         .collect();
     assert!(
         statuses.ends_with(&[
@@ -174,6 +173,26 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
         ]),
         "{statuses:?}"
     );
+    // Progress between them: the bad release's wave, then the rollback to
+    // the good one, all before the final event.
+    let steps: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "deployment.progress")
+        .map(|e| e.data.clone())
+        .collect();
+    let wave = |release: &str| {
+        steps
+            .iter()
+            .any(|s| s["step"] == "wave" && s["release"] == release && s["service"] == "web")
+    };
+    assert!(wave(bad.as_str()), "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["step"] == "rollback" && s["to"] == good.as_str()),
+        "{steps:?}"
+    );
+    assert_eq!(events.last().unwrap().kind, "deployment.rolled_back");
 }
 
 #[tokio::test]

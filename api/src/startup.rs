@@ -22,6 +22,9 @@ pub struct ApiConfig {
     /// `host:port`; port 0 picks a free one.
     pub listen: String,
     pub admin_token: Secret<String>,
+    /// Accept webhook URLs that are loopback or private address literals
+    /// (`SLIPWAY_WEBHOOK_ALLOW_PRIVATE`; workers check resolved hosts too).
+    pub allow_private_webhooks: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +67,11 @@ impl Application {
         };
         let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let state = web::Data::new(AppState { store, queue });
+        let state = web::Data::new(AppState {
+            store,
+            queue,
+            allow_private_webhooks: config.allow_private_webhooks,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -9,6 +9,8 @@ pub struct AppState {
     pub store: Store,
     /// Wakes workers; the database stays the source of truth.
     pub queue: JobQueue,
+    /// Whether webhook URLs may be loopback or private address literals.
+    pub allow_private_webhooks: bool,
 }
 
 impl AppState {

@@ -9,6 +9,8 @@ use slipway_core::secret::Secret;
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
 use slipway_worker::runtime::local::LocalRuntime;
+use slipway_worker::webhooks::schedule::parse_duration;
+use slipway_worker::webhooks::{DeliveryConfig, RetrySchedule};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +114,34 @@ impl WorkerArgs {
         let mut consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("worker"));
         consumer.concurrency = self.concurrency.max(1);
         consumer
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Waits between delivery attempts after the first, e.g. "1s,1s,2s"
+    /// [default: 5s,5m,30m,2h,5h,10h,10h]
+    #[arg(long = "webhook-retry-schedule", env = "SLIPWAY_WEBHOOK_RETRY_SCHEDULE", value_parser = RetrySchedule::parse)]
+    pub retry_schedule: Option<RetrySchedule>,
+    /// Bound on one delivery attempt
+    #[arg(long = "webhook-timeout", env = "SLIPWAY_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Allow webhooks to loopback, private and link-local addresses
+    /// [default: false; true in `slipway dev`]
+    #[arg(long = "webhook-allow-private", env = "SLIPWAY_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private: Option<bool>,
+}
+
+impl WebhookArgs {
+    /// The delivery settings; `private_by_default` is what an unset
+    /// SLIPWAY_WEBHOOK_ALLOW_PRIVATE means.
+    pub fn delivery(&self, private_by_default: bool) -> DeliveryConfig {
+        DeliveryConfig {
+            schedule: self.retry_schedule.clone().unwrap_or_default(),
+            timeout: self.timeout,
+            allow_private: self.allow_private.unwrap_or(private_by_default),
+            ..DeliveryConfig::default()
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! is a SQLite file in the data dir; the admin token is generated once and
 //! kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN is set.
 
-use crate::config::{admin_token_from_env, check_token, ListenArgs};
+use crate::config::{admin_token_from_env, check_token, ListenArgs, WebhookArgs};
 use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
@@ -32,6 +32,8 @@ pub struct DevArgs {
     /// Where the SQLite database and the generated admin token are kept
     #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -60,14 +62,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let (queue, jobs) = JobQueue::in_process();
     let token_shown = admin_token.expose().clone();
+    // Dev mode talks to receivers on this machine unless told otherwise.
+    let delivery = args.webhooks.delivery(true);
     let config = ApiConfig {
         listen: args.listen.listen,
         admin_token,
+        allow_private_webhooks: delivery.allow_private,
     };
     let app = Application::build(config, store.clone(), queue.clone()).await?;
     let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
     let lease = Duration::from_secs(15);
-    let workers = Workers::start(
+    let mut workers = Workers::start(
         store.clone(),
         queue,
         jobs.into(),
@@ -75,6 +80,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         consumer,
         lease,
     );
+    workers.deliver_webhooks(store.clone(), delivery)?;
     tokio::spawn(restore(store, workers.engine().clone()));
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");

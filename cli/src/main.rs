@@ -9,7 +9,8 @@ mod dev;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{
-    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, WorkerArgs,
+    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, WebhookArgs,
+    WorkerArgs,
 };
 use slipway_api::{ApiConfig, Application};
 use slipway_core::store::Store;
@@ -59,6 +60,8 @@ enum Server {
         queue: QueueArgs,
         #[command(flatten)]
         listen: ListenArgs,
+        #[command(flatten)]
+        webhooks: WebhookArgs,
     },
     /// The rollout worker and reconciler (several may run)
     Worker {
@@ -68,6 +71,8 @@ enum Server {
         queue: QueueArgs,
         #[command(flatten)]
         worker: WorkerArgs,
+        #[command(flatten)]
+        webhooks: WebhookArgs,
     },
 }
 
@@ -145,6 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             queue,
             listen,
+            webhooks,
         }) => {
             let admin_token = admin_token_from_env()?
                 .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
@@ -154,6 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = ApiConfig {
                 listen: listen.listen,
                 admin_token,
+                allow_private_webhooks: webhooks.delivery(false).allow_private,
             };
             let app = Application::build(config, store, queue).await?;
             tracing::info!(address = %app.local_addr(), "API listening");
@@ -164,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             queue,
             worker,
+            webhooks,
         }) => {
             let store = database.open().await?;
             migrate(&store).await?;
@@ -172,7 +180,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let consumer = worker.consumer();
             tracing::info!(worker = %consumer.worker_name, "worker started");
             let lease = worker.lease();
-            let workers = Workers::start(store, queue, source, worker.runtime()?, consumer, lease);
+            let runtime = worker.runtime()?;
+            let mut workers =
+                Workers::start(store.clone(), queue, source, runtime, consumer, lease);
+            workers.deliver_webhooks(store, webhooks.delivery(false))?;
             shutdown_signal().await;
             tracing::info!("stopping: running rollouts continue on other workers");
             workers.stop().await;

@@ -1,11 +1,13 @@
 //! The worker side of a process, as `slipway server worker` and `slipway dev`
 //! run it: the rollout consumer (each job drives one deployment through the
-//! engine) and the reconciler, stopped together.
+//! engine), the reconciler and the webhook deliverer, stopped together.
 
 use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
 use crate::reconcile::{self, ReconcileConfig};
 use crate::rollout::{Engine, EngineConfig};
 use crate::runtime::Runtime;
+use crate::webhooks::deliver::ClientError;
+use crate::webhooks::{Deliverer, DeliveryConfig};
 use slipway_core::jobs::{JobQueue, RolloutJob};
 use slipway_core::store::Store;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::task::JoinHandle;
 /// Running workers; [`Workers::stop`] ends them.
 pub struct Workers<R> {
     engine: Arc<Engine<R>>,
+    owner: String,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -31,16 +34,12 @@ impl<R: Runtime> Workers<R> {
         consumer: ConsumerConfig,
         lease_ttl: Duration,
     ) -> Workers<R> {
-        let mut config = EngineConfig::new(consumer.worker_name.clone());
+        let owner = consumer.worker_name.clone();
+        let mut config = EngineConfig::new(owner.clone());
         config.lease_ttl = lease_ttl;
         let engine = Arc::new(Engine::new(store.clone(), runtime, config));
-        let (stop, stopped) = watch::channel(false);
-        let until_stopped = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }
-        };
+        let (stop, _) = watch::channel(false);
+        let until_stopped = until(&stop);
         let handler_engine = engine.clone();
         let handler = move |job: RolloutJob| {
             let engine = handler_engine.clone();
@@ -65,21 +64,47 @@ impl<R: Runtime> Workers<R> {
         ));
         Workers {
             engine,
+            owner,
             stop,
             tasks: vec![consumer, reconciler],
         }
+    }
+
+    /// Also delivers webhooks from this process, until [`Workers::stop`].
+    pub fn deliver_webhooks(
+        &mut self,
+        store: Store,
+        config: DeliveryConfig,
+    ) -> Result<(), ClientError> {
+        let deliverer = Deliverer::new(store, config, self.owner.clone())?;
+        let stopped = until(&self.stop);
+        self.tasks.push(tokio::spawn(deliverer.run(stopped())));
+        Ok(())
     }
 
     pub fn engine(&self) -> &Arc<Engine<R>> {
         &self.engine
     }
 
-    /// Stops taking jobs and waits for the consumer's grace period; a
+    /// Stops taking jobs (and deliveries) and waits for the consumer's grace period; a
     /// rollout cut short is resumed by another worker once its lease lapses.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+    }
+}
+
+/// A maker of futures that resolve once `stop` has sent `true`.
+fn until(
+    stop: &watch::Sender<bool>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let stopped = stop.subscribe();
+    move || {
+        let mut stopped = stopped.clone();
+        Box::pin(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
     }
 }

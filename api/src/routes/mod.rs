@@ -8,6 +8,7 @@ mod health;
 mod openapi;
 mod releases;
 mod stream;
+mod webhooks;
 
 use crate::error::ApiError;
 use actix_web::web::{self, delete, get, patch, post, resource};
@@ -60,7 +61,24 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)),
         )
-        .service(resource("/apps/{app}/deployments/{id}/events").route(get().to(stream::events)));
+        .service(resource("/apps/{app}/deployments/{id}/events").route(get().to(stream::events)))
+        .service(
+            resource("/webhooks")
+                .route(get().to(webhooks::list))
+                .route(post().to(webhooks::create)),
+        )
+        .service(
+            resource("/webhooks/{id}")
+                .route(get().to(webhooks::show))
+                .route(delete().to(webhooks::remove)),
+        )
+        .service(resource("/webhooks/{id}/rotate").route(post().to(webhooks::rotate)))
+        .service(resource("/webhooks/{id}/test").route(post().to(webhooks::test)))
+        .service(resource("/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))
+        .service(
+            resource("/webhooks/{id}/deliveries/{delivery}/redeliver")
+                .route(post().to(webhooks::redeliver)),
+        );
 }
 
 /// Path segments that cannot name anything are simply not found.

@@ -45,6 +45,14 @@ mod tests {
         ("get", "/apps/{app}/deployments/{id}"),
         ("post", "/apps/{app}/deployments/{id}/cancel"),
         ("get", "/apps/{app}/deployments/{id}/events"),
+        ("get", "/webhooks"),
+        ("post", "/webhooks"),
+        ("get", "/webhooks/{id}"),
+        ("delete", "/webhooks/{id}"),
+        ("post", "/webhooks/{id}/rotate"),
+        ("post", "/webhooks/{id}/test"),
+        ("get", "/webhooks/{id}/deliveries"),
+        ("post", "/webhooks/{id}/deliveries/{delivery}/redeliver"),
     ];
 
     /// The routes anyone may call, without a token.
@@ -156,8 +164,8 @@ mod tests {
                 continue;
             }
             assert!(
-                path.starts_with("/apps"),
-                "{method} {path} is neither public nor under /apps"
+                path.starts_with("/apps") || path.starts_with("/webhooks"),
+                "{method} {path} is neither public nor under /apps or /webhooks"
             );
             assert!(!security.is_empty(), "{method} {path} needs a token");
             for requirement in security {

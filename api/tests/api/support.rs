@@ -27,6 +27,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let config = ApiConfig {
         listen: "127.0.0.1:0".into(),
         admin_token: token.clone(),
+        allow_private_webhooks: false,
     };
     let (queue, jobs) = JobQueue::in_process();
     let app = Application::build(config, store.clone(), queue)

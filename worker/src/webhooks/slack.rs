@@ -146,15 +146,11 @@ fn duration(value: &Value) -> Option<String> {
     })
 }
 
-/// ``added `A`, `B`; removed `C` `` from `{"add": [..], "change": [..], "remove": [..]}`.
+/// ``added `A`, `B`; removed `C` `` from `{"added": [..], "changed": [..], "removed": [..]}`.
 fn env_changes(changes: &Value) -> Option<String> {
     let mut parts = Vec::new();
-    for (key, verb) in [
-        ("add", "added"),
-        ("change", "changed"),
-        ("remove", "removed"),
-    ] {
-        let keys = changes.get(key).and_then(Value::as_array);
+    for verb in ["added", "changed", "removed"] {
+        let keys = changes.get(verb).and_then(Value::as_array);
         let keys: Vec<&str> = keys
             .into_iter()
             .flatten()
@@ -367,7 +363,7 @@ mod tests {
 
     #[test]
     fn env_changes_list_key_names() {
-        let changes = json!({"add": ["FOO", "BAR"], "change": ["DATABASE_URL"], "remove": []});
+        let changes = json!({"added": ["FOO", "BAR"], "changed": ["DATABASE_URL"], "removed": []});
         let data = json!({"app": "a", "release": "R1", "changes": changes});
         let payload = event("env.changed", data);
         assert_eq!(line(&payload), "🔧 a: env changed · release R1");
@@ -376,7 +372,7 @@ mod tests {
         assert!(!all.contains("removed"), "{all}");
 
         let many: Vec<String> = (0..25).map(|i| format!("K{i}")).collect();
-        let payload = event("env.changed", json!({"changes": {"remove": many}}));
+        let payload = event("env.changed", json!({"changes": {"removed": many}}));
         has(&blocks(&payload), "*Env:* removed `K0`, `K1`, `K2`");
         has(&blocks(&payload), "`K9` and 15 more");
     }
@@ -392,7 +388,7 @@ mod tests {
             has(&shown, "&lt;@U123&gt;");
             assert!(!shown.contains('<') && !shown.contains(" & "), "{shown}");
         }
-        let payload = event("env.changed", json!({"changes": {"add": ["A<B>`&"]}}));
+        let payload = event("env.changed", json!({"changes": {"added": ["A<B>`&"]}}));
         has(&blocks(&payload), "`A&lt;B&gt;&amp;`");
     }
 
@@ -400,7 +396,7 @@ mod tests {
     fn missing_and_odd_fields_never_panic() {
         let odd = json!({"app": null, "duration_ms": -5, "reason": {"x": 1},
                          "changes": "nope", "progress": [], "status": 3});
-        let odd_changes = json!({"changes": {"add": [1, null, {}], "remove": "X"}});
+        let odd_changes = json!({"changes": {"added": [1, null, {}], "removed": "X"}});
         for payload in [
             json!(null),
             json!(42),

@@ -3,7 +3,11 @@
 //! database named by `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards).
 //!
 //! PostgreSQL must be reachable: a test that cannot reach it fails loudly,
-//! it is never skipped.
+//! it is never skipped. Also a real HTTP receiver for webhook tests.
+
+mod receiver;
+
+pub use receiver::{Receiver, Reply, Request};
 
 use crate::store::{Backend, Store};
 use diesel::connection::SimpleConnection;

@@ -1,0 +1,341 @@
+//! The delivery loop: claims due deliveries from the database, sends each
+//! in its own task (a slow receiver holds one slot, never the loop), and
+//! records outcomes in batches. Retries follow the [`RetrySchedule`];
+//! nothing is lost when a worker dies: its claims expire and come back.
+
+use super::resolve::GuardedResolver;
+use super::schedule::RetrySchedule;
+use super::{sign, slack};
+use chrono::Utc;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::StatusCode;
+use slipway_core::domain::{WebhookKind, WebhookUrl};
+use slipway_core::store::{DueDelivery, Finished, Outcome, Store};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
+
+/// Longest `Retry-After` honoured; a receiver cannot park a delivery forever.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Outcomes recorded per transaction.
+const WRITE_BATCH: usize = 256;
+/// How long shutdown waits for attempts in flight; the rest are retried
+/// by whichever worker claims them once their lock expires.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How deliveries are made.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub schedule: RetrySchedule,
+    /// Bound on one attempt, connect to last byte.
+    pub timeout: Duration,
+    /// Lets webhooks target loopback and private addresses (`slipway dev`).
+    pub allow_private: bool,
+    /// Attempts in flight at once in this process.
+    pub concurrency: usize,
+    /// How often an idle loop looks for due deliveries.
+    pub poll_interval: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            allow_private: false,
+            concurrency: 64,
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// How long a claim stays ours: the attempt's timeout and some slack, so
+    /// a live worker always records its outcome before anyone else retries.
+    pub fn lock(&self) -> Duration {
+        self.timeout + Duration::from_secs(5)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the webhook HTTP client: {0}")]
+pub struct ClientError(#[from] reqwest::Error);
+
+/// Sends deliveries for one worker process.
+pub struct Deliverer {
+    store: Store,
+    config: DeliveryConfig,
+    client: reqwest::Client,
+    /// Names this process's claims.
+    owner: String,
+}
+
+impl Deliverer {
+    pub fn new(store: Store, config: DeliveryConfig, owner: String) -> Result<Self, ClientError> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::new(config.allow_private)))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .build()?;
+        Ok(Deliverer {
+            store,
+            config,
+            client,
+            owner,
+        })
+    }
+
+    /// Delivers until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(this.clone().record(done_rx));
+        tokio::pin!(shutdown);
+        loop {
+            let free = slots.available_permits();
+            let claimed = if free == 0 {
+                0
+            } else {
+                this.claim_and_send(free, &slots, &done_tx).await
+            };
+            if free > 0 && claimed == free {
+                continue; // more may be due right now
+            }
+            let idle = tokio::time::sleep(this.config.poll_interval);
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = idle, if free > 0 => {}
+                permit = slots.clone().acquire_owned(), if free == 0 => drop(permit),
+            }
+        }
+        drop(done_tx);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
+    }
+
+    /// Claims up to `free` due deliveries and starts sending them; returns
+    /// how many were claimed.
+    async fn claim_and_send(
+        self: &Arc<Self>,
+        free: usize,
+        slots: &Arc<Semaphore>,
+        done: &mpsc::UnboundedSender<(Finished, OwnedSemaphorePermit)>,
+    ) -> usize {
+        let store = self.store.clone();
+        let owner = self.owner.clone();
+        let lock = chrono::TimeDelta::from_std(self.config.lock()).unwrap_or_default();
+        let claimed =
+            tokio::task::spawn_blocking(move || store.claim_deliveries(&owner, free, lock)).await;
+        let due = match claimed {
+            Ok(Ok(due)) => due,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "claiming webhook deliveries failed");
+                return 0;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "claiming webhook deliveries panicked");
+                return 0;
+            }
+        };
+        let count = due.len();
+        for delivery in due {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break; // cannot happen: we claimed at most `free`
+            };
+            let this = self.clone();
+            let done = done.clone();
+            let span = tracing::info_span!(
+                "webhook.deliver",
+                webhook = %delivery.webhook,
+                delivery = %delivery.id,
+                event = %delivery.event,
+                attempt = delivery.attempts,
+            );
+            let task = async move {
+                let outcome = this.attempt(&delivery).await;
+                let finished = Finished {
+                    id: delivery.id,
+                    webhook: delivery.webhook,
+                    outcome,
+                };
+                let _ = done.send((finished, permit));
+            };
+            tokio::spawn(task.instrument(span));
+        }
+        count
+    }
+
+    /// Writes outcomes in batches; a slot is freed once its outcome is stored.
+    async fn record(
+        self: Arc<Self>,
+        mut done: mpsc::UnboundedReceiver<(Finished, OwnedSemaphorePermit)>,
+    ) {
+        let mut batch = Vec::new();
+        while done.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            let (finished, permits): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut batch).into_iter().unzip();
+            let store = self.store.clone();
+            let owner = self.owner.clone();
+            let count = finished.len();
+            let written =
+                tokio::task::spawn_blocking(move || store.finish_deliveries(&owner, &finished))
+                    .await;
+            match written {
+                Ok(Ok(())) => {}
+                // The claims stay locked and are retried once the lock expires.
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, count, "recording webhook outcomes failed")
+                }
+                Err(err) => tracing::error!(error = %err, "recording webhook outcomes panicked"),
+            }
+            drop(permits);
+        }
+    }
+
+    /// One attempt, turned into what to do next.
+    async fn attempt(&self, delivery: &DueDelivery) -> Outcome {
+        // Checked on every attempt: the URL may be an address literal, which
+        // no resolver sees, or the guard may have been turned on since.
+        if let Err(err) = WebhookUrl::parse(&delivery.url, self.config.allow_private) {
+            tracing::warn!(error = %err, "webhook URL refused");
+            return Outcome::Failed {
+                status: None,
+                error: format!("refused: {err}"),
+            };
+        }
+        let result = self.send(delivery).await;
+        let (status, error, retry_after) = match result {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    tracing::debug!(status = status.as_u16(), "webhook delivered");
+                    return Outcome::Delivered {
+                        status: status.as_u16(),
+                    };
+                }
+                if status == StatusCode::GONE {
+                    tracing::warn!("webhook receiver answered 410 Gone: disabling the webhook");
+                    return Outcome::Gone;
+                }
+                let retry_after = match status {
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                        retry_after(response.headers())
+                    }
+                    _ => None,
+                };
+                let error = format!("the receiver answered {status}");
+                (Some(status.as_u16()), error, retry_after)
+            }
+            Err(err) => (None, describe(&err, self.config.timeout), None),
+        };
+        match self.config.schedule.delay_after(delivery.attempts) {
+            Some(delay) => {
+                let delay = retry_after.map_or(delay, |wait| wait.max(delay));
+                tracing::info!(error = %error, retry_in_ms = delay.as_millis() as u64, "webhook attempt failed");
+                Outcome::Retry {
+                    status,
+                    error,
+                    at: Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default(),
+                }
+            }
+            None => {
+                tracing::warn!(error = %error, "webhook delivery failed: no attempts left");
+                Outcome::Failed { status, error }
+            }
+        }
+    }
+
+    async fn send(&self, delivery: &DueDelivery) -> Result<reqwest::Response, reqwest::Error> {
+        let body = match delivery.kind {
+            WebhookKind::Generic => delivery.payload.clone(),
+            WebhookKind::Slack => {
+                let payload = serde_json::from_str(&delivery.payload).unwrap_or_default();
+                slack::message(&payload).to_string()
+            }
+        };
+        let timestamp = Utc::now().timestamp();
+        let keys: Vec<sign::SigningKey> = delivery
+            .secrets
+            .iter()
+            .filter_map(|secret| sign::SigningKey::parse(secret.expose()).ok())
+            .collect();
+        let event = delivery.event.as_str();
+        let signature = sign::signature_header(&keys, event, timestamp, body.as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static("Slipway-Webhooks/1"));
+        for (name, value) in [
+            ("webhook-id", event.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        self.client
+            .post(&delivery.url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at a day.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// What went wrong, without the URL (a Slack URL's path is its secret).
+fn describe(err: &reqwest::Error, timeout: Duration) -> String {
+    if err.is_timeout() {
+        return format!("no answer within {}s", timeout.as_secs_f64());
+    }
+    let mut text = String::from(if err.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    });
+    let mut next = std::error::Error::source(err);
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_and_caps_them() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("999999999"));
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        let later = (Utc::now() + chrono::TimeDelta::seconds(120)).to_rfc2822();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

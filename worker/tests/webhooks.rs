@@ -1,0 +1,406 @@
+//! Webhook delivery end to end: events written by the store, the delivery
+//! loop, and real HTTP receivers on 127.0.0.1 (PostgreSQL, as in production;
+//! it must be up, see `SLIPWAY_TEST_DATABASE_URL`). Signatures are checked
+//! with an HMAC written here from SHA-256, not with the signer under test.
+
+use base64::Engine;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use slipway_core::domain::{AppName, EventPattern, WebhookKind};
+use slipway_core::store::{Backend, Delivery, NewWebhook, Store, Webhook};
+use slipway_core::testing::{Receiver, Reply, Request, TestDatabase};
+use slipway_worker::webhooks::{Deliverer, DeliveryConfig, RetrySchedule};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Setup {
+    store: Store,
+    _db: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let db = TestDatabase::new(Backend::Postgres);
+        Setup {
+            store: db.store(),
+            _db: db,
+            stop: None,
+            task: None,
+        }
+    }
+
+    /// Starts a delivery loop with quick retries, reaching 127.0.0.1.
+    fn deliver(&mut self, adjust: impl FnOnce(&mut DeliveryConfig)) {
+        let mut config = DeliveryConfig {
+            schedule: RetrySchedule::parse("100ms,100ms,100ms").unwrap(),
+            allow_private: true,
+            poll_interval: Duration::from_millis(20),
+            ..DeliveryConfig::default()
+        };
+        adjust(&mut config);
+        let deliverer = Deliverer::new(self.store.clone(), config, "w-test".into()).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.task = Some(tokio::spawn(deliverer.run(async {
+            let _ = stopped.await;
+        })));
+    }
+
+    fn subscribe(&self, url: &str, kind: WebhookKind, events: &[&str]) -> (Webhook, String) {
+        let new = NewWebhook {
+            url: url.to_owned(),
+            kind,
+            events: events
+                .iter()
+                .map(|e| EventPattern::parse(e).unwrap())
+                .collect(),
+            apps: vec![],
+            description: String::new(),
+        };
+        let (webhook, secret) = self.store.create_webhook(&new, "tester").unwrap();
+        (webhook, secret.expose().clone())
+    }
+
+    /// Records an `app.created` event.
+    fn create_app(&self, name: &str) {
+        let app = AppName::parse(name).unwrap();
+        self.store.create_app(&app, None, "tester").unwrap();
+    }
+
+    fn log(&self, webhook: &Webhook) -> Vec<Delivery> {
+        self.store.deliveries(&webhook.id, 100).unwrap()
+    }
+
+    /// Waits until the webhook's newest delivery satisfies `done`.
+    async fn wait_log(&self, webhook: &Webhook, done: impl Fn(&Delivery) -> bool) -> Delivery {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(latest) = self.log(webhook).into_iter().next() {
+                if done(&latest) {
+                    return latest;
+                }
+                if Instant::now() > deadline {
+                    panic!("the delivery never got there: {latest:?}");
+                }
+            }
+            assert!(Instant::now() < deadline, "no delivery was written");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the webhook has `n` deliveries, all satisfying `done`.
+    async fn wait_all(
+        &self,
+        webhook: &Webhook,
+        n: usize,
+        done: impl Fn(&Delivery) -> bool,
+    ) -> Vec<Delivery> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = self.log(webhook);
+            if log.len() == n && log.iter().all(&done) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deliveries never got there: {log:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// HMAC-SHA256 from its definition (RFC 2104), independent of the signer.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|k| k ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Whether one of the `v1,` signatures in the header is `secret`'s.
+fn signed_by(request: &Request, secret: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let id = request.header("webhook-id").unwrap();
+    let timestamp = request.header("webhook-timestamp").unwrap();
+    let mut content = format!("{id}.{timestamp}.").into_bytes();
+    content.extend_from_slice(&request.body);
+    let expected = format!("v1,{}", b64.encode(hmac_sha256(&key, &content)));
+    let header = request.header("webhook-signature").unwrap();
+    header.split(' ').any(|candidate| candidate == expected)
+}
+
+#[test]
+fn the_independent_hmac_matches_rfc_4231() {
+    // RFC 4231, test case 2.
+    let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_signed_per_standard_webhooks() {
+    let receiver = Receiver::start().await;
+    let mut setup = Setup::new();
+    let (webhook, secret) = setup.subscribe(&receiver.url("/hook"), WebhookKind::Generic, &["*"]);
+    setup.deliver(|_| {});
+    setup.create_app("signed");
+    let request = receiver.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/hook")
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert!(signed_by(&request, &secret), "{:?}", request.headers);
+    let body = request.json();
+    assert_eq!(body["type"], "app.created");
+    assert_eq!(body["data"]["app"], "signed");
+    assert_eq!(request.header("webhook-id"), body["id"].as_str());
+    let sent: i64 = request
+        .header("webhook-timestamp")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((chrono::Utc::now().timestamp() - sent).abs() <= 5);
+    let events = setup.store.events(None).unwrap();
+    assert_eq!(body["id"], events[0].id.as_str());
+
+    // After a rotation both secrets sign, side by side.
+    let (_, fresh) = setup.store.rotate_webhook_secret(&webhook.id).unwrap();
+    setup.create_app("rotated");
+    let request = receiver.wait_for(2, WAIT).await.remove(1);
+    let header = request.header("webhook-signature").unwrap();
+    assert_eq!(header.split(' ').count(), 2, "{header}");
+    assert!(signed_by(&request, &secret));
+    assert!(signed_by(&request, fresh.expose()));
+    assert!(!signed_by(
+        &request,
+        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    ));
+    setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_gets_the_event_once_successfully_after_three_attempts() {
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Status(500), Reply::Status(500)]);
+    let mut setup = Setup::new();
+    let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
+    setup.deliver(|_| {});
+    setup.create_app("flaky");
+    let done = setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    assert_eq!(done.attempts, 3);
+    assert_eq!(done.last_status_code, Some(200));
+    assert!(done.delivered_at.is_some());
+    // Let any stray retry show itself before counting.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    let ids: Vec<_> = requests.iter().map(|r| r.header("webhook-id")).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let bodies: Vec<_> = requests.iter().map(|r| r.body.clone()).collect();
+    assert!(bodies.iter().all(|b| *b == bodies[0]));
+    // The retries waited for the schedule (100 ms ± 10 %).
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= Duration::from_millis(85), "{gap:?}");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_times_out_and_is_retried_while_others_keep_flowing() {
+    let hanging = Receiver::start().await;
+    hanging.script([Reply::Hang]);
+    let healthy = Receiver::start().await;
+    let mut setup = Setup::new();
+    let (stuck, _) = setup.subscribe(&hanging.url("/"), WebhookKind::Generic, &["*"]);
+    let (_, _) = setup.subscribe(&healthy.url("/"), WebhookKind::Generic, &["*"]);
+    setup.deliver(|config| config.timeout = Duration::from_secs(2));
+    let started = Instant::now();
+    setup.create_app("first");
+    setup.create_app("second");
+    healthy.wait_for(2, WAIT).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the healthy receiver waited for the hanging one: {:?}",
+        started.elapsed()
+    );
+    let requests = hanging.wait_for(3, WAIT).await;
+    assert_eq!(
+        requests.len(),
+        3,
+        "two events, one retried after the timeout"
+    );
+    let log = setup.wait_all(&stuck, 2, |d| d.status == "delivered").await;
+    let mut attempts: Vec<i32> = log.iter().map(|d| d.attempts).collect();
+    attempts.sort();
+    assert_eq!(attempts, [1, 2]);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_logged_and_retried_on_schedule() {
+    let hanging = Receiver::start().await;
+    hanging.answer(Reply::Hang);
+    let mut setup = Setup::new();
+    let (stuck, _) = setup.subscribe(&hanging.url("/"), WebhookKind::Generic, &["*"]);
+    setup.deliver(|config| {
+        config.timeout = Duration::from_millis(300);
+        config.schedule = RetrySchedule::parse("10m").unwrap();
+    });
+    setup.create_app("slow");
+    let slow = setup.wait_log(&stuck, |d| d.last_error.is_some()).await;
+    assert_eq!((slow.status.as_str(), slow.attempts), ("pending", 1));
+    assert_eq!(slow.last_error.as_deref(), Some("no answer within 0.3s"));
+    let next = slow.next_attempt_at.unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::TimeDelta::minutes(8),
+        "{next}"
+    );
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_at_delivery_with_a_clear_reason() {
+    let receiver = Receiver::start().await;
+    let mut setup = Setup::new();
+    // Stored directly: the API refuses these at creation.
+    let port = receiver.addr().port();
+    let urls = [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        format!("http://localhost:{port}/"),
+    ];
+    let webhooks: Vec<Webhook> = urls
+        .iter()
+        .map(|url| setup.subscribe(url, WebhookKind::Generic, &["*"]).0)
+        .collect();
+    setup.deliver(|config| config.allow_private = false);
+    setup.create_app("refused");
+    for webhook in &webhooks {
+        let refused = setup.wait_log(webhook, |d| d.status == "failed").await;
+        let error = refused.last_error.unwrap();
+        assert!(error.starts_with("refused: "), "{error}");
+        assert!(error.contains("loopback"), "{error}");
+        assert!(error.contains("SLIPWAY_WEBHOOK_ALLOW_PRIVATE"), "{error}");
+        assert_eq!(refused.attempts, 1);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.count(), 0, "a refused target was contacted");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_disables_the_webhook() {
+    let receiver = Receiver::start().await;
+    receiver.answer(Reply::Status(410));
+    let mut setup = Setup::new();
+    let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["*"]);
+    setup.deliver(|_| {});
+    setup.create_app("gone");
+    let failed = setup.wait_log(&webhook, |d| d.status == "failed").await;
+    assert_eq!(failed.last_status_code, Some(410));
+    let disabled = setup.store.webhook(&webhook.id).unwrap().unwrap();
+    assert!(disabled.disabled_at.is_some());
+    setup.create_app("after");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(setup.log(&webhook).len(), 1);
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_redirects_are_not_followed() {
+    let receiver = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
+    let retry_after = vec![("retry-after".to_owned(), "1".to_owned())];
+    let location = vec![("location".to_owned(), elsewhere.url("/"))];
+    receiver.script([
+        Reply::StatusWith(503, retry_after),
+        Reply::StatusWith(302, location),
+    ]);
+    let mut setup = Setup::new();
+    let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
+    setup.deliver(|_| {});
+    setup.create_app("patience");
+    let done = setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    assert_eq!(done.attempts, 3);
+    let requests = receiver.requests();
+    let waited = requests[1].at - requests[0].at;
+    assert!(waited >= Duration::from_millis(950), "{waited:?}");
+    assert_eq!(elsewhere.count(), 0, "the redirect was followed");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_stop_at_the_end_of_the_schedule() {
+    let receiver = Receiver::start().await;
+    receiver.answer(Reply::Status(500));
+    let mut setup = Setup::new();
+    let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
+    setup.deliver(|config| config.schedule = RetrySchedule::parse("50ms,50ms").unwrap());
+    setup.create_app("doomed");
+    let failed = setup.wait_log(&webhook, |d| d.status == "failed").await;
+    assert_eq!(failed.attempts, 3);
+    assert_eq!(failed.last_status_code, Some(500));
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("the receiver answered 500 Internal Server Error")
+    );
+    assert_eq!(failed.next_attempt_at, None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.count(), 3);
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_webhooks_get_a_message() {
+    let receiver = Receiver::start().await;
+    let mut setup = Setup::new();
+    setup.subscribe(
+        &receiver.url("/services/T/B/X"),
+        WebhookKind::Slack,
+        &["app.created"],
+    );
+    setup.deliver(|_| {});
+    setup.create_app("chatty");
+    let request = receiver.wait_for(1, WAIT).await.remove(0);
+    let body: Value = request.json();
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains("chatty"), "{text}");
+    assert!(
+        body["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+        "{body}"
+    );
+    setup.stop().await;
+}

@@ -211,20 +211,26 @@ async fn two_promotes_at_once_one_wins_and_the_stream_ends_final() {
         .lines()
         .filter_map(|l| l.strip_prefix("event: "))
         .collect();
+    // The rollout's progress comes between the state changes.
+    let (progress, states): (Vec<&str>, Vec<&str>) =
+        kinds.iter().partition(|k| **k == "deployment.progress");
     assert_eq!(
-        kinds,
+        states,
         [
             "deployment.created",
             "deployment.started",
             "deployment.succeeded"
         ]
     );
+    assert!(!progress.is_empty(), "{body}");
+    assert_eq!(kinds.last(), Some(&"deployment.succeeded"), "{body}");
 }
 
 /// The production shape: one API and workers as separate processes over
-/// PostgreSQL and a Redis of the test's own.
-struct Cluster {
-    api: Api,
+/// PostgreSQL and a Redis of the test's own. Webhooks may target this
+/// machine (the test receivers listen on 127.0.0.1).
+pub(crate) struct Cluster {
+    pub api: Api,
     data: tempfile::TempDir,
     db: TestDatabase,
     redis: Redis,
@@ -234,7 +240,7 @@ struct Cluster {
 const TOKEN: &str = "cluster-test-token-0123456789";
 
 impl Cluster {
-    fn start() -> Cluster {
+    pub fn start() -> Cluster {
         let db = TestDatabase::postgres();
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
@@ -242,7 +248,8 @@ impl Cluster {
         command
             .env("SLIPWAY_DATABASE_URL", db.url())
             .env("SLIPWAY_REDIS_URL", &redis.url)
-            .env("SLIPWAY_ADMIN_TOKEN", TOKEN);
+            .env("SLIPWAY_ADMIN_TOKEN", TOKEN)
+            .env("SLIPWAY_WEBHOOK_ALLOW_PRIVATE", "true");
         let (server, _) = start(command, "address=", "address=");
         let api = Api::new(&server.url, TOKEN);
         Cluster {
@@ -255,13 +262,19 @@ impl Cluster {
     }
 
     /// A worker process sharing the runtime's state dir (the same machine).
-    fn worker(&self) -> Server {
+    pub fn worker(&self) -> Server {
+        self.worker_with(&[])
+    }
+
+    pub fn worker_with(&self, env: &[(&str, &str)]) -> Server {
         let mut command = slipway(&["server", "worker"]);
         command
             .env("SLIPWAY_DATABASE_URL", self.db.url())
             .env("SLIPWAY_REDIS_URL", &self.redis.url)
             .env("SLIPWAY_DATA_DIR", self.data.path())
-            .env("SLIPWAY_WORKER_LEASE_SECONDS", "2");
+            .env("SLIPWAY_WORKER_LEASE_SECONDS", "2")
+            .env("SLIPWAY_WEBHOOK_ALLOW_PRIVATE", "true")
+            .envs(env.iter().copied());
         start(command, "worker started", "worker started").0
     }
 }

@@ -4,6 +4,8 @@
 mod client_apps;
 mod client_releases;
 mod client_wait;
+mod client_webhooks;
 mod rollouts;
 mod servers;
 mod support;
+mod webhooks;

@@ -54,7 +54,7 @@ pub fn same_host(a: &str, b: &str) -> bool {
     }
 }
 
-pub async fn run(token: Option<String>, args: LoginArgs) -> anyhow::Result<()> {
+pub async fn run(token: Option<String>, json: bool, args: LoginArgs) -> anyhow::Result<()> {
     let token = match token {
         Some(token) => token,
         None => read_token()?,
@@ -73,11 +73,16 @@ pub async fn run(token: Option<String>, args: LoginArgs) -> anyhow::Result<()> {
             token,
         },
     )?;
-    output::line(format!(
-        "Logged in to {} (saved in {})",
-        api.host(),
-        path.display()
-    ));
+    if json {
+        let shown = serde_json::json!({ "host": api.host(), "config": path.display().to_string() });
+        output::json(&shown);
+    } else {
+        output::line(format!(
+            "Logged in to {} (saved in {})",
+            api.host(),
+            path.display()
+        ));
+    }
     Ok(())
 }
 

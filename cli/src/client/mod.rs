@@ -131,7 +131,7 @@ impl Ctx {
 
 pub async fn run(global: Global, command: Command) -> anyhow::Result<()> {
     if let Command::Login(args) = command {
-        return login::run(global.token, args).await;
+        return login::run(global.token, global.json, args).await;
     }
     let saved = login::load()?;
     let host = global

@@ -168,6 +168,26 @@ fn tokens_hosts_and_login() {
     command.env_remove("SLIPWAY_TOKEN");
     client.run_command(command).error(1);
 
+    // The token may come from stdin (kept out of shell history); --json says where it went.
+    let mut command = client.command(&["login", &server.url, "--json"]);
+    command
+        .env_remove("SLIPWAY_HOST")
+        .env_remove("SLIPWAY_TOKEN");
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{}", client.token).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains(&client.token), "{stdout}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["host"], server.url.as_str());
+
     // A wrong token is refused at login and nothing is saved over the good one.
     let mut command = client.command(&["login", &server.url, "--token", "slp_bad_bad_bad_bad"]);
     command.env_remove("SLIPWAY_HOST");

@@ -287,8 +287,9 @@ impl Show {
                     "deployment.rolled_back" => format!("Deployment {id} rolled back{took}"),
                     _ => format!("Deployment {id} failed{took}"),
                 };
+                // The last line: no spinner after it.
+                self.spinner = false;
                 self.say(line);
-                self.clear();
                 return Some(d.clone());
             }
             _ => {}

@@ -116,7 +116,8 @@ fn bad_usage_and_unknown_ids_read_as_one_line() {
 #[test]
 fn tokens_hosts_and_login() {
     let data = tempfile::tempdir().unwrap();
-    let (server, client) = dev_client(data.path());
+    let (dev, client) = dev_client(data.path());
+    let server = &dev.server;
 
     // A wrong token, no token, a host nobody listens on, a host that is no URL.
     let mut command = client.command(&["apps"]);

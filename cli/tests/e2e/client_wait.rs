@@ -96,7 +96,7 @@ fn deploy_wait_shows_progress_and_exits_by_outcome() {
 #[test]
 fn a_lost_connection_has_its_own_exit_code() {
     let data = tempfile::tempdir().unwrap();
-    let (mut server, client) = dev_client(data.path());
+    let (mut dev, client) = dev_client(data.path());
     client.run(&["apps", "create", "shop"]).ok();
     client.manifest("shop", "--healthy-after-ms 60000", 1);
 
@@ -108,8 +108,7 @@ fn a_lost_connection_has_its_own_exit_code() {
         .unwrap();
     // Let it start following, then take the API away.
     std::thread::sleep(Duration::from_secs(2));
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    dev.crash();
     let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert!(

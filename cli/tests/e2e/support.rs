@@ -411,9 +411,53 @@ impl Client {
     }
 }
 
+/// A `slipway dev` stopped with SIGTERM when dropped, so it stops the
+/// instances it started (SIGKILL would leave them running).
+pub struct Dev {
+    pub server: Server,
+    data: std::path::PathBuf,
+}
+
+impl Dev {
+    /// Kills it at once (a crash), and then the instances it left behind.
+    pub fn crash(&mut self) {
+        let _ = self.server.child.kill();
+        let _ = self.server.child.wait();
+        for instance in instances(&self.data) {
+            if let Some(pid) = instance["pid"].as_i64() {
+                // Each instance leads its own process group.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Ok(None) = self.server.child.try_wait() {
+            let pid = self.server.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.server.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 /// A `slipway dev` and a client of it.
-pub fn dev_client(data: &Path) -> (Server, Client) {
+pub fn dev_client(data: &Path) -> (Dev, Client) {
     let (server, token) = dev_server(data);
     let client = Client::new(&server.url, &token);
-    (server, client)
+    let dev = Dev {
+        server,
+        data: data.to_owned(),
+    };
+    (dev, client)
 }

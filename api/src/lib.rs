@@ -6,6 +6,7 @@ mod error;
 mod routes;
 mod startup;
 mod state;
+pub mod tracing_mw;
 
 pub use error::ApiError;
 pub use startup::{ApiConfig, Application, StartError, ADMIN_TOKEN_NAME};

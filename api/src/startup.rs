@@ -86,6 +86,10 @@ impl Application {
                 }))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .configure(routes::config)
+                // Outermost: the server span covers every other middleware.
+                .wrap(actix_web::middleware::from_fn(
+                    crate::tracing_mw::trace_request,
+                ))
         })
         .listen(listener)
         .map_err(bind_error)?

@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod dev;
+mod telemetry;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -82,13 +83,35 @@ fn main() -> ExitCode {
         Err(err) => return usage(err),
     };
     // The client's own output is its messages: only warnings are logged.
-    let quiet = matches!(cli.command, Command::Client(_));
-    init_tracing(if quiet { "warn" } else { "info" });
+    let (level, service) = match &cli.command {
+        Command::Client(_) => ("warn", None),
+        Command::Server(Server::Api { .. }) => ("info", Some("slipway-api")),
+        Command::Server(Server::Worker { .. }) => ("info", Some("slipway-worker")),
+        Command::Dev(_) | Command::Migrate { .. } => ("info", Some("slipway")),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => return fail(anyhow::Error::new(err).context("cannot start the async runtime")),
     };
-    match runtime.block_on(run(cli)) {
+    // Only the servers export spans; the client just logs warnings.
+    let telemetry = match service {
+        Some(service) => match telemetry::init(level, service) {
+            Ok(telemetry) => Some(telemetry),
+            Err(err) => return fail(err),
+        },
+        None => {
+            init_tracing(level);
+            None
+        }
+    };
+    let result = runtime.block_on(async move {
+        let result = run(cli).await;
+        if let Some(telemetry) = telemetry {
+            telemetry.shutdown().await;
+        }
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(err),
     }

@@ -14,6 +14,7 @@ use serde_json::json;
 use slipway_core::domain::{AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Strategy};
 use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
+use tracing::Instrument;
 
 /// The promote options every deployment-starting request accepts.
 #[derive(Debug, Default, Deserialize)]
@@ -67,7 +68,9 @@ pub fn promote_options(
         deadline,
         minimum,
         maximum,
-        traceparent: traceparent(req),
+        // The server span's context (continuing the incoming one) when spans
+        // are exported, else the incoming header as it came.
+        traceparent: crate::tracing_mw::current_traceparent().or_else(|| traceparent(req)),
     })
 }
 
@@ -87,8 +90,20 @@ fn traceparent(req: &HttpRequest) -> Option<String> {
 /// Wakes a worker. The deployment is committed already: if the queue is
 /// down the reconciler finds it, so this never fails the request.
 pub async fn enqueue(state: &AppState, deployment: &Deployment) {
-    let job = RolloutJob::new(deployment.id.clone(), deployment.traceparent.clone());
-    if let Err(err) = state.queue.enqueue(job).await {
+    // A producer span (messaging conventions); its context travels in the job.
+    let span = tracing::info_span!(
+        "rollouts publish",
+        otel.kind = "producer",
+        messaging.system = "slipway",
+        messaging.operation.type = "send",
+        messaging.destination.name = "rollouts",
+        slipway.deployment = %deployment.id,
+    );
+    let traceparent = span
+        .in_scope(crate::tracing_mw::current_traceparent)
+        .or_else(|| deployment.traceparent.clone());
+    let job = RolloutJob::new(deployment.id.clone(), traceparent);
+    if let Err(err) = state.queue.enqueue(job).instrument(span).await {
         tracing::warn!(deployment = %deployment.id, error = %err, "enqueue failed; the reconciler will pick it up");
     }
 }

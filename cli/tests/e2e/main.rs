@@ -8,4 +8,5 @@ mod client_webhooks;
 mod rollouts;
 mod servers;
 mod support;
+mod telemetry;
 mod webhooks;

@@ -1,0 +1,423 @@
+//! Traces end to end: `slipway dev` exporting over OTLP/HTTP to a receiver
+//! started here, which decodes what arrives with `opentelemetry-proto` (not
+//! with the code under test).
+
+use crate::support::{slipway, start, testapp, Server};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use prost::Message;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A trace id the "CI" starts with.
+const CI_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CI_SPAN: &str = "00f067aa0ba902b7";
+/// An env value that must never be exported or logged.
+const SECRET: &str = "s3cr3t-env-value-7f1c";
+
+/// An OTLP/HTTP receiver: `POST /v1/traces` with protobuf bodies.
+struct Collector {
+    endpoint: String,
+    spans: Arc<Mutex<Vec<Span>>>,
+    /// Raw request bodies, to look for leaked values.
+    raw: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
+        let raw: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let (s, r) = (spans.clone(), raw.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (spans, raw) = (s.clone(), r.clone());
+                std::thread::spawn(move || serve(stream, &spans, &raw));
+            }
+        });
+        Collector {
+            endpoint,
+            spans,
+            raw,
+        }
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the spans received.
+    fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let spans = self.spans();
+            if done(&spans) {
+                return spans;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what}; spans: {:#?}",
+                names(&spans)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Answers HTTP/1.1 requests on one connection (keep-alive).
+fn serve(stream: std::net::TcpStream, spans: &Mutex<Vec<Span>>, raw: &Mutex<Vec<Vec<u8>>>) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        if request_line.starts_with("POST /v1/traces") {
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("protobuf");
+            let mut spans = spans.lock().unwrap();
+            for resource in request.resource_spans {
+                for scope in resource.scope_spans {
+                    spans.extend(scope.spans);
+                }
+            }
+            raw.lock().unwrap().push(body);
+        }
+        let _ = writer.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+        );
+    }
+}
+
+fn names(spans: &[Span]) -> Vec<String> {
+    spans.iter().map(|s| s.name.clone()).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let value = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?;
+    match value.value.as_ref()? {
+        V::StringValue(s) => Some(s.clone()),
+        V::IntValue(i) => Some(i.to_string()),
+        V::BoolValue(b) => Some(b.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+/// `slipway dev` exporting to `collector`, with JSON logs; returns it, its
+/// token and a handle on its log lines.
+fn dev(data: &Path, collector: &Collector) -> (Server, String, Vec<String>) {
+    let mut command = slipway(&["dev"]);
+    command
+        .env("SLIPWAY_DATA_DIR", data)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("SLIPWAY_LOG_FORMAT", "json");
+    let (server, lines) = start(command, "Try:", "API:");
+    let token = lines
+        .iter()
+        .find_map(|l| l.split_once("Token:"))
+        .expect("a Token: line")
+        .1
+        .trim()
+        .to_owned();
+    (server, token, lines)
+}
+
+async fn request(
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+    traceparent: Option<&str>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incoming_traceparent_is_continued_by_the_http_server_span() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token, _) = dev(dir.path(), &collector);
+    let traceparent = format!("00-{CI_TRACE}-{CI_SPAN}-01");
+    let (status, _) = request(
+        reqwest::Method::POST,
+        &format!("{}/apps", server.url),
+        &token,
+        Some(json!({ "name": "shop" })),
+        Some(&traceparent),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let spans = collector.wait_for("server span", |spans| {
+        spans.iter().any(|s| s.name == "POST /apps")
+    });
+    let span = spans.iter().find(|s| s.name == "POST /apps").unwrap();
+    assert_eq!(hex(&span.trace_id), CI_TRACE);
+    assert_eq!(hex(&span.parent_span_id), CI_SPAN);
+    assert_eq!(span.kind, SpanKind::Server as i32);
+    assert_eq!(attribute(span, "http.route").as_deref(), Some("/apps"));
+    assert_eq!(
+        attribute(span, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        attribute(span, "http.response.status_code").as_deref(),
+        Some("201")
+    );
+
+    // Without a traceparent, a new trace starts.
+    let (status, _) = request(
+        reqwest::Method::GET,
+        &format!("{}/apps/shop", server.url),
+        &token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let spans = collector.wait_for("GET span", |spans| {
+        spans.iter().any(|s| s.name == "GET /apps/{app}")
+    });
+    let span = spans.iter().find(|s| s.name == "GET /apps/{app}").unwrap();
+    assert_ne!(hex(&span.trace_id), CI_TRACE);
+    assert!(span.parent_span_id.is_empty());
+}
+
+/// A manifest of one `web` service running the test app with `flags`.
+fn manifest(flags: &str) -> Value {
+    json!({ "services": { "web": {
+        "command": format!("'{}' {flags}", testapp()),
+        "port": 8000,
+        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
+        "scale": { "count": 1 },
+    }}})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "worker spans land next"]
+async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = slipway(&["dev"]);
+    command
+        .env("SLIPWAY_DATA_DIR", dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("SLIPWAY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug,h2=info,hyper=info,reqwest=info");
+    let (mut server, lines) = start_logged(command);
+    let token = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|l| l.split_once("Token:"))
+        .unwrap()
+        .1
+        .trim()
+        .to_owned();
+    let url = server.url.clone();
+    let post = |path: &str, body: Value, tp: Option<String>| {
+        let (url, token) = (url.clone(), token.clone());
+        let path = path.to_owned();
+        async move {
+            request(
+                reqwest::Method::POST,
+                &format!("{url}{path}"),
+                &token,
+                Some(body),
+                tp.as_deref(),
+            )
+            .await
+        }
+    };
+    assert_eq!(post("/apps", json!({ "name": "shop" }), None).await.0, 201);
+    let (status, _) = request(
+        reqwest::Method::PATCH,
+        &format!("{url}/apps/shop/env"),
+        &token,
+        Some(json!({ "set": { "API_KEY": SECRET } })),
+        None,
+    )
+    .await;
+    assert!(status < 300, "env set: {status}");
+    let traceparent = format!("00-{CI_TRACE}-{CI_SPAN}-01");
+    let (status, started) = post(
+        "/apps/shop/deploy",
+        json!({ "manifest": manifest("--healthy-after-ms 200") }),
+        Some(traceparent),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["deployment"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let (_, d) = request(
+            reqwest::Method::GET,
+            &format!("{url}/apps/shop/deployments/{id}"),
+            &token,
+            None,
+            None,
+        )
+        .await;
+        if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or("")) {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "not final: {d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["trace_id"], CI_TRACE, "{done}");
+
+    let spans = collector.wait_for("the rollout's spans", |spans| {
+        spans
+            .iter()
+            .any(|s| s.name == "rollout" && hex(&s.trace_id) == CI_TRACE)
+    });
+    let in_trace: Vec<&Span> = spans
+        .iter()
+        .filter(|s| hex(&s.trace_id) == CI_TRACE)
+        .collect();
+    let by_name = |name: &str| {
+        *in_trace
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} span in {:#?}", names(&spans)))
+    };
+    let server_span = by_name("POST /apps/{app}/deploy");
+    assert_eq!(hex(&server_span.parent_span_id), CI_SPAN);
+    let producer = by_name("rollouts publish");
+    assert_eq!(producer.kind, SpanKind::Producer as i32);
+    assert_eq!(producer.parent_span_id, server_span.span_id);
+    let consumer = by_name("rollout");
+    assert_eq!(consumer.kind, SpanKind::Consumer as i32);
+    assert_eq!(consumer.parent_span_id, producer.span_id);
+    assert_eq!(attribute(consumer, "slipway.app").as_deref(), Some("shop"));
+    assert_eq!(
+        attribute(consumer, "slipway.deployment").as_deref(),
+        Some(id.as_str())
+    );
+    // Steps are children of the rollout, directly or below a wave.
+    let step = by_name("start instance");
+    let ids: Vec<&[u8]> = in_trace.iter().map(|s| s.span_id.as_slice()).collect();
+    assert!(ids.contains(&step.parent_span_id.as_slice()));
+    assert!(in_trace.iter().all(|s| s
+        .status
+        .as_ref()
+        .is_none_or(|st| st.code != StatusCode::Error as i32)));
+
+    // Nothing exported and no log line holds the env value.
+    for body in collector.raw.lock().unwrap().iter() {
+        assert!(
+            !String::from_utf8_lossy(body).contains(SECRET),
+            "an exported span holds an env value"
+        );
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let lines = lines.lock().unwrap();
+    for line in lines.iter() {
+        assert!(
+            !line.contains(SECRET),
+            "a log line holds an env value: {line}"
+        );
+    }
+    // JSON lines inside the rollout carry its trace id.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with('{') && l.contains(&format!("\"trace_id\":\"{CI_TRACE}\""))),
+        "no log line with the trace id: {lines:#?}"
+    );
+}
+
+/// Like `support::start`, keeping every line the server prints. The
+/// returned `Server` kills and waits for the child when dropped.
+#[allow(clippy::zombie_processes)]
+fn start_logged(mut command: std::process::Command) -> (Server, Arc<Mutex<Vec<String>>>) {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run slipway");
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let url = {
+            let seen = lines.lock().unwrap();
+            seen.iter().any(|l| l.contains("Try:")).then(|| {
+                seen.iter()
+                    .find_map(|l| l.split_once("API:"))
+                    .map(|(_, rest)| rest.trim().to_owned())
+                    .expect("an API: line")
+            })
+        };
+        if let Some(url) = url {
+            let url = if url.starts_with("http") {
+                url
+            } else {
+                format!("http://{url}")
+            };
+            return (Server { child, url }, lines);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready: {:#?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -43,12 +43,7 @@ impl<R: Runtime> Workers<R> {
         let handler_engine = engine.clone();
         let handler = move |job: RolloutJob| {
             let engine = handler_engine.clone();
-            async move {
-                engine
-                    .drive(&job.deployment)
-                    .await
-                    .map_err(JobFailed::retry)
-            }
+            async move { engine.drive_job(&job).await.map_err(JobFailed::retry) }
         };
         let consumer_shutdown = until_stopped();
         let consumer = tokio::spawn(async move {

@@ -236,7 +236,6 @@ fn manifest(flags: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "worker spans land next"]
 async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     let collector = Collector::start();
     let dir = tempfile::tempdir().unwrap();
@@ -420,4 +419,106 @@ fn start_logged(mut command: std::process::Command) -> (Server, Arc<Mutex<Vec<St
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Deploys with `traceparent` and waits for a final state.
+async fn deploy_traced(url: &str, token: &str, flags: &str, traceparent: &str) -> Value {
+    let (status, started) = request(
+        reqwest::Method::POST,
+        &format!("{url}/apps/shop/deploy"),
+        token,
+        Some(json!({ "manifest": manifest(flags) })),
+        Some(traceparent),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["deployment"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, d) = request(
+            reqwest::Method::GET,
+            &format!("{url}/apps/shop/deployments/{id}"),
+            token,
+            None,
+            None,
+        )
+        .await;
+        if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or("")) {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "not final: {d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token, _) = dev(dir.path(), &collector);
+    let url = server.url.clone();
+    let (status, _) = request(
+        reqwest::Method::POST,
+        &format!("{url}/apps"),
+        &token,
+        Some(json!({ "name": "shop" })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let good = deploy_traced(
+        &url,
+        &token,
+        "",
+        "00-11111111111111111111111111111111-1111111111111111-01",
+    )
+    .await;
+    assert_eq!(good["status"], "succeeded", "{good}");
+    let bad_trace = "22222222222222222222222222222222";
+    let bad = deploy_traced(
+        &url,
+        &token,
+        "--exit-after-ms 0",
+        &format!("00-{bad_trace}-2222222222222222-01"),
+    )
+    .await;
+    assert_eq!(bad["status"], "rolled_back", "{bad}");
+    assert_eq!(bad["trace_id"], bad_trace);
+    let reason = bad["reason"].as_str().unwrap().to_owned();
+
+    let spans = collector.wait_for("the rollback span", |spans| {
+        spans
+            .iter()
+            .any(|s| s.name == "rollback" && hex(&s.trace_id) == bad_trace)
+            && spans
+                .iter()
+                .any(|s| s.name == "rollout" && hex(&s.trace_id) == bad_trace)
+    });
+    let in_trace: Vec<&Span> = spans
+        .iter()
+        .filter(|s| hex(&s.trace_id) == bad_trace)
+        .collect();
+    let rollout = in_trace.iter().find(|s| s.name == "rollout").unwrap();
+    let status = rollout.status.as_ref().expect("a status");
+    assert_eq!(status.code, StatusCode::Error as i32);
+    assert_eq!(status.message, reason);
+    let rollback = in_trace.iter().find(|s| s.name == "rollback").unwrap();
+    assert_eq!(rollback.parent_span_id, rollout.span_id);
+    // The step that failed says why, too.
+    assert!(
+        in_trace.iter().any(|s| s.name != "rollout"
+            && s.status
+                .as_ref()
+                .is_some_and(|st| st.code == StatusCode::Error as i32 && !st.message.is_empty())),
+        "{:#?}",
+        in_trace
+    );
+    // The good deploy's trace has no errors.
+    assert!(spans
+        .iter()
+        .filter(|s| hex(&s.trace_id) == "11111111111111111111111111111111")
+        .all(|s| s
+            .status
+            .as_ref()
+            .is_none_or(|st| st.code != StatusCode::Error as i32)));
 }

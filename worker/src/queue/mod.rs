@@ -25,6 +25,7 @@ use slipway_core::jobs::{InProcessJobs, JobQueue, QueueError, RedisQueue, Rollou
 
 mod in_process;
 mod redis;
+pub mod trace;
 
 use in_process::consume_in_process;
 use redis::consume_redis;

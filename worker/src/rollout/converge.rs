@@ -6,6 +6,7 @@
 use super::plan::next_step;
 use super::watch::{Limits, Stop};
 use super::{Engine, Target};
+use crate::queue::trace;
 use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
@@ -13,6 +14,7 @@ use serde_json::json;
 use slipway_core::domain::{Health, Service, ServiceName};
 use std::collections::HashMap;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A service without a health check counts as healthy once it has stayed up this long.
 const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
@@ -24,6 +26,8 @@ struct Track {
     first_check_at: DateTime<Utc>,
     /// Not healthy by then: the instance failed.
     give_up_at: DateTime<Utc>,
+    /// The "health wait" span, open until the instance is healthy or failed.
+    wait: Option<tracing::Span>,
 }
 
 impl<R: Runtime> Engine<R> {
@@ -48,6 +52,12 @@ impl<R: Runtime> Engine<R> {
         Ok(())
     }
 
+    /// One service's rolling update: a span over its waves.
+    #[tracing::instrument(name = "service", skip_all, fields(
+        slipway.app = %target.app,
+        slipway.release = %target.release,
+        slipway.service = %name,
+    ))]
     async fn roll(
         &self,
         target: &Target,
@@ -93,7 +103,17 @@ impl<R: Runtime> Engine<R> {
             }
             // A wave starts at once: its instances become healthy together.
             let starts = (0..step.start).map(|_| self.start(target, name, service, limits));
-            for instance in try_join_all(starts).await? {
+            let wave = tracing::info_span!(
+                "wave",
+                slipway.service = %name,
+                slipway.release = %target.release,
+                instances = step.start,
+            );
+            let started = try_join_all(starts).instrument(wave.clone()).await;
+            if let Err(Stop::Failed(reason)) = &started {
+                trace::fail(&wave, reason);
+            }
+            for instance in started? {
                 tracing::debug!(instance = %instance.id, service = %name, "instance started");
             }
             // The oldest go first; surplus new ones that are not healthy go first.
@@ -144,22 +164,25 @@ impl<R: Runtime> Engine<R> {
                     return Err(Stop::Failed(format!("{name} instance {id} {why}")))
                 }
                 Probe::Gone(why) => {
-                    return Err(Stop::Failed(format!(
-                        "{name} instance {id} {why} before it was healthy"
-                    )))
+                    return give_up(
+                        track,
+                        format!("{name} instance {id} {why} before it was healthy"),
+                    )
                 }
                 Probe::Healthy if track.healthy || now >= track.first_check_at => {
                     if !track.healthy {
                         newly.push(id.clone());
+                        track.wait = None;
                     }
                     track.healthy = true;
                     healthy += 1;
                 }
                 Probe::Healthy => {}
                 Probe::Unhealthy(why) if now >= track.give_up_at => {
-                    return Err(Stop::Failed(format!(
-                        "{name} instance {id} failed its health check: {why}"
-                    )))
+                    return give_up(
+                        track,
+                        format!("{name} instance {id} failed its health check: {why}"),
+                    )
                 }
                 Probe::Unhealthy(_) => {}
             }
@@ -180,10 +203,17 @@ impl<R: Runtime> Engine<R> {
                 (first, first)
             }
         };
+        let wait = tracing::info_span!(
+            "health wait",
+            slipway.service = %instance.service,
+            slipway.release = %instance.release,
+            instance = %instance.id,
+        );
         Track {
             healthy: false,
             first_check_at,
             give_up_at,
+            wait: Some(wait),
         }
     }
 
@@ -199,6 +229,10 @@ impl<R: Runtime> Engine<R> {
         alive.into_iter().map(|(i, _)| i).collect()
     }
 
+    #[tracing::instrument(name = "start instance", skip_all, fields(
+        slipway.service = %name,
+        slipway.release = %target.release,
+    ))]
     async fn start(
         &self,
         target: &Target,
@@ -220,7 +254,9 @@ impl<R: Runtime> Engine<R> {
             match self.runtime.start(&spec).await {
                 Ok(instance) => return Ok(instance),
                 Err(RuntimeError::Failed(why)) => {
-                    return Err(Stop::Failed(format!("{name} cannot start: {why}")))
+                    let reason = format!("{name} cannot start: {why}");
+                    trace::fail(&tracing::Span::current(), &reason);
+                    return Err(Stop::Failed(reason));
                 }
                 Err(RuntimeError::Transient(why)) => {
                     tracing::warn!(service = %name, error = %why, "start failed; retrying");
@@ -252,12 +288,26 @@ impl<R: Runtime> Engine<R> {
     /// Stops instances at once, gracefully; a failure is logged and the
     /// instance looked at again on the next pass.
     pub(super) async fn stop_all(&self, instances: &[Instance]) {
+        if instances.is_empty() {
+            return;
+        }
         let grace = self.config.stop_grace;
-        let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace))).await;
+        let span = tracing::info_span!("stop instances", instances = instances.len());
+        let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace)))
+            .instrument(span)
+            .await;
         for (instance, result) in instances.iter().zip(results) {
             if let Err(err) = result {
                 tracing::warn!(instance = %instance.id, error = %err, "cannot stop instance");
             }
         }
     }
+}
+
+/// The instance failed: its health wait ends with `reason`.
+fn give_up<T>(track: &mut Track, reason: String) -> Result<T, Stop> {
+    if let Some(wait) = track.wait.take() {
+        trace::fail(&wait, &reason);
+    }
+    Err(Stop::Failed(reason))
 }

@@ -8,6 +8,7 @@ pub mod plan;
 mod progress;
 mod watch;
 
+use crate::queue::trace;
 use crate::runtime::Runtime;
 use chrono::{TimeDelta, Utc};
 use progress::Progress;
@@ -15,9 +16,11 @@ use serde_json::json;
 use slipway_core::domain::{
     AppName, DeploymentId, DeploymentStatus, Env, Manifest, ReleaseId, Service, Strategy,
 };
+use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 use watch::{Limits, Stop, Watch};
 
 /// How the engine paces itself. `new` gives production defaults.
@@ -106,8 +109,46 @@ impl<R: Runtime> Engine<R> {
     /// Drives the deployment to a final state, unless it is final already
     /// or another worker holds it. Safe to call again and again: a resumed
     /// rollout looks at what runs and continues from there.
-    #[tracing::instrument(skip_all, fields(deployment = %id))]
     pub async fn drive(&self, id: &DeploymentId) -> Result<(), EngineError> {
+        self.drive_traced(id, None).await
+    }
+
+    /// [`Engine::drive`] for a job from the queue: the rollout is a consumer
+    /// span whose **parent** is the producer span the job carries.
+    ///
+    /// The messaging conventions make a link the general case (a consumer
+    /// may process a batch of messages from many traces) and allow a parent
+    /// when one message is processed on its own, as here: a job is exactly
+    /// one deployment, handled alone. A parent keeps the deploy in the CI's
+    /// trace (API, producer, rollout, steps, webhooks), which is the point of
+    /// tracing it. A job re-enqueued by the reconciler carries the
+    /// deployment's stored context, so a resumed rollout joins the same trace.
+    pub async fn drive_job(&self, job: &RolloutJob) -> Result<(), EngineError> {
+        self.drive_traced(&job.deployment, job.traceparent.as_deref())
+            .await
+    }
+
+    async fn drive_traced(
+        &self,
+        id: &DeploymentId,
+        traceparent: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let span = tracing::info_span!(
+            "rollout",
+            otel.kind = "consumer",
+            messaging.system = "slipway",
+            messaging.operation.type = "process",
+            messaging.destination.name = "rollouts",
+            slipway.deployment = %id,
+            slipway.app = tracing::field::Empty,
+            slipway.release = tracing::field::Empty,
+            deployment = %id,
+        );
+        trace::continue_from(&span, traceparent);
+        self.drive_in_span(id).instrument(span).await
+    }
+
+    async fn drive_in_span(&self, id: &DeploymentId) -> Result<(), EngineError> {
         let (owner, ttl) = (self.config.owner.clone(), self.config.lease_ttl);
         let lease = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(15));
         let claim_id = id.clone();
@@ -142,6 +183,9 @@ impl<R: Runtime> Engine<R> {
         progress: &Progress,
     ) -> Result<(), EngineError> {
         let d = &deployment;
+        let span = tracing::Span::current();
+        span.record("slipway.app", tracing::field::display(&d.app));
+        span.record("slipway.release", tracing::field::display(&d.release));
         tracing::info!(app = %d.app, release = %d.release, status = %d.status, "driving deployment");
         let mut status = d.status;
         if status == DeploymentStatus::Pending {
@@ -180,6 +224,7 @@ impl<R: Runtime> Engine<R> {
                 Err(Stop::Failed(reason)) => reason,
             };
             tracing::warn!(%reason, "rollout failed");
+            trace::fail(&span, &reason);
             if d.previous_release.is_none() {
                 self.stop_release(&d.app, &d.release).await;
                 let reason = format!("{reason}; no previous release to roll back to");
@@ -197,6 +242,11 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Makes sure the previous release runs at full count and healthy.
+    #[tracing::instrument(name = "rollback", skip_all, fields(
+        slipway.app = %d.app,
+        slipway.deployment = %d.id,
+        slipway.release = d.previous_release.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+    ))]
     async fn roll_back(
         &self,
         d: &Deployment,
@@ -230,6 +280,7 @@ impl<R: Runtime> Engine<R> {
             Err(Stop::LeaseLost) => return Err(StoreError::LeaseLost(d.id.to_string()).into()),
             Err(Stop::Failed(why)) => {
                 let reason = format!("rollback to {previous} failed: {why}");
+                trace::fail(&tracing::Span::current(), &reason);
                 tracing::error!(%reason, "rollback failed: needs a person");
                 self.transition(d, DeploymentStatus::Failed, Some(&reason))
                     .await?;

@@ -522,3 +522,59 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
             .as_ref()
             .is_none_or(|st| st.code != StatusCode::Error as i32)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_receiver_sees_a_traceparent_of_the_deploys_trace() {
+    use slipway_core::testing::Receiver;
+    let receiver = Receiver::start().await;
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token, _) = dev(dir.path(), &collector);
+    let url = server.url.clone();
+    let (status, created) = request(
+        reqwest::Method::POST,
+        &format!("{url}/webhooks"),
+        &token,
+        Some(json!({ "url": receiver.url("/hook"), "kind": "generic",
+                     "events": ["deployment.succeeded"] })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _) = request(
+        reqwest::Method::POST,
+        &format!("{url}/apps"),
+        &token,
+        Some(json!({ "name": "shop" })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let done = deploy_traced(&url, &token, "", &format!("00-{CI_TRACE}-{CI_SPAN}-01")).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let request = receiver
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .remove(0);
+    let traceparent = request.header("traceparent").expect("a traceparent header");
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!(parts[1], CI_TRACE, "{traceparent}");
+    assert_eq!(request.json()["data"]["trace_id"], CI_TRACE);
+
+    // The header names the attempt's client span, exported in that trace.
+    let spans = collector.wait_for("the delivery span", |spans| {
+        spans
+            .iter()
+            .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.span_id) == parts[2])
+    });
+    let attempt = spans.iter().find(|s| hex(&s.span_id) == parts[2]).unwrap();
+    assert_eq!(hex(&attempt.trace_id), CI_TRACE);
+    assert_eq!(attempt.name, "POST");
+    assert_eq!(
+        attribute(attempt, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert!(!attempt.parent_span_id.is_empty());
+}

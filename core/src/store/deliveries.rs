@@ -46,6 +46,7 @@ struct DeliveryRow {
     next_attempt_at: Option<NaiveDateTime>,
     delivered_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -83,6 +84,9 @@ pub struct DueDelivery {
     pub payload: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
+    /// W3C trace context of what caused the event (a deployment's trace),
+    /// continued by each attempt's client span and sent as `traceparent`.
+    pub traceparent: Option<String>,
 }
 
 /// How an attempt ended.
@@ -186,6 +190,7 @@ impl Store {
                         event_type: delivery.event_type,
                         payload: delivery.payload,
                         attempts: u32::try_from(delivery.attempts).unwrap_or(0),
+                        traceparent: delivery.traceparent,
                     })
                 })
                 .collect()

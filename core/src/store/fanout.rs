@@ -3,7 +3,7 @@
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
 use super::records::now;
-use super::schema::{deliveries, releases, webhooks};
+use super::schema::{deliveries, deployments, releases, webhooks};
 use super::webhooks::{Webhook, WebhookRow};
 use super::{DbConnection, StoreError};
 use crate::domain::{DeliveryId, EventId, WebhookId};
@@ -38,19 +38,61 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
         return Ok(());
     }
     let payload = payload(conn, event)?.to_string();
+    let traceparent = traceparent(conn, event)?;
     for webhook in &targets {
-        insert(conn, webhook, event.id, event.kind, &payload)?;
+        insert_traced(
+            conn,
+            webhook,
+            event.id,
+            event.kind,
+            &payload,
+            traceparent.as_deref(),
+        )?;
     }
     Ok(())
 }
 
-/// A pending delivery due now.
+/// The trace context a deployment event's deliveries continue: the
+/// deployment's own (the request that promoted it).
+fn traceparent(
+    conn: &mut DbConnection,
+    event: &NewEvent<'_>,
+) -> Result<Option<String>, StoreError> {
+    let id = event
+        .data
+        .get("deployment")
+        .and_then(|d| d.get("id"))
+        .and_then(Value::as_str);
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let found: Option<Option<String>> = deployments::table
+        .find(id)
+        .select(deployments::traceparent)
+        .first(conn)
+        .optional()?;
+    Ok(found.flatten())
+}
+
+/// A pending delivery due now, outside any trace.
 pub(super) fn insert(
     conn: &mut DbConnection,
     webhook: &WebhookId,
     event: &EventId,
     event_type: &str,
     payload: &str,
+) -> Result<DeliveryId, StoreError> {
+    insert_traced(conn, webhook, event, event_type, payload, None)
+}
+
+/// A pending delivery due now, continuing `traceparent`.
+fn insert_traced(
+    conn: &mut DbConnection,
+    webhook: &WebhookId,
+    event: &EventId,
+    event_type: &str,
+    payload: &str,
+    traceparent: Option<&str>,
 ) -> Result<DeliveryId, StoreError> {
     let id = DeliveryId::generate();
     let now = now();
@@ -65,6 +107,7 @@ pub(super) fn insert(
             deliveries::attempts.eq(0),
             deliveries::next_attempt_at.eq(Some(now)),
             deliveries::created_at.eq(now),
+            deliveries::traceparent.eq(traceparent),
         ))
         .execute(conn)?;
     Ok(id)

@@ -124,6 +124,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         delivered_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        traceparent -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@
 use super::resolve::GuardedResolver;
 use super::schedule::RetrySchedule;
 use super::{sign, slack};
+use crate::queue::trace;
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
@@ -146,13 +147,28 @@ impl Deliverer {
             };
             let this = self.clone();
             let done = done.clone();
+            // An HTTP client span (`POST`), child of the event's trace when
+            // it has one. Only the host is recorded: a Slack URL's path is
+            // its secret.
+            let host = url::Url::parse(&delivery.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
             let span = tracing::info_span!(
                 "webhook.deliver",
+                otel.name = "POST",
+                otel.kind = "client",
+                http.request.method = "POST",
+                server.address = %host,
+                http.response.status_code = tracing::field::Empty,
+                http.request.resend_count = delivery.attempts.saturating_sub(1),
                 webhook = %delivery.webhook,
                 delivery = %delivery.id,
                 event = %delivery.event,
+                event_type = %delivery.event_type,
                 attempt = delivery.attempts,
             );
+            trace::continue_from(&span, delivery.traceparent.as_deref());
             let task = async move {
                 let outcome = this.attempt(&delivery).await;
                 let finished = Finished {
@@ -206,6 +222,19 @@ impl Deliverer {
             };
         }
         let result = self.send(delivery).await;
+        let span = tracing::Span::current();
+        match &result {
+            Ok(response) => {
+                span.record("http.response.status_code", response.status().as_u16());
+                if !response.status().is_success() {
+                    trace::fail(
+                        &span,
+                        &format!("the receiver answered {}", response.status()),
+                    );
+                }
+            }
+            Err(err) => trace::fail(&span, &describe(err, self.config.timeout)),
+        }
         let (status, error, retry_after) = match result {
             Ok(response) => {
                 let status = response.status();
@@ -266,11 +295,20 @@ impl Deliverer {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static("Slipway-Webhooks/1"));
+        // This attempt's span when spans are exported, else the event's
+        // context as it came, so the receiver can join the trace either way.
+        let traceparent = trace::traceparent_of(&tracing::Span::current())
+            .or_else(|| delivery.traceparent.clone())
+            .unwrap_or_default();
         for (name, value) in [
             ("webhook-id", event.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", signature),
+            ("traceparent", traceparent),
         ] {
+            if value.is_empty() {
+                continue;
+            }
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);
             }

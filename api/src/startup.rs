@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 use slipway_core::jobs::JobQueue;
+use slipway_core::metrics::Metrics;
 use slipway_core::secret::{hash_token, Secret};
 use slipway_core::store::{Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
@@ -54,6 +55,17 @@ impl Application {
         store: Store,
         queue: JobQueue,
     ) -> Result<Application, StartError> {
+        Self::build_with_metrics(config, store, queue, Metrics::new()).await
+    }
+
+    /// [`Application::build`], recording into the process's `metrics`
+    /// (shared with the workers of the same process).
+    pub async fn build_with_metrics(
+        config: ApiConfig,
+        store: Store,
+        queue: JobQueue,
+        metrics: Metrics,
+    ) -> Result<Application, StartError> {
         let hash = hash_token(config.admin_token.expose());
         let admin_store = store.clone();
         tokio::task::spawn_blocking(move || {
@@ -71,6 +83,7 @@ impl Application {
             store,
             queue,
             allow_private_webhooks: config.allow_private_webhooks,
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -11,6 +11,8 @@ pub struct AppState {
     pub queue: JobQueue,
     /// Whether webhook URLs may be loopback or private address literals.
     pub allow_private_webhooks: bool,
+    /// The process's metrics, served at `/metrics`.
+    pub metrics: slipway_core::metrics::Metrics,
 }
 
 impl AppState {

@@ -41,11 +41,19 @@ pub async fn trace_request(
     if let Some(parent) = incoming_parent(&req) {
         let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
     }
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|state| state.metrics.clone());
+    let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
         Ok(res) => res.status(),
         Err(err) => err.as_response_error().status_code(),
     };
+    if let Some(metrics) = metrics {
+        let route = route.as_deref().unwrap_or("unmatched");
+        metrics.http_request(&method, route, status.as_u16(), started.elapsed());
+    }
     span.record("http.response.status_code", status.as_u16());
     // Server spans are errors for 5xx only (4xx is the client's fault).
     if status.is_server_error() {

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
 use slipway_core::jobs::JobQueue;
+use slipway_core::metrics::Metrics;
 use slipway_core::secret::{generate_token, Secret};
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
@@ -69,16 +70,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_token,
         allow_private_webhooks: delivery.allow_private,
     };
-    let app = Application::build(config, store.clone(), queue.clone()).await?;
+    // One registry for the whole process: /metrics shows the workers' too.
+    let metrics = Metrics::new();
+    let app =
+        Application::build_with_metrics(config, store.clone(), queue.clone(), metrics.clone())
+            .await?;
     let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
     let lease = Duration::from_secs(15);
-    let mut workers = Workers::start(
+    let mut workers = Workers::start_with_metrics(
         store.clone(),
         queue,
         jobs.into(),
         runtime.clone(),
         consumer,
         lease,
+        metrics,
     );
     workers.deliver_webhooks(store.clone(), delivery)?;
     tokio::spawn(restore(store, workers.engine().clone()));

@@ -9,6 +9,7 @@ use crate::runtime::Runtime;
 use crate::webhooks::deliver::ClientError;
 use crate::webhooks::{Deliverer, DeliveryConfig};
 use slipway_core::jobs::{JobQueue, RolloutJob};
+use slipway_core::metrics::Metrics;
 use slipway_core::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 /// Running workers; [`Workers::stop`] ends them.
 pub struct Workers<R> {
     engine: Arc<Engine<R>>,
+    metrics: Metrics,
     owner: String,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -34,15 +36,35 @@ impl<R: Runtime> Workers<R> {
         consumer: ConsumerConfig,
         lease_ttl: Duration,
     ) -> Workers<R> {
+        let metrics = Metrics::new();
+        Self::start_with_metrics(store, queue, source, runtime, consumer, lease_ttl, metrics)
+    }
+
+    /// [`Workers::start`], recording into the process's `metrics`.
+    pub fn start_with_metrics(
+        store: Store,
+        queue: JobQueue,
+        source: JobSource,
+        runtime: Arc<R>,
+        consumer: ConsumerConfig,
+        lease_ttl: Duration,
+        metrics: Metrics,
+    ) -> Workers<R> {
         let owner = consumer.worker_name.clone();
         let mut config = EngineConfig::new(owner.clone());
         config.lease_ttl = lease_ttl;
-        let engine = Arc::new(Engine::new(store.clone(), runtime, config));
+        let engine =
+            Arc::new(Engine::new(store.clone(), runtime, config).with_metrics(metrics.clone()));
         let (stop, _) = watch::channel(false);
         let until_stopped = until(&stop);
         let handler_engine = engine.clone();
+        let handler_metrics = metrics.clone();
         let handler = move |job: RolloutJob| {
             let engine = handler_engine.clone();
+            let waited = chrono::Utc::now().timestamp_micros() - job.enqueued_at_micros;
+            if job.enqueued_at_micros > 0 && waited >= 0 {
+                handler_metrics.picked_up(Duration::from_micros(waited as u64));
+            }
             async move { engine.drive_job(&job).await.map_err(JobFailed::retry) }
         };
         let consumer_shutdown = until_stopped();
@@ -59,6 +81,7 @@ impl<R: Runtime> Workers<R> {
         ));
         Workers {
             engine,
+            metrics,
             owner,
             stop,
             tasks: vec![consumer, reconciler],
@@ -71,7 +94,8 @@ impl<R: Runtime> Workers<R> {
         store: Store,
         config: DeliveryConfig,
     ) -> Result<(), ClientError> {
-        let deliverer = Deliverer::new(store, config, self.owner.clone())?;
+        let deliverer =
+            Deliverer::new(store, config, self.owner.clone())?.with_metrics(self.metrics.clone());
         let stopped = until(&self.stop);
         self.tasks.push(tokio::spawn(deliverer.run(stopped())));
         Ok(())

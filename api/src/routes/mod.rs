@@ -5,6 +5,7 @@ mod builds;
 mod deployments;
 mod env;
 mod health;
+mod metrics;
 mod openapi;
 mod releases;
 mod stream;
@@ -20,6 +21,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(get().to(health::alive)))
         .service(resource("/readyz").route(get().to(health::ready)))
         .service(resource("/openapi.json").route(get().to(openapi::document)))
+        .service(resource("/metrics").route(get().to(metrics::scrape)))
         .service(
             resource("/apps")
                 .route(get().to(apps::list))

@@ -24,6 +24,7 @@ mod tests {
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/openapi.json"),
+        ("get", "/metrics"),
         ("get", "/apps"),
         ("post", "/apps"),
         ("get", "/apps/{app}"),
@@ -56,7 +57,7 @@ mod tests {
     ];
 
     /// The routes anyone may call, without a token.
-    const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json"];
+    const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/metrics"];
 
     /// The keys of a path item that are operations.
     const METHODS: &[&str] = &[

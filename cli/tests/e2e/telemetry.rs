@@ -521,6 +521,32 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
             .status
             .as_ref()
             .is_none_or(|st| st.code != StatusCode::Error as i32)));
+
+    // GET /metrics needs no token and counts what happened.
+    let metrics = scrape(&url).await;
+    for line in [
+        "slipway_deployments_total{outcome=\"succeeded\"} 1",
+        "slipway_deployments_total{outcome=\"rolled_back\"} 1",
+        "slipway_time_to_rollback_seconds_count 1",
+        "slipway_deployment_duration_seconds_count 2",
+        "slipway_queue_pickup_latency_seconds_count 2",
+        "slipway_queue_depth 0",
+        "slipway_http_requests_total{method=\"POST\",route=\"/apps/{app}/deploy\",status=\"202\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in {metrics}");
+    }
+}
+
+/// `GET /metrics` without a token.
+async fn scrape(url: &str) -> String {
+    let response = reqwest::get(format!("{url}/metrics")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    response.text().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -577,4 +603,12 @@ async fn a_webhook_receiver_sees_a_traceparent_of_the_deploys_trace() {
         Some("200")
     );
     assert!(!attempt.parent_span_id.is_empty());
+
+    let metrics = scrape(&url).await;
+    let line = "slipway_webhook_deliveries_total{outcome=\"delivered\"} 1";
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "no `{line}` in {metrics}"
+    );
+    assert!(metrics.contains("slipway_webhook_delivery_latency_seconds_count 1"));
 }

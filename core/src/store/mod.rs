@@ -16,6 +16,7 @@ mod leases;
 mod listings;
 mod progress;
 mod promote;
+mod queue_depth;
 mod records;
 mod releases;
 mod schema;

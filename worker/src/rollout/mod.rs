@@ -17,6 +17,7 @@ use slipway_core::domain::{
     AppName, DeploymentId, DeploymentStatus, Env, Manifest, ReleaseId, Service, Strategy,
 };
 use slipway_core::jobs::RolloutJob;
+use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,15 +92,23 @@ pub struct Engine<R> {
     store: Store,
     runtime: Arc<R>,
     config: EngineConfig,
+    metrics: Metrics,
 }
 
 impl<R: Runtime> Engine<R> {
     pub fn new(store: Store, runtime: Arc<R>, config: EngineConfig) -> Engine<R> {
         Engine {
+            metrics: Metrics::new(),
             store,
             runtime,
             config,
         }
+    }
+
+    /// Records outcomes, durations and rollbacks into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn runtime(&self) -> &Arc<R> {
@@ -267,6 +276,7 @@ impl<R: Runtime> Engine<R> {
             honour_cancel: false,
             progress: Some(progress),
         };
+        let started = std::time::Instant::now();
         let outcome = match self.target(&d.app, previous, d).await? {
             Ok(target) => self.converge(&target, &limits).await,
             Err(reason) => Err(Stop::Failed(reason)),
@@ -276,6 +286,7 @@ impl<R: Runtime> Engine<R> {
             Ok(()) => {
                 self.transition(d, DeploymentStatus::RolledBack, None)
                     .await?;
+                self.metrics.rolled_back(started.elapsed());
             }
             Err(Stop::LeaseLost) => return Err(StoreError::LeaseLost(d.id.to_string()).into()),
             Err(Stop::Failed(why)) => {
@@ -383,6 +394,13 @@ impl<R: Runtime> Engine<R> {
             .db(move |s| s.transition(&id, &owner, to, reason.as_deref()))
             .await?;
         tracing::info!(status = %to, reason = moved.reason.as_deref().unwrap_or(""), "deployment {to}");
+        if matches!(
+            to,
+            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack | DeploymentStatus::Failed
+        ) {
+            let took = (Utc::now() - moved.created_at).to_std().unwrap_or_default();
+            self.metrics.deployment_finished(&to.to_string(), took);
+        }
         Ok(moved)
     }
 

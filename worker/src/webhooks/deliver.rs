@@ -11,6 +11,7 @@ use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 use slipway_core::domain::{WebhookKind, WebhookUrl};
+use slipway_core::metrics::Metrics;
 use slipway_core::store::{DueDelivery, Finished, Outcome, Store};
 use std::future::Future;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ pub struct Deliverer {
     client: reqwest::Client,
     /// Names this process's claims.
     owner: String,
+    metrics: Metrics,
 }
 
 impl Deliverer {
@@ -85,7 +87,14 @@ impl Deliverer {
             config,
             client,
             owner,
+            metrics: Metrics::new(),
         })
+    }
+
+    /// Counts attempts by outcome and times them into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Delivers until `shutdown` resolves.
@@ -170,7 +179,15 @@ impl Deliverer {
             );
             trace::continue_from(&span, delivery.traceparent.as_deref());
             let task = async move {
+                let started = std::time::Instant::now();
                 let outcome = this.attempt(&delivery).await;
+                let kind = match &outcome {
+                    Outcome::Delivered { .. } => "delivered",
+                    Outcome::Retry { .. } => "retry",
+                    Outcome::Gone => "gone",
+                    Outcome::Failed { .. } => "failed",
+                };
+                this.metrics.webhook_attempt(kind, started.elapsed());
                 let finished = Finished {
                     id: delivery.id,
                     webhook: delivery.webhook,

@@ -1,0 +1,23 @@
+//! `GET /metrics`: Prometheus text exposition of this process's metrics.
+//!
+//! Public, like `/healthz`: Prometheus scrapers rarely send tokens, and no
+//! metric carries an id, a name of an app, an env value or a token (labels
+//! are outcomes, route patterns, methods and statuses). Keep it off the
+//! public network the way `/healthz` is if that matters to you.
+
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+
+/// The OpenMetrics text format `prometheus-client` writes.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    // The depth is counted at scrape time; a database hiccup keeps the last value.
+    if let Ok(Ok(depth)) = web::block(move || store.pending_deployments()).await {
+        state.metrics.set_queue_depth(depth);
+    }
+    HttpResponse::Ok()
+        .content_type(CONTENT_TYPE)
+        .body(state.metrics.encode())
+}

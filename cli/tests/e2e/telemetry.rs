@@ -352,6 +352,10 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
             !String::from_utf8_lossy(body).contains(SECRET),
             "an exported span holds an env value"
         );
+        assert!(
+            !String::from_utf8_lossy(body).contains(&token),
+            "an exported span holds the token"
+        );
     }
     let _ = server.child.kill();
     let _ = server.child.wait();

@@ -9,6 +9,7 @@ mod state;
 pub mod tracing_mw;
 
 pub use error::ApiError;
+pub use routes::metrics::metrics_only_server;
 pub use startup::{ApiConfig, Application, StartError, ADMIN_TOKEN_NAME};
 
 /// Request bodies over this size are refused with 413.

@@ -95,6 +95,9 @@ pub struct WorkerArgs {
     /// Seconds after which a silent worker's deployment is taken over by another
     #[arg(long, env = "SLIPWAY_WORKER_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub lease_seconds: u64,
+    /// Serve this worker's metrics (`GET /metrics`) on this address
+    #[arg(long, env = "SLIPWAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 impl WorkerArgs {

@@ -204,8 +204,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(worker = %consumer.worker_name, "worker started");
             let lease = worker.lease();
             let runtime = worker.runtime()?;
-            let mut workers =
-                Workers::start(store.clone(), queue, source, runtime, consumer, lease);
+            let metrics = slipway_core::metrics::Metrics::new();
+            if let Some(listen) = &worker.metrics_listen {
+                let (server, address) =
+                    slipway_api::metrics_only_server(listen, metrics.clone())
+                        .with_context(|| format!("cannot serve metrics on {listen}"))?;
+                tracing::info!(%address, "metrics listening");
+                tokio::spawn(server);
+            }
+            let mut workers = Workers::start_with_metrics(
+                store.clone(),
+                queue,
+                source,
+                runtime,
+                consumer,
+                lease,
+                metrics,
+            );
             workers.deliver_webhooks(store, webhooks.delivery(false))?;
             shutdown_signal().await;
             tracing::info!("stopping: running rollouts continue on other workers");

@@ -21,3 +21,28 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         .content_type(CONTENT_TYPE)
         .body(state.metrics.encode())
 }
+
+/// A server with `GET /metrics` only, for processes without the API
+/// (`slipway server worker`). Returns it, not yet awaited, and its address.
+pub fn metrics_only_server(
+    listen: &str,
+    metrics: slipway_core::metrics::Metrics,
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    let addr = listener.local_addr()?;
+    let server = actix_web::HttpServer::new(move || {
+        let metrics = metrics.clone();
+        actix_web::App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let text = metrics.encode();
+                async move { HttpResponse::Ok().content_type(CONTENT_TYPE).body(text) }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((server, addr))
+}

@@ -5,7 +5,7 @@ mod builds;
 mod deployments;
 mod env;
 mod health;
-mod metrics;
+pub(crate) mod metrics;
 mod openapi;
 mod releases;
 mod stream;

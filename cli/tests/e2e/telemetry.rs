@@ -616,3 +616,31 @@ async fn a_webhook_receiver_sees_a_traceparent_of_the_deploys_trace() {
     );
     assert!(metrics.contains("slipway_webhook_delivery_latency_seconds_count 1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_serves_its_own_metrics_when_asked() {
+    let cluster = crate::rollouts::Cluster::start();
+    let api = &cluster.api;
+    let port = crate::support::free_port();
+    let _worker = cluster.worker_with(&[("SLIPWAY_METRICS_LISTEN", &format!("127.0.0.1:{port}"))]);
+    assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
+    let (status, started) = api
+        .post("/apps/shop/deploy", json!({ "manifest": manifest("") }))
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["deployment"]["id"].as_str().unwrap();
+    let done = api.wait_final("shop", id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = "slipway_deployments_total{outcome=\"succeeded\"} 1";
+    assert!(text.lines().any(|l| l == line), "no `{line}` in {text}");
+    assert!(
+        text.contains("slipway_queue_pickup_latency_seconds_count 1"),
+        "{text}"
+    );
+}

@@ -4,22 +4,41 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::Engine;
+use slipway_core::domain::{AppName, Grant, Scope};
 use slipway_core::secret::{hash_token, Secret};
-use slipway_core::store::Identity;
+use slipway_core::store::{IdempotencyGuard, Identity};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-/// The authenticated identity of a request.
+/// The authenticated identity of a request, and the idempotency key its
+/// writes carry, if any.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Identity);
+pub struct Caller {
+    pub identity: Identity,
+    pub guard: Option<Arc<IdempotencyGuard>>,
+}
 
 impl Caller {
     /// The name recorded as `actor` on what this request changes.
     pub fn actor(&self) -> String {
-        self.0.name.clone()
+        self.identity.name.clone()
+    }
+
+    pub fn grant(&self) -> &Grant {
+        &self.identity.grant
+    }
+
+    /// 403 unless the token's grant covers `needed` on `app` (`None`: routes
+    /// that belong to no app, which only an all-apps grant reaches).
+    pub fn require(&self, needed: Scope, app: Option<&AppName>) -> Result<(), ApiError> {
+        self.identity
+            .grant
+            .allows(needed, app)
+            .map_err(|denied| ApiError::Forbidden(denied.to_string()))
     }
 }
 
@@ -28,18 +47,41 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = presented_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        // Already authenticated by the idempotency middleware.
+        let known = req.extensions().get::<Caller>().cloned();
+        let req = req.clone();
         Box::pin(async move {
-            let token = token?;
-            let state = state.ok_or_else(|| ApiError::BadRequest("no application state".into()))?;
-            let hash = hash_token(token.expose());
-            match state.db(move |store| store.authenticate(&hash)).await? {
-                Some(identity) => Ok(Caller(identity)),
-                None => Err(ApiError::Unauthorized("unknown or expired token".into())),
+            match known {
+                Some(caller) => Ok(caller),
+                None => authenticate(&req).await,
             }
         })
     }
+}
+
+/// Checks the request's token (401 when missing, unknown or expired), then
+/// the token's write rate (429) unless the method only reads.
+pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let token = presented_token(req)?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::BadRequest("no application state".into()))?;
+    let hash = hash_token(token.expose());
+    let identity = state
+        .db(move |store| store.authenticate(&hash))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown or expired token".into()))?;
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        state
+            .write_limit
+            .check(&identity.token)
+            .map_err(ApiError::RateLimited)?;
+    }
+    Ok(Caller {
+        identity,
+        guard: None,
+    })
 }
 
 fn presented_token(req: &HttpRequest) -> Result<Secret<String>, ApiError> {

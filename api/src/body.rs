@@ -11,6 +11,25 @@ use std::pin::Pin;
 
 pub struct OptionalJson<T>(T);
 
+/// The body limit of a route, for the messages of bodies read as bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// JSON bodies up to `limit` bytes, with our error shape.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| ApiError::from(err).into())
+}
+
+/// Why a body could not be read as bytes: over `limit`, or broken.
+pub fn read_error(err: &actix_web::Error, limit: usize) -> ApiError {
+    match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => crate::error::too_large(limit),
+        _ => ApiError::BadRequest("could not read the request body".into()),
+    }
+}
+
 impl<T> OptionalJson<T> {
     pub fn into_inner(self) -> T {
         self.0
@@ -27,17 +46,12 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(crate::MAX_BODY_BYTES, |l| l.0);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes
-                .await
-                .map_err(|err| match err.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(format!(
-                        "the request body is over the {}-byte limit",
-                        crate::MAX_BODY_BYTES
-                    )),
-                    _ => ApiError::BadRequest("could not read the request body".into()),
-                })?;
+            let bytes = bytes.await.map_err(|err| read_error(&err, limit))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }

@@ -22,6 +22,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -29,6 +31,13 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
+    HeaderTooLarge(String),
+    /// Too many writes from one token; retry after this many seconds.
+    #[error("too many writes with this token; retry in {0} s")]
+    RateLimited(u64),
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error("the database is unavailable; try again shortly")]
@@ -43,10 +52,14 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::HeaderTooLarge(_) => "header_too_large",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Invalid(_) => "invalid",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -75,10 +88,14 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeaderTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,11 +108,19 @@ impl ResponseError for ApiError {
         }
         let mut response =
             HttpResponse::build(self.status_code()).json(body(self.code(), &self.to_string()));
-        if let ApiError::Unauthorized(_) = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"slipway\""),
-            );
+        match self {
+            ApiError::Unauthorized(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"slipway\""),
+                );
+            }
+            ApiError::RateLimited(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            _ => {}
         }
         response
     }
@@ -131,7 +156,7 @@ impl From<JsonPayloadError> for ApiError {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!("the request body is over the {limit}-byte limit"))
 }
 

@@ -1,11 +1,13 @@
 //! Building the HTTP server from its config (bound, not yet running), then
 //! running it. Tests build the very same server on port 0.
 
+use crate::body::json_config;
 use crate::error::{json_error_body, ApiError};
+use crate::limits::RateLimiter;
 use crate::state::AppState;
 use crate::{routes, MAX_BODY_BYTES};
 use actix_web::dev::Server;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use slipway_core::jobs::JobQueue;
 use slipway_core::metrics::Metrics;
@@ -26,7 +28,13 @@ pub struct ApiConfig {
     /// Accept webhook URLs that are loopback or private address literals
     /// (`SLIPWAY_WEBHOOK_ALLOW_PRIVATE`; workers check resolved hosts too).
     pub allow_private_webhooks: bool,
+    /// Writes a minute each token may make (`SLIPWAY_RATE_LIMIT`; 0: no limit).
+    pub write_rate_per_minute: u32,
 }
+
+/// Writes a minute per token unless configured otherwise: enough for any CI
+/// pipeline, low enough to stop a runaway script.
+pub const DEFAULT_WRITE_RATE_PER_MINUTE: u32 = 120;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -84,25 +92,22 @@ impl Application {
             queue,
             allow_private_webhooks: config.allow_private_webhooks,
             metrics,
+            write_limit: RateLimiter::new(config.write_rate_per_minute),
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(MAX_BODY_BYTES)
-                        .error_handler(|err, _| ApiError::from(err).into()),
-                )
+                .app_data(json_config(MAX_BODY_BYTES))
                 .app_data(web::PayloadConfig::default().limit(MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {
                     ApiError::BadRequest(format!("invalid query string: {err}")).into()
                 }))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .configure(routes::config)
+                .wrap(from_fn(crate::idempotency::idempotency))
+                .wrap(from_fn(crate::limits::check_sizes))
                 // Outermost: the server span covers every other middleware.
-                .wrap(actix_web::middleware::from_fn(
-                    crate::tracing_mw::trace_request,
-                ))
+                .wrap(from_fn(crate::tracing_mw::trace_request))
         })
         .listen(listener)
         .map_err(bind_error)?

@@ -1,6 +1,7 @@
 //! What every handler shares: the store (reached from blocking threads) and
 //! the job queue.
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use slipway_core::jobs::JobQueue;
 use slipway_core::store::{Store, StoreError};
@@ -13,6 +14,8 @@ pub struct AppState {
     pub allow_private_webhooks: bool,
     /// The process's metrics, served at `/metrics`.
     pub metrics: slipway_core::metrics::Metrics,
+    /// Writes per minute per token.
+    pub write_limit: crate::limits::RateLimiter,
 }
 
 impl AppState {
@@ -23,7 +26,28 @@ impl AppState {
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let store = self.store.clone();
+        Self::run(self.store.clone(), f).await
+    }
+
+    /// [`AppState::db`] for a request's write: when the request carries an
+    /// `Idempotency-Key`, its key is stored in the same transaction.
+    pub async fn write<T, F>(&self, caller: &Caller, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = match &caller.guard {
+            Some(guard) => self.store.guarded(guard.clone()),
+            None => self.store.clone(),
+        };
+        Self::run(store, f).await
+    }
+
+    async fn run<T, F>(store: Store, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
         actix_web::web::block(move || f(&store))
             .await
             .map_err(ApiError::internal)?

@@ -43,6 +43,9 @@ pub struct ListenArgs {
     /// Address the HTTP API listens on (port 0 picks a free port)
     #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Writes (POST, PATCH, DELETE) a minute each token may make; 0: no limit
+    #[arg(long, env = "SLIPWAY_RATE_LIMIT", default_value_t = slipway_api::DEFAULT_WRITE_RATE_PER_MINUTE)]
+    pub rate_limit: u32,
 }
 
 /// `SLIPWAY_ADMIN_TOKEN`, when set; refused when too short to be safe.

@@ -66,9 +66,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Dev mode talks to receivers on this machine unless told otherwise.
     let delivery = args.webhooks.delivery(true);
     let config = ApiConfig {
-        listen: args.listen.listen,
+        listen: args.listen.listen.clone(),
         admin_token,
         allow_private_webhooks: delivery.allow_private,
+        write_rate_per_minute: args.listen.rate_limit,
     };
     // One registry for the whole process: /metrics shows the workers' too.
     let metrics = Metrics::new();

@@ -181,9 +181,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate(&store).await?;
             let queue = queue.open().await?;
             let config = ApiConfig {
-                listen: listen.listen,
+                listen: listen.listen.clone(),
                 admin_token,
                 allow_private_webhooks: webhooks.delivery(false).allow_private,
+                write_rate_per_minute: listen.rate_limit,
             };
             let app = Application::build(config, store, queue).await?;
             tracing::info!(address = %app.local_addr(), "API listening");

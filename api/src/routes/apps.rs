@@ -7,6 +7,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::Scope;
 use slipway_core::domain::{AppName, Deadline};
 
 const DEADLINE_FIELD: &str = "deadline_seconds";
@@ -29,6 +30,7 @@ pub async fn create(
     caller: Caller,
     body: web::Json<CreateApp>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let name = AppName::parse(&body.name)?;
     let deadline = body
         .deadline_seconds
@@ -36,22 +38,27 @@ pub async fn create(
         .transpose()?;
     let actor = caller.actor();
     let app = state
-        .db(move |store| store.create_app(&name, deadline, &actor))
+        .write(&caller, move |store| {
+            store.create_app(&name, deadline, &actor)
+        })
         .await?;
     Ok(HttpResponse::Created().json(app))
 }
 
-pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
-    let apps = state.db(|store| store.list_apps()).await?;
+/// Every app the token reaches.
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let mut apps = state.db(|store| store.list_apps()).await?;
+    apps.retain(|app| caller.grant().covers(&app.name));
     Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
 }
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = app_path(&path)?;
+    caller.require(Scope::Read, Some(&name))?;
     let app = state.db(move |store| store.get_app(&name)).await?;
     Ok(HttpResponse::Ok().json(app))
 }
@@ -63,10 +70,13 @@ pub async fn update(
     body: web::Json<UpdateApp>,
 ) -> Result<HttpResponse, ApiError> {
     let name = app_path(&path)?;
+    caller.require(Scope::Admin, Some(&name))?;
     let deadline = Deadline::parse(body.deadline_seconds, DEADLINE_FIELD)?;
     let actor = caller.actor();
     let app = state
-        .db(move |store| store.update_app(&name, deadline, &actor))
+        .write(&caller, move |store| {
+            store.update_app(&name, deadline, &actor)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(app))
 }
@@ -77,9 +87,10 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = app_path(&path)?;
+    caller.require(Scope::Admin, Some(&name))?;
     let actor = caller.actor();
     state
-        .db(move |store| store.delete_app(&name, &actor))
+        .write(&caller, move |store| store.delete_app(&name, &actor))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::Scope;
 use slipway_core::domain::{BuildId, Description, GitInfo, InvalidInput, Manifest};
 use slipway_core::store::NewBuild;
 
@@ -64,21 +65,23 @@ pub async fn create(
     body: web::Json<CreateBuild>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let new = body.parse()?;
     let actor = caller.actor();
     let (build, release) = state
-        .db(move |store| store.create_build(&app, &new, &actor))
+        .write(&caller, move |store| store.create_build(&app, &new, &actor))
         .await?;
     Ok(HttpResponse::Created().json(json!({ "build": build, "release": release })))
 }
 
 pub async fn list(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Read, Some(&app))?;
     let limit = query.limit()?;
     let before = query.before(BuildId::parse)?;
     let builds = state
@@ -89,10 +92,11 @@ pub async fn list(
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Read, Some(&app))?;
     let id = build_path(&app, &path.1)?;
     let build = state.db(move |store| store.get_build(&app, &id)).await?;
     Ok(HttpResponse::Ok().json(build))

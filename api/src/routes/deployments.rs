@@ -11,7 +11,9 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use slipway_core::domain::{AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Strategy};
+use slipway_core::domain::{
+    AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Scope, Strategy,
+};
 use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
 use tracing::Instrument;
@@ -148,12 +150,13 @@ async fn start_from_release(
     start: StartFromRelease,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let release = release_path(&app, &path.1)?;
     let b = body.into_inner();
     let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
     let actor = caller.actor();
     let (release, deployment) = state
-        .db(move |s| start(s, &app, &release, &options, &actor))
+        .write(&caller, move |s| start(s, &app, &release, &options, &actor))
         .await?;
     enqueue(&state, &deployment).await;
     Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))
@@ -167,12 +170,13 @@ pub async fn deploy(
     body: web::Json<DeployBody>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let b = body.into_inner();
     let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
     let build = CreateBuild::new(b.manifest, b.git_sha, b.git_message, b.description).parse()?;
     let actor = caller.actor();
     let (build, release, deployment) = state
-        .db(move |s| s.deploy(&app, &build, &options, &actor))
+        .write(&caller, move |s| s.deploy(&app, &build, &options, &actor))
         .await?;
     enqueue(&state, &deployment).await;
     Ok(HttpResponse::Accepted()
@@ -181,11 +185,12 @@ pub async fn deploy(
 
 pub async fn list(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Read, Some(&app))?;
     let limit = query.limit()?;
     let before = query.before(DeploymentId::parse)?;
     let deployments = state
@@ -196,10 +201,11 @@ pub async fn list(
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Read, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
     let deployment = state.db(move |s| s.get_deployment(&app, &id)).await?;
     Ok(HttpResponse::Ok().json(deployment))
@@ -208,12 +214,15 @@ pub async fn show(
 /// Asks the worker to stop and roll back: 202, it happens shortly.
 pub async fn cancel(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
-    let deployment = state.db(move |s| s.cancel_deployment(&app, &id)).await?;
+    let deployment = state
+        .write(&caller, move |s| s.cancel_deployment(&app, &id))
+        .await?;
     Ok(HttpResponse::Accepted().json(deployment))
 }
 

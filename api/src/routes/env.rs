@@ -8,6 +8,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::Scope;
 use slipway_core::domain::{Description, EnvChange, InvalidInput};
 use std::collections::BTreeMap;
 
@@ -29,10 +30,11 @@ pub struct PatchEnv {
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Read, Some(&app))?;
     let (env, release) = state.db(move |store| store.env(&app)).await?;
     Ok(HttpResponse::Ok().json(json!({ "env": env, "release": release })))
 }
@@ -47,6 +49,7 @@ pub async fn update(
     body: web::Json<PatchEnv>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let body = body.into_inner();
     let change = EnvChange::parse(body.set, body.unset)?;
     let description = body
@@ -61,7 +64,9 @@ pub async fn update(
             return Err(InvalidInput::new("deadline_seconds", message).into());
         }
         let release = state
-            .db(move |store| store.change_env(&app, &change, description.as_ref(), &actor))
+            .write(&caller, move |store| {
+                store.change_env(&app, &change, description.as_ref(), &actor)
+            })
             .await?;
         return Ok(match release {
             Some(_) => HttpResponse::Created().json(json!({ "release": release })),
@@ -70,7 +75,7 @@ pub async fn update(
     }
     let options = promote_options(body.deadline_seconds, body.minimum, body.maximum, &req)?;
     let started = state
-        .db(move |store| {
+        .write(&caller, move |store| {
             store.change_env_and_promote(&app, &change, description.as_ref(), &options, &actor)
         })
         .await?;

@@ -9,10 +9,14 @@ pub(crate) mod metrics;
 mod openapi;
 mod releases;
 mod stream;
+mod tokens;
 mod webhooks;
 
+use crate::body::{json_config, BodyLimit};
 use crate::error::ApiError;
+use crate::SMALL_BODY_BYTES;
 use actix_web::web::{self, delete, get, patch, post, resource};
+use actix_web::Resource;
 use serde::Deserialize;
 use slipway_core::domain::{AppName, BuildId, InvalidInput, ReleaseId};
 
@@ -23,12 +27,12 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(resource("/openapi.json").route(get().to(openapi::document)))
         .service(resource("/metrics").route(get().to(metrics::scrape)))
         .service(
-            resource("/apps")
+            small("/apps")
                 .route(get().to(apps::list))
                 .route(post().to(apps::create)),
         )
         .service(
-            resource("/apps/{app}")
+            small("/apps/{app}")
                 .route(get().to(apps::show))
                 .route(patch().to(apps::update))
                 .route(delete().to(apps::remove)),
@@ -51,36 +55,46 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/apps/{app}/releases/{id}").route(get().to(releases::show)))
         .service(resource("/apps/{app}/releases/{id}/diff").route(get().to(releases::diff)))
+        .service(small("/apps/{app}/releases/{id}/promote").route(post().to(deployments::promote)))
         .service(
-            resource("/apps/{app}/releases/{id}/promote").route(post().to(deployments::promote)),
-        )
-        .service(
-            resource("/apps/{app}/releases/{id}/rollback").route(post().to(deployments::rollback)),
+            small("/apps/{app}/releases/{id}/rollback").route(post().to(deployments::rollback)),
         )
         .service(resource("/apps/{app}/deploy").route(post().to(deployments::deploy)))
         .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
         .service(resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)))
-        .service(
-            resource("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)),
-        )
+        .service(small("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)))
         .service(resource("/apps/{app}/deployments/{id}/events").route(get().to(stream::events)))
         .service(
-            resource("/webhooks")
+            small("/webhooks")
                 .route(get().to(webhooks::list))
                 .route(post().to(webhooks::create)),
         )
         .service(
-            resource("/webhooks/{id}")
+            small("/webhooks/{id}")
                 .route(get().to(webhooks::show))
                 .route(delete().to(webhooks::remove)),
         )
-        .service(resource("/webhooks/{id}/rotate").route(post().to(webhooks::rotate)))
-        .service(resource("/webhooks/{id}/test").route(post().to(webhooks::test)))
-        .service(resource("/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))
+        .service(small("/webhooks/{id}/rotate").route(post().to(webhooks::rotate)))
+        .service(small("/webhooks/{id}/test").route(post().to(webhooks::test)))
+        .service(small("/webhooks/{id}/deliveries").route(get().to(webhooks::deliveries)))
         .service(
-            resource("/webhooks/{id}/deliveries/{delivery}/redeliver")
+            small("/webhooks/{id}/deliveries/{delivery}/redeliver")
                 .route(post().to(webhooks::redeliver)),
-        );
+        )
+        .service(
+            small("/tokens")
+                .route(get().to(tokens::list))
+                .route(post().to(tokens::create)),
+        )
+        .service(small("/tokens/{id}").route(delete().to(tokens::remove)));
+}
+
+/// A resource whose bodies are small JSON objects: [`SMALL_BODY_BYTES`] at most.
+fn small(path: &str) -> Resource {
+    resource(path)
+        .app_data(BodyLimit(SMALL_BODY_BYTES))
+        .app_data(json_config(SMALL_BODY_BYTES))
+        .app_data(web::PayloadConfig::default().limit(SMALL_BODY_BYTES))
 }
 
 /// Path segments that cannot name anything are simply not found.

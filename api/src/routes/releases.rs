@@ -8,6 +8,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::Scope;
 use slipway_core::domain::{BuildId, Description, Env, EnvDiff, InvalidInput, ReleaseId};
 use slipway_core::store::NewRelease;
 use std::collections::BTreeMap;
@@ -45,21 +46,25 @@ pub async fn create(
     body: web::Json<CreateRelease>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Deploy, Some(&app))?;
     let new = body.into_inner().parse()?;
     let actor = caller.actor();
     let release = state
-        .db(move |store| store.create_release(&app, &new, &actor))
+        .write(&caller, move |store| {
+            store.create_release(&app, &new, &actor)
+        })
         .await?;
     Ok(HttpResponse::Created().json(json!({ "release": release })))
 }
 
 pub async fn list(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
+    caller.require(Scope::Read, Some(&app))?;
     let limit = query.limit()?;
     let before = query.before(ReleaseId::parse)?;
     let releases = state
@@ -70,10 +75,11 @@ pub async fn list(
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Read, Some(&app))?;
     let id = release_path(&app, &path.1)?;
     let release = state.db(move |store| store.get_release(&app, &id)).await?;
     Ok(HttpResponse::Ok().json(release))
@@ -91,11 +97,12 @@ pub struct DiffQuery {
 /// removed. Values are never shown.
 pub async fn diff(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
     query: web::Query<DiffQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Read, Some(&app))?;
     let id = release_path(&app, &path.1)?;
     let against = query
         .against

@@ -10,6 +10,7 @@ use crate::state::AppState;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use slipway_core::domain::DeploymentId;
+use slipway_core::domain::Scope;
 use slipway_core::store::{Event, Store};
 use std::time::Duration;
 
@@ -30,11 +31,12 @@ struct Cursor {
 
 pub async fn events(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path.0)?;
+    caller.require(Scope::Read, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
     let (app_, id_) = (app.clone(), id.clone());
     state.db(move |s| s.get_deployment(&app_, &id_)).await?;

@@ -8,6 +8,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::Scope;
 use slipway_core::domain::{
     AppName, DeliveryId, Description, EventPattern, InvalidInput, WebhookId, WebhookKind,
     WebhookUrl,
@@ -90,26 +91,29 @@ pub async fn create(
     caller: Caller,
     body: web::Json<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let new = body.parse(state.allow_private_webhooks)?;
     let actor = caller.actor();
     let (webhook, secret) = state
-        .db(move |store| store.create_webhook(&new, &actor))
+        .write(&caller, move |store| store.create_webhook(&new, &actor))
         .await?;
     let mut shown = json!(webhook);
     shown["secret"] = json!(secret.expose());
     Ok(HttpResponse::Created().json(shown))
 }
 
-pub async fn list(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let webhooks = state.db(|store| store.webhooks()).await?;
     Ok(HttpResponse::Ok().json(json!({ "webhooks": webhooks })))
 }
 
 pub async fn show(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let found = state.db({
         let id = id.clone();
@@ -123,9 +127,10 @@ pub async fn show(
 
 pub async fn remove(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let deleted = state.db({
         let id = id.clone();
@@ -140,12 +145,13 @@ pub async fn remove(
 
 pub async fn rotate(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let (webhook, secret) = state
-        .db(move |store| store.rotate_webhook_secret(&id))
+        .write(&caller, move |store| store.rotate_webhook_secret(&id))
         .await?;
     let mut shown = json!(webhook);
     shown["secret"] = json!(secret.expose());
@@ -157,10 +163,11 @@ pub async fn test(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let actor = caller.actor();
     let delivery = state
-        .db(move |store| store.test_webhook(&id, &actor))
+        .write(&caller, move |store| store.test_webhook(&id, &actor))
         .await?;
     Ok(HttpResponse::Accepted().json(delivery))
 }
@@ -173,10 +180,11 @@ pub struct DeliveriesQuery {
 
 pub async fn deliveries(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let limit = query.limit.unwrap_or(DEFAULT_DELIVERIES);
     if !(1..=MAX_DELIVERIES).contains(&limit) {
@@ -189,9 +197,10 @@ pub async fn deliveries(
 
 pub async fn redeliver(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin, None)?;
     let (raw_webhook, raw_delivery) = path.into_inner();
     let webhook = webhook_path(&raw_webhook)?;
     let delivery = DeliveryId::parse(&raw_delivery).map_err(|_| {
@@ -201,7 +210,7 @@ pub async fn redeliver(
         ))
     })?;
     let again = state
-        .db(move |store| store.redeliver(&webhook, &delivery))
+        .write(&caller, move |store| store.redeliver(&webhook, &delivery))
         .await?;
     Ok(HttpResponse::Accepted().json(again))
 }

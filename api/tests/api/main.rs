@@ -5,6 +5,7 @@ mod bad_input;
 mod deployments;
 mod diff;
 mod support;
+mod tokens;
 mod webhooks;
 
 use reqwest::Method;

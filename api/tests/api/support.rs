@@ -17,10 +17,15 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     pub store: Store,
-    _db: TestDatabase,
+    pub db: TestDatabase,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with_rate(backend, 0).await
+}
+
+/// [`spawn_app`] with a write rate limit per token (0: none).
+pub async fn spawn_app_with_rate(backend: Backend, write_rate_per_minute: u32) -> TestApp {
     let db = TestDatabase::new(backend);
     let store = db.store();
     let token = generate_token();
@@ -28,6 +33,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         listen: "127.0.0.1:0".into(),
         admin_token: token.clone(),
         allow_private_webhooks: false,
+        write_rate_per_minute,
     };
     let (queue, jobs) = JobQueue::in_process();
     let app = Application::build(config, store.clone(), queue)
@@ -41,7 +47,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         token: token.expose().clone(),
         client: reqwest::Client::new(),
         store,
-        _db: db,
+        db,
     }
 }
 
@@ -51,6 +57,21 @@ impl TestApp {
         self.client
             .request(method, format!("{}{path}", self.url))
             .bearer_auth(&self.token)
+    }
+
+    /// A request carrying `token`.
+    pub fn request_as(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+    }
+
+    /// Creates a token with the admin token; returns the token itself.
+    pub async fn create_token(&self, name: &str, scope: &str, apps: &[&str]) -> String {
+        let body = json!({ "name": name, "scope": scope, "apps": apps });
+        let created =
+            expect_status(self.send_json(Method::POST, "/tokens", &body).await, 201).await;
+        created["token"].as_str().expect("the token").to_owned()
     }
 
     pub async fn get(&self, path: &str) -> Response {

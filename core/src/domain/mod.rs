@@ -11,6 +11,7 @@ pub mod env;
 pub mod ids;
 pub mod manifest;
 pub mod names;
+pub mod token;
 pub mod webhook;
 mod webhook_url;
 
@@ -22,7 +23,8 @@ pub use description::{
 pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use manifest::{Health, Manifest, Service, Strategy};
-pub use names::{AppName, ServiceName};
+pub use names::{AppName, ServiceName, TokenName};
+pub use token::{Denied, Grant, Scope};
 pub use webhook::{EventPattern, WebhookKind};
 pub use webhook_url::{refused_class, WebhookUrl, WebhookUrlError};
 

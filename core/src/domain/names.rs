@@ -59,6 +59,10 @@ define_name!(
     /// The name of a service within an app's manifest.
     ServiceName, "service"
 );
+define_name!(
+    /// The name of an API token, recorded as the `actor` of what it changes.
+    TokenName, "name"
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ mod deployments;
 mod error;
 mod events;
 mod fanout;
+mod idempotency;
 mod leases;
 mod listings;
 mod progress;
@@ -27,10 +28,11 @@ pub use connection::{Backend, DbConnection};
 pub use deliveries::{Delivery, DueDelivery, Finished, Outcome};
 pub use deployments::Deployment;
 pub use error::StoreError;
+pub use idempotency::{IdempotencyGuard, Prior};
 pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use releases::{NewBuild, NewRelease};
-pub use tokens::Identity;
+pub use tokens::{Identity, NewToken, Token};
 pub use webhooks::{NewWebhook, Webhook, ROTATION_OVERLAP};
 
 use connection::{DbPool, PooledDb};
@@ -45,6 +47,9 @@ const ID_ATTEMPTS: u32 = 5;
 pub struct Store {
     pool: DbPool,
     backend: Backend,
+    /// Set on a handle from [`Store::guarded`]: its first committed write
+    /// also records this idempotency key, in the same transaction.
+    guard: Option<std::sync::Arc<IdempotencyGuard>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -61,7 +66,11 @@ impl Store {
     pub fn connect(url: &str, pool_size: u32) -> Result<Store, StoreError> {
         let (backend, conn_url) = connection::parse_url(url)?;
         let pool = connection::build_pool(backend, &conn_url, pool_size)?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            guard: None,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -94,9 +103,21 @@ impl Store {
         let conn: &mut DbConnection = &mut conn;
         let mut attempt = 1;
         loop {
-            match conn.transaction(&mut f) {
+            let result = conn.transaction(|conn| {
+                let value = f(conn)?;
+                if let Some(guard) = &self.guard {
+                    guard.claim_in(conn)?;
+                }
+                Ok(value)
+            });
+            match result {
                 Err(StoreError::IdCollision) if attempt < ID_ATTEMPTS => attempt += 1,
-                result => return result,
+                result => {
+                    if let (Ok(_), Some(guard)) = (&result, &self.guard) {
+                        guard.committed();
+                    }
+                    return result;
+                }
             }
         }
     }

@@ -90,6 +90,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (token, key) {
+        token -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        body -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     webhooks (id) {
         id -> Text,
         url -> Text,
@@ -137,6 +149,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployments,
     events,
     tokens,
+    idempotency_keys,
     webhooks,
     deliveries
 );

@@ -1,22 +1,85 @@
-//! API tokens, stored only as SHA-256 hashes.
+//! API tokens, stored only as SHA-256 hashes, with their scope and apps.
 
 use super::records::now;
 use super::schema::tokens;
 use super::{Store, StoreError};
-use crate::domain::TokenId;
-use chrono::{NaiveDateTime, TimeDelta};
+use crate::domain::{AppName, Grant, Scope, TokenId, TokenName};
+use crate::secret::{constant_time_eq, generate_token, hash_token, Secret};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use serde::Serialize;
 
 /// `last_used_at` is refreshed at most this often, so reads stay reads.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
 /// Who made a request: the token's name is recorded as the `actor` of what
-/// it changes.
+/// it changes; the grant says what it may do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub token: TokenId,
     pub name: String,
-    pub scope: String,
+    pub grant: Grant,
+}
+
+/// A token as listings show it: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    pub scope: Scope,
+    /// The apps it may act on; empty: all.
+    pub apps: Vec<AppName>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What `POST /tokens` asks for, parsed.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub name: TokenName,
+    pub scope: Scope,
+    pub apps: Vec<AppName>,
+    pub lifetime: Option<TimeDelta>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+struct TokenRow {
+    id: String,
+    name: String,
+    hash: String,
+    scope: String,
+    apps: String,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl TokenRow {
+    fn grant(&self) -> Result<Grant, StoreError> {
+        let names: Vec<String> = serde_json::from_str(&self.apps).map_err(StoreError::corrupt)?;
+        Ok(Grant {
+            scope: Scope::parse(&self.scope).map_err(StoreError::corrupt)?,
+            apps: names
+                .iter()
+                .map(|a| AppName::parse(a).map_err(StoreError::corrupt))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn into_token(self) -> Result<Token, StoreError> {
+        let grant = self.grant()?;
+        Ok(Token {
+            id: TokenId::parse(&self.id).map_err(StoreError::corrupt)?,
+            name: self.name,
+            scope: grant.scope,
+            apps: grant.apps,
+            created_at: self.created_at.and_utc(),
+            expires_at: self.expires_at.map(|t| t.and_utc()),
+            last_used_at: self.last_used_at.map(|t| t.and_utc()),
+        })
+    }
 }
 
 impl Store {
@@ -25,7 +88,12 @@ impl Store {
     pub fn ensure_admin_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
         self.write(|conn| {
             let updated = diesel::update(tokens::table.filter(tokens::name.eq(name)))
-                .set((tokens::hash.eq(hash), tokens::scope.eq("admin")))
+                .set((
+                    tokens::hash.eq(hash),
+                    tokens::scope.eq(Scope::Admin.as_str()),
+                    tokens::apps.eq("[]"),
+                    tokens::expires_at.eq(None::<NaiveDateTime>),
+                ))
                 .execute(conn)?;
             if updated == 0 {
                 diesel::insert_into(tokens::table)
@@ -33,7 +101,7 @@ impl Store {
                         tokens::id.eq(TokenId::generate().as_str()),
                         tokens::name.eq(name),
                         tokens::hash.eq(hash),
-                        tokens::scope.eq("admin"),
+                        tokens::scope.eq(Scope::Admin.as_str()),
                         tokens::created_at.eq(now()),
                     ))
                     .execute(conn)?;
@@ -42,44 +110,111 @@ impl Store {
         })
     }
 
+    /// Creates a token; its secret is returned only here.
+    pub fn create_token(&self, new: &NewToken) -> Result<(Token, Secret<String>), StoreError> {
+        self.write(|conn| {
+            let taken = tokens::table
+                .filter(tokens::name.eq(new.name.as_str()))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
+            if taken {
+                return Err(StoreError::Conflict(format!(
+                    "a token named `{}` already exists",
+                    new.name
+                )));
+            }
+            let id = TokenId::generate();
+            let secret = generate_token();
+            let created_at = now();
+            let apps: Vec<&str> = new.apps.iter().map(AppName::as_str).collect();
+            diesel::insert_into(tokens::table)
+                .values((
+                    tokens::id.eq(id.as_str()),
+                    tokens::name.eq(new.name.as_str()),
+                    tokens::hash.eq(hash_token(secret.expose())),
+                    tokens::scope.eq(new.scope.as_str()),
+                    tokens::apps.eq(serde_json::to_string(&apps).map_err(StoreError::corrupt)?),
+                    tokens::created_at.eq(created_at),
+                    tokens::expires_at.eq(new.lifetime.map(|l| created_at + l)),
+                ))
+                .execute(conn)?;
+            let row = tokens::table
+                .find(id.as_str())
+                .select(TokenRow::as_select())
+                .first(conn)?;
+            Ok((row.into_token()?, secret.clone()))
+        })
+    }
+
+    /// Every token, oldest first.
+    pub fn tokens(&self) -> Result<Vec<Token>, StoreError> {
+        self.read(|conn| {
+            tokens::table
+                .order((tokens::created_at, tokens::id))
+                .select(TokenRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(TokenRow::into_token)
+                .collect()
+        })
+    }
+
+    /// Deletes a token (and its idempotency keys); it stops working at once.
+    /// The configured token (named `configured`) is refused: it comes back
+    /// at the next start.
+    pub fn delete_token(&self, id: &TokenId, configured: &str) -> Result<Token, StoreError> {
+        self.write(|conn| {
+            let row = tokens::table
+                .find(id.as_str())
+                .select(TokenRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("token `{id}` not found")))?;
+            if row.name == configured {
+                return Err(StoreError::Conflict(format!(
+                    "the `{configured}` token comes from SLIPWAY_ADMIN_TOKEN: change that \
+                     variable to replace it"
+                )));
+            }
+            diesel::delete(tokens::table.find(id.as_str())).execute(conn)?;
+            row.into_token()
+        })
+    }
+
     /// The identity behind a token hash, unless unknown or expired.
     pub fn authenticate(&self, hash: &str) -> Result<Option<Identity>, StoreError> {
-        type Found = (
-            String,
-            String,
-            String,
-            Option<NaiveDateTime>,
-            Option<NaiveDateTime>,
-        );
-        let found: Option<Found> = self.read(|conn| {
+        let found: Option<TokenRow> = self.read(|conn| {
             Ok(tokens::table
                 .filter(tokens::hash.eq(hash))
-                .select((
-                    tokens::id,
-                    tokens::name,
-                    tokens::scope,
-                    tokens::expires_at,
-                    tokens::last_used_at,
-                ))
+                .select(TokenRow::as_select())
                 .first(conn)
                 .optional()?)
         })?;
-        let Some((id, name, scope, expires_at, last_used_at)) = found else {
+        // The index finds the row; the comparison that decides is constant-time.
+        let Some(row) = found.filter(|row| constant_time_eq(row.hash.as_bytes(), hash.as_bytes()))
+        else {
             return Ok(None);
         };
         let now = now();
-        if expires_at.is_some_and(|at| at <= now) {
+        if row.expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
         }
-        if last_used_at.is_none_or(|at| at < now - LAST_USED_GRANULARITY) {
+        if row
+            .last_used_at
+            .is_none_or(|at| at < now - LAST_USED_GRANULARITY)
+        {
             self.write(|conn| {
-                diesel::update(tokens::table.find(&id))
+                diesel::update(tokens::table.find(&row.id))
                     .set(tokens::last_used_at.eq(now))
                     .execute(conn)?;
                 Ok(())
             })?;
         }
-        let token = TokenId::parse(&id).map_err(StoreError::corrupt)?;
-        Ok(Some(Identity { token, name, scope }))
+        Ok(Some(Identity {
+            token: TokenId::parse(&row.id).map_err(StoreError::corrupt)?,
+            grant: row.grant()?,
+            name: row.name,
+        }))
     }
 }

@@ -103,6 +103,16 @@ impl TestDatabase {
         self.backend
     }
 
+    /// Runs SQL on this database as it is: how tests set up states the API
+    /// cannot reach (an expired token).
+    pub fn execute(&self, sql: &str) {
+        let mut conn = crate::store::DbConnection::establish(
+            self.url.strip_prefix("sqlite://").unwrap_or(&self.url),
+        )
+        .expect("connect to the test database");
+        conn.batch_execute(sql).expect("run the SQL");
+    }
+
     /// A migrated store on this database.
     pub fn store(&self) -> Store {
         let store = Store::connect(&self.url, 4).expect("connect to the test database");

@@ -275,7 +275,7 @@ fn tokens_authenticate_by_hash(backend: Backend) {
     f.store.ensure_admin_token("admin", "hash-one").unwrap();
     let identity = f.store.authenticate("hash-one").unwrap().unwrap();
     assert_eq!(
-        (identity.name.as_str(), identity.scope.as_str()),
+        (identity.name.as_str(), identity.grant.scope.as_str()),
         ("admin", "admin")
     );
     assert!(f.store.authenticate("hash-two").unwrap().is_none());

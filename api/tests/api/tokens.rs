@@ -1,0 +1,353 @@
+//! `/tokens` and what scopes allow: the scope matrix (each scope on each
+//! class of route), app limits, expiry, and the token lifecycle.
+
+use crate::support::{expect_error, expect_status, spawn_app, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+use slipway_core::store::Backend;
+
+crate::on_both_backends!(
+    each_scope_reaches_exactly_its_routes,
+    tokens_are_created_listed_and_deleted,
+    expired_unknown_and_deleted_tokens_are_refused,
+    bad_token_requests_are_rejected_and_change_nothing,
+);
+
+/// Sends `method path` with `token` and a JSON body (none when `Null`);
+/// returns the status and the body.
+async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
+    let mut request = app.request_as(token, method, path);
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_app("a").await;
+    app.create_app("b").await;
+    let release = app.build("a", json!({})).await["release"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = app.create_token("read-a", "read", &["a"]).await;
+    let deploy = app.create_token("deploy-a", "deploy", &["a"]).await;
+    let deploy_all = app.create_token("deploy-all", "deploy", &[]).await;
+    let admin = app.create_token("admin-all", "admin", &[]).await;
+    let manifest = json!({ "manifest": { "services": { "web": { "command": "true" } } } });
+
+    // Reads: every scope on its apps; an app outside the token's is 403.
+    for path in [
+        "/apps/a",
+        "/apps/a/builds",
+        "/apps/a/env",
+        "/apps/a/releases",
+        &format!("/apps/a/releases/{release}"),
+        "/apps/a/deployments",
+    ] {
+        for token in [&read, &deploy, &deploy_all, &admin] {
+            let (status, body) = call(&app, token, Method::GET, path, Value::Null).await;
+            assert_eq!(status, 200, "GET {path}: {body}");
+        }
+        let other = path.replacen("/apps/a", "/apps/b", 1);
+        if !other.contains("/releases/") {
+            for token in [&read, &deploy] {
+                let (status, body) = call(&app, token, Method::GET, &other, Value::Null).await;
+                assert_eq!(status, 403, "GET {other}: {body}");
+                assert_eq!(body["error"]["code"], "forbidden");
+            }
+        }
+    }
+
+    // Deploy-class writes: refused to `read` (changing nothing), allowed to `deploy`.
+    let before = app.releases("a").await.len();
+    let writes: Vec<(Method, String, Value, u16)> = vec![
+        (Method::POST, "/apps/a/builds".into(), manifest.clone(), 201),
+        (
+            Method::PATCH,
+            "/apps/a/env".into(),
+            json!({ "set": { "K": "v" } }),
+            201,
+        ),
+        (Method::POST, "/apps/a/releases".into(), json!({}), 201),
+        (
+            Method::POST,
+            format!("/apps/a/releases/{release}/promote"),
+            Value::Null,
+            202,
+        ),
+    ];
+    for (method, path, body, _) in &writes {
+        let (status, answer) = call(&app, &read, method.clone(), path, body.clone()).await;
+        assert_eq!(status, 403, "{method} {path} as read: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("scope `deploy`"),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        app.releases("a").await.len(),
+        before,
+        "denied writes change nothing"
+    );
+    for (method, path, body, expected) in &writes {
+        let (status, answer) = call(&app, &deploy, method.clone(), path, body.clone()).await;
+        assert_eq!(status, *expected, "{method} {path} as deploy: {answer}");
+    }
+    let deployment = app.get("/apps/a/deployments").await;
+    let deployment = expect_status(deployment, 200).await["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = format!("/apps/a/deployments/{deployment}/cancel");
+    assert_eq!(
+        call(&app, &read, Method::POST, &cancel, Value::Null)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, &deploy, Method::POST, &cancel, Value::Null)
+            .await
+            .0,
+        202
+    );
+    let (status, _) = call(
+        &app,
+        &deploy,
+        Method::POST,
+        "/apps/b/builds",
+        manifest.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "deploy on an app outside the token's");
+
+    // The token's name is the actor of what it changed.
+    let newest = &app.releases("a").await[0];
+    assert_eq!(newest["actor"], "deploy-a", "{newest}");
+    let events = app.store.events(None).unwrap();
+    assert!(events.iter().any(|e| e.actor == "deploy-a"));
+
+    // Admin-class routes: only `admin`.
+    let admin_routes: Vec<(Method, &str, Value, u16)> = vec![
+        (Method::GET, "/tokens", Value::Null, 200),
+        (Method::GET, "/webhooks", Value::Null, 200),
+        (Method::POST, "/apps", json!({ "name": "c" }), 201),
+        (
+            Method::PATCH,
+            "/apps/a",
+            json!({ "deadline_seconds": 300 }),
+            200,
+        ),
+        (
+            Method::POST,
+            "/webhooks",
+            json!({ "url": "https://hooks.example.com/x", "kind": "generic", "events": ["*"] }),
+            201,
+        ),
+        (
+            Method::POST,
+            "/tokens",
+            json!({ "name": "more", "scope": "read" }),
+            201,
+        ),
+        (Method::DELETE, "/apps/b", Value::Null, 204),
+    ];
+    for (method, path, body, expected) in &admin_routes {
+        for token in [&read, &deploy, &deploy_all] {
+            let (status, answer) = call(&app, token, method.clone(), path, body.clone()).await;
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+        }
+        let (status, answer) = call(&app, &admin, method.clone(), path, body.clone()).await;
+        assert_eq!(status, *expected, "{method} {path} as admin: {answer}");
+    }
+
+    // Listing apps shows only the token's.
+    let (_, listed) = call(&app, &read, Method::GET, "/apps", Value::Null).await;
+    let names: Vec<&str> = listed["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a"]);
+    let (_, listed) = call(&app, &admin, Method::GET, "/apps", Value::Null).await;
+    assert_eq!(listed["apps"].as_array().unwrap().len(), 2, "a and c");
+
+    // A limited admin token still cannot reach routes of no app.
+    let limited_admin = app.create_token("admin-a", "admin", &["a"]).await;
+    let (status, answer) = call(&app, &limited_admin, Method::GET, "/tokens", Value::Null).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("all apps"));
+}
+
+async fn tokens_are_created_listed_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({ "name": "ci", "scope": "deploy", "apps": ["web", "api", "web"], "expires_in": 3600 });
+    let created = expect_status(app.send_json(Method::POST, "/tokens", &body).await, 201).await;
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("slp_") && token.len() == 47, "{token}");
+    assert_eq!(created["scope"], "deploy");
+    assert_eq!(
+        created["apps"],
+        json!(["api", "web"]),
+        "sorted, without duplicates"
+    );
+    assert!(created["expires_at"].is_string());
+    assert!(created["last_used_at"].is_null());
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // The token works, and its use is recorded.
+    let response = app
+        .request_as(&token, Method::GET, "/apps/web/releases")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 404, "not_found").await;
+    let listed = expect_status(app.get("/tokens").await, 200).await;
+    let text = listed.to_string();
+    assert!(!text.contains(&token), "listings never show the token");
+    let ci = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci")
+        .unwrap()
+        .clone();
+    assert!(ci["last_used_at"].is_string(), "{ci}");
+    assert!(
+        ci.get("token").is_none() && ci.get("hash").is_none(),
+        "{ci}"
+    );
+    assert_eq!(
+        listed["tokens"][0]["name"], "admin",
+        "the configured token is listed"
+    );
+
+    // The raw table holds only the hash.
+    let stored = app.store.tokens().unwrap();
+    assert_eq!(stored.len(), 2);
+
+    let response = app
+        .request(Method::DELETE, &format!("/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, 204).await;
+    let response = app
+        .request_as(&token, Method::GET, "/apps")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 401, "unauthorized").await;
+    let response = app
+        .request(Method::DELETE, &format!("/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 404, "not_found").await;
+}
+
+async fn expired_unknown_and_deleted_tokens_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let old = app.create_token("old", "admin", &[]).await;
+    let response = app
+        .request_as(&old, Method::GET, "/apps")
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, 200).await;
+    app.db
+        .execute("UPDATE tokens SET expires_at = '2000-01-01 00:00:00' WHERE name = 'old'");
+    let response = app
+        .request_as(&old, Method::GET, "/apps")
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, 401, "unauthorized").await;
+    assert!(message.contains("expired"), "{message}");
+    let made_up = "slp_0000000000000000000000000000000000000000000";
+    let response = app
+        .request_as(made_up, Method::GET, "/apps")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 401, "unauthorized").await;
+}
+
+async fn bad_token_requests_are_rejected_and_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_token("ci", "read", &[]).await;
+    let cases = [
+        (json!({ "name": "ci", "scope": "read" }), 409, "conflict"),
+        (json!({ "name": "x", "scope": "root" }), 422, "invalid"),
+        (
+            json!({ "name": "Bad Name", "scope": "read" }),
+            422,
+            "invalid",
+        ),
+        (
+            json!({ "name": "x", "scope": "read", "apps": ["no way"] }),
+            422,
+            "invalid",
+        ),
+        (
+            json!({ "name": "x", "scope": "read", "expires_in": 5 }),
+            422,
+            "invalid",
+        ),
+        (
+            json!({ "name": "x", "scope": "read", "expires_in": "1d" }),
+            400,
+            "bad_request",
+        ),
+        (
+            json!({ "name": "x", "scope": "read", "owner": "me" }),
+            400,
+            "bad_request",
+        ),
+        (json!({ "scope": "read" }), 400, "bad_request"),
+    ];
+    for (body, status, code) in cases {
+        let response = app.send_json(Method::POST, "/tokens", &body).await;
+        let message = expect_error(response, status, code).await;
+        assert!(!message.is_empty(), "{body}");
+    }
+    let too_many: Vec<String> = (0..101).map(|i| format!("app{i}")).collect();
+    let body = json!({ "name": "x", "scope": "read", "apps": too_many });
+    expect_error(
+        app.send_json(Method::POST, "/tokens", &body).await,
+        422,
+        "invalid",
+    )
+    .await;
+    let admin_id = app.store.tokens().unwrap()[0].id.to_string();
+    let response = app
+        .request(Method::DELETE, &format!("/tokens/{admin_id}"))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, 409, "conflict").await;
+    assert!(message.contains("SLIPWAY_ADMIN_TOKEN"), "{message}");
+    let response = app
+        .request(Method::DELETE, "/tokens/nonsense")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 404, "not_found").await;
+    assert_eq!(
+        app.store.tokens().unwrap().len(),
+        2,
+        "nothing was created or deleted"
+    );
+}

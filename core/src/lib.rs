@@ -5,6 +5,7 @@ pub mod domain;
 pub mod events;
 pub mod jobs;
 pub mod metrics;
+pub mod seal;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -4,6 +4,8 @@
 mod bad_input;
 mod deployments;
 mod diff;
+mod idempotency;
+mod limits;
 mod support;
 mod tokens;
 mod webhooks;

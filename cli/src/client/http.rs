@@ -12,14 +12,39 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// the connection is gone.
 const STREAM_SILENCE: Duration = Duration::from_secs(45);
 
+/// Attempts of one request when the connection fails or a proxy answers
+/// 502/503/504: writes carry an `Idempotency-Key`, so a repeat never does
+/// the work twice.
+const ATTEMPTS: u32 = 3;
+const RETRY_WAIT: Duration = Duration::from_secs(1);
+
 pub struct Api {
     client: reqwest::Client,
     host: Url,
     token: Option<String>,
+    /// The `Idempotency-Key` of this command's first write; later writes
+    /// add `.2`, `.3`, ...
+    idempotency_key: String,
+    writes: std::sync::atomic::AtomicU32,
+}
+
+/// A key for a command run that was given none: random, so only its own
+/// retries share it.
+pub fn random_idempotency_key() -> String {
+    let token = slipway_core::secret::generate_token();
+    format!("cli-{}", &token.expose()[4..28])
 }
 
 impl Api {
     pub fn new(host: &str, token: Option<String>) -> anyhow::Result<Api> {
+        Api::with_idempotency_key(host, token, random_idempotency_key())
+    }
+
+    pub fn with_idempotency_key(
+        host: &str,
+        token: Option<String>,
+        idempotency_key: String,
+    ) -> anyhow::Result<Api> {
         let host = parse_host(host)?;
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -30,6 +55,8 @@ impl Api {
             client,
             host,
             token,
+            idempotency_key,
+            writes: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -63,7 +90,9 @@ impl Api {
     }
 
     /// One request; the JSON answer (`null` for an empty one), or the API's
-    /// error as one line.
+    /// error as one line. A POST or PATCH carries this command's
+    /// `Idempotency-Key`; any request is tried again when the connection
+    /// fails or a gateway answers 502, 503 or 504.
     pub async fn call(
         &self,
         method: Method,
@@ -71,27 +100,59 @@ impl Api {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
-        let mut request = self
-            .request(method, self.url(segments, query))
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(body) = body {
-            request = request.json(body);
+        let key = matches!(method, Method::POST | Method::PATCH).then(|| {
+            use std::sync::atomic::Ordering;
+            match self.writes.fetch_add(1, Ordering::Relaxed) {
+                0 => self.idempotency_key.clone(),
+                n => format!("{}.{}", self.idempotency_key, n + 1),
+            }
+        });
+        let url = self.url(segments, query);
+        let mut attempt = 1;
+        loop {
+            let mut request = self
+                .request(method.clone(), url.clone())
+                .timeout(REQUEST_TIMEOUT);
+            if let Some(key) = &key {
+                request = request.header("idempotency-key", key);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let answer = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    response.text().await.map(|text| (status, text))
+                }
+                Err(err) => Err(err),
+            };
+            let retry = match &answer {
+                Err(_) => true,
+                Ok((status, _)) => matches!(status.as_u16(), 502..=504),
+            };
+            if retry && attempt < ATTEMPTS {
+                tokio::time::sleep(RETRY_WAIT * attempt).await;
+                attempt += 1;
+                continue;
+            }
+            let (status, text) = answer.map_err(|e| self.unreachable(&e))?;
+            return self.answer(status, &text);
         }
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+    }
+
+    fn answer(&self, status: reqwest::StatusCode, text: &str) -> anyhow::Result<Value> {
         if status.is_success() {
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_str(&text).map_err(|_| {
+            return serde_json::from_str(text).map_err(|_| {
                 anyhow::anyhow!(
                     "{} answered {status} with something that is not JSON",
                     self.host()
                 )
             });
         }
-        Err(api_error(status, &text).into())
+        Err(api_error(status, text).into())
     }
 
     /// Opens the deployment's event stream, after event `after`.

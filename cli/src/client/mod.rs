@@ -1,5 +1,5 @@
 //! The client commands (`apps`, `build`, `deploy`, `releases`, `env`,
-//! `deployments`, `webhooks`, `login`): the API over HTTP, for people and CI.
+//! `deployments`, `webhooks`, `tokens`, `login`): the API over HTTP, for people and CI.
 //! Each command group lives in a file of its own.
 
 mod apps;
@@ -10,6 +10,7 @@ mod http;
 mod login;
 pub mod output;
 mod releases;
+mod tokens;
 mod wait;
 mod webhooks;
 
@@ -79,6 +80,17 @@ pub struct Global {
     /// Print JSON instead of tables and messages
     #[arg(long, global = true)]
     json: bool,
+    /// Makes this command safe to run again: a repeat with the same key (and
+    /// token) within 24 h gets the first answer instead of doing the work
+    /// twice, e.g. `$CI_PIPELINE_ID-deploy` [default: a random key, shared
+    /// only by this run's own retries]
+    #[arg(
+        long,
+        global = true,
+        env = "SLIPWAY_IDEMPOTENCY_KEY",
+        value_name = "KEY"
+    )]
+    idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +111,8 @@ pub enum Command {
     Deployments(deployments::DeploymentsArgs),
     /// List, add or remove webhooks; show their deliveries
     Webhooks(webhooks::WebhooksArgs),
+    /// List, create or revoke API tokens (admin)
+    Tokens(tokens::TokensArgs),
 }
 
 /// What a command needs: the API, the app, and how to print.
@@ -146,7 +160,13 @@ pub async fn run(global: Global, command: Command) -> anyhow::Result<()> {
             .map(|s| s.token)
     });
     let ctx = Ctx {
-        api: Api::new(&host, token)?,
+        api: Api::with_idempotency_key(
+            &host,
+            token,
+            global
+                .idempotency_key
+                .unwrap_or_else(http::random_idempotency_key),
+        )?,
         app: global.app,
         json: global.json,
         colour: output::stdout_colour(),
@@ -160,6 +180,7 @@ pub async fn run(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Env(args) => env::run(&ctx, args).await,
         Command::Deployments(args) => deployments::run(&ctx, args).await,
         Command::Webhooks(args) => webhooks::run(&ctx, args).await,
+        Command::Tokens(args) => tokens::run(&ctx, args).await,
     }
 }
 

@@ -175,7 +175,7 @@ pub fn duration_ms(ms: i64) -> String {
     }
 }
 
-/// Seconds from `600`, `90s`, `10m`, `1h`, `1h30m`.
+/// Seconds from `600`, `90s`, `10m`, `1h`, `1h30m`, `90d`.
 pub fn parse_duration(raw: &str) -> Result<i64, String> {
     let bad = || format!("invalid duration `{raw}`: use e.g. 90s, 10m or 1h");
     let raw = raw.trim();
@@ -195,6 +195,7 @@ pub fn parse_duration(raw: &str) -> Result<i64, String> {
             's' => 1,
             'm' => 60,
             'h' => 3_600,
+            'd' => 86_400,
             _ => return Err(bad()),
         };
         let n: i64 = number.parse().map_err(|_| bad())?;

@@ -158,7 +158,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// A listing's items, whether wrapped (`{"webhooks": [...]}`) or bare.
-fn items(listed: &Value, key: &str) -> Vec<Value> {
+pub(super) fn items(listed: &Value, key: &str) -> Vec<Value> {
     listed
         .get(key)
         .unwrap_or(listed)

@@ -3,6 +3,8 @@
 
 mod client_apps;
 mod client_releases;
+mod client_retry;
+mod client_tokens;
 mod client_wait;
 mod client_webhooks;
 mod rollouts;

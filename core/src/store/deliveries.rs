@@ -139,6 +139,7 @@ impl Store {
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = now();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let keys = self.keyring()?;
         self.write(|conn| {
             let free = deliveries::locked_until
                 .is_null()
@@ -184,7 +185,7 @@ impl Store {
                         id: DeliveryId::parse(&delivery.id).map_err(corrupt)?,
                         webhook: WebhookId::parse(&webhook.id).map_err(corrupt)?,
                         kind: WebhookKind::parse(&webhook.kind).map_err(corrupt)?,
-                        secrets: webhook.signing_secrets(now),
+                        secrets: webhook.signing_secrets(keys, now)?,
                         url: webhook.url,
                         event: EventId::parse(&delivery.event).map_err(corrupt)?,
                         event_type: delivery.event_type,

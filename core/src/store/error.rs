@@ -45,6 +45,16 @@ pub enum StoreError {
     /// A stored row no longer parses: a bug or manual edits.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The store was opened without a secret key, and this needs one.
+    #[error("no secret key is configured: sealed values can be neither written nor read")]
+    NoKeyring,
+    /// A sealed value could not be sealed or opened (a wrong key, an
+    /// altered value). Carries key ids at most, never a value.
+    #[error("sealed value: {0}")]
+    Seal(#[from] crate::seal::SealError),
+    /// The configured keys do not open this database's key check.
+    #[error("the secret key does not open this database's secrets: {0}")]
+    WrongKey(crate::seal::SealError),
     #[error("no database connection available")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database error")]

@@ -6,16 +6,18 @@ use super::records::{Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
 use super::schema::{builds, deployments, releases};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, BuildId, DeploymentStatus, Env, ReleaseId};
+use crate::seal::Keyring;
 use diesel::prelude::*;
 use std::collections::HashMap;
 
 impl Store {
     /// The env of the latest release and that release's id.
     pub fn env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
+        let keys = self.keyring()?;
         self.read(|conn| {
             apps::exists(conn, app)?;
             match latest(conn, app)? {
-                Some(row) => Ok((row.env()?, Some(parse_release(&row.id)?))),
+                Some(row) => Ok((row.env(keys)?, Some(parse_release(&row.id)?))),
                 None => Ok((Env::empty(), None)),
             }
         })
@@ -48,7 +50,7 @@ impl Store {
                         .get(&row.id)
                         .copied()
                         .unwrap_or(ReleaseStatus::Inactive);
-                    row.into_release(status, false)
+                    row.into_release(status, None)
                 })
                 .collect()
         })
@@ -56,6 +58,7 @@ impl Store {
 
     /// One release with its env.
     pub fn get_release(&self, app: &AppName, id: &ReleaseId) -> Result<Release, StoreError> {
+        let keys = self.keyring()?;
         self.read(|conn| {
             apps::exists(conn, app)?;
             let row = find_release(conn, app, id)?;
@@ -64,7 +67,7 @@ impl Store {
                 .get(&row.id)
                 .copied()
                 .unwrap_or(ReleaseStatus::Inactive);
-            row.into_release(status, true)
+            row.into_release(status, Some(keys))
         })
     }
 
@@ -156,11 +159,12 @@ pub(super) fn latest(
 /// where every new release starts (rule 1).
 pub(super) fn latest_with_env(
     conn: &mut DbConnection,
+    keys: &Keyring,
     app: &AppName,
 ) -> Result<(Option<ReleaseRow>, Env), StoreError> {
     let base = latest(conn, app)?;
     let env = match &base {
-        Some(row) => row.env()?,
+        Some(row) => row.env(keys)?,
         None => Env::empty(),
     };
     Ok((base, env))

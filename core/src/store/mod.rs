@@ -19,8 +19,10 @@ mod progress;
 mod promote;
 mod queue_depth;
 mod records;
+mod rekey;
 mod releases;
 mod schema;
+mod sealed;
 mod tokens;
 mod webhooks;
 
@@ -31,10 +33,12 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyGuard, Prior};
 pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
+pub use rekey::Rekeyed;
 pub use releases::{NewBuild, NewRelease};
 pub use tokens::{Identity, NewToken, Token};
 pub use webhooks::{NewWebhook, Webhook, ROTATION_OVERLAP};
 
+use crate::seal::{Keyring, Purpose};
 use connection::{DbPool, PooledDb};
 use diesel::Connection;
 
@@ -50,12 +54,16 @@ pub struct Store {
     /// Set on a handle from [`Store::guarded`]: its first committed write
     /// also records this idempotency key, in the same transaction.
     guard: Option<std::sync::Arc<IdempotencyGuard>>,
+    /// Seals env values and webhook secrets; without it they can be
+    /// neither written nor read (see [`Store::with_keyring`]).
+    keyring: Option<std::sync::Arc<Keyring>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("backend", &self.backend)
+            .field("keyring", &self.keyring)
             .finish()
     }
 }
@@ -70,7 +78,33 @@ impl Store {
             pool,
             backend,
             guard: None,
+            keyring: None,
         })
+    }
+
+    /// This store, sealing and opening secrets with `keyring`. Check that
+    /// the keyring opens the database with [`Store::verify_keyring`].
+    pub fn with_keyring(self, keyring: Keyring) -> Store {
+        Store {
+            keyring: Some(std::sync::Arc::new(keyring)),
+            ..self
+        }
+    }
+
+    /// Seals `plaintext` for `purpose` under the current key.
+    pub fn seal(&self, purpose: Purpose, plaintext: &str) -> Result<String, StoreError> {
+        Ok(self.keyring()?.seal(purpose, plaintext.as_bytes())?)
+    }
+
+    /// Opens what [`Store::seal`] sealed for the same `purpose`.
+    pub fn open(&self, purpose: Purpose, sealed: &str) -> Result<String, StoreError> {
+        Ok(self.keyring()?.open_text(purpose, sealed)?)
+    }
+
+    /// The keyring, or the error that explains why nothing sealed can be
+    /// written or read: never a fall-back to plaintext.
+    fn keyring(&self) -> Result<&Keyring, StoreError> {
+        self.keyring.as_deref().ok_or(StoreError::NoKeyring)
     }
 
     pub fn backend(&self) -> Backend {

@@ -45,7 +45,7 @@ impl Store {
             let row = find_release(conn, app, release)?;
             let deployment = start_in(conn, app_row, release, options, actor)?;
             Ok((
-                row.into_release(ReleaseStatus::Promoting, false)?,
+                row.into_release(ReleaseStatus::Promoting, None)?,
                 deployment,
             ))
         })
@@ -59,8 +59,9 @@ impl Store {
         options: &PromoteOptions,
         actor: &str,
     ) -> Result<(Build, Release, Deployment), StoreError> {
+        let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
-            let (build, mut release) = build_in(conn, app_row, build, actor)?;
+            let (build, mut release) = build_in(conn, keys, app_row, build, actor)?;
             let deployment = start_in(conn, app_row, &release.id, options, actor)?;
             release.status = ReleaseStatus::Promoting;
             Ok((build, release, deployment))
@@ -77,8 +78,9 @@ impl Store {
         options: &PromoteOptions,
         actor: &str,
     ) -> Result<Option<(Release, Deployment)>, StoreError> {
+        let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
-            let Some(mut release) = change_env_in(conn, app_row, change, description, actor)?
+            let Some(mut release) = change_env_in(conn, keys, app_row, change, description, actor)?
             else {
                 return Ok(None);
             };
@@ -97,8 +99,9 @@ impl Store {
         options: &PromoteOptions,
         actor: &str,
     ) -> Result<(Release, Deployment), StoreError> {
+        let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
-            let mut release = rollback_release_in(conn, app_row, to, actor)?;
+            let mut release = rollback_release_in(conn, keys, app_row, to, actor)?;
             let deployment = start_in(conn, app_row, &release.id, options, actor)?;
             release.status = ReleaseStatus::Promoting;
             Ok((release, deployment))

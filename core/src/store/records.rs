@@ -4,10 +4,10 @@
 use super::schema::{apps, builds, events, releases};
 use super::StoreError;
 use crate::domain::{AppName, BuildId, Deadline, Env, EventId, Manifest, ReleaseId};
+use crate::seal::Keyring;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct App {
@@ -150,6 +150,7 @@ pub(crate) struct ReleaseRow {
     pub app: String,
     pub seq: i64,
     pub build: Option<String>,
+    /// Sealed (see `sealed.rs`); plaintext JSON in rows older than sealing.
     pub env: String,
     pub description: String,
     pub actor: String,
@@ -157,18 +158,19 @@ pub(crate) struct ReleaseRow {
 }
 
 impl ReleaseRow {
-    pub fn env(&self) -> Result<Env, StoreError> {
-        let map: BTreeMap<String, String> = parse(serde_json::from_str(&self.env))?;
-        parse(Env::parse(map))
+    /// The env, opened with `keys` (it is stored sealed).
+    pub fn env(&self, keys: &Keyring) -> Result<Env, StoreError> {
+        super::sealed::open_env(keys, &self.env)
     }
 
-    /// The release as shown, with its status in the app.
+    /// The release as shown, with its status in the app; with its env when
+    /// `keys` are given to open it.
     pub fn into_release(
         self,
         status: ReleaseStatus,
-        with_env: bool,
+        keys: Option<&Keyring>,
     ) -> Result<Release, StoreError> {
-        let env = with_env.then(|| self.env()).transpose()?;
+        let env = keys.map(|keys| self.env(keys)).transpose()?;
         Ok(Release {
             id: parse(ReleaseId::parse(&self.id))?,
             app: parse(AppName::parse(&self.app))?,

@@ -9,12 +9,14 @@ use super::events::record;
 use super::listings::{find_build, find_release, latest_with_env, parse_build};
 use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
 use super::schema::{builds, releases};
+use super::sealed::seal_env;
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{
     build_description, env_description, rollback_description, AppName, BuildId, Description, Env,
     EnvChange, EnvDiff, GitInfo, Manifest, ReleaseId,
 };
 use crate::events::EventKind;
+use crate::seal::Keyring;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -42,9 +44,10 @@ impl Store {
         new: &NewBuild,
         actor: &str,
     ) -> Result<(Build, Release), StoreError> {
+        let keys = self.keyring()?;
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            build_in(conn, &app_row, new, actor)
+            build_in(conn, keys, &app_row, new, actor)
         })
     }
 
@@ -56,9 +59,10 @@ impl Store {
         description: Option<&Description>,
         actor: &str,
     ) -> Result<Option<Release>, StoreError> {
+        let keys = self.keyring()?;
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            change_env_in(conn, &app_row, change, description, actor)
+            change_env_in(conn, keys, &app_row, change, description, actor)
         })
     }
 
@@ -70,21 +74,23 @@ impl Store {
         new: &NewRelease,
         actor: &str,
     ) -> Result<Release, StoreError> {
+        let keys = self.keyring()?;
         self.write(|conn| {
             let app_row = lock(conn, app)?;
-            release_in(conn, &app_row, new, actor)
+            release_in(conn, keys, &app_row, new, actor)
         })
     }
 }
 
 pub(super) fn build_in(
     conn: &mut DbConnection,
+    keys: &Keyring,
     app_row: &AppRow,
     new: &NewBuild,
     actor: &str,
 ) -> Result<(Build, Release), StoreError> {
     let app = parse_app(app_row)?;
-    let (_, env) = latest_with_env(conn, &app)?;
+    let (_, env) = latest_with_env(conn, keys, &app)?;
     let release_id = ReleaseId::generate();
     let row = BuildRow {
         id: BuildId::generate().to_string(),
@@ -115,7 +121,7 @@ pub(super) fn build_in(
         app_row,
         release_id,
         Some(&build.id),
-        &env,
+        seal_env(keys, &env)?,
         description,
         actor,
     )?;
@@ -124,13 +130,14 @@ pub(super) fn build_in(
 
 pub(super) fn change_env_in(
     conn: &mut DbConnection,
+    keys: &Keyring,
     app_row: &AppRow,
     change: &EnvChange,
     description: Option<&Description>,
     actor: &str,
 ) -> Result<Option<Release>, StoreError> {
     let app = parse_app(app_row)?;
-    let (base, old) = latest_with_env(conn, &app)?;
+    let (base, old) = latest_with_env(conn, keys, &app)?;
     let new = old.apply(change)?;
     let diff = EnvDiff::between(&old, &new);
     if diff.is_empty() {
@@ -142,7 +149,8 @@ pub(super) fn change_env_in(
         .transpose()?;
     let description = env_description(description, &diff);
     let id = ReleaseId::generate();
-    let release = insert_release(conn, app_row, id, build.as_ref(), &new, description, actor)?;
+    let env = seal_env(keys, &new)?;
+    let release = insert_release(conn, app_row, id, build.as_ref(), env, description, actor)?;
     let data = json!({ "release": release.id, "changes": diff });
     record(conn, &app, EventKind::EnvChanged, data, actor)?;
     Ok(Some(release))
@@ -150,12 +158,13 @@ pub(super) fn change_env_in(
 
 pub(super) fn release_in(
     conn: &mut DbConnection,
+    keys: &Keyring,
     app_row: &AppRow,
     new: &NewRelease,
     actor: &str,
 ) -> Result<Release, StoreError> {
     let app = parse_app(app_row)?;
-    let (base, old) = latest_with_env(conn, &app)?;
+    let (base, old) = latest_with_env(conn, keys, &app)?;
     let build = match &new.build {
         Some(id) => Some(parse_build(&find_build(conn, &app, id)?.id)?),
         None => base
@@ -169,12 +178,14 @@ pub(super) fn release_in(
         None => env_description(None, &EnvDiff::between(&old, &env)),
     };
     let id = ReleaseId::generate();
-    insert_release(conn, app_row, id, build.as_ref(), &env, description, actor)
+    let env = seal_env(keys, &env)?;
+    insert_release(conn, app_row, id, build.as_ref(), env, description, actor)
 }
 
 /// Convox's rollback: a new release with an older release's build and env.
 pub(super) fn rollback_release_in(
     conn: &mut DbConnection,
+    keys: &Keyring,
     app_row: &AppRow,
     to: &ReleaseId,
     actor: &str,
@@ -182,35 +193,35 @@ pub(super) fn rollback_release_in(
     let app = parse_app(app_row)?;
     let target = find_release(conn, &app, to)?;
     let build = target.build.as_deref().map(parse_build).transpose()?;
-    let env = target.env()?;
+    let env = seal_env(keys, &target.env(keys)?)?;
     let id = ReleaseId::generate();
     insert_release(
         conn,
         app_row,
         id,
         build.as_ref(),
-        &env,
+        env,
         rollback_description(to),
         actor,
     )
 }
 
+/// Inserts a release whose env was sealed by the caller (`seal_env`).
 fn insert_release(
     conn: &mut DbConnection,
     app: &AppRow,
     id: ReleaseId,
     build: Option<&BuildId>,
-    env: &Env,
+    sealed_env: String,
     description: String,
     actor: &str,
 ) -> Result<Release, StoreError> {
-    let env_json = serde_json::to_string(env.as_map()).map_err(StoreError::corrupt)?;
     let row = ReleaseRow {
         id: id.to_string(),
         app: app.name.clone(),
         seq: app.seq,
         build: build.map(ToString::to_string),
-        env: env_json,
+        env: sealed_env,
         description,
         actor: actor.to_owned(),
         created_at: now(),
@@ -219,7 +230,7 @@ fn insert_release(
         .values(&row)
         .execute(conn)?;
     // A release that was just created is neither active nor promoting yet.
-    let release = row.into_release(ReleaseStatus::Inactive, false)?;
+    let release = row.into_release(ReleaseStatus::Inactive, None)?;
     let app_name = &release.app;
     record(
         conn,

@@ -140,6 +140,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    seal_check (id) {
+        id -> Integer,
+        sealed -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -151,5 +159,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     idempotency_keys,
     webhooks,
-    deliveries
+    deliveries,
+    seal_check
 );

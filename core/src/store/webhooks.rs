@@ -1,11 +1,13 @@
 //! Webhook subscriptions: create, list, delete, rotate the signing secret.
 //! Secrets leave the store only at creation and rotation (shown once) and to
-//! the workers that sign deliveries.
+//! the workers that sign deliveries; they are stored sealed (`sealed.rs`).
 
 use super::records::now;
 use super::schema::webhooks;
+use super::sealed::{open_webhook_secret, seal_webhook_secret};
 use super::{Store, StoreError};
 use crate::domain::{AppName, EventPattern, WebhookId, WebhookKind};
+use crate::seal::Keyring;
 use crate::secret::{generate_webhook_secret, Secret};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
@@ -62,6 +64,7 @@ pub(super) struct WebhookRow {
     pub events: String,
     pub apps: String,
     pub description: String,
+    /// Sealed, as is `previous_secret`; `whsec_...` in rows older than sealing.
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<NaiveDateTime>,
@@ -74,16 +77,20 @@ pub(super) struct WebhookRow {
 impl WebhookRow {
     /// The secrets that sign now: the current one, and the previous one
     /// while its overlap lasts.
-    pub fn signing_secrets(&self, now: NaiveDateTime) -> Vec<Secret<String>> {
-        let mut secrets = vec![Secret::new(self.secret.clone())];
+    pub fn signing_secrets(
+        &self,
+        keys: &Keyring,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Secret<String>>, StoreError> {
+        let mut secrets = vec![open_webhook_secret(keys, &self.secret)?];
         if let (Some(previous), Some(until)) =
             (&self.previous_secret, self.previous_secret_expires_at)
         {
             if until > now {
-                secrets.push(Secret::new(previous.clone()));
+                secrets.push(open_webhook_secret(keys, previous)?);
             }
         }
-        secrets
+        Ok(secrets)
     }
 }
 
@@ -144,9 +151,11 @@ impl Store {
         new: &NewWebhook,
         actor: &str,
     ) -> Result<(Webhook, Secret<String>), StoreError> {
+        let keys = self.keyring()?;
         self.write(|conn| {
             let id = WebhookId::generate();
             let secret = generate_webhook_secret();
+            let sealed = seal_webhook_secret(keys, &secret)?;
             diesel::insert_into(webhooks::table)
                 .values((
                     webhooks::id.eq(id.as_str()),
@@ -155,7 +164,7 @@ impl Store {
                     webhooks::events.eq(to_json(&new.events)),
                     webhooks::apps.eq(to_json(&new.apps)),
                     webhooks::description.eq(&new.description),
-                    webhooks::secret.eq(secret.expose()),
+                    webhooks::secret.eq(&sealed),
                     webhooks::actor.eq(actor),
                     webhooks::created_at.eq(now()),
                 ))
@@ -198,13 +207,16 @@ impl Store {
         &self,
         id: &WebhookId,
     ) -> Result<(Webhook, Secret<String>), StoreError> {
+        let keys = self.keyring()?;
         self.write(|conn| {
             let row = find(conn, id)?.ok_or_else(|| not_found(id))?;
             let secret = generate_webhook_secret();
+            // Re-sealed, so a rotation also moves the old secret to the current key.
+            let previous = seal_webhook_secret(keys, &open_webhook_secret(keys, &row.secret)?)?;
             diesel::update(webhooks::table.find(id.as_str()))
                 .set((
-                    webhooks::secret.eq(secret.expose()),
-                    webhooks::previous_secret.eq(Some(&row.secret)),
+                    webhooks::secret.eq(seal_webhook_secret(keys, &secret)?),
+                    webhooks::previous_secret.eq(Some(previous)),
                     webhooks::previous_secret_expires_at.eq(Some(now() + ROTATION_OVERLAP)),
                 ))
                 .execute(conn)?;

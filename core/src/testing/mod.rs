@@ -3,12 +3,16 @@
 //! database named by `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards).
 //!
 //! PostgreSQL must be reachable: a test that cannot reach it fails loudly,
-//! it is never skipped. Also a real HTTP receiver for webhook tests.
+//! it is never skipped. Each database has a random secret key of its own,
+//! which every store on it seals with. Also a real HTTP receiver for webhook
+//! tests.
 
 mod receiver;
 
 pub use receiver::{Receiver, Reply, Request};
 
+use crate::seal::{generate_key, Keyring};
+use crate::secret::Secret;
 use crate::store::{Backend, Store};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -45,6 +49,8 @@ pub struct TestDatabase {
     url: String,
     backend: Backend,
     cleanup: Cleanup,
+    /// The secret key (base64) of [`TestDatabase::store`]'s keyring.
+    key: Secret<String>,
 }
 
 enum Cleanup {
@@ -67,6 +73,7 @@ impl TestDatabase {
             url,
             backend: Backend::Sqlite,
             cleanup: Cleanup::File(dir),
+            key: test_key(),
         }
     }
 
@@ -91,6 +98,7 @@ impl TestDatabase {
             url,
             backend: Backend::Postgres,
             cleanup: Cleanup::Schema { admin_url, schema },
+            key: test_key(),
         }
     }
 
@@ -113,12 +121,76 @@ impl TestDatabase {
         conn.batch_execute(sql).expect("run the SQL");
     }
 
-    /// A migrated store on this database.
+    /// A migrated store on this database, sealing with its secret key.
     pub fn store(&self) -> Store {
+        let keyring = Keyring::from_base64(self.key.expose(), None).expect("a valid test key");
+        self.store_with_keyring(keyring)
+    }
+
+    /// A migrated store on this database, sealing with `keyring`.
+    pub fn store_with_keyring(&self, keyring: Keyring) -> Store {
+        self.store_without_keyring().with_keyring(keyring)
+    }
+
+    /// A migrated store that has no keyring: it refuses sealed values.
+    pub fn store_without_keyring(&self) -> Store {
         let store = Store::connect(&self.url, 4).expect("connect to the test database");
         store.migrate().expect("migrate the test database");
         store
     }
+
+    /// The secret key (base64) [`TestDatabase::store`] seals with.
+    pub fn secret_key(&self) -> &str {
+        self.key.expose()
+    }
+
+    /// Whether `needle` appears in the database as stored: on SQLite
+    /// anywhere in the bytes of the file and of its write-ahead log; on
+    /// PostgreSQL in any row of any table of the test's schema, as text.
+    pub fn raw_contains(&self, needle: &str) -> bool {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                [path.to_owned(), format!("{path}-wal")].iter().any(|file| {
+                    let bytes = std::fs::read(file).unwrap_or_default();
+                    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                })
+            }
+            Backend::Postgres => self.rows_as_text().iter().any(|row| row.contains(needle)),
+        }
+    }
+
+    /// Every row of every table in the test's schema, as PostgreSQL's text
+    /// form of the row.
+    fn rows_as_text(&self) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            text: String,
+        }
+        use diesel::RunQueryDsl;
+        let mut conn = PgConnection::establish(&self.url).expect("connect to the test database");
+        let tables: Vec<Text> = diesel::sql_query(
+            "SELECT tablename::text AS text FROM pg_tables WHERE schemaname = current_schema()",
+        )
+        .load(&mut conn)
+        .expect("list the tables");
+        assert!(tables.len() > 5, "the test schema's tables");
+        tables
+            .iter()
+            .flat_map(|table| {
+                let sql = format!("SELECT t::text AS text FROM \"{}\" t", table.text);
+                let rows: Vec<Text> = diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("read a table");
+                rows.into_iter().map(|row| row.text)
+            })
+            .collect()
+    }
+}
+
+fn test_key() -> Secret<String> {
+    generate_key().expect("the system random number generator")
 }
 
 impl Drop for TestDatabase {

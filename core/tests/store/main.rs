@@ -4,6 +4,7 @@
 
 mod deployments;
 mod releases;
+mod sealing;
 mod webhooks;
 
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! `slipway dev`: one process on embedded defaults, for a first try. State
-//! is a SQLite file in the data dir; the admin token is generated once and
-//! kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN is set.
+//! is a SQLite file in the data dir; the admin token and the secret key are
+//! generated once and kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN and
+//! SLIPWAY_SECRET_KEY are set.
 
 use crate::config::{admin_token_from_env, check_token, ListenArgs, WebhookArgs};
 use anyhow::Context;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const TOKEN_FILE: &str = "admin-token";
+const KEY_FILE: &str = "secret-key";
 /// SIGTERM to SIGKILL for the apps' instances when `slipway dev` stops.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const DATABASE_FILE: &str = "slipway.db";
@@ -30,7 +32,7 @@ const DATABASE_FILE: &str = "slipway.db";
 pub struct DevArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    /// Where the SQLite database and the generated admin token are kept
+    /// Where the SQLite database, the generated admin token and secret key are kept
     #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
     data_dir: PathBuf,
     #[command(flatten)]
@@ -55,8 +57,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .to_str()
             .context("the data dir path must be valid UTF-8")?
     );
+    let keyring = crate::keys::dev_keyring(&dir.join(KEY_FILE))?;
     let store = tokio::task::spawn_blocking(move || Store::connect(&db_url, 1)).await??;
+    let store = store.with_keyring(keyring);
     crate::migrate(&store).await?;
+    crate::keys::verify(&store).await?;
 
     let runtime = Arc::new(
         LocalRuntime::new(dir.join("runtime")).context("cannot set up the local runtime")?,

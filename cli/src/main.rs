@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod dev;
+mod keys;
 mod telemetry;
 
 use anyhow::Context;
@@ -43,6 +44,12 @@ enum Command {
     Server(Server),
     /// Apply pending database migrations and exit
     Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Re-seal every env value and webhook secret under SLIPWAY_SECRET_KEY
+    /// (SLIPWAY_SECRET_KEY_PREVIOUS opens what the old key sealed)
+    Rekey {
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -87,7 +94,9 @@ fn main() -> ExitCode {
         Command::Client(_) => ("warn", None),
         Command::Server(Server::Api { .. }) => ("info", Some("slipway-api")),
         Command::Server(Server::Worker { .. }) => ("info", Some("slipway-worker")),
-        Command::Dev(_) | Command::Migrate { .. } => ("info", Some("slipway")),
+        Command::Dev(_) | Command::Migrate { .. } | Command::Rekey { .. } => {
+            ("info", Some("slipway"))
+        }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -169,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Applied {ran} migration(s).");
             Ok(())
         }
+        Command::Rekey { database } => keys::rekey(&database).await,
         Command::Server(Server::Api {
             database,
             queue,
@@ -177,8 +187,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let admin_token = admin_token_from_env()?
                 .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
-            let store = database.open().await?;
+            let keyring = keys::required_keyring("server api")?;
+            let store = database.open().await?.with_keyring(keyring);
             migrate(&store).await?;
+            keys::verify(&store).await?;
             let queue = queue.open().await?;
             let config = ApiConfig {
                 listen: listen.listen.clone(),
@@ -197,8 +209,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             worker,
             webhooks,
         }) => {
-            let store = database.open().await?;
+            let keyring = keys::required_keyring("server worker")?;
+            let store = database.open().await?.with_keyring(keyring);
             migrate(&store).await?;
+            keys::verify(&store).await?;
             let queue = queue.open().await?;
             let source = JobSource::from_queue(&queue).context("the worker needs a Redis queue")?;
             let consumer = worker.consumer();

@@ -47,9 +47,9 @@ impl Purpose {
 /// Why a key was refused. Never carries the key's text.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("it is not base64")]
+    #[error("it is not base64; a key is {KEY_LEN} bytes, base64-encoded")]
     NotBase64,
-    #[error("it must be {KEY_LEN} bytes, base64-encoded; it decodes to {0} bytes")]
+    #[error("it decodes to {0} bytes; a key is {KEY_LEN} bytes, base64-encoded")]
     WrongLength(usize),
 }
 

@@ -8,6 +8,7 @@ mod client_tokens;
 mod client_wait;
 mod client_webhooks;
 mod rollouts;
+mod secrets;
 mod servers;
 mod support;
 mod telemetry;

@@ -24,6 +24,12 @@ impl Drop for Server {
     }
 }
 
+/// The secret key `server api` and `server worker` get in these tests (one
+/// key, so an API and a worker open each other's secrets).
+pub const SECRET_KEY: &str = "c2xpcHdheS1lMmUtdGVzdC1rZXktMzItYnl0ZXMhISE=";
+
+/// `slipway ARGS` with none of the caller's SLIPWAY_* settings; servers get
+/// [`SECRET_KEY`].
 pub fn slipway(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
@@ -31,9 +37,14 @@ pub fn slipway(args: &[&str]) -> Command {
         .env_remove("SLIPWAY_ADMIN_TOKEN")
         .env_remove("SLIPWAY_DATABASE_URL")
         .env_remove("SLIPWAY_REDIS_URL")
+        .env_remove("SLIPWAY_SECRET_KEY")
+        .env_remove("SLIPWAY_SECRET_KEY_PREVIOUS")
         .env("SLIPWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
+    if args.first() == Some(&"server") {
+        command.env("SLIPWAY_SECRET_KEY", SECRET_KEY);
+    }
     command
 }
 

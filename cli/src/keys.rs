@@ -1,0 +1,118 @@
+//! The secret key that seals env values and webhook secrets at rest:
+//! `SLIPWAY_SECRET_KEY` (and, while rotating, `SLIPWAY_SECRET_KEY_PREVIOUS`)
+//! for the servers and `slipway rekey`; `slipway dev` keeps a generated one
+//! in its data dir. Neither the keys nor anything they seal is ever printed.
+
+use crate::config::DatabaseArgs;
+use anyhow::Context;
+use slipway_core::seal::{generate_key, Keyring};
+use slipway_core::store::{Store, StoreError};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+const KEY_VAR: &str = "SLIPWAY_SECRET_KEY";
+const PREVIOUS_VAR: &str = "SLIPWAY_SECRET_KEY_PREVIOUS";
+/// Rows `rekey` re-seals per transaction.
+const REKEY_BATCH: usize = 500;
+const MAKE_ONE: &str = "make one with `openssl rand -base64 32`";
+
+/// The keyring from the environment; `None` when SLIPWAY_SECRET_KEY is unset.
+fn keyring_from_env() -> anyhow::Result<Option<Keyring>> {
+    let Some(current) = var(KEY_VAR)? else {
+        return Ok(None);
+    };
+    let previous = var(PREVIOUS_VAR)?;
+    // Parsed one at a time so the error names the variable at fault.
+    Keyring::from_base64(&current, None)
+        .with_context(|| format!("{KEY_VAR} is unusable ({MAKE_ONE})"))?;
+    if let Some(previous) = &previous {
+        Keyring::from_base64(previous, None)
+            .with_context(|| format!("{PREVIOUS_VAR} is unusable ({MAKE_ONE})"))?;
+    }
+    let keyring = Keyring::from_base64(&current, previous.as_deref())?;
+    Ok(Some(keyring))
+}
+
+/// A variable's value; empty counts as unset (compose passes `${X:-}` so).
+fn var(name: &str) -> anyhow::Result<Option<String>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let value = value
+        .into_string()
+        .ok()
+        .with_context(|| format!("{name} is not valid UTF-8"))?;
+    Ok(Some(value).filter(|v| !v.trim().is_empty()))
+}
+
+/// The keyring a server or `rekey` needs: SLIPWAY_SECRET_KEY must be set.
+pub fn required_keyring(command: &str) -> anyhow::Result<Keyring> {
+    keyring_from_env()?.with_context(|| {
+        format!(
+            "{KEY_VAR} must be set for `slipway {command}`: 32 random bytes, base64 ({MAKE_ONE})"
+        )
+    })
+}
+
+/// `dev`'s keyring: SLIPWAY_SECRET_KEY when set, else the key kept in
+/// `path` (generated on the first start, mode 0600).
+pub fn dev_keyring(path: &Path) -> anyhow::Result<Keyring> {
+    if let Some(keyring) = keyring_from_env()? {
+        return Ok(keyring);
+    }
+    let unusable = || format!("{} is unusable", path.display());
+    match fs::read_to_string(path) {
+        Ok(text) => Keyring::from_base64(text.trim(), None).with_context(unusable),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = generate_key()?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{}", key.expose())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Keyring::from_base64(key.expose(), None).with_context(unusable)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Opens the database's key check with the keyring (writing it on a first
+/// start): a wrong key stops the process here, before anything is served.
+pub async fn verify(store: &Store) -> anyhow::Result<()> {
+    let store = store.clone();
+    let checked = tokio::task::spawn_blocking(move || store.verify_keyring()).await?;
+    checked.map_err(wrong_key)
+}
+
+/// `slipway rekey`: every sealed value re-sealed under the current key.
+pub async fn rekey(database: &DatabaseArgs) -> anyhow::Result<()> {
+    let keyring = required_keyring("rekey")?;
+    let store = database.open().await?.with_keyring(keyring);
+    crate::migrate(&store).await?;
+    let done = tokio::task::spawn_blocking(move || store.rekey(REKEY_BATCH))
+        .await?
+        .map_err(wrong_key)?;
+    println!(
+        "Re-sealed {} row(s) under the current key: {} release env(s), {} webhook(s), {} key check.",
+        done.rows(),
+        done.releases,
+        done.webhooks,
+        u8::from(done.key_check)
+    );
+    Ok(())
+}
+
+fn wrong_key(err: StoreError) -> anyhow::Error {
+    match err {
+        StoreError::WrongKey(reason) => anyhow::anyhow!(
+            "{KEY_VAR} does not open this database's secrets: {reason}; \
+             set the key it was sealed with (as {PREVIOUS_VAR} while rotating)"
+        ),
+        other => other.into(),
+    }
+}

@@ -6,7 +6,8 @@ use crate::support::{run, slipway, start, stderr, Api, Redis, Server, SECRET_KEY
 use serde_json::json;
 use slipway_core::testing::TestDatabase;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const TOKEN: &str = "secrets-test-token-0123456789";
 /// Another valid key: base64 of "another-e2e-key-of-32-bytes-long".
@@ -51,9 +52,23 @@ async fn env_value(api: &Api, release: &str) -> String {
         .to_owned()
 }
 
-/// Exit code 1, one `ERROR:` line holding `expected`, and no key in sight.
-fn assert_refused(command: Command, expected: &str, keys: &[&str]) {
-    let output = run(command);
+/// Exit code 1 (within 30 s: a server that starts anyway is killed and
+/// fails the test), one `ERROR:` line holding `expected`, and no key in sight.
+fn assert_refused(mut command: Command, expected: &str, keys: &[&str]) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run slipway");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("started instead of refusing: expected `{expected}`");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
     let last = message.lines().last().unwrap_or_default();

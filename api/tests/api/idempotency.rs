@@ -96,6 +96,26 @@ async fn a_repeat_replays_the_first_response(backend: Backend) {
     assert!(replayed(&replay));
     assert_eq!(expect_status(replay, 201).await, changed);
     assert_eq!(app.releases("a").await.len(), 2);
+    // A new token's answer is kept sealed: the raw database never holds it.
+    let body = r#"{"name": "ci", "scope": "read"}"#;
+    let created = expect_status(
+        send(&app, &app.token, Method::POST, "/tokens", "t-1", body).await,
+        201,
+    )
+    .await;
+    let replay = send(&app, &app.token, Method::POST, "/tokens", "t-1", body).await;
+    assert!(replayed(&replay));
+    assert_eq!(expect_status(replay, 201).await, created);
+    let token = created["token"].as_str().unwrap();
+    assert!(
+        !app.db.raw_contains(token),
+        "a stored response holds the token"
+    );
+    assert!(
+        !app.db.raw_contains("FOO"),
+        "nor env keys in a readable body"
+    );
+
     let read = send(&app, &app.token, Method::GET, "/apps/a", "env-1", "").await;
     assert!(!replayed(&read));
     expect_status(read, 200).await;

@@ -6,6 +6,7 @@ use super::records::now;
 use super::schema::idempotency_keys as keys;
 use super::{DbConnection, Store, StoreError};
 use crate::domain::TokenId;
+use crate::seal::Purpose;
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -92,30 +93,18 @@ impl IdempotencyGuard {
     }
 }
 
-fn this_key<'a>(
-    token: &'a TokenId,
-    key: &'a str,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<keys::table, diesel::dsl::Eq<keys::token, &'a str>>,
-    diesel::dsl::Eq<keys::key, &'a str>,
-> {
+type ByToken<'a> = diesel::dsl::Filter<keys::table, diesel::dsl::Eq<keys::token, &'a str>>;
+type ThisKey<'a> = diesel::dsl::Filter<ByToken<'a>, diesel::dsl::Eq<keys::key, &'a str>>;
+
+fn this_key<'a>(token: &'a TokenId, key: &'a str) -> ThisKey<'a> {
     keys::table
         .filter(keys::token.eq(token.as_str()))
         .filter(keys::key.eq(key))
 }
 
-/// The purpose recorded responses are sealed under.
-const RESPONSE_PURPOSE: &str = "idempotent-response";
-
-// PENDING-SEAL: switch to Store::seal/open once sealing lands.
-fn seal_response(_store: &Store, body: &str) -> Result<String, StoreError> {
-    let _ = RESPONSE_PURPOSE;
-    Ok(body.to_owned())
-}
-
-fn open_response(_store: &Store, body: &str) -> Result<String, StoreError> {
-    Ok(body.to_owned())
-}
+/// The purpose recorded responses are sealed under: they may hold a new
+/// token or webhook secret.
+const RESPONSE: Purpose = Purpose::new("idempotent-response");
 
 impl Store {
     /// A handle whose first committed write also stores `guard`'s key.
@@ -152,7 +141,7 @@ impl Store {
             Some((stored, ..)) if stored != fingerprint => Prior::Mismatch,
             Some((_, Some(status), Some(body), _)) => Prior::Done {
                 status: u16::try_from(status).map_err(StoreError::corrupt)?,
-                body: open_response(self, &body)?,
+                body: self.open(RESPONSE, &body)?,
             },
             Some((.., created_at)) => Prior::InProgress {
                 lost: created_at < now - RESPONSE_GRACE,
@@ -168,7 +157,7 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
-        let sealed = seal_response(self, body)?;
+        let sealed = self.seal(RESPONSE, body)?;
         self.read(|conn| {
             diesel::update(this_key(&guard.token, &guard.key))
                 .set((keys::status.eq(i32::from(status)), keys::body.eq(sealed)))

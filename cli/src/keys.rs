@@ -7,9 +7,6 @@ use crate::config::DatabaseArgs;
 use anyhow::Context;
 use slipway_core::seal::{generate_key, Keyring};
 use slipway_core::store::{Store, StoreError};
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const KEY_VAR: &str = "SLIPWAY_SECRET_KEY";
@@ -62,23 +59,9 @@ pub fn dev_keyring(path: &Path) -> anyhow::Result<Keyring> {
     if let Some(keyring) = keyring_from_env()? {
         return Ok(keyring);
     }
-    let unusable = || format!("{} is unusable", path.display());
-    match fs::read_to_string(path) {
-        Ok(text) => Keyring::from_base64(text.trim(), None).with_context(unusable),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let key = generate_key()?;
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            writeln!(file, "{}", key.expose())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Keyring::from_base64(key.expose(), None).with_context(unusable)
-        }
-        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
+    let key = crate::dev::kept_or_new(path, || Ok(generate_key()?))?;
+    Keyring::from_base64(key.expose(), None)
+        .with_context(|| format!("{} is unusable", path.display()))
 }
 
 /// Opens the database's key check with the keyring (writing it on a first

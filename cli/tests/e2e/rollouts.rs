@@ -288,7 +288,9 @@ async fn a_worker_killed_mid_rollout_is_replaced_by_another() {
     let good = deploy(api, "", 1, json!({})).await;
     assert_eq!(good["status"], "succeeded", "{good}");
 
-    let body = json!({ "manifest": manifest("--healthy-after-ms 3000", 2) });
+    // Healthy 2 s after start: mid-rollout long enough to kill the worker,
+    // and 1 s inside the 3 s health window (grace 0, 3 intervals of 1 s).
+    let body = json!({ "manifest": manifest("--healthy-after-ms 2000", 2) });
     let (status, started) = api.post("/apps/shop/deploy", body).await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();

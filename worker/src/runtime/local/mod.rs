@@ -24,8 +24,11 @@ use tokio::time::Instant;
 use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use record::{InstanceRecord, RecordDir};
 
-/// How often `stop` looks whether the instance is gone.
+/// The longest wait between two looks of `stop` at whether the instance is gone.
 const STOP_POLL: Duration = Duration::from_millis(20);
+/// The first look after a signal: most processes are gone within a few ms,
+/// so the looks start at 1 ms and double up to `STOP_POLL`.
+const STOP_FIRST_POLL: Duration = Duration::from_millis(1);
 /// How long after SIGKILL an instance may take to disappear before `stop` fails.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 /// The reason given for an instance that is not (or no longer) running.
@@ -203,6 +206,7 @@ async fn term_then_kill(id: &str, target: &Target, grace: Duration) -> Result<()
 /// Polls until `target` is gone; false if it still runs after `limit`.
 async fn wait_gone(target: &Target, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
+    let mut poll = STOP_FIRST_POLL;
     loop {
         if target.gone().is_some() {
             return true;
@@ -210,7 +214,8 @@ async fn wait_gone(target: &Target, limit: Duration) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(STOP_POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(STOP_POLL);
     }
 }
 

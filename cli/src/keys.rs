@@ -81,10 +81,12 @@ pub async fn rekey(database: &DatabaseArgs) -> anyhow::Result<()> {
         .await?
         .map_err(wrong_key)?;
     println!(
-        "Re-sealed {} row(s) under the current key: {} release env(s), {} webhook(s), {} key check.",
+        "Re-sealed {} row(s) under the current key: {} release env(s), {} webhook(s), \
+         {} idempotent response(s), {} key check.",
         done.rows(),
         done.releases,
         done.webhooks,
+        done.responses,
         u8::from(done.key_check)
     );
     Ok(())

@@ -149,6 +149,11 @@ impl Keyring {
         &self.current.id
     }
 
+    /// How every value sealed under the current key begins.
+    pub fn current_prefix(&self) -> String {
+        format!("{VERSION}.{}.", self.current.id)
+    }
+
     /// The id of the previous key, when there is one.
     pub fn previous_id(&self) -> Option<&str> {
         self.previous.as_ref().map(|k| k.id.as_str())

@@ -181,8 +181,10 @@ async fn rekey_moves_every_secret_to_the_new_key() {
     assert_refused(rekey(OTHER_KEY, None), wrong, &[SECRET_KEY, OTHER_KEY]);
     // The release's env and the key check; then nothing is left to do.
     for expected in [
-        "Re-sealed 2 row(s) under the current key: 1 release env(s), 0 webhook(s), 1 key check.",
-        "Re-sealed 0 row(s) under the current key: 0 release env(s), 0 webhook(s), 0 key check.",
+        "Re-sealed 2 row(s) under the current key: 1 release env(s), 0 webhook(s), \
+         0 idempotent response(s), 1 key check.",
+        "Re-sealed 0 row(s) under the current key: 0 release env(s), 0 webhook(s), \
+         0 idempotent response(s), 0 key check.",
     ] {
         let output = run(rekey(OTHER_KEY, Some(SECRET_KEY)));
         assert!(output.status.success(), "{}", stderr(&output));

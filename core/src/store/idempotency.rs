@@ -104,7 +104,7 @@ fn this_key<'a>(token: &'a TokenId, key: &'a str) -> ThisKey<'a> {
 
 /// The purpose recorded responses are sealed under: they may hold a new
 /// token or webhook secret.
-const RESPONSE: Purpose = Purpose::new("idempotent-response");
+pub(super) const RESPONSE: Purpose = Purpose::new("idempotent-response");
 
 impl Store {
     /// A handle whose first committed write also stores `guard`'s key.

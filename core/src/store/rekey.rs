@@ -6,8 +6,9 @@
 //! current key, in batches of one transaction each; values already under
 //! it are left alone, so running it again changes nothing.
 
+use super::idempotency::RESPONSE;
 use super::records::now;
-use super::schema::{releases, seal_check, webhooks};
+use super::schema::{idempotency_keys, releases, seal_check, webhooks};
 use super::sealed::reseal;
 use super::{Backend, DbConnection, Store, StoreError};
 use crate::seal::{Keyring, Purpose, SealError};
@@ -26,6 +27,8 @@ pub struct Rekeyed {
     pub releases: u64,
     /// Webhooks whose secret (or previous secret) was re-sealed.
     pub webhooks: u64,
+    /// Recorded responses of idempotent requests (kept 24 h) re-sealed.
+    pub responses: u64,
     /// Whether the key check was re-sealed.
     pub key_check: bool,
 }
@@ -33,7 +36,7 @@ pub struct Rekeyed {
 impl Rekeyed {
     /// Rows re-sealed in all.
     pub fn rows(&self) -> u64 {
-        self.releases + self.webhooks + u64::from(self.key_check)
+        self.releases + self.webhooks + self.responses + u64::from(self.key_check)
     }
 }
 
@@ -53,8 +56,8 @@ impl Store {
         }
     }
 
-    /// Re-seals every release env and webhook secret, and the key check,
-    /// under the current key, `batch` rows per transaction. Refuses to start
+    /// Re-seals every release env, webhook secret and recorded idempotent
+    /// response, and the key check, under the current key, `batch` rows per transaction. Refuses to start
     /// unless the keyring opens the key check.
     pub fn rekey(&self, batch: usize) -> Result<Rekeyed, StoreError> {
         self.verify_keyring()?;
@@ -74,6 +77,13 @@ impl Store {
         {
             done.webhooks += count;
             after = last;
+        }
+        loop {
+            let count = self.write(|conn| responses_batch(conn, keys, batch))?;
+            if count == 0 {
+                break;
+            }
+            done.responses += count;
         }
         // Last: until everything is re-sealed, the old key must keep opening.
         done.key_check = self.write(|conn| {
@@ -183,4 +193,27 @@ fn webhooks_batch(
         count += updated as u64;
     }
     Ok(rows.last().map(|(id, ..)| (id.clone(), count)))
+}
+
+/// Re-seals up to `batch` recorded idempotent responses that are not under
+/// the current key (expired ones are deleted instead); how many it re-sealed.
+fn responses_batch(conn: &mut DbConnection, keys: &Keyring, batch: i64) -> Result<u64, StoreError> {
+    use idempotency_keys::dsl as k;
+    diesel::delete(k::idempotency_keys.filter(k::expires_at.le(now()))).execute(conn)?;
+    let current = format!("{}%", keys.current_prefix());
+    let rows: Vec<(String, String, String)> = k::idempotency_keys
+        .filter(k::body.is_not_null())
+        .filter(k::body.not_like(current))
+        .order((k::token, k::key))
+        .limit(batch)
+        .select((k::token, k::key, k::body.assume_not_null()))
+        .load(conn)?;
+    for (token, key, body) in &rows {
+        if let Some(resealed) = reseal(keys, RESPONSE, body)? {
+            diesel::update(k::idempotency_keys.find((token, key)))
+                .set(k::body.eq(resealed))
+                .execute(conn)?;
+        }
+    }
+    Ok(rows.len() as u64)
 }

@@ -3,13 +3,17 @@
 //! them (and rows from before sealing) to the current key.
 
 use crate::{change, env_of, fixture, on_both_backends, Fixture};
-use slipway_core::domain::{AppName, EventPattern, ReleaseId, WebhookId, WebhookKind};
+use slipway_core::domain::{
+    AppName, EventPattern, ReleaseId, Scope, TokenName, WebhookId, WebhookKind,
+};
 use slipway_core::seal::{generate_key, Keyring, Purpose, SealError};
 use slipway_core::secret::Secret;
 use slipway_core::store::{
-    Backend, NewRelease, NewWebhook, PromoteOptions, Rekeyed, Store, StoreError,
+    Backend, IdempotencyGuard, NewRelease, NewToken, NewWebhook, Prior, PromoteOptions, Rekeyed,
+    Store, StoreError,
 };
 use slipway_core::testing::TestDatabase;
+use std::sync::Arc;
 
 on_both_backends!(
     env_values_and_webhook_secrets_are_not_stored_in_plaintext,
@@ -120,6 +124,29 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         assert_eq!(env.get("N"), Some(value));
     };
     let secrets = vec![secret.expose().clone(), old_secret.expose().clone()];
+    // A response kept for an Idempotency-Key, sealed under A.
+    let new_token = NewToken {
+        name: TokenName::parse("ci").unwrap(),
+        scope: Scope::Deploy,
+        apps: vec![],
+        lifetime: None,
+    };
+    let (token, _) = on_a.create_token(&new_token).unwrap();
+    let guard = Arc::new(IdempotencyGuard::new(
+        token.id.clone(),
+        "k".into(),
+        "f".into(),
+    ));
+    on_a.guarded(guard.clone())
+        .create_app(&AppName::parse("other").unwrap(), None, "ci")
+        .unwrap();
+    on_a.record_idempotent_response(&guard, 201, "{\"name\":\"other\"}")
+        .unwrap();
+    let replay = |store: &Store| store.idempotency_prior(&token.id, "k", "f");
+    let response = Prior::Done {
+        status: 201,
+        body: "{\"name\":\"other\"}".into(),
+    };
 
     // Rotated: B seals, A still opens.
     let rotated = db.store_with_keyring(keyring(&b, Some(&a)));
@@ -143,12 +170,15 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         "{err}"
     );
 
+    assert!(replay(&only_b).is_err(), "a response sealed under A");
+
     let rekeyed = rotated.rekey(2).unwrap();
     assert_eq!(
         rekeyed,
         Rekeyed {
             releases: 5,
             webhooks: 1,
+            responses: 1,
             key_check: true
         }
     );
@@ -159,6 +189,7 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         expect(&only_b, release, &format!("value-{i}"));
     }
     assert_eq!(signing_secrets(&only_b).unwrap(), secrets);
+    assert_eq!(replay(&only_b).unwrap(), response);
     let only_a = db.store_with_keyring(keyring(&a, None));
     assert!(matches!(
         only_a.verify_keyring(),

@@ -69,7 +69,7 @@ async fn run() -> Result<(), String> {
         allow_private: true, // the receiver is on 127.0.0.1
         ..DeliveryConfig::default()
     };
-    let concurrency = config.concurrency;
+    let (concurrency, per_webhook) = (config.concurrency, config.per_webhook);
     let deliverer =
         Deliverer::new(store.clone(), config, "bench".into()).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -107,7 +107,7 @@ async fn run() -> Result<(), String> {
     let rate = events as f64 / elapsed;
     println!(
         "webhooks: {events} deliveries in {elapsed:.2} s = {rate:.0}/s (goal ≥ {GOAL_PER_SECOND:.0}/s); \
-         concurrency {concurrency}; receiver saw {received} requests"
+         {per_webhook} in flight (of {concurrency} slots); receiver saw {received} requests"
     );
     println!(
         "webhooks: memory (bench process, receiver included): {} before delivering, peak {}",

@@ -269,6 +269,38 @@ async fn a_hanging_receiver_times_out_and_is_retried_while_others_keep_flowing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_with_a_backlog_holds_only_its_share_of_slots() {
+    let hanging = Receiver::start().await;
+    hanging.answer(Reply::Hang);
+    let healthy = Receiver::start().await;
+    let mut setup = Setup::new();
+    // The hanging webhook's deliveries are the oldest, and more than all slots.
+    setup.subscribe(&hanging.url("/"), WebhookKind::Generic, &["*"]);
+    for i in 0..6 {
+        setup.create_app(&format!("backlog-{i}"));
+    }
+    setup.subscribe(&healthy.url("/"), WebhookKind::Generic, &["*"]);
+    setup.create_app("latest");
+    setup.deliver(|config| {
+        config.timeout = Duration::from_secs(3);
+        config.concurrency = 4;
+        config.per_webhook = 2;
+    });
+    let started = Instant::now();
+    healthy.wait_for(1, WAIT).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the healthy webhook waited for the hanging one's timeouts: {:?}",
+        started.elapsed()
+    );
+    hanging.wait_for(2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "timeouts began");
+    assert_eq!(hanging.count(), 2, "more than the hanging webhook's share");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_logged_and_retried_on_schedule() {
     let hanging = Receiver::start().await;
     hanging.answer(Reply::Hang);

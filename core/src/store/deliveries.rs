@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
+use std::collections::HashMap;
 
 /// One event on its way to one webhook, as the delivery log shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -131,27 +132,59 @@ fn clip(error: &str) -> String {
 impl Store {
     /// Locks up to `limit` due deliveries for `owner` until `now + lock`
     /// and counts the attempt; concurrent claimers never get the same row.
+    /// A webhook that has `per_webhook` deliveries claimed (by any worker)
+    /// gets no more until some finish, so a receiver that hangs holds only
+    /// that many slots and the other webhooks keep flowing.
     pub fn claim_deliveries(
         &self,
         owner: &str,
         limit: usize,
+        per_webhook: usize,
         lock: TimeDelta,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = now();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let per_webhook = i64::try_from(per_webhook).unwrap_or(i64::MAX);
         let keys = self.keyring()?;
         self.write(|conn| {
             let free = deliveries::locked_until
                 .is_null()
                 .or(deliveries::locked_until.lt(now));
-            let due: Vec<String> = deliveries::table
+            let pending_due = deliveries::status
+                .eq("pending")
+                .and(deliveries::next_attempt_at.le(now));
+            let busy: HashMap<String, i64> = deliveries::table
                 .filter(deliveries::status.eq("pending"))
-                .filter(deliveries::next_attempt_at.le(now))
-                .filter(free)
-                .order((deliveries::next_attempt_at, deliveries::seq))
-                .limit(limit)
-                .select(deliveries::id)
+                .filter(deliveries::locked_until.ge(now))
+                .group_by(deliveries::webhook)
+                .select((deliveries::webhook, diesel::dsl::count_star()))
+                .load(conn)?
+                .into_iter()
+                .collect();
+            let hooks: Vec<String> = webhooks::table
+                .filter(webhooks::disabled_at.is_null())
+                .select(webhooks::id)
                 .load(conn)?;
+            let mut due: Vec<(Option<NaiveDateTime>, i64, String)> = Vec::new();
+            for hook in hooks {
+                let room = per_webhook - busy.get(&hook).copied().unwrap_or(0);
+                if room <= 0 {
+                    continue;
+                }
+                due.extend(
+                    deliveries::table
+                        .filter(deliveries::webhook.eq(&hook))
+                        .filter(pending_due)
+                        .filter(free)
+                        .order((deliveries::next_attempt_at, deliveries::seq))
+                        .limit(room.min(i64::try_from(limit).unwrap_or(i64::MAX)))
+                        .select((deliveries::next_attempt_at, deliveries::seq, deliveries::id))
+                        .load::<(Option<NaiveDateTime>, i64, String)>(conn)?,
+                );
+            }
+            // Oldest first across webhooks.
+            due.sort();
+            due.truncate(limit);
+            let due: Vec<String> = due.into_iter().map(|(.., id)| id).collect();
             if due.is_empty() {
                 return Ok(Vec::new());
             }

@@ -50,7 +50,7 @@ fn subscribe(store: &Store) -> (WebhookId, Secret<String>) {
 
 /// The secrets a worker would sign the next due delivery with.
 fn signing_secrets(store: &Store) -> Result<Vec<String>, StoreError> {
-    let claimed = store.claim_deliveries("test-worker", 1, chrono::TimeDelta::seconds(60))?;
+    let claimed = store.claim_deliveries("test-worker", 1, 100, chrono::TimeDelta::seconds(60))?;
     let due = claimed.into_iter().next().expect("a due delivery");
     Ok(due.secrets.iter().map(|s| s.expose().clone()).collect())
 }

@@ -99,7 +99,7 @@ fn payloads_are_flat_snapshots_without_env_values(backend: Backend) {
     f.store
         .promote(&f.app, &release.id, &PromoteOptions::default(), "tester")
         .unwrap();
-    let due = f.store.claim_deliveries("w1", 10, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     // build, release, env change (+ its release), deployment
     assert_eq!(due.len(), 5);
     for d in &due {
@@ -130,23 +130,27 @@ fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
     let f = fixture(backend);
     let webhook = subscribe(&f, &["*"], &[]);
     f.build(None);
-    let first = f.store.claim_deliveries("w1", 1, LOCK).unwrap();
+    let first = f.store.claim_deliveries("w1", 1, 1, LOCK).unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempts, 1);
     assert_eq!(first[0].webhook, webhook.id);
     assert_eq!(first[0].secrets.len(), 1);
     // The other event is still free; the claimed one is not.
-    let second = f.store.claim_deliveries("w2", 10, LOCK).unwrap();
+    let second = f.store.claim_deliveries("w2", 10, 10, LOCK).unwrap();
     assert_eq!(second.len(), 1);
     assert_ne!(second[0].id, first[0].id);
-    assert!(f.store.claim_deliveries("w3", 10, LOCK).unwrap().is_empty());
+    assert!(f
+        .store
+        .claim_deliveries("w3", 10, 10, LOCK)
+        .unwrap()
+        .is_empty());
     // A claim whose lock expired (its worker died) comes back.
     let short = TimeDelta::milliseconds(1);
     f.build(None);
-    let dying = f.store.claim_deliveries("w4", 10, short).unwrap();
+    let dying = f.store.claim_deliveries("w4", 10, 10, short).unwrap();
     assert_eq!(dying.len(), 2);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let again = f.store.claim_deliveries("w5", 10, LOCK).unwrap();
+    let again = f.store.claim_deliveries("w5", 10, 10, LOCK).unwrap();
     assert_eq!(again.len(), 2);
     assert!(again.iter().all(|d| d.attempts == 2));
     // The dead worker's late outcome does not overwrite the new claim.
@@ -168,7 +172,7 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
     let f = fixture(backend);
     let webhook = subscribe(&f, &["release.created", "build.created"], &[]);
     f.build(None);
-    let due = f.store.claim_deliveries("w1", 10, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     let [a, b] = &due[..] else { panic!("{due:?}") };
     let soon = Utc::now() + TimeDelta::milliseconds(50);
     let finished = [
@@ -199,9 +203,13 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
         retry.last_error.as_deref(),
         Some("the receiver answered 500")
     );
-    assert!(f.store.claim_deliveries("w1", 10, LOCK).unwrap().is_empty());
+    assert!(f
+        .store
+        .claim_deliveries("w1", 10, 10, LOCK)
+        .unwrap()
+        .is_empty());
     std::thread::sleep(std::time::Duration::from_millis(80));
-    let again = f.store.claim_deliveries("w1", 10, LOCK).unwrap();
+    let again = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id.clone(), again[0].attempts), (b.id.clone(), 2));
     let failed = Finished {
@@ -223,7 +231,7 @@ fn gone_disables_the_webhook_and_fails_its_pending_deliveries(backend: Backend) 
     let webhook = subscribe(&f, &["*"], &[]);
     let other = subscribe(&f, &["*"], &[]);
     f.build(None);
-    let due = f.store.claim_deliveries("w1", 1, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 1, 1, LOCK).unwrap();
     assert_eq!(due[0].webhook, webhook.id, "oldest first");
     let gone = Finished {
         id: due[0].id.clone(),
@@ -261,7 +269,7 @@ fn rotation_keeps_the_old_secret_signing(backend: Backend) {
     let until = rotated.previous_secret_expires_at.unwrap();
     assert!(until > Utc::now() + TimeDelta::hours(23));
     f.build(None);
-    let due = f.store.claim_deliveries("w1", 1, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 1, 1, LOCK).unwrap();
     let secrets: Vec<&String> = due[0].secrets.iter().map(|s| s.expose()).collect();
     assert_eq!(secrets, [fresh.expose(), old.expose()]);
     assert!(matches!(
@@ -275,7 +283,7 @@ fn redeliver_and_test_queue_new_deliveries(backend: Backend) {
     let f = fixture(backend);
     let webhook = subscribe(&f, &["build.created"], &[]);
     f.build(None);
-    let due = f.store.claim_deliveries("w1", 10, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     let original = &due[0];
     let again = f.store.redeliver(&webhook.id, &original.id).unwrap();
     assert_ne!(again.id, original.id);
@@ -283,7 +291,7 @@ fn redeliver_and_test_queue_new_deliveries(backend: Backend) {
     assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
     let test = f.store.test_webhook(&webhook.id, "tester").unwrap();
     assert_eq!(test.event_type, "webhook.test");
-    let due = f.store.claim_deliveries("w1", 10, LOCK).unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(due.len(), 2);
     let resent = due.iter().find(|d| d.id == again.id).unwrap();
     assert_eq!(resent.payload, original.payload);

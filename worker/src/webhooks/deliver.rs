@@ -16,7 +16,7 @@ use slipway_core::store::{DueDelivery, Finished, Outcome, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 /// Longest `Retry-After` honoured; a receiver cannot park a delivery forever.
@@ -37,6 +37,9 @@ pub struct DeliveryConfig {
     pub allow_private: bool,
     /// Attempts in flight at once in this process.
     pub concurrency: usize,
+    /// Attempts in flight at once for one webhook, over all workers: a
+    /// receiver that hangs holds no more slots than this.
+    pub per_webhook: usize,
     /// How often an idle loop looks for due deliveries.
     pub poll_interval: Duration,
 }
@@ -48,6 +51,7 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_secs(15),
             allow_private: false,
             concurrency: 64,
+            per_webhook: 16,
             poll_interval: Duration::from_millis(200),
         }
     }
@@ -73,11 +77,17 @@ pub struct Deliverer {
     /// Names this process's claims.
     owner: String,
     metrics: Metrics,
+    /// Outcomes were recorded: slots are free again, and the webhooks whose
+    /// deliveries they were may be given more.
+    recorded: Notify,
 }
 
 impl Deliverer {
     pub fn new(store: Store, config: DeliveryConfig, owner: String) -> Result<Self, ClientError> {
+        // No proxy from the environment: a proxy would resolve and connect
+        // to the target itself, past the guarded resolver.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver::new(config.allow_private)))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
@@ -88,6 +98,7 @@ impl Deliverer {
             client,
             owner,
             metrics: Metrics::new(),
+            recorded: Notify::new(),
         })
     }
 
@@ -118,6 +129,7 @@ impl Deliverer {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = idle, if free > 0 => {}
+                () = this.recorded.notified() => {}
                 permit = slots.clone().acquire_owned(), if free == 0 => drop(permit),
             }
         }
@@ -136,8 +148,11 @@ impl Deliverer {
         let store = self.store.clone();
         let owner = self.owner.clone();
         let lock = chrono::TimeDelta::from_std(self.config.lock()).unwrap_or_default();
-        let claimed =
-            tokio::task::spawn_blocking(move || store.claim_deliveries(&owner, free, lock)).await;
+        let per_webhook = self.config.per_webhook;
+        let claimed = tokio::task::spawn_blocking(move || {
+            store.claim_deliveries(&owner, free, per_webhook, lock)
+        })
+        .await;
         let due = match claimed {
             Ok(Ok(due)) => due,
             Ok(Err(err)) => {
@@ -224,6 +239,7 @@ impl Deliverer {
                 Err(err) => tracing::error!(error = %err, "recording webhook outcomes panicked"),
             }
             drop(permits);
+            self.recorded.notify_one();
         }
     }
 

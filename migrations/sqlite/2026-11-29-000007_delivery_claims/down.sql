@@ -1,0 +1,2 @@
+DROP INDEX deliveries_claimed;
+DROP INDEX deliveries_due_by_webhook;

@@ -68,3 +68,34 @@ async fn a_worker_killed_between_commit_and_delivery_loses_nothing() {
         .collect();
     assert_eq!(attempts, [1, 2], "newest first: second, then first");
 }
+
+/// A worker with a proxy in its environment still connects to the webhook
+/// itself: through a proxy, the proxy would pick the address, past the
+/// checks on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_do_not_go_through_a_proxy() {
+    let receiver = Receiver::start().await;
+    let proxy = Receiver::start().await;
+    let cluster = Cluster::start();
+    let api = &cluster.api;
+    let body = json!({ "url": receiver.url("/hook"), "kind": "generic", "events": ["*"] });
+    let (status, created) = api.post("/webhooks", body).await;
+    assert_eq!(status, 201, "{created}");
+    let proxy_url = proxy.url("");
+    let _worker = cluster.worker_with(&[
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", ""),
+    ]);
+    assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
+    wait_delivered(
+        api,
+        created["id"].as_str().unwrap(),
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(proxy.count(), 0, "a delivery went through the proxy");
+}

@@ -11,6 +11,7 @@ crate::on_both_backends!(
     tokens_are_created_listed_and_deleted,
     expired_unknown_and_deleted_tokens_are_refused,
     bad_token_requests_are_rejected_and_change_nothing,
+    one_name_created_at_once_makes_one_token,
 );
 
 /// Sends `method path` with `token` and a JSON body (none when `Null`);
@@ -350,4 +351,27 @@ async fn bad_token_requests_are_rejected_and_change_nothing(backend: Backend) {
         2,
         "nothing was created or deleted"
     );
+}
+
+/// The same name sent many times at once: one token, every other answer a
+/// 409 (never a 500 from the unique index).
+async fn one_name_created_at_once_makes_one_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({ "name": "ci", "scope": "read" });
+    let sends = (0..8).map(|_| call(&app, &app.token, Method::POST, "/tokens", body.clone()));
+    let mut statuses: Vec<u16> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    let (_, listed) = call(&app, &app.token, Method::GET, "/tokens", Value::Null).await;
+    let named: Vec<&Value> = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "ci")
+        .collect();
+    assert_eq!(named.len(), 1);
 }

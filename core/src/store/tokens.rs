@@ -7,6 +7,7 @@ use crate::domain::{AppName, Grant, Scope, TokenId, TokenName};
 use crate::secret::{constant_time_eq, generate_token, hash_token, Secret};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 /// `last_used_at` is refreshed at most this often, so reads stay reads.
@@ -118,11 +119,10 @@ impl Store {
                 .count()
                 .get_result::<i64>(conn)?
                 > 0;
+            let name_taken =
+                || StoreError::Conflict(format!("a token named `{}` already exists", new.name));
             if taken {
-                return Err(StoreError::Conflict(format!(
-                    "a token named `{}` already exists",
-                    new.name
-                )));
+                return Err(name_taken());
             }
             let id = TokenId::generate();
             let secret = generate_token();
@@ -138,7 +138,15 @@ impl Store {
                     tokens::created_at.eq(created_at),
                     tokens::expires_at.eq(new.lifetime.map(|l| created_at + l)),
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                // The same name created concurrently, after the check above.
+                .map_err(|err| match StoreError::from(err) {
+                    StoreError::Database(DieselError::DatabaseError(
+                        DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => name_taken(),
+                    other => other,
+                })?;
             let row = tokens::table
                 .find(id.as_str())
                 .select(TokenRow::as_select())

@@ -80,7 +80,14 @@ pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
         }
         Some(EnvCommand::Set { pairs, flags }) => {
             let set = parse_pairs(&pairs)?;
-            let keys: Vec<String> = set.keys().cloned().collect();
+            // As typed (each once), not in the map's order.
+            let mut keys: Vec<&str> = Vec::new();
+            for (key, _) in pairs.iter().filter_map(|p| p.split_once('=')) {
+                let key = super::clip(key);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
             let body = json!({ "set": set });
             change(
                 ctx,

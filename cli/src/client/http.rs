@@ -172,6 +172,10 @@ impl Api {
         if status.is_success() {
             return Ok(response);
         }
+        if matches!(status.as_u16(), 502..=504) {
+            // A gateway, or the API restarting: the stream can come back.
+            return Err(anyhow::anyhow!("{} answered {status}", self.host()));
+        }
         let text = response.text().await.unwrap_or_default();
         Err(api_error(status, &text).into())
     }
@@ -247,6 +251,38 @@ mod tests {
         for bad in ["", "ftp://x", "http://", "http://x/?a=1", "::::"] {
             assert!(parse_host(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A real socket that answers every request with `status`.
+    fn answering(status: &'static str) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let _ = stream.read(&mut [0u8; 4096]);
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn event_streams_behind_a_failing_gateway_can_be_resumed() {
+        for status in [
+            "502 Bad Gateway",
+            "503 Service Unavailable",
+            "504 Gateway Timeout",
+        ] {
+            let api = Api::new(&answering(status), None).unwrap();
+            let err = api.events(&["events"], None).await.unwrap_err();
+            assert!(err.downcast_ref::<Exit>().is_none(), "{status}: {err}");
+        }
+        // The API's own refusals end the wait at once.
+        let api = Api::new(&answering("404 Not Found"), None).unwrap();
+        let err = api.events(&["events"], None).await.unwrap_err();
+        assert!(err.downcast_ref::<Exit>().is_some(), "{err}");
     }
 
     #[test]

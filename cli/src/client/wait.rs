@@ -10,8 +10,11 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Reconnection attempts before the connection counts as lost.
-const RECONNECTS: u32 = 5;
+/// Reconnection attempts before the connection counts as lost; the n-th
+/// waits n seconds, at most `RECONNECT_WAIT_MAX` (21 s in all): long enough
+/// for an API to restart.
+const RECONNECTS: u32 = 8;
+const RECONNECT_WAIT_MAX: u32 = 3;
 const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// After a deploying request: prints the deployment and, with `wait`,
@@ -80,7 +83,7 @@ pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
             Err(_) if failures < RECONNECTS => {
                 failures += 1;
                 show.note("connection lost; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                pause(failures).await;
                 continue;
             }
             Err(_) => return Err(lost(ctx, app, id)),
@@ -114,8 +117,14 @@ pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
         }
         failures += 1;
         show.note("connection lost; reconnecting");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        pause(failures).await;
     }
+}
+
+/// The wait before reconnection attempt `n`.
+async fn pause(n: u32) {
+    let seconds = n.min(RECONNECT_WAIT_MAX);
+    tokio::time::sleep(Duration::from_secs(seconds.into())).await;
 }
 
 fn lost(ctx: &Ctx, app: &str, id: &str) -> anyhow::Error {

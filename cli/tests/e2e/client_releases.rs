@@ -107,9 +107,9 @@ fn builds_take_git_descriptions_and_releases_read_like_convox() {
         "{out}"
     );
     let out = client
-        .run(&["env", "set", "BAR=2", "FOO=3", "-d", "by hand"])
+        .run(&["env", "set", "FOO=3", "BAR=2", "-d", "by hand"])
         .ok();
-    assert!(out.starts_with("Setting BAR, FOO... OK\n"), "{out}");
+    assert!(out.starts_with("Setting FOO, BAR... OK\n"), "{out}");
     let out = client.run(&["env", "unset", "BAR"]).ok();
     assert!(out.starts_with("Unsetting BAR... OK\nRelease: R"), "{out}");
     let out = client.run(&["env", "set", "FOO=3"]).ok();

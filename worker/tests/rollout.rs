@@ -275,7 +275,7 @@ async fn a_cancelled_rollout_rolls_back() {
     let (store, app, id) = (rig.store.clone(), rig.app.clone(), d.id.clone());
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(800)).await;
-        tokio::task::spawn_blocking(move || store.cancel_deployment(&app, &id))
+        tokio::task::spawn_blocking(move || store.cancel_deployment(&app, &id, "tester"))
             .await
             .unwrap()
     });

@@ -220,8 +220,9 @@ pub async fn cancel(
     let app = app_path(&path.0)?;
     caller.require(Scope::Deploy, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
+    let actor = caller.actor();
     let deployment = state
-        .write(&caller, move |s| s.cancel_deployment(&app, &id))
+        .write(&caller, move |s| s.cancel_deployment(&app, &id, &actor))
         .await?;
     Ok(HttpResponse::Accepted().json(deployment))
 }

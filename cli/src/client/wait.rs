@@ -324,6 +324,7 @@ impl Show {
                 self.phase = format!("{service}: {healthy}/{count} healthy");
                 self.say(format!("{service}: {healthy}/{count} healthy ({release})"));
             }
+            Some("cancel") => self.say(format!("Cancel requested by {}", text(&data["by"]))),
             Some("rollback") => {
                 let to = text(&data["to"]);
                 self.phase = format!("rolling back to {to}");

@@ -280,6 +280,7 @@ fn promote_rollback_and_deployments() {
         out.starts_with(&format!("Cancelling {id}... OK\n")),
         "{out}"
     );
+    assert!(out.contains("Cancel requested by admin\n"), "{out}");
     assert!(
         out.contains(&format!("Deployment {id} rolled back")),
         "{out}"

@@ -151,11 +151,13 @@ impl Store {
         })
     }
 
-    /// Asks the worker driving the deployment to stop and roll back.
+    /// Asks the worker driving the deployment to stop and roll back; the
+    /// first request is recorded as a `deployment.progress` event by `actor`.
     pub fn cancel_deployment(
         &self,
         app: &AppName,
         id: &DeploymentId,
+        actor: &str,
     ) -> Result<Deployment, StoreError> {
         self.write(|conn| {
             let row = find(conn, id)?
@@ -171,6 +173,15 @@ impl Store {
                 diesel::update(deployments::table.find(id.as_str()))
                     .set(deployments::cancel_requested_at.eq(Some(now())))
                     .execute(conn)?;
+                let data = json!({ "step": "cancel", "by": actor });
+                record_for(
+                    conn,
+                    app,
+                    Some(id),
+                    EventKind::DeploymentProgress,
+                    data,
+                    actor,
+                )?;
             }
             find(conn, id)?
                 .ok_or_else(|| StoreError::corrupt("deployment vanished"))?

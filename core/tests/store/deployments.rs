@@ -288,15 +288,31 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
     let f = fixture(backend);
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
-    let cancelled = f.store.cancel_deployment(&f.app, &d.id).unwrap();
+    let cancelled = f.store.cancel_deployment(&f.app, &d.id, "ops").unwrap();
     assert!(cancelled.cancel_requested);
     assert_eq!(cancelled.status, S::Pending, "the worker does the rest");
+    // Who asked is on record, once.
+    f.store
+        .cancel_deployment(&f.app, &d.id, "someone else")
+        .unwrap();
+    let asked: Vec<_> = f
+        .store
+        .events(Some(&f.app))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "deployment.progress" && e.data["step"] == "cancel")
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].actor.as_str(), &asked[0].data["by"]),
+        ("ops", &serde_json::json!("ops"))
+    );
     drive(&f, &d.id, &[S::Running, S::Failed]);
-    let err = f.store.cancel_deployment(&f.app, &d.id).unwrap_err();
+    let err = f.store.cancel_deployment(&f.app, &d.id, "ops").unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let other = slipway_core::domain::AppName::parse("other").unwrap();
     f.store.create_app(&other, None, "t").unwrap();
-    let err = f.store.cancel_deployment(&other, &d.id).unwrap_err();
+    let err = f.store.cancel_deployment(&other, &d.id, "ops").unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "foreign: {err:?}");
 }
 

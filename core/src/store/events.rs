@@ -47,6 +47,7 @@ pub(super) fn record_for(
         id: &id,
         app: app.as_str(),
         kind: kind.as_str(),
+        deployment: deployment.map(DeploymentId::as_str),
         data: &data,
         actor,
         at,

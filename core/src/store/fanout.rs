@@ -2,11 +2,12 @@
 //! one delivery row per matching webhook, carrying the payload that will be
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
+use super::deployments::{find, Deployment};
 use super::records::now;
 use super::schema::{deliveries, deployments, releases, webhooks};
 use super::webhooks::{Webhook, WebhookRow};
 use super::{DbConnection, StoreError};
-use crate::domain::{DeliveryId, EventId, WebhookId};
+use crate::domain::{DeliveryId, DeploymentId, EventId, WebhookId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};
@@ -16,6 +17,8 @@ pub(super) struct NewEvent<'a> {
     pub id: &'a EventId,
     pub app: &'a str,
     pub kind: &'a str,
+    /// The deployment it belongs to (`deployment.*` events).
+    pub deployment: Option<&'a str>,
     pub data: &'a Value,
     pub actor: &'a str,
     pub at: NaiveDateTime,
@@ -62,7 +65,8 @@ fn traceparent(
         .data
         .get("deployment")
         .and_then(|d| d.get("id"))
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .or(event.deployment);
     let Some(id) = id else {
         return Ok(None);
     };
@@ -118,7 +122,17 @@ fn insert_traced(
 /// (env events carry key names only), so none can reach a receiver.
 fn payload(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<Value, StoreError> {
     let data = event.data;
-    let deployment = data.get("deployment").filter(|d| d.is_object());
+    // Progress events carry only their step: the deployment as it is now.
+    let current = match (data.get("deployment"), event.deployment) {
+        (None, Some(id)) => find(conn, &DeploymentId::parse(id).map_err(StoreError::corrupt)?)?
+            .map(|row| Deployment::try_from(row).map(|d| json!(d)))
+            .transpose()?,
+        _ => None,
+    };
+    let deployment = data
+        .get("deployment")
+        .or(current.as_ref())
+        .filter(|d| d.is_object());
     let build = data.get("build").filter(|b| b.is_object());
     let release = data.get("release");
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);

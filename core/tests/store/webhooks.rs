@@ -11,6 +11,7 @@ on_both_backends!(
     subscriptions_are_created_listed_and_deleted,
     events_become_deliveries_for_matching_webhooks_only,
     payloads_are_flat_snapshots_without_env_values,
+    progress_payloads_name_their_deployment,
     a_claim_locks_a_delivery_until_it_expires,
     outcomes_are_recorded_and_retries_come_due,
     gone_disables_the_webhook_and_fails_its_pending_deliveries,
@@ -126,6 +127,29 @@ fn payloads_are_flat_snapshots_without_env_values(backend: Backend) {
     assert!(created["timestamp"].as_str().unwrap().ends_with('Z'));
 }
 
+fn progress_payloads_name_their_deployment(backend: Backend) {
+    let f = fixture(backend);
+    subscribe(&f, &["deployment.progress"], &[]);
+    let (_, release) = f.build(None);
+    let (_, deployment) = f
+        .store
+        .promote(&f.app, &release.id, &PromoteOptions::default(), "tester")
+        .unwrap();
+    f.store
+        .cancel_deployment(&f.app, &deployment.id, "ops")
+        .unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
+    assert_eq!(due.len(), 1);
+    let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
+    let data = &payload["data"];
+    assert_eq!(payload["type"], "deployment.progress");
+    assert_eq!(data["deployment"], deployment.id.as_str());
+    assert_eq!(data["release"], release.id.as_str());
+    assert_eq!(data["status"], "pending");
+    assert_eq!(data["actor"], "ops");
+    assert_eq!(data["progress"]["step"], "cancel");
+}
+
 fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
     let f = fixture(backend);
     let webhook = subscribe(&f, &["*"], &[]);
@@ -135,6 +159,12 @@ fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
     assert_eq!(first[0].attempts, 1);
     assert_eq!(first[0].webhook, webhook.id);
     assert_eq!(first[0].secrets.len(), 1);
+    // One in flight is this webhook's whole share when its share is one.
+    assert!(f
+        .store
+        .claim_deliveries("w1", 10, 1, LOCK)
+        .unwrap()
+        .is_empty());
     // The other event is still free; the claimed one is not.
     let second = f.store.claim_deliveries("w2", 10, 10, LOCK).unwrap();
     assert_eq!(second.len(), 1);

@@ -32,10 +32,12 @@ pub async fn idempotency(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let guarded = matches!(*req.method(), Method::POST | Method::PATCH);
     let key = match req.headers().get(KEY_HEADER) {
-        Some(value) if guarded => parse_key(value)?,
+        Some(value) if guarded => value.clone(),
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
+    // Who asks comes first: a stranger gets 401 whatever the key.
     let caller = auth::authenticate(req.request()).await?;
+    let key = parse_key(&key)?;
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()

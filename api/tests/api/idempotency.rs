@@ -332,5 +332,16 @@ async fn bad_keys_are_rejected_and_failures_are_not_kept(backend: Backend) {
     )
     .await;
     expect_error(response, 401, "unauthorized").await;
+    // Nor about what keys are accepted.
+    let response = send(
+        &app,
+        "slp_unknown",
+        Method::POST,
+        "/apps/a/builds",
+        &long,
+        MANIFEST,
+    )
+    .await;
+    expect_error(response, 401, "unauthorized").await;
     assert_eq!(app.releases("a").await.len(), 2);
 }

@@ -31,10 +31,9 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("a").await;
     app.create_app("b").await;
-    let release = app.build("a", json!({})).await["release"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let built = app.build("a", json!({})).await;
+    let release = built["release"]["id"].as_str().unwrap().to_owned();
+    let build = built["build"]["id"].as_str().unwrap().to_owned();
     let read = app.create_token("read-a", "read", &["a"]).await;
     let deploy = app.create_token("deploy-a", "deploy", &["a"]).await;
     let deploy_all = app.create_token("deploy-all", "deploy", &[]).await;
@@ -48,6 +47,8 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
         "/apps/a/env",
         "/apps/a/releases",
         &format!("/apps/a/releases/{release}"),
+        &format!("/apps/a/releases/{release}/diff?against={release}"),
+        &format!("/apps/a/builds/{build}"),
         "/apps/a/deployments",
     ] {
         for token in [&read, &deploy, &deploy_all, &admin] {
@@ -55,7 +56,7 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
             assert_eq!(status, 200, "GET {path}: {body}");
         }
         let other = path.replacen("/apps/a", "/apps/b", 1);
-        if !other.contains("/releases/") {
+        if !other.contains("/releases/") && !other.contains("/builds/") {
             for token in [&read, &deploy] {
                 let (status, body) = call(&app, token, Method::GET, &other, Value::Null).await;
                 assert_eq!(status, 403, "GET {other}: {body}");
@@ -107,6 +108,27 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    let (status, body) = call(
+        &app,
+        &read,
+        Method::GET,
+        &format!("/apps/a/deployments/{deployment}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Deploy and rollback: refused to `read`; `deploy` gets past the scope
+    // check to the one-deployment-at-a-time rule (the promote above runs).
+    let rollback = format!("/apps/a/releases/{release}/rollback");
+    for (path, body) in [
+        ("/apps/a/deploy", &manifest),
+        (rollback.as_str(), &Value::Null),
+    ] {
+        let (status, answer) = call(&app, &read, Method::POST, path, body.clone()).await;
+        assert_eq!(status, 403, "POST {path} as read: {answer}");
+        let (status, answer) = call(&app, &deploy, Method::POST, path, body.clone()).await;
+        assert_eq!(status, 409, "POST {path} as deploy: {answer}");
+    }
     let cancel = format!("/apps/a/deployments/{deployment}/cancel");
     assert_eq!(
         call(&app, &read, Method::POST, &cancel, Value::Null)
@@ -167,6 +189,30 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
             assert_eq!(status, 403, "{method} {path}: {answer}");
         }
         let (status, answer) = call(&app, &admin, method.clone(), path, body.clone()).await;
+        assert_eq!(status, *expected, "{method} {path} as admin: {answer}");
+    }
+
+    // One webhook's and one token's routes: only `admin`.
+    let body = json!({ "url": "https://hooks.example.com/y", "kind": "generic", "events": ["*"] });
+    let (_, hook) = call(&app, &admin, Method::POST, "/webhooks", body).await;
+    let hook = hook["id"].as_str().unwrap().to_owned();
+    let body = json!({ "name": "doomed", "scope": "read" });
+    let (_, doomed) = call(&app, &admin, Method::POST, "/tokens", body).await;
+    let doomed = doomed["id"].as_str().unwrap().to_owned();
+    let by_id: Vec<(Method, String, u16)> = vec![
+        (Method::GET, format!("/webhooks/{hook}"), 200),
+        (Method::GET, format!("/webhooks/{hook}/deliveries"), 200),
+        (Method::POST, format!("/webhooks/{hook}/rotate"), 200),
+        (Method::POST, format!("/webhooks/{hook}/test"), 202),
+        (Method::DELETE, format!("/webhooks/{hook}"), 204),
+        (Method::DELETE, format!("/tokens/{doomed}"), 204),
+    ];
+    for (method, path, expected) in &by_id {
+        for token in [&read, &deploy, &deploy_all] {
+            let (status, answer) = call(&app, token, method.clone(), path, Value::Null).await;
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+        }
+        let (status, answer) = call(&app, &admin, method.clone(), path, Value::Null).await;
         assert_eq!(status, *expected, "{method} {path} as admin: {answer}");
     }
 

@@ -2,6 +2,11 @@
 //! filtered by `RUST_LOG`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
 //! spans exported over OTLP/HTTP (protobuf).
 //!
+//! Each layer has its own filter: `RUST_LOG` chooses log lines only, so
+//! `RUST_LOG=warn` still exports every span of a deploy. The exporter takes
+//! Slipway's own spans and events at `info` ([`export_filter`]), never those
+//! of dependencies (the OTLP client's own would feed back into the export).
+//!
 //! The standard variables are read by the OpenTelemetry SDK itself:
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` is appended),
 //! `OTEL_SERVICE_NAME` (default given by the caller: `slipway-api`,
@@ -20,12 +25,14 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::registry::{LookupSpan, Registry};
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// How log lines look (`SLIPWAY_LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,8 +69,8 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber. `default_level` applies when `RUST_LOG`
-/// is unset; `service` is the service name unless `OTEL_SERVICE_NAME` or
+/// Installs the global subscriber. `default_level` filters log lines when
+/// `RUST_LOG` is unset (neither touches what is exported); `service` is the service name unless `OTEL_SERVICE_NAME` or
 /// `OTEL_RESOURCE_ATTRIBUTES` name one.
 pub fn init(default_level: &str, service: &'static str) -> anyhow::Result<Telemetry> {
     use std::io::IsTerminal;
@@ -81,22 +88,35 @@ pub fn init(default_level: &str, service: &'static str) -> anyhow::Result<Teleme
     let fmt_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour)
-        .event_format(formatter);
+        .event_format(formatter)
+        .with_filter(filter);
     let provider = exporter(service)?;
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("slipway"))
             .with_tracked_inactivity(false)
             .with_threads(false)
+            .with_filter(export_filter())
     });
     let subscriber = tracing_subscriber::registry()
-        .with(filter)
         .with(otel_layer)
         .with(fmt_layer);
     let dispatch = tracing::Dispatch::new(subscriber);
     let _ = dispatch_cell.set(dispatch.downgrade());
     tracing::dispatcher::set_global_default(dispatch).context("tracing was already set up")?;
     Ok(Telemetry { provider })
+}
+
+/// What the exporter sees, whatever `RUST_LOG` says: the spans (and events)
+/// of Slipway's crates at `info` and above. The rollout, its steps, the HTTP
+/// server and webhook client spans are all `info`; dependencies' spans (the
+/// queue library's, the OTLP client's) are left out.
+fn export_filter() -> Targets {
+    ["slipway", "slipway_api", "slipway_core", "slipway_worker"]
+        .into_iter()
+        .fold(Targets::new(), |targets, crate_name| {
+            targets.with_target(crate_name, LevelFilter::INFO)
+        })
 }
 
 /// The OTLP/HTTP exporter, when an endpoint is configured.
@@ -150,22 +170,29 @@ struct WithTraceIds {
 }
 
 impl WithTraceIds {
-    fn ids<S, N>(&self, ctx: &FmtContext<'_, S, N>) -> Option<(String, String)>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-        N: for<'a> FormatFields<'a> + 'static,
-    {
-        let span = ctx.lookup_current()?;
+    /// The ids of the innermost exported span around `event`. The lookup goes
+    /// through the registry, not the fmt layer's context: that one hides the
+    /// spans `RUST_LOG` filters out, which may well be the exported ones.
+    fn ids(&self, event: &Event<'_>) -> Option<(String, String)> {
         let dispatch = self.dispatch.get()?.upgrade()?;
-        let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
-        let span_ref = cx.span();
-        let context = span_ref.span_context();
-        context.is_valid().then(|| {
-            (
-                context.trace_id().to_string(),
-                context.span_id().to_string(),
-            )
-        })
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let innermost = match event.parent() {
+            Some(parent) => parent.clone(),
+            None if event.is_contextual() => dispatch.current_span().id()?.clone(),
+            None => return None,
+        };
+        let ids = registry.span(&innermost)?.scope().find_map(|span| {
+            let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
+            let span_ref = cx.span();
+            let context = span_ref.span_context();
+            context.is_valid().then(|| {
+                (
+                    context.trace_id().to_string(),
+                    context.span_id().to_string(),
+                )
+            })
+        });
+        ids
     }
 }
 
@@ -180,7 +207,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let ids = self.ids(ctx);
+        let ids = self.ids(event);
         match self.format {
             LogFormat::Text => {
                 if let Some((trace, span)) = &ids {
@@ -206,6 +233,29 @@ where
                     _ => writeln!(writer, "{body}"),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_filter;
+    use tracing::Level;
+
+    #[test]
+    fn the_exporter_takes_slipways_info_spans_only() {
+        let filter = export_filter();
+        for target in [
+            "slipway::telemetry",
+            "slipway_api::tracing_mw",
+            "slipway_worker::rollout::converge",
+            "slipway_core::jobs",
+        ] {
+            assert!(filter.would_enable(target, &Level::INFO), "{target}");
+            assert!(!filter.would_enable(target, &Level::DEBUG), "{target}");
+        }
+        for target in ["apalis::layers::tracing", "opentelemetry_sdk", "hyper"] {
+            assert!(!filter.would_enable(target, &Level::ERROR), "{target}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! started here, which decodes what arrives with `opentelemetry-proto` (not
 //! with the code under test).
 
-use crate::support::{slipway, start, testapp, Server};
+use crate::support::{slipway, testapp, Server};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
@@ -134,17 +134,24 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
     }
 }
 
-/// `slipway dev` exporting to `collector`, with JSON logs; returns it, its
-/// token and a handle on its log lines.
-fn dev(data: &Path, collector: &Collector) -> (Server, String, Vec<String>) {
+/// Every line a server printed, as it prints them.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+/// `slipway dev` exporting to `collector`, with JSON logs of warnings only
+/// (`RUST_LOG` picks log lines, never what is exported); returns it, its
+/// token and its log lines.
+fn dev(data: &Path, collector: &Collector) -> (Server, String, Lines) {
     let mut command = slipway(&["dev"]);
     command
         .env("SLIPWAY_DATA_DIR", data)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env("SLIPWAY_LOG_FORMAT", "json");
-    let (server, lines) = start(command, "Try:", "API:");
+        .env("SLIPWAY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    let (server, lines) = start_logged(command);
     let token = lines
+        .lock()
+        .unwrap()
         .iter()
         .find_map(|l| l.split_once("Token:"))
         .expect("a Token: line")
@@ -378,14 +385,14 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
 /// Like `support::start`, keeping every line the server prints. The
 /// returned `Server` kills and waits for the child when dropped.
 #[allow(clippy::zombie_processes)]
-fn start_logged(mut command: std::process::Command) -> (Server, Arc<Mutex<Vec<String>>>) {
+fn start_logged(mut command: std::process::Command) -> (Server, Lines) {
     use std::process::Stdio;
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run slipway");
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let lines: Lines = Arc::default();
     for stream in [
         Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
         Box::new(child.stderr.take().unwrap()),
@@ -459,7 +466,7 @@ async fn deploy_traced(url: &str, token: &str, flags: &str, traceparent: &str) -
 async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
     let collector = Collector::start();
     let dir = tempfile::tempdir().unwrap();
-    let (server, token, _) = dev(dir.path(), &collector);
+    let (server, token, lines) = dev(dir.path(), &collector);
     let url = server.url.clone();
     let (status, _) = request(
         reqwest::Method::POST,
@@ -508,6 +515,11 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
     assert_eq!(status.message, reason);
     let rollback = in_trace.iter().find(|s| s.name == "rollback").unwrap();
     assert_eq!(rollback.parent_span_id, rollout.span_id);
+    // With RUST_LOG=warn the warning is still logged in the rollout's trace.
+    let warned = lines.lock().unwrap().iter().any(|l| {
+        l.contains("rollout failed") && l.contains(&format!("\"trace_id\":\"{bad_trace}\""))
+    });
+    assert!(warned, "no warning with the trace id: {lines:#?}");
     // The step that failed says why, too.
     assert!(
         in_trace.iter().any(|s| s.name != "rollout"

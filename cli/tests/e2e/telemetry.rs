@@ -348,6 +348,23 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     let step = by_name("start instance");
     let ids: Vec<&[u8]> = in_trace.iter().map(|s| s.span_id.as_slice()).collect();
     assert!(ids.contains(&step.parent_span_id.as_slice()));
+
+    // The deploy is that one trace: once the last spans are in, no span of
+    // the worker is elsewhere, and the only spans without a parent are
+    // those of requests that came without a traceparent.
+    std::thread::sleep(Duration::from_secs(1));
+    let spans = collector.spans();
+    for span in &spans {
+        let of_deploy = attribute(span, "slipway.deployment").as_deref() == Some(id.as_str());
+        assert!(
+            !of_deploy || hex(&span.trace_id) == CI_TRACE,
+            "a span of the deploy in another trace: {span:#?}"
+        );
+        assert!(
+            !span.parent_span_id.is_empty() || span.kind == SpanKind::Server as i32,
+            "a stray root span: {span:#?}"
+        );
+    }
     assert!(in_trace.iter().all(|s| s
         .status
         .as_ref()

@@ -9,7 +9,6 @@ use futures_util::FutureExt;
 use slipway_core::jobs::{InProcessJobs, QueueError, RolloutJob};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use super::{log_failure, ConsumerConfig, JobFailed};
 
@@ -72,18 +71,22 @@ where
 }
 
 /// The in-process twin of the apalis layers: attempts, backoff, timeout, panics.
+///
+/// No span wraps an attempt: the handler's own span continues the job's
+/// trace, and one here would start a trace of its own (it has no parent).
+/// Failure lines name the deployment and attempt instead.
 async fn run_in_process<F, Fut>(job: RolloutJob, handler: &F, config: &ConsumerConfig)
 where
     F: Fn(RolloutJob) -> Fut,
     Fut: Future<Output = Result<(), JobFailed>>,
 {
+    let deployment = &job.deployment;
     for attempt in 1..=config.max_attempts {
-        let span = tracing::info_span!("rollout_job", deployment = %job.deployment, attempt);
         let call = AssertUnwindSafe(tokio::time::timeout(config.job_timeout, async {
             handler(job.clone()).await
         }))
         .catch_unwind();
-        let failed = match call.instrument(span.clone()).await {
+        let failed = match call.await {
             Ok(Ok(Ok(()))) => return,
             Ok(Ok(Err(failed))) => failed,
             Ok(Err(_elapsed)) => {
@@ -91,14 +94,13 @@ where
             }
             Err(panic) => {
                 let panic = panic_message(panic.as_ref());
-                span.in_scope(
-                    || tracing::error!(%panic, "rollout job handler panicked; not retrying"),
-                );
+                tracing::error!(%deployment, attempt, %panic,
+                    "rollout job handler panicked; not retrying");
                 return;
             }
         };
         let give_up = failed.is_permanent() || attempt >= config.max_attempts;
-        span.in_scope(|| log_failure(&failed, attempt, config.max_attempts, give_up));
+        log_failure(deployment, &failed, attempt, config.max_attempts, give_up);
         if give_up {
             return;
         }

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use apalis_core::error::BoxDynError;
+use slipway_core::domain::DeploymentId;
 use slipway_core::jobs::{InProcessJobs, JobQueue, QueueError, RedisQueue, RolloutJob};
 
 mod in_process;
@@ -207,11 +208,18 @@ where
     }
 }
 
-fn log_failure(failed: &JobFailed, attempt: usize, max_attempts: usize, give_up: bool) {
+fn log_failure(
+    deployment: &DeploymentId,
+    failed: &JobFailed,
+    attempt: usize,
+    max_attempts: usize,
+    give_up: bool,
+) {
     if give_up {
-        tracing::error!(error = %failed, attempt, max_attempts, permanent = failed.is_permanent(),
-            "rollout job failed; giving up");
+        tracing::error!(%deployment, error = %failed, attempt, max_attempts,
+            permanent = failed.is_permanent(), "rollout job failed; giving up");
     } else {
-        tracing::warn!(error = %failed, attempt, max_attempts, "rollout job failed; will retry");
+        tracing::warn!(%deployment, error = %failed, attempt, max_attempts,
+            "rollout job failed; will retry");
     }
 }

@@ -27,7 +27,6 @@ use futures_util::FutureExt;
 use slipway_core::jobs::{QueueError, RedisQueue, RolloutJob};
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
-use tracing::Instrument;
 
 use super::{log_failure, ConsumerConfig, JobFailed};
 
@@ -209,12 +208,14 @@ where
                 return Err(AbortError::new(Reported(JobFailed::permanent(e))).into());
             }
         };
-        let span = tracing::info_span!("rollout_job", deployment = %job.deployment, attempt);
-        let Err(failed) = (self.handler)(job).instrument(span.clone()).await else {
+        // No span of our own around the attempt: the handler's span continues
+        // the job's trace, and one here would start an unconnected trace.
+        let deployment = job.deployment.clone();
+        let Err(failed) = (self.handler)(job).await else {
             return Ok(());
         };
         let give_up = failed.is_permanent() || attempt >= self.max_attempts;
-        span.in_scope(|| log_failure(&failed, attempt, self.max_attempts, give_up));
+        log_failure(&deployment, &failed, attempt, self.max_attempts, give_up);
         let reported = Reported(failed);
         Err(if give_up {
             AbortError::new(reported).into()

@@ -348,6 +348,27 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     let step = by_name("start instance");
     let ids: Vec<&[u8]> = in_trace.iter().map(|s| s.span_id.as_slice()).collect();
     assert!(ids.contains(&step.parent_span_id.as_slice()));
+    // Each step says what it works on.
+    let release = started["deployment"]["release"].as_str().unwrap();
+    for name in ["service", "wave", "start instance", "health wait"] {
+        let span = by_name(name);
+        for (key, value) in [
+            ("slipway.app", "shop"),
+            ("slipway.deployment", id.as_str()),
+            ("slipway.release", release),
+            ("slipway.service", "web"),
+        ] {
+            assert_eq!(
+                attribute(span, key).as_deref(),
+                Some(value),
+                "{key} of {name}"
+            );
+        }
+    }
+    // A wave span for each wave that started instances, not for every look.
+    let waves: Vec<&&Span> = in_trace.iter().filter(|s| s.name == "wave").collect();
+    assert_eq!(waves.len(), 1, "{waves:#?}");
+    assert_eq!(attribute(waves[0], "instances").as_deref(), Some("1"));
 
     // The deploy is that one trace: once the last spans are in, no span of
     // the worker is elsewhere, and the only spans without a parent are
@@ -532,6 +553,24 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
     assert_eq!(status.message, reason);
     let rollback = in_trace.iter().find(|s| s.name == "rollback").unwrap();
     assert_eq!(rollback.parent_span_id, rollout.span_id);
+    // The service that failed is an error too, with the same reason.
+    let service = in_trace
+        .iter()
+        .find(|s| s.name == "service" && s.parent_span_id == rollout.span_id)
+        .expect("the failed rollout's service span");
+    let status = service.status.as_ref().expect("a status");
+    assert_eq!(status.code, StatusCode::Error as i32, "{service:#?}");
+    assert_eq!(status.message, reason);
+    // Instances stopped on the way back say whose they are.
+    let stop = in_trace
+        .iter()
+        .find(|s| s.name == "stop instances")
+        .unwrap_or_else(|| panic!("no stop instances span in {:#?}", names(&spans)));
+    assert_eq!(attribute(stop, "slipway.app").as_deref(), Some("shop"));
+    assert_eq!(
+        attribute(stop, "slipway.deployment").as_deref(),
+        bad["id"].as_str()
+    );
     // With RUST_LOG=warn the warning is still logged in the rollout's trace.
     let warned = lines.lock().unwrap().iter().any(|l| {
         l.contains("rollout failed") && l.contains(&format!("\"trace_id\":\"{bad_trace}\""))

@@ -11,13 +11,52 @@ use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
 use serde_json::json;
-use slipway_core::domain::{Health, Service, ServiceName};
+use slipway_core::domain::{AppName, DeploymentId, Health, ReleaseId, Service, ServiceName};
 use std::collections::HashMap;
 use std::time::Duration;
 use tracing::Instrument;
 
 /// A service without a health check counts as healthy once it has stayed up this long.
 const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
+
+/// What a step works on: the `slipway.*` attributes of its span.
+#[derive(Clone, Copy)]
+pub(super) struct StepOf<'a> {
+    pub app: &'a AppName,
+    pub release: &'a ReleaseId,
+    /// `None` outside a deployment (`slipway dev` restoring an app).
+    pub deployment: Option<&'a DeploymentId>,
+    /// `None` for a step over the whole app.
+    pub service: Option<&'a ServiceName>,
+}
+
+impl Target {
+    fn step<'a>(&'a self, service: Option<&'a ServiceName>) -> StepOf<'a> {
+        StepOf {
+            app: &self.app,
+            release: &self.release,
+            deployment: self.deployment.as_ref(),
+            service,
+        }
+    }
+}
+
+/// A step span with the attributes every step carries (the issue's
+/// `slipway.app`, `slipway.release`, `slipway.deployment`, `slipway.service`),
+/// plus the step's own fields.
+macro_rules! step_span {
+    ($name:literal, $of:expr $(, $($field:tt)+)?) => {{
+        let of: StepOf<'_> = $of;
+        tracing::info_span!(
+            $name,
+            slipway.app = %of.app,
+            slipway.release = %of.release,
+            slipway.deployment = of.deployment.map(tracing::field::display),
+            slipway.service = of.service.map(tracing::field::display),
+            $($($field)+)?
+        )
+    }};
+}
 
 /// What is known of one target instance between looks.
 struct Track {
@@ -48,17 +87,31 @@ impl<R: Runtime> Engine<R> {
             .into_iter()
             .filter(|i| !services.contains_key(&i.service))
             .collect();
-        self.stop_all(&leftovers).await;
+        self.stop_all(target.step(None), &leftovers).await;
         Ok(())
     }
 
-    /// One service's rolling update: a span over its waves.
-    #[tracing::instrument(name = "service", skip_all, fields(
-        slipway.app = %target.app,
-        slipway.release = %target.release,
-        slipway.service = %name,
-    ))]
+    /// One service's rolling update: a span over its waves, failed with the
+    /// reason when the service cannot be brought up.
     async fn roll(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        let span = step_span!("service", target.step(Some(name)));
+        let rolled = self
+            .roll_waves(target, name, service, limits)
+            .instrument(span.clone())
+            .await;
+        if let Err(Stop::Failed(reason)) = &rolled {
+            trace::fail(&span, reason);
+        }
+        rolled
+    }
+
+    async fn roll_waves(
         &self,
         target: &Target,
         name: &ServiceName,
@@ -81,8 +134,10 @@ impl<R: Runtime> Engine<R> {
                     old.push(instance);
                 }
             }
-            old = self.drop_gone(old).await;
-            let (healthy, newly) = self.watch_new(name, service, &new, &mut tracks).await?;
+            old = self.drop_gone(target, name, old).await;
+            let (healthy, newly) = self
+                .watch_new(target, name, service, &new, &mut tracks)
+                .await?;
             tracks.retain(|id, _| new.iter().any(|i| &i.id == id));
             if !newly.is_empty() {
                 limits.progress(|| {
@@ -100,21 +155,7 @@ impl<R: Runtime> Engine<R> {
                     json!({ "step": "wave", "service": name, "release": target.release,
                             "instances": step.start, "count": count })
                 });
-            }
-            // A wave starts at once: its instances become healthy together.
-            let starts = (0..step.start).map(|_| self.start(target, name, service, limits));
-            let wave = tracing::info_span!(
-                "wave",
-                slipway.service = %name,
-                slipway.release = %target.release,
-                instances = step.start,
-            );
-            let started = try_join_all(starts).instrument(wave.clone()).await;
-            if let Err(Stop::Failed(reason)) = &started {
-                trace::fail(&wave, reason);
-            }
-            for instance in started? {
-                tracing::debug!(instance = %instance.id, service = %name, "instance started");
+                self.wave(target, name, service, limits, step.start).await?;
             }
             // The oldest go first; surplus new ones that are not healthy go first.
             old.sort_by_key(|i| i.started_at);
@@ -122,11 +163,33 @@ impl<R: Runtime> Engine<R> {
             let mut stopping: Vec<Instance> = old.into_iter().take(step.stop_old).collect();
             stopping.extend(new.into_iter().take(step.stop_new));
             let acted = step.start > 0 || !stopping.is_empty();
-            self.stop_all(&stopping).await;
+            self.stop_all(target.step(Some(name)), &stopping).await;
             if !acted {
                 tokio::time::sleep(self.config.tick).await;
             }
         }
+    }
+
+    /// Starts `instances` at once (they become healthy together); a span
+    /// only for a wave that starts something, not for each look.
+    async fn wave(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+        instances: usize,
+    ) -> Result<(), Stop> {
+        let wave = step_span!("wave", target.step(Some(name)), instances);
+        let starts = (0..instances).map(|_| self.start(target, name, service, limits));
+        let started = try_join_all(starts).instrument(wave.clone()).await;
+        if let Err(Stop::Failed(reason)) = &started {
+            trace::fail(&wave, reason);
+        }
+        for instance in started? {
+            tracing::debug!(instance = %instance.id, service = %name, "instance started");
+        }
+        Ok(())
     }
 
     /// Looks at each target instance; returns how many are healthy and the
@@ -134,6 +197,7 @@ impl<R: Runtime> Engine<R> {
     /// exited or stayed unhealthy too long.
     async fn watch_new(
         &self,
+        target: &Target,
         name: &ServiceName,
         service: &Service,
         new: &[Instance],
@@ -144,7 +208,7 @@ impl<R: Runtime> Engine<R> {
         let probes = join_all(new.iter().map(|instance| {
             let track = tracks
                 .entry(instance.id.clone())
-                .or_insert_with(|| self.track(instance, health));
+                .or_insert_with(|| self.track(target, instance, health));
             // Before grace, and once healthy, only liveness is looked at.
             let check = (!track.healthy && now >= track.first_check_at)
                 .then_some(health)
@@ -190,7 +254,7 @@ impl<R: Runtime> Engine<R> {
         Ok((healthy, newly))
     }
 
-    fn track(&self, instance: &Instance, health: Option<&Health>) -> Track {
+    fn track(&self, target: &Target, instance: &Instance, health: Option<&Health>) -> Track {
         let seconds = |s: u32| TimeDelta::seconds(s.into());
         let (first_check_at, give_up_at) = match health {
             Some(h) => {
@@ -203,11 +267,10 @@ impl<R: Runtime> Engine<R> {
                 (first, first)
             }
         };
-        let wait = tracing::info_span!(
+        let wait = step_span!(
             "health wait",
-            slipway.service = %instance.service,
-            slipway.release = %instance.release,
-            instance = %instance.id,
+            target.step(Some(&instance.service)),
+            instance = %instance.id
         );
         Track {
             healthy: false,
@@ -218,22 +281,41 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Instances of other releases that are already gone are forgotten.
-    async fn drop_gone(&self, old: Vec<Instance>) -> Vec<Instance> {
+    async fn drop_gone(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        old: Vec<Instance>,
+    ) -> Vec<Instance> {
         let probes = join_all(old.iter().map(|i| self.runtime.probe(i, None))).await;
         let (gone, alive): (Vec<_>, Vec<_>) = old
             .into_iter()
             .zip(probes)
             .partition(|(_, probe)| matches!(probe, Probe::Gone(_)));
-        self.stop_all(&gone.into_iter().map(|(i, _)| i).collect::<Vec<_>>())
-            .await;
+        let gone: Vec<Instance> = gone.into_iter().map(|(i, _)| i).collect();
+        self.stop_all(target.step(Some(name)), &gone).await;
         alive.into_iter().map(|(i, _)| i).collect()
     }
 
-    #[tracing::instrument(name = "start instance", skip_all, fields(
-        slipway.service = %name,
-        slipway.release = %target.release,
-    ))]
     async fn start(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+    ) -> Result<Instance, Stop> {
+        let span = step_span!("start instance", target.step(Some(name)));
+        let started = self
+            .start_one(target, name, service, limits)
+            .instrument(span.clone())
+            .await;
+        if let Err(Stop::Failed(reason)) = &started {
+            trace::fail(&span, reason);
+        }
+        started
+    }
+
+    async fn start_one(
         &self,
         target: &Target,
         name: &ServiceName,
@@ -254,9 +336,7 @@ impl<R: Runtime> Engine<R> {
             match self.runtime.start(&spec).await {
                 Ok(instance) => return Ok(instance),
                 Err(RuntimeError::Failed(why)) => {
-                    let reason = format!("{name} cannot start: {why}");
-                    trace::fail(&tracing::Span::current(), &reason);
-                    return Err(Stop::Failed(reason));
+                    return Err(Stop::Failed(format!("{name} cannot start: {why}")))
                 }
                 Err(RuntimeError::Transient(why)) => {
                     tracing::warn!(service = %name, error = %why, "start failed; retrying");
@@ -287,12 +367,12 @@ impl<R: Runtime> Engine<R> {
 
     /// Stops instances at once, gracefully; a failure is logged and the
     /// instance looked at again on the next pass.
-    pub(super) async fn stop_all(&self, instances: &[Instance]) {
+    pub(super) async fn stop_all(&self, of: StepOf<'_>, instances: &[Instance]) {
         if instances.is_empty() {
             return;
         }
         let grace = self.config.stop_grace;
-        let span = tracing::info_span!("stop instances", instances = instances.len());
+        let span = step_span!("stop instances", of, instances = instances.len());
         let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace)))
             .instrument(span)
             .await;

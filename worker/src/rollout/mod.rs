@@ -69,6 +69,8 @@ pub enum EngineError {
 pub(crate) struct Target {
     app: AppName,
     release: ReleaseId,
+    /// The deployment it runs for (step spans name it); `None` for a restore.
+    deployment: Option<DeploymentId>,
     manifest: Manifest,
     env: Env,
     minimum: Option<u8>,
@@ -235,7 +237,7 @@ impl<R: Runtime> Engine<R> {
             tracing::warn!(%reason, "rollout failed");
             trace::fail(&span, &reason);
             if d.previous_release.is_none() {
-                self.stop_release(&d.app, &d.release).await;
+                self.stop_release(d).await;
                 let reason = format!("{reason}; no previous release to roll back to");
                 self.transition(d, DeploymentStatus::Failed, Some(&reason))
                     .await?;
@@ -303,7 +305,7 @@ impl<R: Runtime> Engine<R> {
     /// Brings an app's active release back up (on start-up of `slipway dev`),
     /// outside any deployment.
     pub async fn restore(&self, app: &AppName, release: &ReleaseId) -> Result<(), String> {
-        let target = match self.target_of(app, release, None, None).await {
+        let target = match self.target_of(app, release, None, None, None).await {
             Ok(Ok(target)) => target,
             Ok(Err(reason)) => return Err(reason),
             Err(err) => return Err(err.to_string()),
@@ -328,7 +330,8 @@ impl<R: Runtime> Engine<R> {
         release: &ReleaseId,
         d: &Deployment,
     ) -> Result<Result<Target, String>, EngineError> {
-        self.target_of(app, release, d.minimum, d.maximum).await
+        self.target_of(app, release, d.minimum, d.maximum, Some(&d.id))
+            .await
     }
 
     /// The release's manifest and env; `Err(reason)` when it cannot run.
@@ -338,6 +341,7 @@ impl<R: Runtime> Engine<R> {
         release: &ReleaseId,
         minimum: Option<u8>,
         maximum: Option<u16>,
+        deployment: Option<&DeploymentId>,
     ) -> Result<Result<Target, String>, EngineError> {
         let (a, r) = (app.clone(), release.clone());
         let loaded = self
@@ -361,6 +365,7 @@ impl<R: Runtime> Engine<R> {
         Ok(Ok(Target {
             app: app.clone(),
             release: release.id,
+            deployment: deployment.cloned(),
             manifest: build.manifest,
             env: release.env.unwrap_or_else(Env::empty),
             minimum,
@@ -368,15 +373,21 @@ impl<R: Runtime> Engine<R> {
         }))
     }
 
-    /// Stops every instance of one release of the app.
-    async fn stop_release(&self, app: &AppName, release: &ReleaseId) {
-        match self.runtime.instances(app).await {
+    /// Stops every instance of the deployment's release.
+    async fn stop_release(&self, d: &Deployment) {
+        match self.runtime.instances(&d.app).await {
             Ok(instances) => {
                 let doomed: Vec<_> = instances
                     .into_iter()
-                    .filter(|i| &i.release == release)
+                    .filter(|i| i.release == d.release)
                     .collect();
-                self.stop_all(&doomed).await;
+                let of = converge::StepOf {
+                    app: &d.app,
+                    release: &d.release,
+                    deployment: Some(&d.id),
+                    service: None,
+                };
+                self.stop_all(of, &doomed).await;
             }
             Err(err) => tracing::warn!(error = %err, "cannot list instances to stop"),
         }

@@ -76,17 +76,12 @@ pub fn promote_options(
     })
 }
 
-/// A well-formed incoming W3C `traceparent`, if any.
+/// The incoming W3C `traceparent` when valid, as version `00`; an invalid
+/// one is ignored (never stored or forwarded), as the spec says.
 fn traceparent(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get("traceparent")?.to_str().ok()?.trim();
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let valid = parts.len() == 4
-        && hex(parts[0], 2)
-        && hex(parts[1], 32)
-        && hex(parts[2], 16)
-        && hex(parts[3], 2);
-    valid.then(|| value.to_ascii_lowercase())
+    let value = req.headers().get("traceparent")?.to_str().ok()?;
+    let context = crate::tracing_mw::parse_traceparent(value)?;
+    Some(crate::tracing_mw::format_traceparent(&context))
 }
 
 /// Wakes a worker. The deployment is committed already: if the queue is
@@ -237,4 +232,31 @@ pub fn deployment_path(
             super::clip(raw)
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    fn kept(header: &str) -> Option<String> {
+        let req = TestRequest::default()
+            .insert_header(("traceparent", header))
+            .to_http_request();
+        super::traceparent(&req)
+    }
+
+    #[test]
+    fn an_invalid_incoming_traceparent_is_not_carried_on() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(kept(good).as_deref(), Some(good));
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "not a traceparent",
+        ] {
+            assert_eq!(kept(bad), None, "{bad}");
+        }
+    }
 }

@@ -28,7 +28,8 @@ pub struct PromoteOptions {
     pub minimum: Option<u8>,
     /// Percent of `scale.count` that may run during the rollout (100–200).
     pub maximum: Option<u16>,
-    /// The W3C trace context the deployment continues.
+    /// The W3C trace context the deployment continues; an invalid one is
+    /// not stored (the deployment gets no trace id).
     pub traceparent: Option<String>,
 }
 
@@ -151,6 +152,10 @@ fn start_in(
         Some(deadline) => deadline,
         None => Deadline::parse(app_row.deadline_seconds.into(), "deadline_seconds")?,
     };
+    let traceparent = options
+        .traceparent
+        .as_deref()
+        .and_then(|tp| trace_id_of(tp).map(|trace_id| (tp, trace_id)));
     let now = now();
     let id = DeploymentId::generate();
     let row = DeploymentRow {
@@ -165,8 +170,8 @@ fn start_in(
         minimum: options.minimum.map(i32::from),
         maximum: options.maximum.map(i32::from),
         actor: actor.to_owned(),
-        trace_id: options.traceparent.as_deref().and_then(trace_id_of),
-        traceparent: options.traceparent.clone(),
+        trace_id: traceparent.map(|(_, trace_id)| trace_id.to_owned()),
+        traceparent: traceparent.map(|(traceparent, _)| traceparent.to_owned()),
         lease_owner: None,
         lease_expires_at: None,
         cancel_requested_at: None,
@@ -191,24 +196,88 @@ fn start_in(
     Ok(deployment)
 }
 
-/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
-fn trace_id_of(traceparent: &str) -> Option<String> {
-    let mut parts = traceparent.split('-');
-    let (_version, trace_id) = (parts.next()?, parts.next()?);
-    let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then(|| trace_id.to_ascii_lowercase())
+/// The trace id of a valid W3C `traceparent`
+/// (`<version>-<trace id>-<parent id>-<flags>`, lower-case hex). `None` for
+/// what the trace-context spec says to ignore: version `ff`, an all-zero
+/// trace or parent id, more fields after a version `00` one, any other shape.
+fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let fields: Vec<&str> = traceparent.split('-').collect();
+    let [version, trace_id, parent_id, flags, rest @ ..] = fields.as_slice() else {
+        return None;
+    };
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let non_zero = |s: &str| s.bytes().any(|b| b != b'0');
+    let valid = hex(version, 2)
+        && *version != "ff"
+        && (*version != "00" || rest.is_empty())
+        && hex(trace_id, 32)
+        && non_zero(trace_id)
+        && hex(parent_id, 16)
+        && non_zero(parent_id)
+        && hex(flags, 2);
+    valid.then_some(*trace_id)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::PromoteOptions;
+    use crate::domain::{AppName, Manifest};
+    use crate::store::NewBuild;
+    use crate::testing::TestDatabase;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
     #[test]
     fn trace_ids_come_from_valid_traceparents_only() {
-        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(
-            super::trace_id_of(tp).unwrap(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-        assert_eq!(super::trace_id_of("00-xyz-00f067aa0ba902b7-01"), None);
-        assert_eq!(super::trace_id_of(""), None);
+        let tp = format!("00-{TRACE}-00f067aa0ba902b7-01");
+        assert_eq!(super::trace_id_of(&tp), Some(TRACE));
+        // A later version may add fields.
+        let later = format!("01-{TRACE}-00f067aa0ba902b7-01-more");
+        assert_eq!(super::trace_id_of(&later), Some(TRACE));
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-xyz-00f067aa0ba902b7-01",
+            "",
+        ] {
+            assert_eq!(super::trace_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_deployment_keeps_no_invalid_traceparent() {
+        let db = TestDatabase::sqlite();
+        let store = db.store();
+        let manifest = serde_json::json!({ "services": { "web": { "command": "true" } } });
+        let build = NewBuild {
+            manifest: Manifest::from_json(&manifest).unwrap(),
+            git: None,
+            description: None,
+        };
+        let cases = [
+            (format!("00-{TRACE}-00f067aa0ba902b7-01"), Some(TRACE)),
+            (format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)), None),
+            (format!("ff-{TRACE}-00f067aa0ba902b7-01"), None),
+            (format!("00-{TRACE}-00f067aa0ba902b7"), None),
+        ];
+        for (n, (traceparent, kept)) in cases.into_iter().enumerate() {
+            // An app each: one app has one open deployment at a time.
+            let app = AppName::parse(&format!("app{n}")).unwrap();
+            store.create_app(&app, None, "ci").unwrap();
+            let options = PromoteOptions {
+                traceparent: Some(traceparent.clone()),
+                ..PromoteOptions::default()
+            };
+            let (_, _, deployment) = store.deploy(&app, &build, &options, "ci").unwrap();
+            assert_eq!(deployment.trace_id.as_deref(), kept, "{traceparent}");
+            let stored = kept.map(|_| traceparent.as_str());
+            assert_eq!(deployment.traceparent.as_deref(), stored, "{traceparent}");
+        }
     }
 }

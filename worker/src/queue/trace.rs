@@ -5,16 +5,23 @@
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The remote parent a W3C `traceparent` names; `None` when malformed.
+/// The remote parent a W3C `traceparent` names; `None` when invalid
+/// (version `ff`, all-zero ids, upper-case hex, more fields after a version
+/// `00` one, any other shape), as the trace-context spec says to ignore it.
 pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
-    let mut parts = traceparent.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if version.len() != 2
-        || version == "ff"
-        || trace.len() != 32
-        || span.len() != 16
-        || flags.len() != 2
+    let fields: Vec<&str> = traceparent.trim().split('-').collect();
+    let [version, trace, span, flags, rest @ ..] = fields.as_slice() else {
+        return None;
+    };
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    if !hex(version, 2)
+        || *version == "ff"
+        || (*version == "00" && !rest.is_empty())
+        || !hex(trace, 32)
+        || !hex(span, 16)
+        || !hex(flags, 2)
     {
         return None;
     }
@@ -70,7 +77,14 @@ mod tests {
             cx.span().span_context().trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
-        assert!(remote_parent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01").is_none());
-        assert!(remote_parent("nonsense").is_none());
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "nonsense",
+        ] {
+            assert!(remote_parent(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -22,11 +22,14 @@ pub async fn trace_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let method = req.method().as_str().to_owned();
+    // A closed set (`_OTHER` for the rest): anyone can send any method.
+    let method = slipway_core::metrics::known_http_method(req.method().as_str());
+    // The conventions name a span of an unknown method `HTTP`.
+    let verb = if method == "_OTHER" { "HTTP" } else { method };
     let route = req.match_pattern();
     let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.clone(),
+        Some(route) => format!("{verb} {route}"),
+        None => verb.to_owned(),
     };
     let span = tracing::info_span!(
         "HTTP request",
@@ -52,7 +55,7 @@ pub async fn trace_request(
     };
     if let Some(metrics) = metrics {
         let route = route.as_deref().unwrap_or("unmatched");
-        metrics.http_request(&method, route, status.as_u16(), started.elapsed());
+        metrics.http_request(method, route, status.as_u16(), started.elapsed());
     }
     span.record("http.response.status_code", status.as_u16());
     // Server spans are errors for 5xx only (4xx is the client's fault).

@@ -25,6 +25,19 @@ struct HttpLabels {
     status: u16,
 }
 
+/// The HTTP method as the HTTP semantic conventions record it: one of the
+/// standard methods (case-sensitive), else `_OTHER`. Anyone may send any
+/// token as a method, so this keeps the label (and span attribute) a closed set.
+pub fn known_http_method(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("_OTHER")
+}
+
 fn seconds_histogram(start: f64, count: u16) -> Histogram {
     Histogram::new(exponential_buckets(start, 2.0, count))
 }
@@ -182,10 +195,10 @@ impl Metrics {
     }
 
     /// An HTTP request was served; `route` is the matched pattern
-    /// (`/apps/{app}`), or `unmatched`.
+    /// (`/apps/{app}`), or `unmatched`. A non-standard method counts as `_OTHER`.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         let labels = HttpLabels {
-            method: method.to_owned(),
+            method: known_http_method(method).to_owned(),
             route: route.to_owned(),
             status,
         };
@@ -199,8 +212,33 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::Metrics;
+    use super::{known_http_method, Metrics};
     use std::time::Duration;
+
+    #[test]
+    fn only_standard_http_methods_become_labels() {
+        for method in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ] {
+            assert_eq!(known_http_method(method), method);
+        }
+        for method in ["get", "PROPFIND", "X-RANDOM-1234", ""] {
+            assert_eq!(known_http_method(method), "_OTHER", "{method}");
+        }
+        let metrics = Metrics::new();
+        for n in 0..3 {
+            let method = format!("M{n}");
+            metrics.http_request(&method, "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                "slipway_http_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"404\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("M0"), "{text}");
+    }
 
     #[test]
     fn metrics_are_encoded_as_prometheus_text() {

@@ -6,13 +6,20 @@
 //! Each promote is of a release with no build, so its deployment fails at
 //! once and the next promote is not refused with 409; only the request is
 //! timed. The two servers alternate in rounds so machine load hits both.
+//! Both log at `RUST_LOG=warn`, which must not turn export off: the sink
+//! decodes what it receives and the bench fails unless the "on" server
+//! exported its spans.
 //!
 //! Run: `cargo bench -p slipway-cli --bench tracing_overhead`.
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 10;
@@ -32,12 +39,16 @@ impl Drop for Dev {
     }
 }
 
-/// An OTLP/HTTP sink: reads each request and answers 200.
-fn sink() -> String {
+/// An OTLP/HTTP sink: reads each request, counts the spans in it and
+/// answers 200. Returns its endpoint and the count.
+fn sink() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
+            let counter = counter.clone();
             std::thread::spawn(move || {
                 let mut writer = stream.try_clone().unwrap();
                 let mut reader = BufReader::new(stream);
@@ -60,12 +71,21 @@ fn sink() -> String {
                     }
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).unwrap();
+                    let request = ExportTraceServiceRequest::decode(body.as_slice())
+                        .expect("an OTLP protobuf body");
+                    let spans: usize = request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum();
+                    counter.fetch_add(spans, Ordering::SeqCst);
                     let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
                 }
             });
         }
     });
-    endpoint
+    (endpoint, received)
 }
 
 #[allow(clippy::zombie_processes)] // Dev kills and waits when dropped
@@ -210,7 +230,7 @@ fn main() {
         return; // `cargo test --benches` lists benches; nothing to list
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let endpoint = sink();
+    let (endpoint, received) = sink();
     let off = dev(None);
     let on = dev(Some(&endpoint));
     let client = reqwest::Client::new();
@@ -243,4 +263,20 @@ fn main() {
     }
     let ratio = ms(percentile(&t_on, 0.5)) / ms(percentile(&t_off, 0.5));
     println!("  p50 on / off: {ratio:.3} (goal ≤ 1.10)");
+    // Every promote is at least its server span: wait out the batch delay.
+    let promotes = t_on.len() + 10;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.load(Ordering::SeqCst) < promotes && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let spans = received.load(Ordering::SeqCst);
+    println!(
+        "  export on: the sink received {spans} spans ({:.1} per promote, warm-up and set-up included)",
+        spans as f64 / promotes as f64
+    );
+    assert!(
+        spans >= promotes,
+        "export on exported {spans} spans for {promotes} promotes"
+    );
 }

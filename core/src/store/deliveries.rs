@@ -144,6 +144,7 @@ impl Store {
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = now();
         let per_webhook = i64::try_from(per_webhook).unwrap_or(i64::MAX);
+        let most = i64::try_from(limit).unwrap_or(i64::MAX);
         let keys = self.keyring()?;
         self.write(|conn| {
             let free = deliveries::locked_until
@@ -176,7 +177,7 @@ impl Store {
                         .filter(pending_due)
                         .filter(free)
                         .order((deliveries::next_attempt_at, deliveries::seq))
-                        .limit(room.min(i64::try_from(limit).unwrap_or(i64::MAX)))
+                        .limit(room.min(most))
                         .select((deliveries::next_attempt_at, deliveries::seq, deliveries::id))
                         .load::<(Option<NaiveDateTime>, i64, String)>(conn)?,
                 );

@@ -57,8 +57,8 @@ impl Store {
     }
 
     /// Re-seals every release env, webhook secret and recorded idempotent
-    /// response, and the key check, under the current key, `batch` rows per transaction. Refuses to start
-    /// unless the keyring opens the key check.
+    /// response, and the key check, under the current key, `batch` rows per
+    /// transaction. Refuses to start unless the keyring opens the key check.
     pub fn rekey(&self, batch: usize) -> Result<Rekeyed, StoreError> {
         self.verify_keyring()?;
         let keys = self.keyring()?;

@@ -10,3 +10,4 @@ pub mod secret;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace_context;

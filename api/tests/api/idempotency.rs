@@ -34,6 +34,11 @@ async fn send(
         .expect("request")
 }
 
+/// `POST /apps/a/builds` as the admin, with `key`.
+async fn build(app: &TestApp, key: &str, body: &str) -> Response {
+    send(app, &app.token, Method::POST, "/apps/a/builds", key, body).await
+}
+
 fn replayed(response: &Response) -> bool {
     response
         .headers()
@@ -44,26 +49,10 @@ fn replayed(response: &Response) -> bool {
 async fn a_repeat_replays_the_first_response(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("a").await;
-    let first = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "build-1",
-        MANIFEST,
-    )
-    .await;
+    let first = build(&app, "build-1", MANIFEST).await;
     assert!(!replayed(&first));
     let first = expect_status(first, 201).await;
-    let again = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "build-1",
-        MANIFEST,
-    )
-    .await;
+    let again = build(&app, "build-1", MANIFEST).await;
     assert!(replayed(&again), "{:?}", again.headers());
     assert_eq!(expect_status(again, 201).await, first, "the very same body");
     assert_eq!(app.releases("a").await.len(), 1);
@@ -121,19 +110,7 @@ async fn the_same_key_with_another_request_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("a").await;
     app.create_app("b").await;
-    expect_status(
-        send(
-            &app,
-            &app.token,
-            Method::POST,
-            "/apps/a/builds",
-            "k",
-            MANIFEST,
-        )
-        .await,
-        201,
-    )
-    .await;
+    expect_status(build(&app, "k", MANIFEST).await, 201).await;
     let other_body = r#"{"manifest": {"services": {"web": {"command": "false"}}}}"#;
     for (path, body) in [("/apps/a/builds", other_body), ("/apps/b/builds", MANIFEST)] {
         let response = send(&app, &app.token, Method::POST, path, "k", body).await;
@@ -149,24 +126,7 @@ async fn concurrent_repeats_create_one_release(backend: Backend) {
     app.create_app("a").await;
     for round in 0..5 {
         let key = format!("same-{round}");
-        let (one, two) = tokio::join!(
-            send(
-                &app,
-                &app.token,
-                Method::POST,
-                "/apps/a/builds",
-                &key,
-                MANIFEST
-            ),
-            send(
-                &app,
-                &app.token,
-                Method::POST,
-                "/apps/a/builds",
-                &key,
-                MANIFEST
-            ),
-        );
+        let (one, two) = tokio::join!(build(&app, &key, MANIFEST), build(&app, &key, MANIFEST),);
         let mut outcomes = Vec::new();
         for response in [one, two] {
             let replay = replayed(&response);
@@ -188,19 +148,7 @@ async fn keys_belong_to_a_token_and_expire(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("a").await;
     let ci = app.create_token("ci", "deploy", &["a"]).await;
-    expect_status(
-        send(
-            &app,
-            &app.token,
-            Method::POST,
-            "/apps/a/builds",
-            "k",
-            MANIFEST,
-        )
-        .await,
-        201,
-    )
-    .await;
+    expect_status(build(&app, "k", MANIFEST).await, 201).await;
     let theirs = send(&app, &ci, Method::POST, "/apps/a/builds", "k", MANIFEST).await;
     assert!(!replayed(&theirs), "another token's key is another key");
     expect_status(theirs, 201).await;
@@ -208,15 +156,7 @@ async fn keys_belong_to_a_token_and_expire(backend: Backend) {
 
     app.db
         .execute("UPDATE idempotency_keys SET expires_at = '2000-01-01 00:00:00'");
-    let after = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "k",
-        MANIFEST,
-    )
-    .await;
+    let after = build(&app, "k", MANIFEST).await;
     assert!(!replayed(&after), "an expired key runs again");
     expect_status(after, 201).await;
     assert_eq!(app.releases("a").await.len(), 3);
@@ -225,45 +165,17 @@ async fn keys_belong_to_a_token_and_expire(backend: Backend) {
 async fn a_key_whose_request_runs_or_was_lost_is_a_conflict(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("a").await;
-    expect_status(
-        send(
-            &app,
-            &app.token,
-            Method::POST,
-            "/apps/a/builds",
-            "k",
-            MANIFEST,
-        )
-        .await,
-        201,
-    )
-    .await;
+    expect_status(build(&app, "k", MANIFEST).await, 201).await;
     // The work committed with its key; the response is not recorded yet.
     app.db
         .execute("UPDATE idempotency_keys SET status = NULL, body = NULL");
-    let response = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "k",
-        MANIFEST,
-    )
-    .await;
+    let response = build(&app, "k", MANIFEST).await;
     let message = expect_error(response, 409, "conflict").await;
     assert!(message.contains("still in progress"), "{message}");
     // Long after: the response was lost, and the message says where to look.
     app.db
         .execute("UPDATE idempotency_keys SET created_at = '2000-01-01 00:00:00'");
-    let response = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "k",
-        MANIFEST,
-    )
-    .await;
+    let response = build(&app, "k", MANIFEST).await;
     let message = expect_error(response, 409, "conflict").await;
     assert!(message.contains("lost"), "{message}");
     assert_eq!(app.releases("a").await.len(), 1);
@@ -274,51 +186,18 @@ async fn bad_keys_are_rejected_and_failures_are_not_kept(backend: Backend) {
     app.create_app("a").await;
     let long = "k".repeat(256);
     for key in [long.as_str(), "", "tab\there"] {
-        let response = send(
-            &app,
-            &app.token,
-            Method::POST,
-            "/apps/a/builds",
-            key,
-            MANIFEST,
-        )
-        .await;
+        let response = build(&app, key, MANIFEST).await;
         let message = expect_error(response, 400, "bad_request").await;
         assert!(message.contains("Idempotency-Key"), "{message}");
     }
     assert!(app.releases("a").await.is_empty());
     let longest = "k".repeat(255);
-    expect_status(
-        send(
-            &app,
-            &app.token,
-            Method::POST,
-            "/apps/a/builds",
-            &longest,
-            MANIFEST,
-        )
-        .await,
-        201,
-    )
-    .await;
+    expect_status(build(&app, &longest, MANIFEST).await, 201).await;
 
     // A refused request keeps no key: fixed, the same key does the work.
     let bad = r#"{"manifest": {"services": {}}}"#;
-    expect_error(
-        send(&app, &app.token, Method::POST, "/apps/a/builds", "fix", bad).await,
-        422,
-        "invalid",
-    )
-    .await;
-    let fixed = send(
-        &app,
-        &app.token,
-        Method::POST,
-        "/apps/a/builds",
-        "fix",
-        MANIFEST,
-    )
-    .await;
+    expect_error(build(&app, "fix", bad).await, 422, "invalid").await;
+    let fixed = build(&app, "fix", MANIFEST).await;
     assert!(!replayed(&fixed));
     expect_status(fixed, 201).await;
     // And an unauthenticated one learns nothing about the key.

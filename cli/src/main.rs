@@ -156,7 +156,7 @@ fn fail_with(message: &str) {
     let label = client::output::paint("ERROR:", client::output::RED, colour);
     // One line, whatever the message holds.
     let message = message.replace(['\n', '\r'], " ");
-    eprintln!("{label} {message}");
+    client::output::err_line(format!("{label} {message}"));
 }
 
 /// Prints `ERROR: ...` (red on a terminal) and exits with the error's code.

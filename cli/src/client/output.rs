@@ -20,6 +20,13 @@ pub fn line(text: impl AsRef<str>) {
     let _ = writeln!(out, "{}", text.as_ref());
 }
 
+/// Writes one line to stderr; a pipe nobody reads is not an error (on one,
+/// `eprintln!` panics).
+pub fn err_line(text: impl AsRef<str>) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", text.as_ref());
+}
+
 /// Writes a value as pretty JSON to stdout.
 pub fn json(value: &Value) {
     line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));

@@ -228,7 +228,7 @@ impl Show {
     fn say(&mut self, line: String) {
         self.clear();
         if self.json {
-            eprintln!("{line}");
+            output::err_line(line);
         } else {
             output::line(line);
         }
@@ -237,7 +237,7 @@ impl Show {
 
     fn note(&mut self, line: &str) {
         self.clear();
-        eprintln!("{line}");
+        output::err_line(line);
     }
 
     fn spin(&mut self) {

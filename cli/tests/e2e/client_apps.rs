@@ -111,6 +111,18 @@ fn bad_usage_and_unknown_ids_read_as_one_line() {
         .run(&["build", "--manifest", "missing.yml", "-a", "shop"])
         .error(1);
     assert!(line.contains("missing.yml"), "{line}");
+
+    // With stderr a pipe nobody reads, the error cannot be told, but the
+    // exit code still says what happened (a panic would be 101).
+    for (args, code) in [
+        (&["bogus"][..], 2),
+        (&["releases", "info", "nonsense", "-a", "shop"], 1),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let status = client.command(args).stderr(writer).status().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}");
+    }
 }
 
 #[test]

@@ -101,14 +101,7 @@ impl<R: Runtime> Engine<R> {
         limits: &Limits<'_>,
     ) -> Result<(), Stop> {
         let span = step_span!("service", target.step(Some(name)));
-        let rolled = self
-            .roll_waves(target, name, service, limits)
-            .instrument(span.clone())
-            .await;
-        if let Err(Stop::Failed(reason)) = &rolled {
-            trace::fail(&span, reason);
-        }
-        rolled
+        in_step(span, self.roll_waves(target, name, service, limits)).await
     }
 
     async fn roll_waves(
@@ -182,11 +175,7 @@ impl<R: Runtime> Engine<R> {
     ) -> Result<(), Stop> {
         let wave = step_span!("wave", target.step(Some(name)), instances);
         let starts = (0..instances).map(|_| self.start(target, name, service, limits));
-        let started = try_join_all(starts).instrument(wave.clone()).await;
-        if let Err(Stop::Failed(reason)) = &started {
-            trace::fail(&wave, reason);
-        }
-        for instance in started? {
+        for instance in in_step(wave, try_join_all(starts)).await? {
             tracing::debug!(instance = %instance.id, service = %name, "instance started");
         }
         Ok(())
@@ -305,14 +294,7 @@ impl<R: Runtime> Engine<R> {
         limits: &Limits<'_>,
     ) -> Result<Instance, Stop> {
         let span = step_span!("start instance", target.step(Some(name)));
-        let started = self
-            .start_one(target, name, service, limits)
-            .instrument(span.clone())
-            .await;
-        if let Err(Stop::Failed(reason)) = &started {
-            trace::fail(&span, reason);
-        }
-        started
+        in_step(span, self.start_one(target, name, service, limits)).await
     }
 
     async fn start_one(
@@ -382,6 +364,19 @@ impl<R: Runtime> Engine<R> {
             }
         }
     }
+}
+
+/// Runs `step` inside `span`, which ends as an error with the reason when
+/// the step fails.
+async fn in_step<T>(
+    span: tracing::Span,
+    step: impl std::future::Future<Output = Result<T, Stop>>,
+) -> Result<T, Stop> {
+    let result = step.instrument(span.clone()).await;
+    if let Err(Stop::Failed(reason)) = &result {
+        trace::fail(&span, reason);
+    }
+    result
 }
 
 /// The instance failed: its health wait ends with `reason`.

@@ -6,6 +6,7 @@ mod deployments;
 mod diff;
 mod idempotency;
 mod limits;
+mod scopes;
 mod support;
 mod tokens;
 mod webhooks;

@@ -6,6 +6,7 @@
 //! value orders the app's builds and releases.
 
 mod apps;
+mod claims;
 mod connection;
 mod deliveries;
 mod deployments;
@@ -26,8 +27,9 @@ mod sealed;
 mod tokens;
 mod webhooks;
 
+pub use claims::{DueDelivery, Finished, Outcome};
 pub use connection::{Backend, DbConnection};
-pub use deliveries::{Delivery, DueDelivery, Finished, Outcome};
+pub use deliveries::Delivery;
 pub use deployments::Deployment;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyGuard, Prior};

@@ -3,12 +3,13 @@
 //! records outcomes in batches. Retries follow the [`RetrySchedule`];
 //! nothing is lost when a worker dies: its claims expire and come back.
 
+use super::answer::{describe, retry_after};
 use super::resolve::GuardedResolver;
 use super::schedule::RetrySchedule;
 use super::{sign, slack};
 use crate::queue::trace;
 use chrono::Utc;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::StatusCode;
 use slipway_core::domain::{WebhookKind, WebhookUrl};
 use slipway_core::metrics::Metrics;
@@ -19,8 +20,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-/// Longest `Retry-After` honoured; a receiver cannot park a delivery forever.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Outcomes recorded per transaction.
 const WRITE_BATCH: usize = 256;
 /// How long shutdown waits for attempts in flight; the rest are retried
@@ -352,61 +351,5 @@ impl Deliverer {
             .body(body)
             .send()
             .await
-    }
-}
-
-/// `Retry-After` as seconds or an HTTP date, capped at a day.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
-/// What went wrong, without the URL (a Slack URL's path is its secret).
-fn describe(err: &reqwest::Error, timeout: Duration) -> String {
-    if err.is_timeout() {
-        return format!("no answer within {}s", timeout.as_secs_f64());
-    }
-    let mut text = String::from(if err.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    });
-    let mut next = std::error::Error::source(err);
-    while let Some(cause) = next {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates_and_caps_them() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("999999999"));
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
-        let later = (Utc::now() + chrono::TimeDelta::seconds(120)).to_rfc2822();
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
-        let wait = retry_after(&headers).unwrap();
-        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
     }
 }

@@ -57,6 +57,8 @@ pub(super) struct DeploymentRow {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
+    pub lease_epoch: i64,
+    pub queued_at: Option<NaiveDateTime>,
 }
 
 impl DeploymentRow {
@@ -148,31 +150,53 @@ impl Store {
         })
     }
 
-    /// Deployments that need a worker: pending ones older than
-    /// `pending_for` (their job may be lost) and open ones whose lease
-    /// expired (their worker died). With their trace context.
-    pub fn due_deployments(
+    /// Deployments that need a worker and have no job coming, marked as
+    /// queued now: the caller puts a job for each on the queue. That is an
+    /// open deployment nobody holds a live lease on (a worker died, or gave
+    /// it back), unless its job was queued less than `requeue_after` ago and
+    /// not taken yet: a new deployment's first job is on the way, and one
+    /// waiting its turn behind others is not queued twice. A job lost on the
+    /// way (a flushed Redis) is replaced after `requeue_after`. Marking and
+    /// selecting are one transaction, so two reconcilers never both queue
+    /// the same deployment.
+    pub fn take_due_deployments(
         &self,
-        pending_for: chrono::TimeDelta,
+        requeue_after: chrono::TimeDelta,
     ) -> Result<Vec<Deployment>, StoreError> {
         let now = now();
         let open = open_statuses();
-        self.read(|conn| {
-            deployments::table
+        let requeue_before = now - requeue_after;
+        self.write(|conn| {
+            let queueable = deployments::queued_at
+                .is_null()
+                .or(deployments::queued_at.lt(requeue_before));
+            let unleased = deployments::lease_expires_at
+                .lt(now)
+                .or(deployments::lease_expires_at.is_null());
+            let candidates = deployments::table
                 .filter(deployments::status.eq_any(open))
-                .filter(
-                    deployments::lease_expires_at
-                        .lt(now)
-                        .or(deployments::lease_expires_at
-                            .is_null()
-                            .and(deployments::created_at.lt(now - pending_for))),
-                )
+                .filter(unleased)
+                .filter(queueable)
                 .order(deployments::seq)
                 .select(DeploymentRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(Deployment::try_from)
-                .collect()
+                .load(conn)?;
+            // Marked one by one, each on the same conditions: of two
+            // reconcilers racing, the second finds the mark and skips it.
+            let mut due = Vec::new();
+            for row in candidates {
+                let marked = diesel::update(
+                    deployments::table
+                        .find(&row.id)
+                        .filter(queueable)
+                        .filter(unleased),
+                )
+                .set(deployments::queued_at.eq(Some(now)))
+                .execute(conn)?;
+                if marked == 1 {
+                    due.push(row);
+                }
+            }
+            due.into_iter().map(Deployment::try_from).collect()
         })
     }
 }

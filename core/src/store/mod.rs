@@ -33,6 +33,7 @@ pub use deliveries::Delivery;
 pub use deployments::Deployment;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyGuard, Prior};
+pub use leases::Lease;
 pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use rekey::Rekeyed;

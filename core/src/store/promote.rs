@@ -179,6 +179,9 @@ fn start_in(
         created_at: now,
         started_at: None,
         finished_at: None,
+        lease_epoch: 0,
+        // The API enqueues its job once this commits.
+        queued_at: Some(now),
     };
     diesel::insert_into(deployments::table)
         .values(&row)

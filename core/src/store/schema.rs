@@ -60,6 +60,8 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        lease_epoch -> BigInt,
+        queued_at -> Nullable<Timestamp>,
     }
 }
 

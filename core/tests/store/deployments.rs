@@ -4,12 +4,13 @@
 use crate::{change, fixture, manifest, on_both_backends, Fixture};
 use chrono::TimeDelta;
 use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
-use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
+use slipway_core::store::{Backend, Lease, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
 
 on_both_backends!(
     a_promotion_starts_pending_with_the_apps_deadline,
     a_second_promotion_conflicts_and_deploy_leaves_nothing_behind,
     leases_give_a_deployment_one_driver,
+    racing_transitions_end_a_deployment_once,
     success_makes_the_release_active_and_failure_does_not,
     transitions_follow_the_state_machine,
     cancel_marks_an_open_deployment,
@@ -29,10 +30,10 @@ fn promote(f: &Fixture, release: &ReleaseId) -> slipway_core::store::Deployment 
 
 /// Drives a deployment through `statuses` as worker `w1`.
 fn drive(f: &Fixture, id: &slipway_core::domain::DeploymentId, statuses: &[S]) {
-    f.store.claim_deployment(id, "w1", TTL).unwrap().unwrap();
+    let (_, lease) = f.store.claim_deployment(id, "w1", TTL).unwrap().unwrap();
     for status in statuses {
         f.store
-            .transition(id, "w1", *status, Some("because"))
+            .transition(id, &lease, *status, Some("because"))
             .unwrap();
     }
 }
@@ -149,11 +150,7 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
     let f = fixture(backend);
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
-    assert!(f
-        .store
-        .claim_deployment(&d.id, "w1", TTL)
-        .unwrap()
-        .is_some());
+    let (_, w1) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
     assert!(
         f.store
             .claim_deployment(&d.id, "w2", TTL)
@@ -165,35 +162,73 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
         f.store
             .claim_deployment(&d.id, "w1", TTL)
             .unwrap()
-            .is_some(),
-        "re-entrant"
+            .is_none(),
+        "not even w1 itself claims a live lease twice: one drive at a time"
     );
-    assert!(f.store.renew_lease(&d.id, "w1", TTL).unwrap());
-    assert!(!f.store.renew_lease(&d.id, "w2", TTL).unwrap());
+    assert!(f.store.renew_lease(&d.id, &w1, TTL).unwrap());
+    let stranger = Lease {
+        owner: "w2".into(),
+        epoch: w1.epoch,
+    };
+    assert!(!f.store.renew_lease(&d.id, &stranger, TTL).unwrap());
     let err = f
         .store
-        .transition(&d.id, "w2", S::Running, None)
+        .transition(&d.id, &stranger, S::Running, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
 
-    // An expired lease can be taken over; the old holder then loses it.
-    f.store
+    // An expired lease can be taken over, by the same worker name too; the
+    // old claim then holds nothing: its token is stale.
+    assert!(f.store.release_lease(&d.id, &w1, false).unwrap());
+    let (_, expiring) = f
+        .store
         .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
         .unwrap()
         .unwrap();
-    assert!(f
+    let (_, again) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    assert!(again.epoch > expiring.epoch && expiring.epoch > w1.epoch);
+    assert!(!f.store.renew_lease(&d.id, &expiring, TTL).unwrap());
+    assert!(!f.store.release_lease(&d.id, &expiring, false).unwrap());
+    let err = f
         .store
-        .claim_deployment(&d.id, "w2", TTL)
-        .unwrap()
-        .is_some());
-    assert!(!f.store.renew_lease(&d.id, "w1", TTL).unwrap());
+        .transition(&d.id, &expiring, S::Running, None)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
+    f.store.transition(&d.id, &again, S::Running, None).unwrap();
     // Given up on shutdown: anyone may take it at once.
-    f.store.release_lease(&d.id, "w2").unwrap();
+    assert!(f.store.release_lease(&d.id, &again, true).unwrap());
     assert!(f
         .store
         .claim_deployment(&d.id, "w3", TTL)
         .unwrap()
         .is_some());
+}
+
+/// Two drives racing for the same final move (say, a deployment handed out
+/// twice): exactly one transition is written, with one event.
+fn racing_transitions_end_a_deployment_once(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    f.store.transition(&d.id, &lease, S::Running, None).unwrap();
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| f.store.transition(&d.id, &lease, S::Succeeded, None)))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let succeeded = f
+        .event_kinds()
+        .iter()
+        .filter(|k| k.as_str() == "deployment.succeeded")
+        .count();
+    assert_eq!(succeeded, 1);
 }
 
 fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
@@ -253,22 +288,22 @@ fn transitions_follow_the_state_machine(backend: Backend) {
     let f = fixture(backend);
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
-    f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    let (_, w1) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
     let err = f
         .store
-        .transition(&d.id, "w1", S::Succeeded, None)
+        .transition(&d.id, &w1, S::Succeeded, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(_)),
         "pending cannot succeed: {err:?}"
     );
-    f.store.transition(&d.id, "w1", S::Running, None).unwrap();
+    f.store.transition(&d.id, &w1, S::Running, None).unwrap();
     f.store
-        .transition(&d.id, "w1", S::Failed, Some("no previous release"))
+        .transition(&d.id, &w1, S::Failed, Some("no previous release"))
         .unwrap();
     let err = f
         .store
-        .transition(&d.id, "w1", S::Running, None)
+        .transition(&d.id, &w1, S::Running, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::LeaseLost(_) | StoreError::Conflict(_)),
@@ -320,34 +355,42 @@ fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
     let f = fixture(backend);
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
-    let due = |grace| -> Vec<_> {
+    let due = |requeue_after| -> Vec<_> {
         f.store
-            .due_deployments(grace)
+            .take_due_deployments(requeue_after)
             .unwrap()
             .into_iter()
             .map(|d| d.id)
             .collect()
     };
-    assert!(
-        due(TimeDelta::seconds(60)).is_empty(),
-        "fresh: its job is on the way"
-    );
+    let now = TimeDelta::milliseconds(-1);
+    let minute = TimeDelta::seconds(60);
+    assert!(due(minute).is_empty(), "fresh: its job is on the way");
     assert_eq!(
-        due(TimeDelta::milliseconds(-1)),
+        due(now),
         std::slice::from_ref(&d.id),
-        "pending too long"
+        "its job is long lost"
     );
-    f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    assert!(due(TimeDelta::milliseconds(-1)).is_empty(), "leased");
+    assert!(
+        due(minute).is_empty(),
+        "just queued again: never twice in a row"
+    );
+    let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
+    assert!(due(now).is_empty(), "leased");
+    // The claim took the job: once the lease lapses it is due at once.
+    assert!(f.store.release_lease(&d.id, &lease, false).unwrap());
     f.store
         .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
         .unwrap()
         .unwrap();
-    assert_eq!(
-        due(TimeDelta::seconds(60)),
-        std::slice::from_ref(&d.id),
-        "lease expired"
-    );
+    assert_eq!(due(minute), std::slice::from_ref(&d.id), "lease expired");
+    assert!(due(minute).is_empty(), "and queued once");
+    // Handed over by a worker that queues the job itself: left alone.
+    let (_, lease) = f.store.claim_deployment(&d.id, "w2", TTL).unwrap().unwrap();
+    assert!(f.store.release_lease(&d.id, &lease, true).unwrap());
+    assert!(due(minute).is_empty(), "its job is on the queue");
+    f.store.unqueue_deployment(&d.id).unwrap();
+    assert_eq!(due(minute), std::slice::from_ref(&d.id), "queueing failed");
 }
 
 fn rollback_releases_an_older_build_and_env(backend: Backend) {

@@ -84,7 +84,7 @@ pub struct JobQueue {
 #[derive(Clone)]
 enum Backend {
     Redis(RedisQueue),
-    InProcess(mpsc::UnboundedSender<RolloutJob>),
+    InProcess(mpsc::UnboundedSender<RolloutJob>, Waiting),
 }
 
 impl JobQueue {
@@ -93,10 +93,11 @@ impl JobQueue {
     /// reconciler finds their deployments again.
     pub fn in_process() -> (JobQueue, InProcessJobs) {
         let (sender, receiver) = mpsc::unbounded_channel();
+        let waiting = Waiting::default();
         let queue = JobQueue {
-            backend: Backend::InProcess(sender),
+            backend: Backend::InProcess(sender, waiting.clone()),
         };
-        (queue, InProcessJobs { receiver })
+        (queue, InProcessJobs { receiver, waiting })
     }
 
     /// Connects to Redis at `url`; keys start with `namespace` (`slipway` in
@@ -133,7 +134,16 @@ impl JobQueue {
                     .await
                     .map_err(|e| QueueError::Redis(e.to_string()))?;
             }
-            Backend::InProcess(sender) => sender.send(job).map_err(|_| QueueError::Closed)?,
+            Backend::InProcess(sender, waiting) => {
+                if !waiting.insert(&job.deployment) {
+                    tracing::debug!("rollout job already waiting in the queue");
+                    return Ok(());
+                }
+                if sender.send(job.clone()).is_err() {
+                    waiting.remove(&job.deployment);
+                    return Err(QueueError::Closed);
+                }
+            }
         }
         tracing::debug!("rollout job enqueued");
         Ok(())
@@ -145,7 +155,7 @@ impl JobQueue {
     pub fn as_redis(&self) -> Option<&RedisQueue> {
         match &self.backend {
             Backend::Redis(queue) => Some(queue),
-            Backend::InProcess(_) => None,
+            Backend::InProcess(..) => None,
         }
     }
 }
@@ -154,7 +164,7 @@ impl fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.backend {
             Backend::Redis(queue) => f.debug_tuple("JobQueue::Redis").field(queue).finish(),
-            Backend::InProcess(_) => f.write_str("JobQueue::InProcess"),
+            Backend::InProcess(..) => f.write_str("JobQueue::InProcess"),
         }
     }
 }
@@ -194,13 +204,40 @@ impl fmt::Debug for RedisQueue {
 /// The receiving end of an in-process queue.
 pub struct InProcessJobs {
     receiver: mpsc::UnboundedReceiver<RolloutJob>,
+    waiting: Waiting,
+}
+
+/// The deployments whose job waits in an in-process queue: a deployment
+/// queued again while its job still waits (behind others, for a free slot)
+/// is not queued twice.
+#[derive(Clone, Default)]
+struct Waiting(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<DeploymentId>>>);
+
+impl Waiting {
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<DeploymentId>> {
+        // One insert or remove per holder: consistent even after a panic.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `false` when it was waiting already.
+    fn insert(&self, id: &DeploymentId) -> bool {
+        self.set().insert(id.clone())
+    }
+
+    fn remove(&self, id: &DeploymentId) {
+        self.set().remove(id);
+    }
 }
 
 impl InProcessJobs {
     /// The next job; `None` once every [`JobQueue`] clone is dropped and the
     /// channel is empty.
     pub async fn recv(&mut self) -> Option<RolloutJob> {
-        self.receiver.recv().await
+        let job = self.receiver.recv().await?;
+        self.waiting.remove(&job.deployment);
+        Some(job)
     }
 }
 
@@ -303,6 +340,27 @@ mod tests {
             .await
             .expect_err("closed");
         assert!(matches!(err, QueueError::Closed), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_in_process_queue_holds_one_waiting_job_per_deployment() {
+        let (queue, mut jobs) = JobQueue::in_process();
+        let id = DeploymentId::generate();
+        let first = RolloutJob::new(id.clone(), None);
+        queue.enqueue(first.clone()).await.expect("enqueue");
+        queue
+            .enqueue(RolloutJob::new(id.clone(), None))
+            .await
+            .expect("a second enqueue is a no-op, not an error");
+        let other = RolloutJob::new(DeploymentId::generate(), None);
+        queue.enqueue(other.clone()).await.expect("enqueue");
+        assert_eq!(jobs.recv().await, Some(first));
+        assert_eq!(jobs.recv().await, Some(other));
+        // Taken: queued again, it waits again.
+        let again = RolloutJob::new(id, None);
+        queue.enqueue(again.clone()).await.expect("enqueue");
+        assert_eq!(jobs.recv().await, Some(again));
+        assert!(jobs.receiver.is_empty());
     }
 
     #[tokio::test]

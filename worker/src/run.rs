@@ -3,8 +3,8 @@
 //! engine), the reconciler and the webhook deliverer, stopped together.
 
 use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
-use crate::reconcile::{self, ReconcileConfig};
-use crate::rollout::{Engine, EngineConfig};
+use crate::reconcile::{self, enqueue_or_unmark, ReconcileConfig};
+use crate::rollout::{Driven, Engine, EngineConfig};
 use crate::runtime::Runtime;
 use crate::webhooks::deliver::ClientError;
 use crate::webhooks::{Deliverer, DeliveryConfig};
@@ -59,13 +59,29 @@ impl<R: Runtime> Workers<R> {
         let until_stopped = until(&stop);
         let handler_engine = engine.clone();
         let handler_metrics = metrics.clone();
+        let (handler_store, handler_queue) = (store.clone(), queue.clone());
         let handler = move |job: RolloutJob| {
             let engine = handler_engine.clone();
+            let (store, queue) = (handler_store.clone(), handler_queue.clone());
             let waited = chrono::Utc::now().timestamp_micros() - job.enqueued_at_micros;
             if job.enqueued_at_micros > 0 && waited >= 0 {
                 handler_metrics.picked_up(Duration::from_micros(waited as u64));
             }
-            async move { engine.drive_job(&job).await.map_err(JobFailed::retry) }
+            async move {
+                match engine.drive_job(&job).await {
+                    Ok(Driven::HandedOver) => {
+                        // Another worker takes it from the queue at once.
+                        let again = RolloutJob::new(job.deployment.clone(), job.traceparent);
+                        if let Err(error) = enqueue_or_unmark(&store, &queue, again).await {
+                            tracing::warn!(deployment = %job.deployment, %error,
+                                "cannot queue a handed-over deployment; the reconciler will");
+                        }
+                        Ok(())
+                    }
+                    Ok(Driven::Finished | Driven::NotDriven) => Ok(()),
+                    Err(err) => Err(JobFailed::retry(err)),
+                }
+            }
         };
         let consumer_shutdown = until_stopped();
         let consumer = tokio::spawn(async move {
@@ -105,9 +121,11 @@ impl<R: Runtime> Workers<R> {
         &self.engine
     }
 
-    /// Stops taking jobs (and deliveries) and waits for the consumer's grace period; a
-    /// rollout cut short is resumed by another worker once its lease lapses.
+    /// Stops taking jobs (and deliveries); each running rollout stops at its
+    /// next safe point (a wave's starts finish, nothing new begins), gives
+    /// its lease back and is queued again for another worker.
     pub async fn stop(self) {
+        self.engine.shut_down();
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;

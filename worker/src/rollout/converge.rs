@@ -87,8 +87,7 @@ impl<R: Runtime> Engine<R> {
             .into_iter()
             .filter(|i| !services.contains_key(&i.service))
             .collect();
-        self.stop_all(target.step(None), &leftovers).await;
-        Ok(())
+        self.stop_all(target.step(None), &leftovers, limits).await
     }
 
     /// One service's rolling update: a span over its waves, failed with the
@@ -127,7 +126,7 @@ impl<R: Runtime> Engine<R> {
                     old.push(instance);
                 }
             }
-            old = self.drop_gone(target, name, old).await;
+            old = self.drop_gone(target, name, old, limits).await?;
             let (healthy, newly) = self
                 .watch_new(target, name, service, &new, &mut tracks)
                 .await?;
@@ -156,7 +155,8 @@ impl<R: Runtime> Engine<R> {
             let mut stopping: Vec<Instance> = old.into_iter().take(step.stop_old).collect();
             stopping.extend(new.into_iter().take(step.stop_new));
             let acted = step.start > 0 || !stopping.is_empty();
-            self.stop_all(target.step(Some(name)), &stopping).await;
+            self.stop_all(target.step(Some(name)), &stopping, limits)
+                .await?;
             if !acted {
                 tokio::time::sleep(self.config.tick).await;
             }
@@ -164,7 +164,9 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Starts `instances` at once (they become healthy together); a span
-    /// only for a wave that starts something, not for each look.
+    /// only for a wave that starts something, not for each look. Every start
+    /// runs to its end, also when another fails: a start cut short could
+    /// leave a process the next look has not yet seen.
     async fn wave(
         &self,
         target: &Target,
@@ -175,10 +177,20 @@ impl<R: Runtime> Engine<R> {
     ) -> Result<(), Stop> {
         let wave = step_span!("wave", target.step(Some(name)), instances);
         let starts = (0..instances).map(|_| self.start(target, name, service, limits));
-        for instance in in_step(wave, try_join_all(starts)).await? {
-            tracing::debug!(instance = %instance.id, service = %name, "instance started");
-        }
-        Ok(())
+        let started = async {
+            let mut first_failure = Ok(());
+            for started in join_all(starts).await {
+                match started {
+                    Ok(instance) => {
+                        tracing::debug!(instance = %instance.id, service = %name, "instance started")
+                    }
+                    Err(stop) if first_failure.is_ok() => first_failure = Err(stop),
+                    Err(_) => {}
+                }
+            }
+            first_failure
+        };
+        in_step(wave, started).await
     }
 
     /// Looks at each target instance; returns how many are healthy and the
@@ -275,15 +287,17 @@ impl<R: Runtime> Engine<R> {
         target: &Target,
         name: &ServiceName,
         old: Vec<Instance>,
-    ) -> Vec<Instance> {
+        limits: &Limits<'_>,
+    ) -> Result<Vec<Instance>, Stop> {
         let probes = join_all(old.iter().map(|i| self.runtime.probe(i, None))).await;
         let (gone, alive): (Vec<_>, Vec<_>) = old
             .into_iter()
             .zip(probes)
             .partition(|(_, probe)| matches!(probe, Probe::Gone(_)));
         let gone: Vec<Instance> = gone.into_iter().map(|(i, _)| i).collect();
-        self.stop_all(target.step(Some(name)), &gone).await;
-        alive.into_iter().map(|(i, _)| i).collect()
+        self.stop_all(target.step(Some(name)), &gone, limits)
+            .await?;
+        Ok(alive.into_iter().map(|(i, _)| i).collect())
     }
 
     async fn start(
@@ -315,6 +329,7 @@ impl<R: Runtime> Engine<R> {
         };
         let mut backoff = Duration::from_millis(100);
         loop {
+            limits.check()?;
             match self.runtime.start(&spec).await {
                 Ok(instance) => return Ok(instance),
                 Err(RuntimeError::Failed(why)) => {
@@ -324,7 +339,6 @@ impl<R: Runtime> Engine<R> {
                     tracing::warn!(service = %name, error = %why, "start failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(2));
-                    limits.check()?;
                 }
             }
         }
@@ -347,12 +361,19 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
-    /// Stops instances at once, gracefully; a failure is logged and the
-    /// instance looked at again on the next pass.
-    pub(super) async fn stop_all(&self, of: StepOf<'_>, instances: &[Instance]) {
+    /// Stops instances at once, gracefully, unless the drive may no longer
+    /// act (its lease is in doubt, or the worker is stopping); a failure to
+    /// stop is logged and the instance looked at again on the next pass.
+    pub(super) async fn stop_all(
+        &self,
+        of: StepOf<'_>,
+        instances: &[Instance],
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
         if instances.is_empty() {
-            return;
+            return Ok(());
         }
+        limits.fence()?;
         let grace = self.config.stop_grace;
         let span = step_span!("stop instances", of, instances = instances.len());
         let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace)))
@@ -363,6 +384,7 @@ impl<R: Runtime> Engine<R> {
                 tracing::warn!(instance = %instance.id, error = %err, "cannot stop instance");
             }
         }
+        Ok(())
     }
 }
 

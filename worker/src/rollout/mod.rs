@@ -6,6 +6,7 @@
 mod converge;
 pub mod plan;
 mod progress;
+mod target;
 mod watch;
 
 use crate::queue::trace;
@@ -13,14 +14,14 @@ use crate::runtime::Runtime;
 use chrono::{TimeDelta, Utc};
 use progress::Progress;
 use serde_json::json;
-use slipway_core::domain::{
-    AppName, DeploymentId, DeploymentStatus, Env, Manifest, ReleaseId, Service, Strategy,
-};
+use slipway_core::domain::{AppName, DeploymentId, DeploymentStatus, ReleaseId};
 use slipway_core::jobs::RolloutJob;
 use slipway_core::metrics::Metrics;
-use slipway_core::store::{Deployment, Store, StoreError};
+use slipway_core::store::{Deployment, Lease, Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use target::Target;
 use tracing::Instrument;
 use watch::{Limits, Stop, Watch};
 
@@ -65,28 +66,26 @@ pub enum EngineError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// What a rollout makes run: a release's manifest and env.
-pub(crate) struct Target {
-    app: AppName,
-    release: ReleaseId,
-    /// The deployment it runs for (step spans name it); `None` for a restore.
-    deployment: Option<DeploymentId>,
-    manifest: Manifest,
-    env: Env,
-    minimum: Option<u8>,
-    maximum: Option<u16>,
+/// How a call to drive a deployment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driven {
+    /// The deployment reached a final state in this drive.
+    Finished,
+    /// Not driven here: final already, or another drive holds it, or the
+    /// lease was lost on the way (whoever holds it now carries on).
+    NotDriven,
+    /// The worker is shutting down: the drive stopped at a safe point and
+    /// gave its lease back; the caller queues a job so another worker
+    /// continues at once.
+    HandedOver,
 }
 
-impl Target {
-    /// The service's strategy with this promotion's overrides applied.
-    fn strategy(&self, service: &Service) -> Result<Strategy, Stop> {
-        let base = service.strategy();
-        Strategy::new(
-            self.minimum.unwrap_or(base.minimum()),
-            self.maximum.unwrap_or(base.maximum()),
-        )
-        .map_err(|e| Stop::Failed(format!("invalid strategy: {e}")))
-    }
+/// One drive of one deployment: what it claimed and watches over.
+struct Drive<'a> {
+    d: Deployment,
+    lease: Lease,
+    watch: &'a Watch,
+    progress: &'a Progress,
 }
 
 /// Drives deployments; one per worker process, shared by its jobs.
@@ -95,6 +94,7 @@ pub struct Engine<R> {
     runtime: Arc<R>,
     config: EngineConfig,
     metrics: Metrics,
+    shutting_down: Arc<AtomicBool>,
 }
 
 impl<R: Runtime> Engine<R> {
@@ -104,6 +104,7 @@ impl<R: Runtime> Engine<R> {
             store,
             runtime,
             config,
+            shutting_down: Arc::default(),
         }
     }
 
@@ -117,10 +118,16 @@ impl<R: Runtime> Engine<R> {
         &self.runtime
     }
 
+    /// Makes every drive stop at its next safe point and hand its deployment
+    /// over; drives started after this hand over at once.
+    pub fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
     /// Drives the deployment to a final state, unless it is final already
-    /// or another worker holds it. Safe to call again and again: a resumed
+    /// or another drive holds it. Safe to call again and again: a resumed
     /// rollout looks at what runs and continues from there.
-    pub async fn drive(&self, id: &DeploymentId) -> Result<(), EngineError> {
+    pub async fn drive(&self, id: &DeploymentId) -> Result<Driven, EngineError> {
         self.drive_traced(id, None).await
     }
 
@@ -134,7 +141,7 @@ impl<R: Runtime> Engine<R> {
     /// trace (API, producer, rollout, steps, webhooks), which is the point of
     /// tracing it. A job re-enqueued by the reconciler carries the
     /// deployment's stored context, so a resumed rollout joins the same trace.
-    pub async fn drive_job(&self, job: &RolloutJob) -> Result<(), EngineError> {
+    pub async fn drive_job(&self, job: &RolloutJob) -> Result<Driven, EngineError> {
         self.drive_traced(&job.deployment, job.traceparent.as_deref())
             .await
     }
@@ -143,7 +150,7 @@ impl<R: Runtime> Engine<R> {
         &self,
         id: &DeploymentId,
         traceparent: Option<&str>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Driven, EngineError> {
         let span = tracing::info_span!(
             "rollout",
             otel.kind = "consumer",
@@ -159,41 +166,68 @@ impl<R: Runtime> Engine<R> {
         self.drive_in_span(id).instrument(span).await
     }
 
-    async fn drive_in_span(&self, id: &DeploymentId) -> Result<(), EngineError> {
+    async fn drive_in_span(&self, id: &DeploymentId) -> Result<Driven, EngineError> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Ok(Driven::HandedOver);
+        }
         let (owner, ttl) = (self.config.owner.clone(), self.config.lease_ttl);
-        let lease = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(15));
+        let lease_for = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(15));
         let claim_id = id.clone();
         let claimed = self
-            .db(move |s| s.claim_deployment(&claim_id, &owner, lease))
+            .db(move |s| s.claim_deployment(&claim_id, &owner, lease_for))
             .await?;
-        let Some(deployment) = claimed else {
-            tracing::debug!("not claimed: final, or driven by another worker");
-            return Ok(());
+        let Some((deployment, lease)) = claimed else {
+            tracing::debug!("not claimed: final, or driven elsewhere");
+            return Ok(Driven::NotDriven);
         };
         let watch = Watch::start(
             self.store.clone(),
             id.clone(),
-            self.config.owner.clone(),
+            lease.clone(),
             ttl,
             self.config.poll,
+            self.shutting_down.clone(),
         );
         let progress = Progress::start(self.store.clone(), deployment.clone());
-        match self.run(deployment, &watch, &progress).await {
-            Err(EngineError::Store(StoreError::LeaseLost(_))) => {
-                tracing::warn!("lease lost; another worker continues");
-                Ok(())
+        let drive = Drive {
+            d: deployment,
+            lease,
+            watch: &watch,
+            progress: &progress,
+        };
+        let outcome = self.run(&drive).await;
+        progress.flush().await;
+        match outcome {
+            Ok(()) => Ok(Driven::Finished),
+            Err(Interrupted::LeaseLost) => {
+                tracing::warn!("lease lost; whoever holds it now continues");
+                Ok(Driven::NotDriven)
             }
-            other => other,
+            Err(Interrupted::ShuttingDown) => {
+                let (id, lease) = (id.clone(), drive.lease.clone());
+                let released = self.db(move |s| s.release_lease(&id, &lease, true)).await;
+                match released {
+                    Ok(true) => {
+                        tracing::info!("shutting down: deployment handed over");
+                        Ok(Driven::HandedOver)
+                    }
+                    // Lost meanwhile, or the database is away: the lease lapses.
+                    Ok(false) | Err(_) => Ok(Driven::NotDriven),
+                }
+            }
+            Err(Interrupted::Error(err)) => {
+                // Give the lease back so a retry of the job can claim again at once.
+                let (id, lease) = (id.clone(), drive.lease.clone());
+                if let Err(release) = self.db(move |s| s.release_lease(&id, &lease, false)).await {
+                    tracing::warn!(error = %release, "cannot give the lease back; it lapses");
+                }
+                Err(err)
+            }
         }
     }
 
-    async fn run(
-        &self,
-        deployment: Deployment,
-        watch: &Watch,
-        progress: &Progress,
-    ) -> Result<(), EngineError> {
-        let d = &deployment;
+    async fn run(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
+        let d = &drive.d;
         let span = tracing::Span::current();
         span.record("slipway.app", tracing::field::display(&d.app));
         span.record("slipway.release", tracing::field::display(&d.release));
@@ -201,7 +235,7 @@ impl<R: Runtime> Engine<R> {
         let mut status = d.status;
         if status == DeploymentStatus::Pending {
             status = self
-                .transition(d, DeploymentStatus::Running, None)
+                .transition(drive, DeploymentStatus::Running, None)
                 .await?
                 .status;
         }
@@ -212,92 +246,96 @@ impl<R: Runtime> Engine<R> {
                     "did not finish before its deadline ({} s)",
                     (d.deadline_at - d.created_at).num_seconds()
                 ),
-                watch: Some(watch),
+                watch: Some(drive.watch),
                 honour_cancel: true,
-                progress: Some(progress),
+                progress: Some(drive.progress),
             };
-            let outcome = match self.target(&d.app, &d.release, d).await? {
-                Ok(target) => match limits.check() {
-                    Ok(()) => self.converge(&target, &limits).await,
-                    Err(stop) => Err(stop),
+            // The deadline and a cancel count before the release is even read.
+            let outcome = match limits.check() {
+                Ok(()) => match self.target(&d.release, d).await? {
+                    Ok(target) => self.converge(&target, &limits).await,
+                    Err(reason) => Err(Stop::Failed(reason)),
                 },
-                Err(reason) => Err(Stop::Failed(reason)),
+                Err(stop) => Err(stop),
             };
             // The steps recorded so far come before the final event.
-            progress.flush().await;
+            drive.progress.flush().await;
             let reason = match outcome {
                 Ok(()) => {
-                    self.transition(d, DeploymentStatus::Succeeded, None)
+                    self.transition(drive, DeploymentStatus::Succeeded, None)
                         .await?;
                     return Ok(());
                 }
-                Err(Stop::LeaseLost) => return Err(StoreError::LeaseLost(d.id.to_string()).into()),
                 Err(Stop::Failed(reason)) => reason,
+                Err(stop) => return Err(Interrupted::from_halt(stop)),
             };
             tracing::warn!(%reason, "rollout failed");
             trace::fail(&span, &reason);
             if d.previous_release.is_none() {
-                self.stop_release(d).await;
+                self.stop_release(drive, &limits).await?;
                 let reason = format!("{reason}; no previous release to roll back to");
-                self.transition(d, DeploymentStatus::Failed, Some(&reason))
+                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
                     .await?;
                 return Ok(());
             }
-            self.transition(d, DeploymentStatus::RollingBack, Some(&reason))
+            self.transition(drive, DeploymentStatus::RollingBack, Some(&reason))
                 .await?;
         }
         if let Some(previous) = &d.previous_release {
-            progress.record(json!({ "step": "rollback", "to": previous }));
+            drive
+                .progress
+                .record(json!({ "step": "rollback", "to": previous }));
         }
-        self.roll_back(d, watch, progress).await
+        self.roll_back(drive).await
     }
 
-    /// Makes sure the previous release runs at full count and healthy.
+    /// Makes sure the previous release runs at full count and healthy. A
+    /// rollback gets `rollback_timeout`, counted from the deployment's own
+    /// deadline at the latest, so one resumed again and again still ends.
     #[tracing::instrument(name = "rollback", skip_all, fields(
-        slipway.app = %d.app,
-        slipway.deployment = %d.id,
-        slipway.release = d.previous_release.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+        slipway.app = %drive.d.app,
+        slipway.deployment = %drive.d.id,
+        slipway.release = drive.d.previous_release.as_ref().map(|r| r.to_string()).unwrap_or_default(),
     ))]
-    async fn roll_back(
-        &self,
-        d: &Deployment,
-        watch: &Watch,
-        progress: &Progress,
-    ) -> Result<(), EngineError> {
+    async fn roll_back(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
+        let d = &drive.d;
         let Some(previous) = &d.previous_release else {
             let reason = "no previous release to roll back to";
-            self.transition(d, DeploymentStatus::Failed, Some(reason))
+            self.transition(drive, DeploymentStatus::Failed, Some(reason))
                 .await?;
             return Ok(());
         };
         let timeout = TimeDelta::from_std(self.config.rollback_timeout).unwrap_or(TimeDelta::MAX);
         let limits = Limits {
-            deadline: Utc::now() + timeout,
+            deadline: (Utc::now() + timeout).min(d.deadline_at + timeout),
             deadline_text: format!("rollback did not finish within {} s", timeout.num_seconds()),
-            watch: Some(watch),
+            watch: Some(drive.watch),
             honour_cancel: false,
-            progress: Some(progress),
+            progress: Some(drive.progress),
         };
         let started = std::time::Instant::now();
-        let outcome = match self.target(&d.app, previous, d).await? {
-            Ok(target) => self.converge(&target, &limits).await,
-            Err(reason) => Err(Stop::Failed(reason)),
+        let outcome = match limits.check() {
+            Ok(()) => match self.target(previous, d).await? {
+                Ok(target) => self.converge(&target, &limits).await,
+                Err(reason) => Err(Stop::Failed(reason)),
+            },
+            Err(stop) => Err(stop),
         };
-        progress.flush().await;
+        drive.progress.flush().await;
         match outcome {
             Ok(()) => {
-                self.transition(d, DeploymentStatus::RolledBack, None)
+                self.transition(drive, DeploymentStatus::RolledBack, None)
                     .await?;
                 self.metrics.rolled_back(started.elapsed());
             }
-            Err(Stop::LeaseLost) => return Err(StoreError::LeaseLost(d.id.to_string()).into()),
             Err(Stop::Failed(why)) => {
                 let reason = format!("rollback to {previous} failed: {why}");
                 trace::fail(&tracing::Span::current(), &reason);
                 tracing::error!(%reason, "rollback failed: needs a person");
-                self.transition(d, DeploymentStatus::Failed, Some(&reason))
+                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
                     .await?;
             }
+            Err(stop) => return Err(Interrupted::from_halt(stop)),
         }
         Ok(())
     }
@@ -319,62 +357,19 @@ impl<R: Runtime> Engine<R> {
         };
         match self.converge(&target, &limits).await {
             Ok(()) => Ok(()),
-            Err(Stop::LeaseLost) => Err("lease lost".into()),
             Err(Stop::Failed(reason)) => Err(reason),
+            Err(stop) => Err(format!("{stop:?}")),
         }
     }
 
-    async fn target(
+    /// Stops every instance of the deployment's release, unless the drive
+    /// may no longer act.
+    async fn stop_release(
         &self,
-        app: &AppName,
-        release: &ReleaseId,
-        d: &Deployment,
-    ) -> Result<Result<Target, String>, EngineError> {
-        self.target_of(app, release, d.minimum, d.maximum, Some(&d.id))
-            .await
-    }
-
-    /// The release's manifest and env; `Err(reason)` when it cannot run.
-    async fn target_of(
-        &self,
-        app: &AppName,
-        release: &ReleaseId,
-        minimum: Option<u8>,
-        maximum: Option<u16>,
-        deployment: Option<&DeploymentId>,
-    ) -> Result<Result<Target, String>, EngineError> {
-        let (a, r) = (app.clone(), release.clone());
-        let loaded = self
-            .db(move |s| {
-                let release = s.get_release(&a, &r)?;
-                let build = release
-                    .build
-                    .as_ref()
-                    .map(|b| s.get_build(&a, b))
-                    .transpose()?;
-                Ok((release, build))
-            })
-            .await?;
-        let (release, build) = loaded;
-        let Some(build) = build else {
-            return Ok(Err(format!(
-                "release {} has no build: nothing to run",
-                release.id
-            )));
-        };
-        Ok(Ok(Target {
-            app: app.clone(),
-            release: release.id,
-            deployment: deployment.cloned(),
-            manifest: build.manifest,
-            env: release.env.unwrap_or_else(Env::empty),
-            minimum,
-            maximum,
-        }))
-    }
-
-    /// Stops every instance of the deployment's release.
-    async fn stop_release(&self, d: &Deployment) {
+        drive: &Drive<'_>,
+        limits: &Limits<'_>,
+    ) -> Result<(), Interrupted> {
+        let d = &drive.d;
         match self.runtime.instances(&d.app).await {
             Ok(instances) => {
                 let doomed: Vec<_> = instances
@@ -387,22 +382,25 @@ impl<R: Runtime> Engine<R> {
                     deployment: Some(&d.id),
                     service: None,
                 };
-                self.stop_all(of, &doomed).await;
+                self.stop_all(of, &doomed, limits)
+                    .await
+                    .map_err(Interrupted::from_halt)?;
             }
             Err(err) => tracing::warn!(error = %err, "cannot list instances to stop"),
         }
+        Ok(())
     }
 
     async fn transition(
         &self,
-        d: &Deployment,
+        drive: &Drive<'_>,
         to: DeploymentStatus,
         reason: Option<&str>,
     ) -> Result<Deployment, EngineError> {
-        let (id, owner) = (d.id.clone(), self.config.owner.clone());
+        let (id, lease) = (drive.d.id.clone(), drive.lease.clone());
         let reason = reason.map(str::to_owned);
         let moved = self
-            .db(move |s| s.transition(&id, &owner, to, reason.as_deref()))
+            .db(move |s| s.transition(&id, &lease, to, reason.as_deref()))
             .await?;
         tracing::info!(status = %to, reason = moved.reason.as_deref().unwrap_or(""), "deployment {to}");
         if matches!(
@@ -421,5 +419,34 @@ impl<R: Runtime> Engine<R> {
     ) -> Result<T, EngineError> {
         let store = self.store.clone();
         Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
+    }
+}
+
+/// Why a drive ended before a final state.
+enum Interrupted {
+    /// The lease is gone (or was not confirmed in time): hands off.
+    LeaseLost,
+    /// The worker is stopping: hand the deployment over.
+    ShuttingDown,
+    /// The database could not be asked: the job is retried.
+    Error(EngineError),
+}
+
+impl Interrupted {
+    /// What a step that did not fail stopped for.
+    fn from_halt(stop: Stop) -> Self {
+        match stop {
+            Stop::ShuttingDown => Interrupted::ShuttingDown,
+            Stop::LeaseLost | Stop::Failed(_) => Interrupted::LeaseLost,
+        }
+    }
+}
+
+impl From<EngineError> for Interrupted {
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::Store(StoreError::LeaseLost(_)) => Interrupted::LeaseLost,
+            err => Interrupted::Error(err),
+        }
     }
 }

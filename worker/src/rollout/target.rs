@@ -1,0 +1,103 @@
+//! What a rollout makes run: a release's manifest and env, read from the
+//! store. A release that cannot be read (its env sealed under a key no
+//! longer configured, a row that no longer parses, a build that is gone) is
+//! a failure naming the release, never a job retried until someone edits the
+//! database; only an unreachable database is worth retrying.
+
+use super::watch::Stop;
+use super::{Engine, EngineError};
+use crate::runtime::Runtime;
+use slipway_core::domain::{AppName, DeploymentId, Env, Manifest, ReleaseId, Service, Strategy};
+use slipway_core::store::{Deployment, StoreError};
+
+/// A release's manifest and env, with a promotion's strategy overrides.
+pub(crate) struct Target {
+    pub(super) app: AppName,
+    pub(super) release: ReleaseId,
+    /// The deployment it runs for (step spans name it); `None` for a restore.
+    pub(super) deployment: Option<DeploymentId>,
+    pub(super) manifest: Manifest,
+    pub(super) env: Env,
+    minimum: Option<u8>,
+    maximum: Option<u16>,
+}
+
+impl Target {
+    /// The service's strategy with this promotion's overrides applied.
+    pub(super) fn strategy(&self, service: &Service) -> Result<Strategy, Stop> {
+        let base = service.strategy();
+        Strategy::new(
+            self.minimum.unwrap_or(base.minimum()),
+            self.maximum.unwrap_or(base.maximum()),
+        )
+        .map_err(|e| Stop::Failed(format!("invalid strategy: {e}")))
+    }
+}
+
+impl<R: Runtime> Engine<R> {
+    /// `release` as deployment `d` runs it.
+    pub(super) async fn target(
+        &self,
+        release: &ReleaseId,
+        d: &Deployment,
+    ) -> Result<Result<Target, String>, EngineError> {
+        self.target_of(&d.app, release, d.minimum, d.maximum, Some(&d.id))
+            .await
+    }
+
+    /// The release's manifest and env; `Ok(Err(reason))` when it cannot run,
+    /// `Err` only when the database could not be asked.
+    pub(super) async fn target_of(
+        &self,
+        app: &AppName,
+        release: &ReleaseId,
+        minimum: Option<u8>,
+        maximum: Option<u16>,
+        deployment: Option<&DeploymentId>,
+    ) -> Result<Result<Target, String>, EngineError> {
+        let (a, r) = (app.clone(), release.clone());
+        let loaded = self
+            .db(move |s| {
+                let release = s.get_release(&a, &r)?;
+                let build = release
+                    .build
+                    .as_ref()
+                    .map(|b| s.get_build(&a, b))
+                    .transpose()?;
+                Ok((release, build))
+            })
+            .await;
+        let (release, build) = match loaded {
+            Ok(loaded) => loaded,
+            Err(EngineError::Store(err)) if !is_transient(&err) => {
+                return Ok(Err(format!("release {release} cannot be read: {err}")))
+            }
+            Err(err) => return Err(err),
+        };
+        let Some(build) = build else {
+            return Ok(Err(format!(
+                "release {} has no build: nothing to run",
+                release.id
+            )));
+        };
+        Ok(Ok(Target {
+            app: app.clone(),
+            release: release.id,
+            deployment: deployment.cloned(),
+            manifest: build.manifest,
+            env: release.env.unwrap_or_else(Env::empty),
+            minimum,
+            maximum,
+        }))
+    }
+}
+
+/// Errors that may go away by themselves: the database is unreachable or
+/// busy. Everything else about a release (no key opens it, it or its build
+/// is gone, a row does not parse) stays as it is however often it is read.
+fn is_transient(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::Connect(_) | StoreError::Pool(_) | StoreError::Database(_)
+    )
+}

@@ -28,6 +28,9 @@ pub struct Deployment {
     #[serde(skip)]
     pub traceparent: Option<String>,
     pub cancel_requested: bool,
+    /// How many times a drive has claimed it (the lease's fencing token).
+    #[serde(skip)]
+    pub lease_epoch: i64,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -92,6 +95,7 @@ impl TryFrom<DeploymentRow> for Deployment {
             trace_id: row.trace_id,
             traceparent: row.traceparent,
             cancel_requested: row.cancel_requested_at.is_some(),
+            lease_epoch: row.lease_epoch,
             created_at: row.created_at.and_utc(),
             started_at: row.started_at.map(|t| t.and_utc()),
             finished_at: row.finished_at.map(|t| t.and_utc()),

@@ -1,6 +1,8 @@
 //! The rollout engine end to end below the queue: real `slipway-testapp`
 //! processes on the local runtime, a real database, `Engine::drive`.
 
+mod fencing;
+
 use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};
 use slipway_core::store::{Backend, Deployment, NewBuild, PromoteOptions, Store};
@@ -19,7 +21,7 @@ struct Rig {
     runtime: Arc<LocalRuntime>,
     engine: Engine<LocalRuntime>,
     dir: tempfile::TempDir,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 impl Drop for Rig {
@@ -58,7 +60,7 @@ fn rig(backend: Backend) -> Rig {
         runtime,
         engine,
         dir,
-        _db: db,
+        db,
     }
 }
 
@@ -74,6 +76,10 @@ fn manifest(flags: &str, count: u32) -> Manifest {
 }
 
 impl Rig {
+    fn db(&self) -> &TestDatabase {
+        &self.db
+    }
+
     fn release(&self, flags: &str, count: u32) -> ReleaseId {
         let build = NewBuild {
             manifest: manifest(flags, count),

@@ -7,6 +7,7 @@ mod client_retry;
 mod client_tokens;
 mod client_wait;
 mod client_webhooks;
+mod faults;
 mod rollouts;
 mod secrets;
 mod servers;

@@ -48,7 +48,7 @@ async fn deploy(api: &Api, flags: &str, count: u32, extra: Value) -> Value {
 }
 
 /// Every instance runs `release` and answers HTTP with it.
-async fn serving(data: &Path, release: &Value, count: usize) {
+pub(crate) async fn serving(data: &Path, release: &Value, count: usize) {
     let found = instances(data);
     assert_eq!(found.len(), count, "{found:#?}");
     for instance in &found {
@@ -231,9 +231,9 @@ async fn two_promotes_at_once_one_wins_and_the_stream_ends_final() {
 /// machine (the test receivers listen on 127.0.0.1).
 pub(crate) struct Cluster {
     pub api: Api,
-    data: tempfile::TempDir,
-    db: TestDatabase,
-    redis: Redis,
+    pub data: tempfile::TempDir,
+    pub db: TestDatabase,
+    pub redis: Redis,
     _api_server: Server,
 }
 

@@ -1,0 +1,160 @@
+//! The fault suite against the real binary: workers stopped politely,
+//! paused and cut off from Redis while they roll out, over PostgreSQL and a
+//! Redis of the test's own (pausing it stalls only this test's clients).
+//! Each asserts outcomes: the final status, how often the deployment was
+//! claimed (its lease's fencing token), its final events, what runs, and
+//! how long a hand-over took.
+
+use crate::rollouts::{serving, Cluster};
+use crate::support::{testapp, Api, Server};
+use serde_json::{json, Value};
+use slipway_core::domain::DeploymentId;
+use slipway_core::store::Store;
+use std::time::{Duration, Instant};
+
+/// One `web` service of `count` test apps that turn healthy `after_ms`
+/// after start, checked from `grace` seconds on.
+fn manifest(after_ms: u64, count: u32, grace: u32) -> Value {
+    json!({ "services": { "web": {
+        "command": format!("'{}' --healthy-after-ms {after_ms}", testapp()),
+        "port": 8000,
+        "health": { "path": "/health", "grace": grace, "interval": 1, "timeout": 1 },
+        "scale": { "count": count },
+    }}})
+}
+
+/// Starts a deployment of `manifest` for app `shop`; its id.
+async fn start_deploy(api: &Api, manifest: Value) -> String {
+    let (status, started) = api
+        .post("/apps/shop/deploy", json!({ "manifest": manifest }))
+        .await;
+    assert_eq!(status, 202, "{started}");
+    started["deployment"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn until_running(api: &Api, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while api.get(&format!("/apps/shop/deployments/{id}")).await["status"] != "running" {
+        assert!(Instant::now() < deadline, "the rollout never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The deployment's claim count and its events of `kind`, from the database.
+fn claims_and_events(store: &Store, id: &str, kind: &str) -> (i64, usize) {
+    let id = DeploymentId::parse(id).unwrap();
+    let claims = store.deployment(&id).unwrap().lease_epoch;
+    let events = store.deployment_events(&id, 0).unwrap();
+    (claims, events.iter().filter(|e| e.kind == kind).count())
+}
+
+fn signal(server: &Server, signal: &str) {
+    let pid = server.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// A cluster with app `shop` running one healthy instance, and its worker.
+async fn shop_with_one_release() -> (Cluster, Server) {
+    let cluster = Cluster::start();
+    let api = &cluster.api;
+    assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
+    let worker = cluster.worker();
+    let id = start_deploy(api, manifest(0, 1, 0)).await;
+    let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    (cluster, worker)
+}
+
+/// Redis stalls for 3 s mid-rollout (`CLIENT PAUSE`): the queue hands the job
+/// back as an orphan while the drive goes on; the job's second coming finds
+/// the live lease and leaves it alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_redis_does_not_drive_a_rollout_twice() {
+    let (cluster, _worker) = shop_with_one_release().await;
+    let api = &cluster.api;
+    let id = start_deploy(api, manifest(6000, 2, 5)).await;
+    until_running(api, &id).await;
+    assert_eq!(cluster.redis.command("CLIENT PAUSE 3000 ALL"), "+OK");
+    let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let store = cluster.db.store();
+    let (claims, finals) = claims_and_events(&store, &id, "deployment.succeeded");
+    assert_eq!((claims, finals), (1, 1), "one drive, one final event");
+    serving(cluster.data.path(), &done["release"], 2).await;
+}
+
+/// SIGTERM mid-rollout: the worker stops at a safe point, gives its lease
+/// back and exits; another worker continues at once, not after the lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_stopped_politely_hands_its_rollout_over_at_once() {
+    let (cluster, mut first) = shop_with_one_release().await;
+    let api = &cluster.api;
+    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    until_running(api, &id).await;
+    let _second = cluster.worker();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    signal(&first, "TERM");
+    let exited = loop {
+        if first.child.try_wait().unwrap().is_some() {
+            break asked.elapsed();
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let store = cluster.db.store();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while claims_and_events(&store, &id, "deployment.succeeded").0 < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "not taken over within 2 s of the exit"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let handed_over = asked.elapsed() - exited;
+    let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (claims, finals) = claims_and_events(&store, &id, "deployment.succeeded");
+    assert_eq!(
+        (claims, finals),
+        (2, 1),
+        "handed over once, one final event"
+    );
+    serving(cluster.data.path(), &done["release"], 2).await;
+    eprintln!("SIGTERM: exited after {exited:?}, taken over {handed_over:?} later");
+}
+
+/// A worker paused (SIGSTOP) past its lease: another worker takes over;
+/// resumed, the first finds its lease unconfirmed and acts no more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_worker_gives_way_and_does_not_act_when_resumed() {
+    let (cluster, first) = shop_with_one_release().await;
+    let api = &cluster.api;
+    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    until_running(api, &id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&first, "STOP");
+    let _second = cluster.worker();
+    let store = cluster.db.store();
+    // Lease 2 s, reconciler every 2 s: taken over within about 5 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while claims_and_events(&store, &id, "deployment.succeeded").0 < 2 {
+        assert!(Instant::now() < deadline, "never taken over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&first, "CONT");
+    let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    // Give the resumed worker time to do anything it still would.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (claims, finals) = claims_and_events(&store, &id, "deployment.succeeded");
+    assert_eq!((claims, finals), (2, 1), "one take-over, one final event");
+    serving(cluster.data.path(), &done["release"], 2).await;
+}

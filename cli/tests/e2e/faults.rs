@@ -10,6 +10,7 @@ use crate::support::{testapp, Api, Server};
 use serde_json::{json, Value};
 use slipway_core::domain::DeploymentId;
 use slipway_core::store::Store;
+use slipway_core::testing::TestDatabase;
 use std::time::{Duration, Instant};
 
 /// One `web` service of `count` test apps that turn healthy `after_ms`
@@ -59,7 +60,10 @@ fn signal(server: &Server, signal: &str) {
 
 /// A cluster with app `shop` running one healthy instance, and its worker.
 async fn shop_with_one_release() -> (Cluster, Server) {
-    let cluster = Cluster::start();
+    shop_on(Cluster::start()).await
+}
+
+async fn shop_on(cluster: Cluster) -> (Cluster, Server) {
     let api = &cluster.api;
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     let worker = cluster.worker();
@@ -156,5 +160,26 @@ async fn a_paused_worker_gives_way_and_does_not_act_when_resumed() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (claims, finals) = claims_and_events(&store, &id, "deployment.succeeded");
     assert_eq!((claims, finals), (2, 1), "one take-over, one final event");
+    serving(cluster.data.path(), &done["release"], 2).await;
+}
+
+/// PostgreSQL refuses connections for 5 s mid-rollout (longer than the 2 s
+/// lease): the drive fences itself, the rollout resumes once the database
+/// is back, and it ends once, with what it should run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_outage_mid_rollout_resumes_once_it_is_back() {
+    let (cluster, _worker) = shop_on(Cluster::on(TestDatabase::postgres_database())).await;
+    let api = &cluster.api;
+    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    until_running(api, &id).await;
+    cluster.db.cut_off();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cluster.db.restore();
+    let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let store = cluster.db.store();
+    let (claims, finals) = claims_and_events(&store, &id, "deployment.succeeded");
+    assert!(claims >= 2, "resumed by a new claim: {claims}");
+    assert_eq!(finals, 1, "one final event");
     serving(cluster.data.path(), &done["release"], 2).await;
 }

@@ -241,7 +241,11 @@ const TOKEN: &str = "cluster-test-token-0123456789";
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let db = TestDatabase::postgres();
+        Cluster::on(TestDatabase::postgres())
+    }
+
+    /// A cluster over `db`.
+    pub fn on(db: TestDatabase) -> Cluster {
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
         let mut command = slipway(&["server", "api"]);

@@ -56,6 +56,7 @@ pub struct TestDatabase {
 enum Cleanup {
     File(#[allow(dead_code)] tempfile::TempDir),
     Schema { admin_url: String, schema: String },
+    Database { admin_url: String, name: String },
 }
 
 impl TestDatabase {
@@ -100,6 +101,64 @@ impl TestDatabase {
             cleanup: Cleanup::Schema { admin_url, schema },
             key: test_key(),
         }
+    }
+
+    /// A PostgreSQL database of the test's own, not only a schema: for
+    /// tests that cut it off ([`TestDatabase::cut_off`]) without touching
+    /// anyone else's connections.
+    pub fn postgres_database() -> TestDatabase {
+        let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let name = format!(
+            "slipway_test_{}",
+            Alphanumeric
+                .sample_string(&mut rand::rng(), 16)
+                .to_lowercase()
+        );
+        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!("PostgreSQL is needed for this test (SLIPWAY_TEST_DATABASE_URL): {e}")
+        });
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("a database URL with a path");
+        let url = format!("{server}/{name}{query}");
+        TestDatabase {
+            url,
+            backend: Backend::Postgres,
+            cleanup: Cleanup::Database { admin_url, name },
+            key: test_key(),
+        }
+    }
+
+    /// Refuses new connections to this database and ends the open ones, as
+    /// a database outage does; [`TestDatabase::restore`] ends it. Only for
+    /// [`TestDatabase::postgres_database`].
+    pub fn cut_off(&self) {
+        self.admin(|name| {
+            format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid();"
+            )
+        });
+    }
+
+    /// Accepts connections again after [`TestDatabase::cut_off`].
+    pub fn restore(&self) {
+        self.admin(|name| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    }
+
+    fn admin(&self, sql: impl FnOnce(&str) -> String) {
+        let Cleanup::Database { admin_url, name } = &self.cleanup else {
+            panic!("only a database of the test's own can be cut off");
+        };
+        let mut admin = PgConnection::establish(admin_url).expect("connect as admin");
+        admin.batch_execute(&sql(name)).expect("run the admin SQL");
     }
 
     /// The URL to hand to `Store::connect` or to `SLIPWAY_DATABASE_URL`.
@@ -195,10 +254,18 @@ fn test_key() -> Secret<String> {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Cleanup::Schema { admin_url, schema } = &self.cleanup {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        let sql = match &self.cleanup {
+            Cleanup::File(_) => return,
+            Cleanup::Schema { admin_url, schema } => {
+                (admin_url, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             }
+            Cleanup::Database { admin_url, name } => (
+                admin_url,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ),
+        };
+        if let Ok(mut admin) = PgConnection::establish(sql.0) {
+            let _ = admin.batch_execute(&sql.1);
         }
     }
 }

@@ -12,7 +12,6 @@ use slipway_core::metrics::Metrics;
 use slipway_core::secret::{generate_token, Secret};
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
-use slipway_worker::rollout::Engine;
 use slipway_worker::run::Workers;
 use slipway_worker::runtime::local::LocalRuntime;
 use std::fs;
@@ -93,7 +92,6 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         metrics,
     );
     workers.deliver_webhooks(store.clone(), delivery)?;
-    tokio::spawn(restore(store, workers.engine().clone()));
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");
     println!("  API:   {url}");
@@ -102,43 +100,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("Try:    curl -u :{token_shown} {url}/apps");
     let served = app.run_until_stopped().await;
     // Everything runs in this process: stop the apps' instances with it
-    // (the next start brings the active releases back up).
+    // (at the next start the supervisor brings the active releases back up).
     workers.stop().await;
     runtime.stop_all(STOP_GRACE).await;
     Ok(served?)
-}
-
-/// Brings the active release of every app back up, except where a
-/// deployment is under way (the reconciler resumes those).
-async fn restore(store: Store, engine: Arc<Engine<LocalRuntime>>) {
-    let listed = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut active = Vec::new();
-            for app in store.list_apps()? {
-                let open = store.list_deployments(&app.name, 1, None)?;
-                let busy = open.first().is_some_and(|d| !d.status.is_final());
-                if let (Some(release), false) = (app.active_release, busy) {
-                    active.push((app.name, release));
-                }
-            }
-            Ok::<_, slipway_core::store::StoreError>(active)
-        })
-        .await
-    };
-    let active = match listed {
-        Ok(Ok(active)) => active,
-        Ok(Err(err)) => return tracing::error!(error = %err, "cannot list apps to restore"),
-        Err(err) => return tracing::error!(error = %err, "cannot list apps to restore"),
-    };
-    for (app, release) in active {
-        match engine.restore(&app, &release).await {
-            Ok(()) => tracing::info!(%app, %release, "active release running"),
-            Err(reason) => {
-                tracing::error!(%app, %release, %reason, "cannot bring the active release back up")
-            }
-        }
-    }
 }
 
 /// Reads the kept token, or makes one and keeps it readable by its owner only.

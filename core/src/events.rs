@@ -13,6 +13,10 @@ pub enum EventKind {
     AppUpdated,
     #[serde(rename = "app.deleted")]
     AppDeleted,
+    /// An instance of the app's active release exited on its own; the
+    /// worker restarts it after a backoff that doubles while it keeps crashing.
+    #[serde(rename = "app.crashed")]
+    AppCrashed,
     #[serde(rename = "build.created")]
     BuildCreated,
     #[serde(rename = "release.created")]
@@ -38,10 +42,11 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::AppCreated,
         EventKind::AppUpdated,
         EventKind::AppDeleted,
+        EventKind::AppCrashed,
         EventKind::BuildCreated,
         EventKind::ReleaseCreated,
         EventKind::EnvChanged,
@@ -59,6 +64,7 @@ impl EventKind {
             EventKind::AppCreated => "app.created",
             EventKind::AppUpdated => "app.updated",
             EventKind::AppDeleted => "app.deleted",
+            EventKind::AppCrashed => "app.crashed",
             EventKind::BuildCreated => "build.created",
             EventKind::ReleaseCreated => "release.created",
             EventKind::EnvChanged => "env.changed",

@@ -1,10 +1,11 @@
 //! The worker side of a process, as `slipway server worker` and `slipway dev`
 //! run it: the rollout consumer (each job drives one deployment through the
-//! engine), the reconciler and the webhook deliverer, stopped together.
+//! engine), the reconciler, the supervisor (which keeps active releases
+//! running between deployments) and the webhook deliverer, stopped together.
 
 use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
 use crate::reconcile::{self, enqueue_or_unmark, ReconcileConfig};
-use crate::rollout::{Driven, Engine, EngineConfig};
+use crate::rollout::{Driven, Engine, EngineConfig, SuperviseConfig};
 use crate::runtime::Runtime;
 use crate::webhooks::deliver::ClientError;
 use crate::webhooks::{Deliverer, DeliveryConfig};
@@ -95,12 +96,19 @@ impl<R: Runtime> Workers<R> {
             ReconcileConfig::default(),
             until_stopped(),
         ));
+        let supervised = engine.clone();
+        let stopped = until_stopped();
+        let supervisor = tokio::spawn(async move {
+            supervised
+                .supervise(SuperviseConfig::default(), stopped)
+                .await
+        });
         Workers {
             engine,
             metrics,
             owner,
             stop,
-            tasks: vec![consumer, reconciler],
+            tasks: vec![consumer, reconciler, supervisor],
         }
     }
 

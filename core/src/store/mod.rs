@@ -24,6 +24,7 @@ mod rekey;
 mod releases;
 mod schema;
 mod sealed;
+mod supervision;
 mod tokens;
 mod webhooks;
 
@@ -38,6 +39,7 @@ pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use rekey::Rekeyed;
 pub use releases::{NewBuild, NewRelease};
+pub use supervision::{Process, ProcessStatus, Supervised, WORKER_ACTOR};
 pub use tokens::{Identity, NewToken, Token};
 pub use webhooks::{NewWebhook, Webhook, ROTATION_OVERLAP};
 

@@ -150,6 +150,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    supervisors (app) {
+        app -> Text,
+        owner -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    processes (id) {
+        id -> Text,
+        app -> Text,
+        service -> Text,
+        release -> Text,
+        status -> Text,
+        restarts -> Integer,
+        port -> Nullable<Integer>,
+        started_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -162,5 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     webhooks,
     deliveries,
-    seal_check
+    seal_check,
+    supervisors,
+    processes
 );

@@ -300,7 +300,7 @@ impl<R: Runtime> Engine<R> {
         Ok(alive.into_iter().map(|(i, _)| i).collect())
     }
 
-    async fn start(
+    pub(super) async fn start(
         &self,
         target: &Target,
         name: &ServiceName,

@@ -6,6 +6,7 @@
 mod converge;
 pub mod plan;
 mod progress;
+mod supervise;
 mod target;
 mod watch;
 
@@ -14,13 +15,14 @@ use crate::runtime::Runtime;
 use chrono::{TimeDelta, Utc};
 use progress::Progress;
 use serde_json::json;
-use slipway_core::domain::{AppName, DeploymentId, DeploymentStatus, ReleaseId};
+use slipway_core::domain::{DeploymentId, DeploymentStatus};
 use slipway_core::jobs::RolloutJob;
 use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+pub use supervise::SuperviseConfig;
 use target::Target;
 use tracing::Instrument;
 use watch::{Limits, Stop, Watch};
@@ -338,28 +340,6 @@ impl<R: Runtime> Engine<R> {
             Err(stop) => return Err(Interrupted::from_halt(stop)),
         }
         Ok(())
-    }
-
-    /// Brings an app's active release back up (on start-up of `slipway dev`),
-    /// outside any deployment.
-    pub async fn restore(&self, app: &AppName, release: &ReleaseId) -> Result<(), String> {
-        let target = match self.target_of(app, release, None, None, None).await {
-            Ok(Ok(target)) => target,
-            Ok(Err(reason)) => return Err(reason),
-            Err(err) => return Err(err.to_string()),
-        };
-        let limits = Limits {
-            deadline: Utc::now() + TimeDelta::seconds(600),
-            deadline_text: "restore did not finish within 600 s".into(),
-            watch: None,
-            honour_cancel: false,
-            progress: None,
-        };
-        match self.converge(&target, &limits).await {
-            Ok(()) => Ok(()),
-            Err(Stop::Failed(reason)) => Err(reason),
-            Err(stop) => Err(format!("{stop:?}")),
-        }
     }
 
     /// Stops every instance of the deployment's release, unless the drive

@@ -14,7 +14,7 @@ use slipway_core::store::{Deployment, StoreError};
 pub(crate) struct Target {
     pub(super) app: AppName,
     pub(super) release: ReleaseId,
-    /// The deployment it runs for (step spans name it); `None` for a restore.
+    /// The deployment it runs for (step spans name it); `None` for the supervisor.
     pub(super) deployment: Option<DeploymentId>,
     pub(super) manifest: Manifest,
     pub(super) env: Env,

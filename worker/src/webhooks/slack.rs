@@ -106,6 +106,7 @@ fn headline(kind: &str, data: &Value) -> (&'static str, String) {
         "app.created" => ("🆕", "app created".to_owned()),
         "app.updated" => ("✏️", "app updated".to_owned()),
         "app.deleted" => ("🗑️", "app deleted".to_owned()),
+        "app.crashed" => ("💥", crashed(data)),
         "build.created" => ("📦", format!("build{build} created")),
         "release.created" => ("🏷️", format!("release{release} created")),
         "env.changed" => ("🔧", "env changed".to_owned()),
@@ -120,6 +121,20 @@ fn headline(kind: &str, data: &Value) -> (&'static str, String) {
         "" => ("🔔", "Slipway event".to_owned()),
         other => ("🔔", other.to_owned()),
     }
+}
+
+/// `web instance web-r1-abc123 crashed; restart 3 in 4s` (the reason
+/// follows as for every event).
+fn crashed(data: &Value) -> String {
+    let mut line = match (text(data, "service"), text(data, "instance")) {
+        (Some(service), Some(instance)) => format!("{service} instance {instance} crashed"),
+        _ => "an instance crashed".to_owned(),
+    };
+    let restart = data.get("restarts").and_then(Value::as_u64);
+    if let (Some(restart), Some(wait)) = (restart, data.get("restart_in_ms").and_then(duration)) {
+        line.push_str(&format!("; restart {restart} in {wait}"));
+    }
+    line
 }
 
 /// A deployment status in words, with the emoji of the event that enters it.
@@ -350,6 +365,14 @@ mod tests {
         assert_eq!(app("app.created"), "🆕 myapp: app created · by admin");
         assert_eq!(app("app.updated"), "✏️ myapp: app updated · by admin");
         assert_eq!(app("app.deleted"), "🗑️ myapp: app deleted · by admin");
+        let crash = json!({
+            "app": "myapp", "service": "web", "instance": "web-r1-abc123",
+            "reason": "exited with status 1", "restarts": 3, "restart_in_ms": 4000,
+            "actor": "slipway",
+        });
+        let crashed = "💥 myapp: web instance web-r1-abc123 crashed; restart 3 in 4s \
+                       · reason: exited with status 1 · by slipway";
+        assert_eq!(line(&event("app.crashed", crash)), crashed);
         let data = json!({"app": "a", "build": "B1", "release": "R1", "description": "fix"});
         let build = "📦 a: build B1 created · fix · release R1";
         let release = "🏷️ a: release R1 created · fix";

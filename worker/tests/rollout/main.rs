@@ -2,6 +2,7 @@
 //! processes on the local runtime, a real database, `Engine::drive`.
 
 mod fencing;
+mod supervise;
 
 use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};

@@ -1,0 +1,190 @@
+//! The supervisor against real processes: a crashed instance of the active
+//! release is restarted after its backoff and reported (`app.crashed`, the
+//! processes list); instances gone with a restart are brought back; an
+//! instance that keeps crashing waits longer each time.
+
+use crate::{rig, serving, Rig};
+use slipway_core::domain::ReleaseId;
+use slipway_core::store::{Backend, Process, ProcessStatus, PromoteOptions};
+use slipway_worker::rollout::SuperviseConfig;
+use std::time::{Duration, Instant};
+
+fn quick() -> SuperviseConfig {
+    SuperviseConfig {
+        every: Duration::from_millis(20),
+        lease: Duration::from_secs(3),
+        first_backoff: Duration::from_millis(300),
+        max_backoff: Duration::from_millis(1200),
+        steady_after: Duration::from_secs(60),
+    }
+}
+
+/// Runs the supervisor of `rig`'s engine while `test` runs.
+async fn supervised<T>(
+    rig: &Rig,
+    config: SuperviseConfig,
+    test: impl std::future::Future<Output = T>,
+) -> T {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let supervisor = rig.engine.supervise(config, async {
+        let _ = stopped.await;
+    });
+    let test = async {
+        let result = test.await;
+        let _ = stop.send(());
+        result
+    };
+    tokio::join!(supervisor, test).1
+}
+
+fn crashes(rig: &Rig) -> usize {
+    rig.store
+        .events(Some(&rig.app))
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "app.crashed")
+        .count()
+}
+
+/// Waits until the processes list satisfies `done`.
+async fn until_processes(rig: &Rig, what: &str, done: impl Fn(&[Process]) -> bool) -> Vec<Process> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let processes = rig.store.processes(&rig.app).unwrap();
+        if done(&processes) {
+            return processes;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {processes:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn kill(rig: &Rig, instance: &str) {
+    let record = rig
+        .dir
+        .path()
+        .join("instances")
+        .join(format!("{instance}.json"));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    let pid = record["pid"].as_i64().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+fn running(processes: &[Process], release: &ReleaseId, count: usize) -> bool {
+    processes.len() == count
+        && processes
+            .iter()
+            .all(|p| p.status == ProcessStatus::Running && &p.release == release)
+}
+
+#[tokio::test]
+async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
+    let rig = rig(Backend::Postgres);
+    let release = rig.release("--healthy-after-ms 200", 2);
+    rig.deploy(&release, PromoteOptions::default()).await;
+    supervised(&rig, quick(), async {
+        let before = until_processes(&rig, "running", |p| running(p, &release, 2)).await;
+        assert!(before.iter().all(|p| p.restarts == 0 && p.port.is_some()));
+        let victim = before[0].id.clone();
+        kill(&rig, &victim);
+        let killed = Instant::now();
+        let seen = until_processes(&rig, "crashed", |p| {
+            p.iter()
+                .any(|p| p.id == victim && p.status == ProcessStatus::Crashed)
+        })
+        .await;
+        assert!(
+            killed.elapsed() < Duration::from_millis(300),
+            "noticed at once: {seen:#?}"
+        );
+        let after = until_processes(&rig, "restarted", |p| {
+            running(p, &release, 2) && p.iter().all(|p| p.id != victim)
+        })
+        .await;
+        let took = killed.elapsed();
+        assert!(
+            took >= Duration::from_millis(300),
+            "not before the backoff: {took:?}"
+        );
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert_eq!(
+            after.iter().map(|p| p.restarts).max(),
+            Some(1),
+            "{after:#?}"
+        );
+        assert_eq!(crashes(&rig), 1);
+        let event = rig.store.events(Some(&rig.app)).unwrap();
+        let crash = event.iter().find(|e| e.kind == "app.crashed").unwrap();
+        assert_eq!(crash.data["instance"], victim.as_str());
+        assert_eq!(crash.data["restarts"], 1);
+        assert_eq!(crash.actor, "slipway");
+    })
+    .await;
+    serving(&rig, &release, 2).await;
+}
+
+#[tokio::test]
+async fn instances_gone_with_a_restart_are_brought_back_without_a_crash() {
+    let rig = rig(Backend::Sqlite);
+    let release = rig.release("", 2);
+    rig.deploy(&release, PromoteOptions::default()).await;
+    // A machine restart: every instance and its record are gone.
+    rig.runtime.stop_all(Duration::ZERO).await;
+    assert!(rig.instances().await.is_empty());
+    supervised(&rig, quick(), async {
+        until_processes(&rig, "restored", |p| running(p, &release, 2)).await;
+    })
+    .await;
+    assert_eq!(crashes(&rig), 0);
+    serving(&rig, &release, 2).await;
+}
+
+#[tokio::test]
+async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
+    let rig = rig(Backend::Postgres);
+    let release = rig.release("--exit-after-ms 50 --exit-code 3", 1);
+    let good = rig.release("", 1);
+    rig.deploy(&good, PromoteOptions::default()).await;
+    // Made the active release by hand: it crashes 50 ms after every start.
+    rig.db().execute(&format!(
+        "UPDATE apps SET active_release = '{release}' WHERE name = '{}'",
+        rig.app
+    ));
+    rig.runtime.stop_all(Duration::ZERO).await;
+    supervised(&rig, quick(), async {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while crashes(&rig) < 4 {
+            assert!(Instant::now() < deadline, "{} crashes", crashes(&rig));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let waits: Vec<u64> = rig
+        .store
+        .events(Some(&rig.app))
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "app.crashed")
+        .map(|e| e.data["restart_in_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        waits[..4],
+        [300, 600, 1200, 1200],
+        "doubling up to the most"
+    );
+    let reason = rig
+        .store
+        .events(Some(&rig.app))
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "app.crashed")
+        .unwrap()
+        .data["reason"]
+        .clone();
+    assert_eq!(reason, "exited with status 3");
+}

@@ -7,6 +7,7 @@ mod env;
 mod health;
 pub(crate) mod metrics;
 mod openapi;
+mod processes;
 mod releases;
 mod stream;
 mod tokens;
@@ -60,6 +61,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             small("/apps/{app}/releases/{id}/rollback").route(post().to(deployments::rollback)),
         )
         .service(resource("/apps/{app}/deploy").route(post().to(deployments::deploy)))
+        .service(resource("/apps/{app}/processes").route(get().to(processes::list)))
         .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
         .service(resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)))
         .service(small("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)))

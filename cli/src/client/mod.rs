@@ -1,5 +1,5 @@
 //! The client commands (`apps`, `build`, `deploy`, `releases`, `env`,
-//! `deployments`, `webhooks`, `tokens`, `login`): the API over HTTP, for people and CI.
+//! `deployments`, `ps`, `webhooks`, `tokens`, `login`): the API over HTTP, for people and CI.
 //! Each command group lives in a file of its own.
 
 mod apps;
@@ -9,6 +9,7 @@ mod env;
 mod http;
 mod login;
 pub mod output;
+mod ps;
 mod releases;
 mod tokens;
 mod wait;
@@ -109,6 +110,8 @@ pub enum Command {
     Env(env::EnvArgs),
     /// List deployments (promotion attempts); show or cancel one
     Deployments(deployments::DeploymentsArgs),
+    /// List the app's processes: status, restarts, where each listens
+    Ps(ps::PsArgs),
     /// List, add or remove webhooks; show their deliveries
     Webhooks(webhooks::WebhooksArgs),
     /// List, create or revoke API tokens (admin)
@@ -179,6 +182,7 @@ pub async fn run(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Releases(args) => releases::run(&ctx, args).await,
         Command::Env(args) => env::run(&ctx, args).await,
         Command::Deployments(args) => deployments::run(&ctx, args).await,
+        Command::Ps(args) => ps::run(&ctx, args).await,
         Command::Webhooks(args) => webhooks::run(&ctx, args).await,
         Command::Tokens(args) => tokens::run(&ctx, args).await,
     }

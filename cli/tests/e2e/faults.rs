@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// One `web` service of `count` test apps that turn healthy `after_ms`
 /// after start, checked from `grace` seconds on.
-fn manifest(after_ms: u64, count: u32, grace: u32) -> Value {
+pub(crate) fn manifest(after_ms: u64, count: u32, grace: u32) -> Value {
     json!({ "services": { "web": {
         "command": format!("'{}' --healthy-after-ms {after_ms}", testapp()),
         "port": 8000,
@@ -25,7 +25,7 @@ fn manifest(after_ms: u64, count: u32, grace: u32) -> Value {
 }
 
 /// Starts a deployment of `manifest` for app `shop`; its id.
-async fn start_deploy(api: &Api, manifest: Value) -> String {
+pub(crate) async fn start_deploy(api: &Api, manifest: Value) -> String {
     let (status, started) = api
         .post("/apps/shop/deploy", json!({ "manifest": manifest }))
         .await;
@@ -49,7 +49,7 @@ fn claims_and_events(store: &Store, id: &str, kind: &str) -> (i64, usize) {
     (claims, events.iter().filter(|e| e.kind == kind).count())
 }
 
-fn signal(server: &Server, signal: &str) {
+pub(crate) fn signal(server: &Server, signal: &str) {
     let pid = server.child.id().to_string();
     let sent = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid])

@@ -11,6 +11,7 @@ mod faults;
 mod rollouts;
 mod secrets;
 mod servers;
+mod supervise;
 mod support;
 mod telemetry;
 mod webhooks;

@@ -5,6 +5,7 @@ mod builds;
 mod deployments;
 mod env;
 mod health;
+mod logs;
 pub(crate) mod metrics;
 mod openapi;
 mod processes;
@@ -62,6 +63,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/apps/{app}/deploy").route(post().to(deployments::deploy)))
         .service(resource("/apps/{app}/processes").route(get().to(processes::list)))
+        .service(resource("/apps/{app}/logs").route(get().to(logs::list)))
         .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
         .service(resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)))
         .service(small("/apps/{app}/deployments/{id}/cancel").route(post().to(deployments::cancel)))

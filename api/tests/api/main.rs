@@ -6,6 +6,7 @@ mod deployments;
 mod diff;
 mod idempotency;
 mod limits;
+mod logs;
 mod processes;
 mod scopes;
 mod support;

@@ -161,8 +161,19 @@ impl Api {
         segments: &[&str],
         after: Option<&str>,
     ) -> anyhow::Result<reqwest::Response> {
+        self.stream(segments, &[], after).await
+    }
+
+    /// Opens a server-sent event stream at `segments` with `query`, after
+    /// event `after`.
+    pub async fn stream(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+        after: Option<&str>,
+    ) -> anyhow::Result<reqwest::Response> {
         let mut request = self
-            .request(Method::GET, self.url(segments, &[]))
+            .request(Method::GET, self.url(segments, query))
             .header("accept", "text/event-stream");
         if let Some(after) = after {
             request = request.header("last-event-id", after);

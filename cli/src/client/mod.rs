@@ -1,5 +1,5 @@
 //! The client commands (`apps`, `build`, `deploy`, `releases`, `env`,
-//! `deployments`, `ps`, `webhooks`, `tokens`, `login`): the API over HTTP, for people and CI.
+//! `deployments`, `ps`, `logs`, `webhooks`, `tokens`, `login`): the API over HTTP, for people and CI.
 //! Each command group lives in a file of its own.
 
 mod apps;
@@ -8,6 +8,7 @@ mod deployments;
 mod env;
 mod http;
 mod login;
+mod logs;
 pub mod output;
 mod ps;
 mod releases;
@@ -112,6 +113,8 @@ pub enum Command {
     Deployments(deployments::DeploymentsArgs),
     /// List the app's processes: status, restarts, where each listens
     Ps(ps::PsArgs),
+    /// Show what the app's instances wrote; --follow keeps printing
+    Logs(logs::LogsArgs),
     /// List, add or remove webhooks; show their deliveries
     Webhooks(webhooks::WebhooksArgs),
     /// List, create or revoke API tokens (admin)
@@ -183,6 +186,7 @@ pub async fn run(global: Global, command: Command) -> anyhow::Result<()> {
         Command::Env(args) => env::run(&ctx, args).await,
         Command::Deployments(args) => deployments::run(&ctx, args).await,
         Command::Ps(args) => ps::run(&ctx, args).await,
+        Command::Logs(args) => logs::run(&ctx, args).await,
         Command::Webhooks(args) => webhooks::run(&ctx, args).await,
         Command::Tokens(args) => tokens::run(&ctx, args).await,
     }

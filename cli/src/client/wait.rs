@@ -64,10 +64,10 @@ pub fn outcome(deployment: &Value) -> anyhow::Result<()> {
 }
 
 /// One server-sent event.
-struct Sse {
+pub(super) struct Sse {
     id: Option<String>,
     kind: String,
-    data: Value,
+    pub data: Value,
 }
 
 /// Follows the events until the final one; returns the final deployment.
@@ -140,7 +140,7 @@ fn lost(ctx: &Ctx, app: &str, id: &str) -> anyhow::Error {
 }
 
 /// Reads the stream, sending each complete event; ends with the stream.
-async fn read(mut response: reqwest::Response, tx: mpsc::Sender<Sse>) {
+pub(super) async fn read(mut response: reqwest::Response, tx: mpsc::Sender<Sse>) {
     let mut buffer: Vec<u8> = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         buffer.extend_from_slice(&chunk);

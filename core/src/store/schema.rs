@@ -171,6 +171,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    log_lines (seq) {
+        seq -> BigInt,
+        app -> Text,
+        service -> Text,
+        instance -> Text,
+        at -> Timestamp,
+        line -> Text,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -185,5 +196,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     seal_check,
     supervisors,
-    processes
+    processes,
+    log_lines
 );

@@ -3,6 +3,7 @@
 //! `SLIPWAY_TEST_DATABASE_URL`).
 
 mod deployments;
+mod logs;
 mod releases;
 mod sealing;
 mod webhooks;

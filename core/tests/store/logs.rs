@@ -1,0 +1,65 @@
+//! Shipped log lines: appended in order, capped per app (the oldest go),
+//! read back by service, time and position, and nothing for a deleted app.
+
+use crate::{fixture, on_both_backends};
+use slipway_core::domain::ServiceName;
+use slipway_core::store::{Backend, LogQuery, NewLogLine, StoreError, LOG_LINES_KEPT};
+
+on_both_backends!(lines_are_kept_up_to_the_cap_and_read_in_order);
+
+fn lines(service: &str, from: i64, count: i64) -> Vec<NewLogLine> {
+    (from..from + count)
+        .map(|n| NewLogLine {
+            service: ServiceName::parse(service).unwrap(),
+            instance: format!("{service}-r1-abcdef"),
+            line: format!("line {n}"),
+        })
+        .collect()
+}
+
+fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
+    let f = fixture(backend);
+    let all = |after| LogQuery {
+        limit: LOG_LINES_KEPT + 100,
+        after,
+        ..LogQuery::default()
+    };
+    let mut shipped = 0;
+    while shipped < LOG_LINES_KEPT + 5 {
+        let batch = 2_000.min(LOG_LINES_KEPT + 5 - shipped);
+        f.store
+            .append_logs(&f.app, &lines("web", shipped, batch))
+            .unwrap();
+        shipped += batch;
+    }
+    let kept = f.store.logs(&f.app, &all(0)).unwrap();
+    assert_eq!(kept.len() as i64, LOG_LINES_KEPT);
+    assert_eq!(kept[0].line, "line 5", "the oldest went first");
+    assert_eq!(
+        kept.last().unwrap().line,
+        format!("line {}", LOG_LINES_KEPT + 4)
+    );
+    assert!(kept.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    let long = "é".repeat(10_000);
+    let mut worker = lines("worker", 0, 1);
+    worker[0].line = long;
+    f.store.append_logs(&f.app, &worker).unwrap();
+    let after = kept.last().unwrap().seq;
+    let newer = f.store.logs(&f.app, &all(after)).unwrap();
+    assert_eq!(newer.len(), 1);
+    assert_eq!(newer[0].line.len(), 8 * 1024, "cut at a character");
+    let web_only = LogQuery {
+        service: Some(ServiceName::parse("web").unwrap()),
+        limit: 3,
+        ..LogQuery::default()
+    };
+    let web: Vec<_> = f.store.logs(&f.app, &web_only).unwrap();
+    assert_eq!(web.len(), 3);
+    assert!(web.iter().all(|l| l.service.as_str() == "web"));
+
+    let other = slipway_core::domain::AppName::parse("nope").unwrap();
+    let err = f.store.logs(&other, &all(0)).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    f.store.append_logs(&other, &lines("web", 0, 1)).unwrap();
+}

@@ -79,17 +79,8 @@ impl TestDatabase {
     }
 
     pub fn postgres() -> TestDatabase {
-        let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let schema = format!(
-            "test_{}",
-            Alphanumeric
-                .sample_string(&mut rand::rng(), 16)
-                .to_lowercase()
-        );
-        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-            panic!("PostgreSQL is needed for this test (SLIPWAY_TEST_DATABASE_URL): {e}")
-        });
+        let (admin_url, mut admin) = postgres_admin();
+        let schema = unique_name("test");
         admin
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create the test schema");
@@ -107,17 +98,8 @@ impl TestDatabase {
     /// tests that cut it off ([`TestDatabase::cut_off`]) without touching
     /// anyone else's connections.
     pub fn postgres_database() -> TestDatabase {
-        let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let name = format!(
-            "slipway_test_{}",
-            Alphanumeric
-                .sample_string(&mut rand::rng(), 16)
-                .to_lowercase()
-        );
-        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-            panic!("PostgreSQL is needed for this test (SLIPWAY_TEST_DATABASE_URL): {e}")
-        });
+        let (admin_url, mut admin) = postgres_admin();
+        let name = unique_name("slipway_test");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
@@ -246,6 +228,23 @@ impl TestDatabase {
             })
             .collect()
     }
+}
+
+/// The URL tests reach PostgreSQL at, and a connection to it; a test that
+/// cannot reach it fails loudly.
+fn postgres_admin() -> (String, PgConnection) {
+    let admin_url = std::env::var("SLIPWAY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    let admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+        panic!("PostgreSQL is needed for this test (SLIPWAY_TEST_DATABASE_URL): {e}")
+    });
+    (admin_url, admin)
+}
+
+/// `<prefix>_<16 random lower-case letters and digits>`.
+fn unique_name(prefix: &str) -> String {
+    let suffix = Alphanumeric.sample_string(&mut rand::rng(), 16);
+    format!("{prefix}_{}", suffix.to_lowercase())
 }
 
 fn test_key() -> Secret<String> {

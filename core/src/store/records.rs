@@ -93,6 +93,9 @@ pub(crate) struct AppRow {
     pub deadline_seconds: i32,
     pub seq: i64,
     pub created_at: NaiveDateTime,
+    /// Set by `delete_app`: the app is gone for readers, its rows wait for
+    /// a worker to stop its instances (see `teardown.rs`).
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl TryFrom<AppRow> for App {

@@ -2,6 +2,7 @@
 //! PostgreSQL (a schema of its own; PostgreSQL must be up, see
 //! `SLIPWAY_TEST_DATABASE_URL`).
 
+mod deletion;
 mod deployments;
 mod releases;
 mod sealing;

@@ -162,8 +162,17 @@ pub(crate) struct ReleaseRow {
 
 impl ReleaseRow {
     /// The env, opened with `keys` (it is stored sealed).
+    /// A key that does not open it is [`StoreError::UnreadableRelease`],
+    /// naming this release.
     pub fn env(&self, keys: &Keyring) -> Result<Env, StoreError> {
-        super::sealed::open_env(keys, &self.env)
+        super::sealed::open_env(keys, &self.env).map_err(|err| match err {
+            StoreError::Seal(source) => StoreError::UnreadableRelease {
+                app: self.app.clone(),
+                release: self.id.clone(),
+                source,
+            },
+            other => other,
+        })
     }
 
     /// The release as shown, with its status in the app; with its env when

@@ -6,6 +6,7 @@ mod deletion;
 mod deployments;
 mod releases;
 mod sealing;
+mod unreadable;
 mod webhooks;
 
 use serde_json::json;

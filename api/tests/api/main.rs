@@ -10,6 +10,7 @@ mod limits;
 mod scopes;
 mod support;
 mod tokens;
+mod unreadable;
 mod webhooks;
 
 use reqwest::Method;

@@ -1,12 +1,14 @@
 //! The real `slipway` binary end to end: servers, rollouts on real
 //! processes, PostgreSQL and Redis.
 
+mod cleanup;
 mod client_apps;
 mod client_releases;
 mod client_retry;
 mod client_tokens;
 mod client_wait;
 mod client_webhooks;
+mod processes;
 mod rollouts;
 mod secrets;
 mod servers;

@@ -27,6 +27,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A release's env does not open with the configured keys; what can be
+    /// done about it, never a value.
+    #[error("{0}")]
+    ReleaseUnreadable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -55,6 +59,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ReleaseUnreadable(_) => "release_unreadable",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::UriTooLong(_) => "uri_too_long",
@@ -77,6 +82,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(e) => ApiError::Invalid(e),
+            StoreError::UnreadableRelease {
+                app,
+                release,
+                source,
+            } => ApiError::ReleaseUnreadable(unreadable_release(&app, &release, &source)),
             e @ (StoreError::Pool(_) | StoreError::Connect(_)) => ApiError::Unavailable(e),
             e => ApiError::internal(e),
         }
@@ -90,7 +100,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ReleaseUnreadable(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -124,6 +134,18 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// Every new release starts from the latest one's env, so one that no key
+/// opens blocks builds and env changes until it is dealt with: say how.
+/// The seal error names key ids at most.
+fn unreadable_release(app: &str, release: &str, cause: &impl std::fmt::Display) -> String {
+    format!(
+        "release {release}'s env cannot be opened with the configured SLIPWAY_SECRET_KEY / \
+         SLIPWAY_SECRET_KEY_PREVIOUS ({cause}). Restore the key that sealed it (as \
+         SLIPWAY_SECRET_KEY_PREVIOUS), or replace the env whole: `POST /apps/{app}/releases` \
+         with `env`, or `slipway releases rollback` to a release whose env opens"
+    )
 }
 
 fn body(code: &str, message: &str) -> serde_json::Value {

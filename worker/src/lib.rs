@@ -6,4 +6,5 @@ pub mod reconcile;
 pub mod rollout;
 pub mod run;
 pub mod runtime;
+pub mod teardown;
 pub mod webhooks;

@@ -217,7 +217,11 @@ pub async fn cancel(
     let id = deployment_path(&app, &path.1)?;
     let actor = caller.actor();
     let deployment = state
-        .write(&caller, move |s| s.cancel_deployment(&app, &id, &actor))
+        .write(&caller, move |s| {
+            // A deleted app's deployments are not found, like the app.
+            s.get_app(&app)?;
+            s.cancel_deployment(&app, &id, &actor)
+        })
         .await?;
     Ok(HttpResponse::Accepted().json(deployment))
 }

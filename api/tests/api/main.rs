@@ -2,6 +2,7 @@
 //! and on PostgreSQL.
 
 mod bad_input;
+mod deletion;
 mod deployments;
 mod diff;
 mod idempotency;
@@ -11,6 +12,7 @@ mod processes;
 mod scopes;
 mod support;
 mod tokens;
+mod unreadable;
 mod webhooks;
 
 use reqwest::Method;

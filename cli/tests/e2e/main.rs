@@ -1,6 +1,7 @@
 //! The real `slipway` binary end to end: servers, rollouts on real
 //! processes, PostgreSQL and Redis.
 
+mod cleanup;
 mod client_apps;
 mod client_releases;
 mod client_retry;
@@ -8,6 +9,7 @@ mod client_tokens;
 mod client_wait;
 mod client_webhooks;
 mod faults;
+mod processes;
 mod rollouts;
 mod secrets;
 mod servers;

@@ -1,28 +1,16 @@
-//! Running the real `slipway` binary: processes killed when dropped, the
-//! address they listen on, a throwaway Redis, and small HTTP helpers.
+//! Running the real `slipway` binary: its commands, the API and client as
+//! CI and users drive them, and small HTTP helpers. The processes a test
+//! starts (servers, Redis) live in `processes.rs`.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// A running server process, killed when dropped.
-pub struct Server {
-    pub child: Child,
-    pub url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use crate::processes::{free_port, start, Redis, Server};
 
 /// The secret key `server api` and `server worker` get in these tests (one
 /// key, so an API and a worker open each other's secrets).
@@ -46,45 +34,6 @@ pub fn slipway(args: &[&str]) -> Command {
         command.env("SLIPWAY_SECRET_KEY", SECRET_KEY);
     }
     command
-}
-
-/// Starts the command and waits for a line (on stdout or stderr) holding
-/// `ready`; the address it listens on follows `marker` on a line seen by then.
-pub fn start(mut command: Command, ready: &str, marker: &str) -> (Server, Vec<String>) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run slipway");
-    let (tx, rx) = mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no `{marker}` line; output so far: {seen:#?}"));
-        seen.push(line.clone());
-        if !line.contains(ready) {
-            continue;
-        }
-        let addr = seen
-            .iter()
-            .find_map(|l| l.split_once(marker))
-            .map(|(_, rest)| rest.trim().trim_start_matches("http://").to_owned())
-            .unwrap_or_else(|| panic!("no `{marker}` line in {seen:#?}"));
-        let url = format!("http://{addr}");
-        return (Server { child, url }, seen);
-    }
 }
 
 pub fn run(mut command: Command) -> Output {
@@ -120,74 +69,6 @@ pub fn post_app(url: &str, token: &str, name: &str) -> u16 {
             .expect("request");
         response.status().as_u16()
     })
-}
-
-/// A Redis server of the test's own (so a test may FLUSHALL), killed when dropped.
-pub struct Redis {
-    child: Child,
-    pub url: String,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Redis {
-    pub fn start() -> Redis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (scripts/services installs it)");
-        let redis = Redis {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.command("PING") != "+PONG" {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
-    }
-
-    /// Sends one inline command; returns the first reply line.
-    pub fn command(&self, command: &str) -> String {
-        let addr = self.url.trim_start_matches("redis://");
-        let Ok(mut stream) = TcpStream::connect(addr) else {
-            return String::new();
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let _ = stream.write_all(format!("{command}\r\n").as_bytes());
-        let mut reply = [0u8; 256];
-        let n = stream.read(&mut reply).unwrap_or(0);
-        String::from_utf8_lossy(&reply[..n]).trim().to_owned()
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The API of a running server, as CI talks to it.

@@ -459,7 +459,7 @@ fn start_logged(mut command: std::process::Command) -> (Server, Lines) {
             } else {
                 format!("http://{url}")
             };
-            return (Server { child, url }, lines);
+            return (Server::new(child, url, &command), lines);
         }
         assert!(
             Instant::now() < deadline,

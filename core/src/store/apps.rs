@@ -1,4 +1,6 @@
-//! Apps: create, list, get, update, delete, and the per-app lock.
+//! Apps: create, list, get, update, and the per-app lock. Deleting lives in
+//! `deletion.rs`: a deleted app keeps a tombstone row until its instances
+//! are stopped, and every lookup here treats a tombstone as not found.
 
 use super::events::record;
 use super::records::{now, App, AppRow};
@@ -19,8 +21,10 @@ impl Store {
     ) -> Result<App, StoreError> {
         let deadline = deadline.unwrap_or(Deadline::DEFAULT);
         let result = self.write(|conn| {
-            if find(conn, name)?.is_some() {
-                return Err(already_exists(name));
+            match find_any(conn, name)? {
+                Some(row) if row.deleted_at.is_some() => return Err(being_deleted(name)),
+                Some(_) => return Err(already_exists(name)),
+                None => {}
             }
             let row = AppRow {
                 name: name.to_string(),
@@ -28,6 +32,7 @@ impl Store {
                 deadline_seconds: deadline_column(deadline),
                 seq: 0,
                 created_at: now(),
+                deleted_at: None,
             };
             diesel::insert_into(apps::table)
                 .values(&row)
@@ -55,6 +60,7 @@ impl Store {
     pub fn list_apps(&self) -> Result<Vec<App>, StoreError> {
         self.read(|conn| {
             apps::table
+                .filter(apps::deleted_at.is_null())
                 .order(apps::name)
                 .select(AppRow::as_select())
                 .load(conn)?
@@ -76,7 +82,7 @@ impl Store {
         actor: &str,
     ) -> Result<App, StoreError> {
         self.write(|conn| {
-            let updated = diesel::update(apps::table.find(name.as_str()))
+            let updated = diesel::update(live(name))
                 .set(apps::deadline_seconds.eq(deadline_column(deadline)))
                 .execute(conn)?;
             if updated == 0 {
@@ -95,27 +101,15 @@ impl Store {
             Ok(app)
         })
     }
-
-    /// Deletes the app with its builds, releases and deployments; its events stay.
-    pub fn delete_app(&self, name: &AppName, actor: &str) -> Result<(), StoreError> {
-        self.write(|conn| {
-            let deleted = diesel::delete(apps::table.find(name.as_str())).execute(conn)?;
-            if deleted == 0 {
-                return Err(not_found(name));
-            }
-            record(
-                conn,
-                name,
-                EventKind::AppDeleted,
-                json!({ "app": name }),
-                actor,
-            )?;
-            Ok(())
-        })
-    }
 }
 
+/// The app's row unless it is deleted (a tombstone is not found).
 fn find(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, StoreError> {
+    Ok(find_any(conn, name)?.filter(|row| row.deleted_at.is_none()))
+}
+
+/// The app's row, tombstone or not.
+fn find_any(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, StoreError> {
     Ok(apps::table
         .find(name.as_str())
         .select(AppRow::as_select())
@@ -123,10 +117,20 @@ fn find(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, Store
         .optional()?)
 }
 
+/// The app's row as a target of `UPDATE`, unless it is deleted.
+pub(super) fn live(
+    name: &AppName,
+) -> diesel::dsl::Filter<diesel::dsl::Find<apps::table, &str>, diesel::dsl::IsNull<apps::deleted_at>>
+{
+    apps::table
+        .find(name.as_str())
+        .filter(apps::deleted_at.is_null())
+}
+
 /// Takes the app's write lock (its row) and returns the row with `seq`
 /// bumped: the sequence number for what this transaction creates.
 pub(super) fn lock(conn: &mut DbConnection, name: &AppName) -> Result<AppRow, StoreError> {
-    let updated = diesel::update(apps::table.find(name.as_str()))
+    let updated = diesel::update(live(name))
         .set(apps::seq.eq(apps::seq + 1))
         .execute(conn)?;
     if updated == 0 {
@@ -141,6 +145,15 @@ pub(super) fn not_found(name: &AppName) -> StoreError {
 
 fn already_exists(name: &AppName) -> StoreError {
     StoreError::Conflict(format!("app `{name}` already exists"))
+}
+
+/// The name stays taken until a worker has stopped the deleted app's
+/// instances and removed its rows: a new app must not adopt them.
+fn being_deleted(name: &AppName) -> StoreError {
+    StoreError::Conflict(format!(
+        "app `{name}` is being deleted (its instances are being stopped); \
+         try again in a minute"
+    ))
 }
 
 fn deadline_column(deadline: Deadline) -> i32 {

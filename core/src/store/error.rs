@@ -52,6 +52,16 @@ pub enum StoreError {
     /// altered value). Carries key ids at most, never a value.
     #[error("sealed value: {0}")]
     Seal(#[from] crate::seal::SealError),
+    /// A release's env does not open with the configured keys (sealed under
+    /// a key that is no longer configured, or altered). Every new release
+    /// starts from the latest one's env, so this names the release to fix.
+    #[error("release {release}'s env cannot be opened: {source}")]
+    UnreadableRelease {
+        app: String,
+        release: String,
+        #[source]
+        source: crate::seal::SealError,
+    },
     /// The configured keys do not open this database's key check.
     #[error("the secret key does not open this database's secrets: {0}")]
     WrongKey(crate::seal::SealError),

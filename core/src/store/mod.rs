@@ -8,6 +8,7 @@
 mod apps;
 mod claims;
 mod connection;
+mod deletion;
 mod deliveries;
 mod deployments;
 mod error;
@@ -31,6 +32,7 @@ mod webhooks;
 
 pub use claims::{DueDelivery, Finished, Outcome};
 pub use connection::{Backend, DbConnection};
+pub use deletion::{Tombstone, APP_DELETED};
 pub use deliveries::Delivery;
 pub use deployments::Deployment;
 pub use error::StoreError;

@@ -93,6 +93,9 @@ pub(crate) struct AppRow {
     pub deadline_seconds: i32,
     pub seq: i64,
     pub created_at: NaiveDateTime,
+    /// Set by `delete_app`: the app is gone for readers, its rows wait for
+    /// a worker to stop its instances (see `teardown.rs`).
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 impl TryFrom<AppRow> for App {
@@ -159,8 +162,17 @@ pub(crate) struct ReleaseRow {
 
 impl ReleaseRow {
     /// The env, opened with `keys` (it is stored sealed).
+    /// A key that does not open it is [`StoreError::UnreadableRelease`],
+    /// naming this release.
     pub fn env(&self, keys: &Keyring) -> Result<Env, StoreError> {
-        super::sealed::open_env(keys, &self.env)
+        super::sealed::open_env(keys, &self.env).map_err(|err| match err {
+            StoreError::Seal(source) => StoreError::UnreadableRelease {
+                app: self.app.clone(),
+                release: self.id.clone(),
+                source,
+            },
+            other => other,
+        })
     }
 
     /// The release as shown, with its status in the app; with its env when

@@ -6,7 +6,7 @@
 
 use super::apps::lock;
 use super::events::record;
-use super::listings::{find_build, find_release, latest_with_env, parse_build};
+use super::listings::{find_build, find_release, latest, latest_with_env, parse_build};
 use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
 use super::schema::{builds, releases};
 use super::sealed::seal_env;
@@ -164,7 +164,15 @@ pub(super) fn release_in(
     actor: &str,
 ) -> Result<Release, StoreError> {
     let app = parse_app(app_row)?;
-    let (base, old) = latest_with_env(conn, keys, &app)?;
+    // An explicit env replaces the latest one whole: the way out when that
+    // one cannot be opened any more (`replaced` names it).
+    let (base, old, replaced) = match latest_with_env(conn, keys, &app) {
+        Ok((base, old)) => (base, old, None),
+        Err(StoreError::UnreadableRelease { release, .. }) if new.env.is_some() => {
+            (latest(conn, &app)?, Env::empty(), Some(release))
+        }
+        Err(err) => return Err(err),
+    };
     let build = match &new.build {
         Some(id) => Some(parse_build(&find_build(conn, &app, id)?.id)?),
         None => base
@@ -173,9 +181,12 @@ pub(super) fn release_in(
             .transpose()?,
     };
     let env = new.env.clone().unwrap_or(old.clone());
-    let description = match &new.description {
-        Some(explicit) => explicit.as_str().to_owned(),
-        None => env_description(None, &EnvDiff::between(&old, &env)),
+    let description = match (&new.description, replaced) {
+        (Some(explicit), _) => explicit.as_str().to_owned(),
+        (None, Some(unreadable)) => {
+            format!("env replaced: release {unreadable}'s env could not be opened")
+        }
+        (None, None) => env_description(None, &EnvDiff::between(&old, &env)),
     };
     let id = ReleaseId::generate();
     let env = seal_env(keys, &env)?;

@@ -8,6 +8,7 @@ diesel::table! {
         deadline_seconds -> Integer,
         seq -> BigInt,
         created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -2,10 +2,12 @@
 //! PostgreSQL (a schema of its own; PostgreSQL must be up, see
 //! `SLIPWAY_TEST_DATABASE_URL`).
 
+mod deletion;
 mod deployments;
 mod logs;
 mod releases;
 mod sealing;
+mod unreadable;
 mod webhooks;
 
 use serde_json::json;

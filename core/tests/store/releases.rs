@@ -264,7 +264,9 @@ fn deleting_an_app_keeps_its_events(backend: Backend) {
         f.event_kinds().last().map(String::as_str),
         Some("app.deleted")
     );
-    // The name is free again, and the new app starts empty.
+    // The name is free again once a worker purged the rows, and the new
+    // app starts empty.
+    assert!(f.store.purge_app(&f.app, chrono::Utc::now()).unwrap());
     f.store.create_app(&f.app, None, "tester").unwrap();
     assert!(f.releases().is_empty());
     assert!(f.store.list_builds(&f.app, 10, None).unwrap().is_empty());

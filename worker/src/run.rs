@@ -1,7 +1,8 @@
 //! The worker side of a process, as `slipway server worker` and `slipway dev`
 //! run it: the rollout consumer (each job drives one deployment through the
 //! engine), the reconciler, the supervisor (which keeps active releases
-//! running between deployments) and the webhook deliverer, stopped together.
+//! running between deployments), the teardown of deleted apps and the
+//! webhook deliverer, stopped together.
 
 use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
 use crate::reconcile::{self, enqueue_or_unmark, ReconcileConfig};
@@ -16,6 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How often deleted apps are looked for, to stop what they left running.
+const TEARDOWN_EVERY: Duration = Duration::from_secs(2);
 
 /// Running workers; [`Workers::stop`] ends them.
 pub struct Workers<R> {
@@ -54,8 +58,9 @@ impl<R: Runtime> Workers<R> {
         let owner = consumer.worker_name.clone();
         let mut config = EngineConfig::new(owner.clone());
         config.lease_ttl = lease_ttl;
-        let engine =
-            Arc::new(Engine::new(store.clone(), runtime, config).with_metrics(metrics.clone()));
+        let engine = Arc::new(
+            Engine::new(store.clone(), runtime.clone(), config).with_metrics(metrics.clone()),
+        );
         let (stop, _) = watch::channel(false);
         let until_stopped = until(&stop);
         let handler_engine = engine.clone();
@@ -90,6 +95,12 @@ impl<R: Runtime> Workers<R> {
                 tracing::error!(error = %err, "rollout consumer stopped");
             }
         });
+        let teardown = tokio::spawn(crate::teardown::run(
+            store.clone(),
+            runtime,
+            TEARDOWN_EVERY,
+            until_stopped(),
+        ));
         let reconciler = tokio::spawn(reconcile::run(
             store,
             queue,
@@ -108,7 +119,7 @@ impl<R: Runtime> Workers<R> {
             metrics,
             owner,
             stop,
-            tasks: vec![consumer, reconciler, supervisor],
+            tasks: vec![consumer, reconciler, supervisor, teardown],
         }
     }
 

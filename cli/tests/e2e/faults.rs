@@ -183,3 +183,41 @@ async fn a_database_outage_mid_rollout_resumes_once_it_is_back() {
     assert_eq!(finals, 1, "one final event");
     serving(cluster.data.path(), &done["release"], 2).await;
 }
+
+/// `DELETE /apps/{app}` mid-rollout: the app is gone for the API at once,
+/// the drive stops, and the workers stop every instance it had, of both
+/// releases.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_app_stops_running_even_mid_rollout() {
+    let (cluster, _worker) = shop_with_one_release().await;
+    let api = &cluster.api;
+    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    until_running(api, &id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let data = cluster.data.path();
+    assert!(
+        crate::support::instances(data).len() >= 2,
+        "old and new run"
+    );
+    let (status, body) = api.send(reqwest::Method::DELETE, "/apps/shop", None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = api.send(reqwest::Method::GET, "/apps/shop", None).await;
+    assert_eq!(status, 404, "gone at once");
+    let asked = Instant::now();
+    while !crate::support::instances(data).is_empty() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "still running: {:#?}",
+            crate::support::instances(data)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = cluster.db.store();
+    let d = store
+        .deployment(&DeploymentId::parse(&id).unwrap())
+        .unwrap();
+    assert_eq!(d.reason.as_deref(), Some("app deleted"), "{d:?}");
+    // Nothing comes back: the supervisor leaves a deleted app alone.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(crate::support::instances(data).is_empty());
+}

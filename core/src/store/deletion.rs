@@ -132,9 +132,11 @@ fn end_deployment(
             deployments::status.eq(DeploymentStatus::Failed.as_str()),
             deployments::reason.eq(Some(APP_DELETED)),
             deployments::finished_at.eq(Some(now())),
-            // fences the drive: its renewals and transitions need the lease
+            // Fences the drive: its renewals and transitions need its own
+            // lease and claim token.
             deployments::lease_owner.eq(None::<String>),
             deployments::lease_expires_at.eq(None::<chrono::NaiveDateTime>),
+            deployments::lease_epoch.eq(deployments::lease_epoch + 1),
         ))
         .execute(conn)?;
     let deployment = Deployment::try_from(

@@ -89,12 +89,46 @@ struct ProcessRow {
 }
 
 impl Store {
+    /// Whether `owner` may start instances of `release` for `app` right now:
+    /// it supervises the app, no deployment is under way, and `release` is
+    /// still the active one. Asked just before acting, as a look taken at
+    /// the start of a pass may be old by then (a process paused or starved).
+    pub fn may_restore(
+        &self,
+        owner: &str,
+        app: &AppName,
+        release: &ReleaseId,
+    ) -> Result<bool, StoreError> {
+        let now = now();
+        self.read(|conn| {
+            let held = supervisors::table
+                .find(app.as_str())
+                .filter(supervisors::owner.eq(owner))
+                .filter(supervisors::expires_at.gt(now))
+                .count()
+                .get_result::<i64>(conn)?;
+            let active = apps::table
+                .find(app.as_str())
+                .filter(apps::deleted_at.is_null())
+                .filter(apps::active_release.eq(release.as_str()))
+                .count()
+                .get_result::<i64>(conn)?;
+            let busy = deployments::table
+                .filter(deployments::app.eq(app.as_str()))
+                .filter(deployments::status.eq_any(open_statuses()))
+                .count()
+                .get_result::<i64>(conn)?;
+            Ok(held == 1 && active == 1 && busy == 0)
+        })
+    }
+
     /// The apps `owner` supervises, as they are now, without renewing.
     pub fn supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
         self.read(|conn| {
             let held: Vec<(String, Option<String>)> = supervisors::table
                 .inner_join(apps::table.on(apps::name.eq(supervisors::app)))
                 .filter(supervisors::owner.eq(owner))
+                .filter(apps::deleted_at.is_null())
                 .select((apps::name, apps::active_release))
                 .order(apps::name)
                 .load(conn)?;
@@ -110,7 +144,9 @@ impl Store {
     /// the apps `owner` supervises now.
     pub fn supervise(&self, owner: &str, ttl: TimeDelta) -> Result<Vec<Supervised>, StoreError> {
         let (all, busy) = self.read(|conn| {
+            // A deleted app is the teardown's, not the supervisor's.
             let all: Vec<(String, Option<String>)> = apps::table
+                .filter(apps::deleted_at.is_null())
                 .select((apps::name, apps::active_release))
                 .order(apps::name)
                 .load(conn)?;

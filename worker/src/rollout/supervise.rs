@@ -272,6 +272,19 @@ impl<R: Runtime> Engine<R> {
             honour_cancel: false,
             progress: None,
         };
+        let (owner, app, release) = (
+            self.config.owner.clone(),
+            target.app.clone(),
+            target.release.clone(),
+        );
+        match self
+            .db(move |s| s.may_restore(&owner, &app, &release))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => return tracing::warn!(%error, "cannot confirm the app is idle"),
+        }
         let starts = (0..missing).map(|_| self.start(target, name, service, &limits));
         for started in futures_util::future::join_all(starts).await {
             match started {

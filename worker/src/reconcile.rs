@@ -22,7 +22,9 @@ pub struct ReconcileConfig {
 impl Default for ReconcileConfig {
     fn default() -> Self {
         ReconcileConfig {
-            every: Duration::from_secs(2),
+            // A dead worker's rollout resumes at most this long after its
+            // lease lapses.
+            every: Duration::from_secs(1),
             requeue_after: TimeDelta::seconds(10),
         }
     }

@@ -42,6 +42,8 @@ mod tests {
         ("post", "/apps/{app}/releases/{id}/promote"),
         ("post", "/apps/{app}/releases/{id}/rollback"),
         ("post", "/apps/{app}/deploy"),
+        ("get", "/apps/{app}/processes"),
+        ("get", "/apps/{app}/logs"),
         ("get", "/apps/{app}/deployments"),
         ("get", "/apps/{app}/deployments/{id}"),
         ("post", "/apps/{app}/deployments/{id}/cancel"),

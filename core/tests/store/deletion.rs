@@ -46,9 +46,15 @@ fn deployed(backend: Backend) -> (Fixture, DeploymentId) {
         .store
         .promote(&f.app, &release.id, &options, "tester")
         .unwrap();
-    f.store.claim_deployment(&deployment.id, "w1", TTL).unwrap();
+    let (_, lease) = f
+        .store
+        .claim_deployment(&deployment.id, "w1", TTL)
+        .unwrap()
+        .unwrap();
     for to in [S::Running, S::Succeeded] {
-        f.store.transition(&deployment.id, "w1", to, None).unwrap();
+        f.store
+            .transition(&deployment.id, &lease, to, None)
+            .unwrap();
     }
     (f, deployment.id)
 }
@@ -116,9 +122,13 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
         .store
         .promote(&f.app, &release.id, &options, "ci")
         .unwrap();
-    f.store.claim_deployment(&open.id, "w1", TTL).unwrap();
+    let (_, lease) = f
+        .store
+        .claim_deployment(&open.id, "w1", TTL)
+        .unwrap()
+        .unwrap();
     f.store
-        .transition(&open.id, "w1", S::Running, None)
+        .transition(&open.id, &lease, S::Running, None)
         .unwrap();
 
     f.store.delete_app(&f.app, "admin").unwrap();
@@ -128,16 +138,20 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
     assert_eq!(ended.reason.as_deref(), Some(APP_DELETED));
     assert!(ended.finished_at.is_some());
     // The driver is fenced: no renewal, no transition, no new claim.
-    assert!(!f.store.renew_lease(&open.id, "w1", TTL).unwrap());
+    assert!(!f.store.renew_lease(&open.id, &lease, TTL).unwrap());
     let err = f
         .store
-        .transition(&open.id, "w1", S::Succeeded, None)
+        .transition(&open.id, &lease, S::Succeeded, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
-    assert_eq!(f.store.claim_deployment(&open.id, "w2", TTL).unwrap(), None);
     assert!(f
         .store
-        .due_deployments(TimeDelta::zero())
+        .claim_deployment(&open.id, "w2", TTL)
+        .unwrap()
+        .is_none());
+    assert!(f
+        .store
+        .take_due_deployments(TimeDelta::milliseconds(-1))
         .unwrap()
         .is_empty());
 

@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::future::{join_all, try_join_all, BoxFuture, FutureExt};
@@ -31,13 +32,19 @@ fn start<'a>(rt: &'a LocalRuntime, app: &AppName) -> BoxFuture<'a, Result<Instan
     async move { rt.start(&spec).await }.boxed()
 }
 
-/// The process groups of `app`'s live processes, and the pids its records name.
-async fn groups_and_records(
-    rt: &LocalRuntime,
-    app: &AppName,
-    dir: &std::path::Path,
-) -> (BTreeSet<i32>, BTreeSet<i32>) {
-    let groups = processes_of(app.as_str()).iter().map(|p| p.pgid).collect();
+/// What runs of an app, against what its records say.
+#[derive(Debug)]
+struct Census {
+    /// Process groups with live processes that no record names: must stay empty.
+    unrecorded: BTreeSet<i32>,
+    /// Process groups with live processes of the app.
+    groups: BTreeSet<i32>,
+    /// Pids the app's records name.
+    recorded: BTreeSet<i32>,
+}
+
+async fn census(rt: &LocalRuntime, app: &AppName, dir: &Path) -> Census {
+    let groups: BTreeSet<i32> = processes_of(app.as_str()).iter().map(|p| p.pgid).collect();
     let ids: Vec<String> = rt
         .instances(app)
         .await
@@ -45,13 +52,17 @@ async fn groups_and_records(
         .into_iter()
         .map(|i| i.id)
         .collect();
-    let pids = ids
+    let recorded: BTreeSet<i32> = ids
         .iter()
         .filter_map(|id| std::fs::read(dir.join("instances").join(format!("{id}.json"))).ok())
         .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .filter_map(|record| record["pid"].as_i64().and_then(|p| i32::try_from(p).ok()))
         .collect();
-    (groups, pids)
+    Census {
+        unrecorded: groups.difference(&recorded).copied().collect(),
+        groups,
+        recorded,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -84,10 +95,12 @@ async fn abandoned_starts_leave_no_process_without_a_record() {
     }
 
     // Starts that were given up may still be finishing; none may stay unrecorded.
-    let (groups, pids) = eventually(
+    let Census {
+        groups, recorded, ..
+    } = eventually(
         "every live process of the app in a recorded instance's group",
-        || groups_and_records(&rt, &app, dir.path()),
-        |(groups, pids)| !groups.is_empty() && groups.is_subset(pids),
+        || census(&rt, &app, dir.path()),
+        |c| !c.groups.is_empty() && c.unrecorded.is_empty(),
     )
     .await;
     // The hazard was there: more processes run than starts returned.
@@ -96,7 +109,7 @@ async fn abandoned_starts_leave_no_process_without_a_record() {
         "{} groups, {returned} starts returned: no start was abandoned after its launch",
         groups.len()
     );
-    assert!(pids.len() >= groups.len(), "{pids:?} {groups:?}");
+    assert!(recorded.len() >= groups.len(), "{recorded:?} {groups:?}");
     let temp = files_ending(&dir.path().join("instances"), ".tmp");
     assert!(temp.is_empty(), "temporary records left: {temp:?}");
 

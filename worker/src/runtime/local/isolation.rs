@@ -124,6 +124,8 @@ pub enum Users {
     /// and whatever the worker's user can read.
     Shared,
     /// One uid per app from the range; only a root worker can do this.
+    /// Claims are kept per state dir: workers on one machine over different
+    /// state dirs should be given ranges that do not overlap.
     PerApp(UidRange),
 }
 

@@ -29,16 +29,24 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
+# /data is pass-through (0711): a worker running as root keeps its records and
+# logs private under /data/runtime and runs each app under its own uid in
+# /data/runtime/apps/<app>, which that app must be able to reach by path.
+# setpriv (util-linux, already in the base image) switches apps to their uid.
 RUN groupadd --system --gid 10001 slipway \
  && useradd --system --uid 10001 --gid slipway --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin slipway \
- && install -d -o slipway -g slipway -m 0750 /data
+ && install -d -o slipway -g slipway -m 0711 /data \
+ && command -v setpriv
 
 COPY --from=builder /out/slipway /usr/local/bin/slipway
 
 ENV SLIPWAY_DATA_DIR=/data \
     SLIPWAY_LISTEN=0.0.0.0:8080
 
+# The API runs unprivileged. `server worker` should run as root (compose sets
+# `user: root`): only root can give each app its own uid; as slipway, apps
+# would share the worker's user and could read each other's env and files.
 USER slipway:slipway
 WORKDIR /data
 EXPOSE 8080

@@ -8,10 +8,10 @@ use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
-use slipway_worker::runtime::local::LocalRuntime;
+use slipway_worker::runtime::local::{LocalRuntime, UidRange, Users};
 use slipway_worker::webhooks::schedule::parse_duration;
 use slipway_worker::webhooks::{DeliveryConfig, RetrySchedule};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -101,15 +101,14 @@ pub struct WorkerArgs {
     /// Serve this worker's metrics (`GET /metrics`) on this address
     #[arg(long, env = "SLIPWAY_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    #[command(flatten)]
+    pub local: LocalRuntimeArgs,
 }
 
 impl WorkerArgs {
     /// The local runtime over `<data dir>/runtime`.
     pub fn runtime(&self) -> anyhow::Result<Arc<LocalRuntime>> {
-        let dir = self.data_dir.join("runtime");
-        let runtime = LocalRuntime::new(&dir)
-            .with_context(|| format!("cannot use {} for the local runtime", dir.display()))?;
-        Ok(Arc::new(runtime))
+        Ok(Arc::new(self.local.runtime(&self.data_dir)?))
     }
 
     pub fn lease(&self) -> Duration {
@@ -120,6 +119,24 @@ impl WorkerArgs {
         let mut consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("worker"));
         consumer.concurrency = self.concurrency.max(1);
         consumer
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LocalRuntimeArgs {
+    /// Uids for apps of the local runtime, FIRST-LAST: a worker running as root
+    /// runs each app under its own uid from this range (otherwise apps share its user)
+    #[arg(long, env = "SLIPWAY_LOCAL_UID_RANGE", default_value_t = UidRange::DEFAULT)]
+    pub local_uid_range: UidRange,
+}
+
+impl LocalRuntimeArgs {
+    /// The local runtime over `<data_dir>/runtime`.
+    pub fn runtime(&self, data_dir: &Path) -> anyhow::Result<LocalRuntime> {
+        let dir = data_dir.join("runtime");
+        let users = Users::for_this_process(self.local_uid_range);
+        LocalRuntime::with_users(&dir, users)
+            .with_context(|| format!("cannot use {} for the local runtime", dir.display()))
     }
 }
 

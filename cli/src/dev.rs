@@ -3,7 +3,7 @@
 //! generated once and kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN and
 //! SLIPWAY_SECRET_KEY are set.
 
-use crate::config::{admin_token_from_env, check_token, ListenArgs, WebhookArgs};
+use crate::config::{admin_token_from_env, check_token, ListenArgs, LocalRuntimeArgs, WebhookArgs};
 use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
@@ -36,6 +36,8 @@ pub struct DevArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    local: LocalRuntimeArgs,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -62,9 +64,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     crate::migrate(&store).await?;
     crate::keys::verify(&store).await?;
 
-    let runtime = Arc::new(
-        LocalRuntime::new(dir.join("runtime")).context("cannot set up the local runtime")?,
-    );
+    let runtime = Arc::new(args.local.runtime(dir)?);
     let (queue, jobs) = JobQueue::in_process();
     let token_shown = admin_token.expose().clone();
     // Dev mode talks to receivers on this machine unless told otherwise.

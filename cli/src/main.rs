@@ -98,6 +98,16 @@ fn main() -> ExitCode {
             ("info", Some("slipway"))
         }
     };
+    // Processes that run apps hold the secret key and the database URL: no
+    // app, even one running as the same user, may read their env or memory.
+    if matches!(
+        &cli.command,
+        Command::Dev(_) | Command::Server(Server::Worker { .. })
+    ) {
+        if let Err(err) = slipway_worker::runtime::local::protect_this_process() {
+            return fail(err.into());
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => return fail(anyhow::Error::new(err).context("cannot start the async runtime")),

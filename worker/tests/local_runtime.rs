@@ -355,13 +355,10 @@ async fn exited_instances_are_gone_with_their_status() {
 #[tokio::test]
 async fn stop_terminates_the_whole_group_and_forgets_the_instance() {
     let h = Harness::new();
-    let bg_pid_file = h.state_dir().join("bg.pid");
+    // Written in the app's working directory, the one place it may write.
+    let bg_pid_file = h.state_dir().join("apps").join("shop").join("bg.pid");
     // A background process in the same group, as a shell script might leave.
-    let command = format!(
-        "sleep 300 & echo $! > '{}'; {}",
-        bg_pid_file.display(),
-        testapp("")
-    );
+    let command = format!("sleep 300 & echo $! > bg.pid; {}", testapp(""));
     let instance = h.rt.start(&spec("shop", &command)).await.expect("start");
     wait_healthy(&h.rt, &instance).await;
     let pid = h.pid(&instance.id);

@@ -4,24 +4,30 @@
 //! Instances outlive the worker that started them: each one is recorded as a
 //! JSON file under `state_dir/instances/`, so another worker process (say,
 //! after this one was SIGKILLed) lists, probes and stops them. Output goes to
-//! `state_dir/logs/<app>/<instance-id>.log`.
+//! `state_dir/logs/<app>/<instance-id>.log`. Both stay the worker's (mode
+//! 0700); apps run in `state_dir/apps/<app>/`, as their own user when the
+//! worker is root (see the `isolation` module).
 
 mod health;
+mod isolation;
+mod launch;
 mod process;
 mod record;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+pub use isolation::{protect_this_process, InvalidUidRange, UidRange, Users};
+
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use nix::sys::signal::Signal;
 use slipway_core::domain::{AppName, Health};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+use isolation::AppHomes;
+use launch::Launcher;
 use record::{InstanceRecord, RecordDir};
 
 /// The longest wait between two looks of `stop` at whether the instance is gone.
@@ -40,11 +46,8 @@ const NOT_RUNNING: &str = "is no longer running";
 /// not to this value. [`LocalRuntime::stop_all`] stops them.
 #[derive(Debug)]
 pub struct LocalRuntime {
-    records: RecordDir,
-    logs: PathBuf,
+    launcher: Arc<Launcher>,
     http: reqwest::Client,
-    /// Instances this value spawned, by id; the rest are adopted from records.
-    children: Arc<Mutex<HashMap<String, Spawned>>>,
 }
 
 /// A process this runtime spawned; its reaper publishes how it ended.
@@ -91,21 +94,54 @@ impl Target {
 
 impl LocalRuntime {
     /// A runtime keeping its records and logs under `state_dir` (created if
-    /// needed). Instances recorded there by earlier runtimes are adopted.
+    /// needed), with apps under their own uids from the default range when
+    /// this process is root. Instances recorded there by earlier runtimes are adopted.
     pub fn new(state_dir: impl Into<PathBuf>) -> Result<LocalRuntime, RuntimeError> {
+        LocalRuntime::with_users(state_dir, Users::for_this_process(UidRange::DEFAULT))
+    }
+
+    /// A runtime over `state_dir` running apps as `users` say.
+    pub fn with_users(
+        state_dir: impl Into<PathBuf>,
+        users: Users,
+    ) -> Result<LocalRuntime, RuntimeError> {
         let state_dir = state_dir.into();
+        let failed = |what: &str, e: std::io::Error| {
+            RuntimeError::Failed(format!(
+                "cannot set up {}: {what}: {e}",
+                state_dir.display()
+            ))
+        };
         let instances = state_dir.join("instances");
         let logs = state_dir.join("logs");
         for dir in [&instances, &logs] {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                RuntimeError::Failed(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            isolation::create_private_dir(dir).map_err(|e| failed("a private directory", e))?;
+        }
+        let records = RecordDir::new(instances);
+        records
+            .remove_stale_temp_files()
+            .map_err(|e| failed("removing stale temporary records", e))?;
+        let homes =
+            AppHomes::new(&state_dir, users).map_err(|e| failed("the apps' directories", e))?;
+        let setpriv = match users {
+            Users::PerApp(range) => {
+                tracing::info!(uids = %range, "apps run under their own uids");
+                Some(isolation::find_setpriv()?)
+            }
+            Users::Shared => None,
+        };
+        if let Some(warning) = users.warning() {
+            tracing::warn!("{warning}");
         }
         Ok(LocalRuntime {
-            records: RecordDir::new(instances),
-            logs,
+            launcher: Arc::new(Launcher {
+                records,
+                logs,
+                homes,
+                setpriv,
+                children: Default::default(),
+            }),
             http: health::client()?,
-            children: Arc::default(),
         })
     }
 
@@ -113,7 +149,7 @@ impl LocalRuntime {
     /// `grace` between SIGTERM and SIGKILL). Failures are logged, not returned:
     /// this is for shutting down, where nothing better can be done.
     pub async fn stop_all(&self, grace: Duration) {
-        let records = match self.records.list().await {
+        let records = match self.launcher.records.list().await {
             Ok(records) => records,
             Err(error) => {
                 tracing::warn!(%error, "cannot list instances to stop");
@@ -129,44 +165,18 @@ impl LocalRuntime {
         futures_util::future::join_all(stops).await;
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Spawned>> {
-        // The map stays consistent even if a holder panicked: each operation is one insert/remove.
-        self.children.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The process of `id`: ours, or from its record; `None` without either.
     async fn target(&self, id: &str) -> Result<Option<Target>, RuntimeError> {
-        if let Some(spawned) = self.children().get(id).cloned() {
+        if let Some(spawned) = self.launcher.children().get(id).cloned() {
             return Ok(Some(Target::Own(spawned)));
         }
-        let record = self.records.read(id).await.map_err(|e| {
+        let record = self.launcher.records.read(id).await.map_err(|e| {
             RuntimeError::Transient(format!("cannot read the record of instance {id}: {e}"))
         })?;
         Ok(record.map(|r| Target::Adopted {
             pid: r.pid,
             start_time: r.start_time,
         }))
-    }
-
-    /// Keeps `child` waited for, so it never lingers as a zombie that looks alive,
-    /// and remembers how it ended.
-    fn reap(&self, id: &str, launched: process::Launched) {
-        let (tx, rx) = watch::channel(None);
-        let mut child = launched.child;
-        let instance = id.to_owned();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let how = process::describe_exit(&status);
-            tracing::info!(%instance, "instance {how}");
-            // No receiver left only means nobody asks any more.
-            let _ = tx.send(Some(how));
-        });
-        let spawned = Spawned {
-            pid: launched.pid,
-            start_time: launched.start_time,
-            exit: rx,
-        };
-        self.children().insert(id.to_owned(), spawned);
     }
 }
 
@@ -219,58 +229,25 @@ async fn wait_gone(target: &Target, limit: Duration) -> bool {
     }
 }
 
-fn log_path(logs: &Path, app: &AppName, id: &str) -> PathBuf {
-    logs.join(app.as_str()).join(format!("{id}.log"))
-}
-
 impl Runtime for LocalRuntime {
     async fn start(&self, spec: &InstanceSpec) -> Result<Instance, RuntimeError> {
-        let Some(command) = spec.command.as_deref() else {
+        let Some(command) = spec.command.clone() else {
             return Err(RuntimeError::Failed(format!(
                 "service {} has no command; the local runtime runs `command`",
                 spec.service
             )));
         };
-        let id = process::new_id(spec)?;
-        let port = process::free_port()?;
-        let log = log_path(&self.logs, &spec.app, &id);
-        if let Some(dir) = log.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| {
-                RuntimeError::Transient(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let launched = process::launch(spec, command, &id, port, &log)?;
-        let record = InstanceRecord {
-            id: id.clone(),
-            app: spec.app.clone(),
-            service: spec.service.clone(),
-            release: spec.release.clone(),
-            port,
-            pid: launched.pid,
-            start_time: launched.start_time,
-            started_at: Utc::now(),
-            log,
-        };
-        let pid = launched.pid;
-        self.reap(&id, launched);
-        if let Err(e) = self.records.write(&record).await {
-            // Unrecorded, it could never be found again: do not leave it running.
-            let target = self.target(&id).await.ok().flatten();
-            if let Some(target) = target {
-                let _ = terminate(&id, &target, Duration::ZERO).await;
-            }
-            self.children().remove(&id);
-            return Err(RuntimeError::Transient(format!(
-                "cannot record instance {id}: {e}"
-            )));
-        }
-        tracing::info!(instance = %id, app = %spec.app, release = %spec.release, pid, port, "started instance");
-        Ok(record.instance())
+        let launcher = self.launcher.clone();
+        let spec = spec.clone();
+        // Runs to its end even when this future is dropped: see `launch`.
+        let started =
+            tokio::task::spawn_blocking(move || launcher.start_blocking(&spec, &command)).await;
+        started.map_err(|e| RuntimeError::Transient(format!("starting was interrupted: {e}")))?
     }
 
     async fn instances(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
         let records =
-            self.records.list().await.map_err(|e| {
+            self.launcher.records.list().await.map_err(|e| {
                 RuntimeError::Transient(format!("cannot list instance records: {e}"))
             })?;
         Ok(records
@@ -301,10 +278,10 @@ impl Runtime for LocalRuntime {
         if let Some(target) = self.target(id).await? {
             terminate(id, &target, grace).await?;
         }
-        self.records.remove(id).await.map_err(|e| {
+        self.launcher.records.remove(id).await.map_err(|e| {
             RuntimeError::Transient(format!("cannot remove the record of instance {id}: {e}"))
         })?;
-        self.children().remove(id);
+        self.launcher.children().remove(id);
         tracing::info!(instance = %id, "stopped instance");
         Ok(())
     }

@@ -1,6 +1,7 @@
-//! Processes: launching an instance (`sh -c` in its own process group, with a
-//! clean env and its output appended to a log file), telling whether a pid is
-//! still the process that was launched, and signalling its group.
+//! Processes: launching an instance (`sh -c` in its own process group, in
+//! its app's directory and as its app's user, with a clean env and its output
+//! appended to a log file), telling whether a pid is still the process that
+//! was launched, and signalling its group.
 
 use std::fs::OpenOptions;
 use std::io::{self, Read};
@@ -13,11 +14,12 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
+use super::isolation::AppHome;
 use crate::runtime::{InstanceSpec, RuntimeError};
 
 /// Variables copied from the worker's own environment; everything else of it
-/// (API tokens, database URLs) must never reach an app.
-const INHERITED_VARS: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "USER"];
+/// (API tokens, database URLs, its `HOME` and `USER`) must never reach an app.
+const INHERITED_VARS: &[&str] = &["PATH", "LANG", "TMPDIR"];
 
 /// Length of the random suffix of an instance id.
 const SUFFIX_LEN: usize = 6;
@@ -30,15 +32,25 @@ pub(super) struct Launched {
     pub start_time: Option<u64>,
 }
 
+/// Where and as whom one instance runs.
+pub(super) struct Placement<'a> {
+    pub id: &'a str,
+    pub port: u16,
+    /// Opened by the worker: the app gets the open file, not the path.
+    pub log: &'a Path,
+    pub home: &'a AppHome,
+    /// Needed when `home.uid` is set; see the isolation module for why.
+    pub setpriv: Option<&'a Path>,
+}
+
 /// Starts `sh -c <command>` for `spec` with `$PORT` = `port`, stdout and stderr
-/// appended to `log`.
+/// appended to `log`, in `home.dir` (also its `$HOME`), as `home.uid` if set.
 pub(super) fn launch(
     spec: &InstanceSpec,
     command: &str,
-    id: &str,
-    port: u16,
-    log: &Path,
+    at: &Placement<'_>,
 ) -> Result<Launched, RuntimeError> {
+    let (id, port, log) = (at.id, at.port, at.log);
     let out = OpenOptions::new()
         .create(true)
         .append(true)
@@ -48,9 +60,27 @@ pub(super) fn launch(
         .try_clone()
         .map_err(|e| transient("cannot share the log file".to_owned(), e))?;
 
-    let mut cmd = Command::new("sh");
+    let mut cmd = match (at.home.uid, at.setpriv) {
+        (None, _) => Command::new("sh"),
+        (Some(uid), Some(setpriv)) => {
+            // The worker enters the directory, then setpriv drops to the app's
+            // uid and group (no supplementary groups) and runs `sh`.
+            let mut cmd = Command::new(setpriv);
+            cmd.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={uid}"))
+                .arg("--clear-groups")
+                .args(["--", "sh"]);
+            cmd
+        }
+        (Some(_), None) => {
+            return Err(RuntimeError::Failed(
+                "cannot switch to the app's uid without setpriv".to_owned(),
+            ))
+        }
+    };
     cmd.arg("-c")
         .arg(command)
+        .current_dir(&at.home.dir)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(out)
@@ -62,6 +92,7 @@ pub(super) fn launch(
             cmd.env(key, value);
         }
     }
+    cmd.env("HOME", &at.home.dir);
     cmd.envs(spec.env.iter());
     // Set last so a release env cannot override what the runtime assigns.
     cmd.env("PORT", port.to_string())
@@ -71,7 +102,7 @@ pub(super) fn launch(
         .env("SLIPWAY_INSTANCE", id);
 
     let child = cmd.spawn().map_err(|e| {
-        let what = "cannot run sh".to_owned();
+        let what = format!("cannot run sh in {}", at.home.dir.display());
         match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => failed(what, e),
             _ => transient(what, e),

@@ -6,12 +6,18 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slipway_core::domain::{AppName, ReleaseId, ServiceName};
 
 use crate::runtime::Instance;
+
+/// How temporary record files end (`.<id>.json.tmp`).
+const TEMP_SUFFIX: &str = ".json.tmp";
+/// A temp file this old belongs to no writer still running: a write takes milliseconds.
+const STALE_TEMP: Duration = Duration::from_secs(60);
 
 /// What the runtime remembers of one instance. Holds no env: values are secrets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,18 +76,42 @@ impl RecordDir {
     }
 
     /// Writes the record atomically (temp file, then rename), so a reader never
-    /// sees half a record even when the writer dies mid-way.
-    pub async fn write(&self, record: &InstanceRecord) -> io::Result<()> {
+    /// sees half a record even when the writer dies mid-way. Blocking, with no
+    /// await point: `start` runs it right after the launch, where giving up
+    /// half-way would leave a process nobody knows of.
+    pub fn write_blocking(&self, record: &InstanceRecord) -> io::Result<()> {
         let path = self.path(&record.id).ok_or_else(|| bad_id(&record.id))?;
-        let tmp = self.dir.join(format!(".{}.json.tmp", record.id));
+        let tmp = self.dir.join(format!(".{}{TEMP_SUFFIX}", record.id));
         let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
-        let file = tokio::fs::File::create(&tmp).await?;
-        let written = write_all_synced(file, &json).await;
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
+        let written = write_synced(&tmp, &json).and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        tokio::fs::rename(&tmp, &path).await
+        written
+    }
+
+    /// Removes temp files older than [`STALE_TEMP`]: left by a worker that died
+    /// between writing and renaming (younger ones may be another worker's, mid-write).
+    pub fn remove_stale_temp_files(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let is_temp = name
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX));
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if is_temp && age.is_some_and(|age| age >= STALE_TEMP) {
+                match std::fs::remove_file(entry.path()) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => tracing::info!(file = ?name, "removed a stale temporary instance record"),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The record of `id`; `None` when there is none.
@@ -131,12 +161,13 @@ impl RecordDir {
     }
 }
 
-async fn write_all_synced(mut file: tokio::fs::File, bytes: &[u8]) -> io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    file.write_all(bytes).await?;
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
     // Durable before the rename makes it visible: after a power loss the record
     // is either the old state (absent) or complete.
-    file.sync_all().await
+    file.sync_all()
 }
 
 fn parse(bytes: &[u8]) -> io::Result<InstanceRecord> {

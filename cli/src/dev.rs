@@ -13,7 +13,6 @@ use slipway_core::secret::{generate_token, Secret};
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
 use slipway_worker::run::Workers;
-use slipway_worker::runtime::local::LocalRuntime;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

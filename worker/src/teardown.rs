@@ -125,6 +125,11 @@ async fn tear_down<R: Runtime>(
     if left > 0 || deleted_at > cutoff {
         return Ok(Outcome::Waiting(stopped));
     }
+    // Its directory, user and output go before the name is free again.
+    if let Err(err) = runtime.forget_app(&app).await {
+        tracing::warn!(error = %err, "cannot remove what the runtime keeps of a deleted app");
+        return Ok(Outcome::Waiting(stopped));
+    }
     // `false`: another worker removed them first.
     if db(store, move |s| s.purge_app(&app, cutoff)).await? {
         tracing::info!("removed the rows of a deleted app");

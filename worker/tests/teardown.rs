@@ -154,9 +154,14 @@ async fn deleted_apps_are_stopped_then_removed(backend: Backend) {
         rig.store.create_app(&rig.shop, None, "t"),
         Err(StoreError::Conflict(_))
     ));
+    let kept = |what: &str, app: &AppName| rig.dir.path().join(what).join(app.as_str()).exists();
+    assert!(kept("apps", &rig.shop) && kept("logs", &rig.shop));
 
     let pass = rig.pass(Duration::ZERO).await;
     assert_eq!(pass.purged, vec![rig.shop.clone()], "{pass:?}");
+    // What the runtime kept of it went too: a new `shop` inherits no files.
+    assert!(!kept("apps", &rig.shop) && !kept("logs", &rig.shop));
+    assert!(kept("apps", &rig.other), "another app keeps its own");
     assert!(rig.store.tombstones().unwrap().is_empty());
     assert_eq!(rig.pass(Duration::ZERO).await, Pass::default(), "once");
     // The rows are gone: a new `shop` starts empty.

@@ -92,6 +92,28 @@ fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
     }
     assert!(table.contains("127.0.0.1:"), "{table}");
     eprintln!("dev: crashed instance running again after {took:?}");
+
+    // What the instances wrote, the restarted one's too, prefixed with
+    // when, the service and the instance.
+    let listening = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains(" web/web-") && l.contains(" testapp listening on 127.0.0.1:"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = client.run(&["logs", "-s", "web"]).ok();
+        if listening(&logs) >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "two at first, one restarted: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bad = client.run(&["logs", "--since", "10x"]).error(1);
+    assert!(bad.contains("since"), "{bad}");
 }
 
 /// The machine restarted: the worker is gone and so are the instances

@@ -6,6 +6,7 @@
 mod converge;
 pub mod plan;
 mod progress;
+mod ship_logs;
 mod supervise;
 mod target;
 mod watch;

@@ -4,9 +4,11 @@
 //! on an empty machine restores every app), restarts an instance that exited
 //! on its own after a backoff doubling from 1 s to 60 s while it keeps
 //! crashing, reports each crash as an `app.crashed` event, and writes what
-//! runs for `GET /apps/{app}/processes`. While a deployment is under way it
-//! only reports: the deployment's drive owns the app.
+//! runs for `GET /apps/{app}/processes` and what they write for
+//! `GET /apps/{app}/logs`. While a deployment is under way it only reports:
+//! the deployment's drive owns the app.
 
+use super::ship_logs::LogShipper;
 use super::target::Target;
 use super::watch::Limits;
 use super::Engine;
@@ -61,8 +63,10 @@ struct Slot {
 }
 
 /// What the supervisor remembers between passes.
-#[derive(Default)]
 struct State {
+    /// When this supervisor began: output from before is not shipped.
+    began: chrono::DateTime<Utc>,
+    logs: LogShipper,
     slots: HashMap<(AppName, ServiceName), Slot>,
     /// Instances seen passing their health check.
     healthy: HashSet<String>,
@@ -75,7 +79,14 @@ impl<R: Runtime> Engine<R> {
     /// another worker takes them over at once.
     pub async fn supervise(&self, config: SuperviseConfig, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut state = State::default();
+        let mut state = State {
+            began: Utc::now(),
+            logs: LogShipper::default(),
+            slots: HashMap::new(),
+            healthy: HashSet::new(),
+            targets: HashMap::new(),
+            reported: HashMap::new(),
+        };
         let mut renewed: Option<Instant> = None;
         let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(15));
         loop {
@@ -124,6 +135,16 @@ impl<R: Runtime> Engine<R> {
             Ok(instances) => instances,
             Err(error) => return tracing::warn!(app = %app.app, %error, "cannot list instances"),
         };
+        state
+            .logs
+            .ship(
+                self.runtime.as_ref(),
+                &self.store,
+                &app.app,
+                &instances,
+                state.began,
+            )
+            .await;
         let mut seen = Vec::new();
         if let (Some(release), true) = (&app.active_release, app.idle) {
             if let Some(target) = self.target_for(&app.app, release, state).await {
@@ -330,6 +351,7 @@ impl State {
         self.slots.retain(|(app, _), _| kept(app));
         self.targets.retain(|app, _| kept(app));
         self.reported.retain(|app, _| kept(app));
+        self.logs.keep_only(kept);
     }
 }
 

@@ -49,6 +49,15 @@ pub enum Probe {
     Gone(String),
 }
 
+/// Output of an instance read from where the last read ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogChunk {
+    /// What it wrote (stdout and stderr), as written.
+    pub bytes: Vec<u8>,
+    /// Where the next read starts.
+    pub next: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// Worth trying again (with backoff, inside the deadline).
@@ -91,4 +100,17 @@ pub trait Runtime: Send + Sync + 'static {
         instance: &Instance,
         grace: Duration,
     ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// What the instance wrote since position `from` (0 at first; then the
+    /// `next` of the previous chunk). Works for a stopped instance too, as
+    /// long as its output is kept.
+    fn read_log(
+        &self,
+        instance: &Instance,
+        from: u64,
+    ) -> impl Future<Output = Result<LogChunk, RuntimeError>> + Send;
+
+    /// Removes what the runtime keeps of a deleted app once none of its
+    /// instances is left (its working directory, its user, its output).
+    fn forget_app(&self, app: &AppName) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 }

@@ -5,7 +5,7 @@
 
 use crate::{rig, serving, Rig};
 use slipway_core::domain::ReleaseId;
-use slipway_core::store::{Backend, Process, ProcessStatus, PromoteOptions};
+use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus, PromoteOptions};
 use slipway_worker::rollout::SuperviseConfig;
 use std::time::{Duration, Instant};
 
@@ -187,4 +187,43 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
         .data["reason"]
         .clone();
     assert_eq!(reason, "exited with status 3");
+}
+
+#[tokio::test]
+async fn what_instances_write_is_shipped_line_by_line() {
+    let rig = rig(Backend::Sqlite);
+    let release = rig.release("", 2);
+    supervised(&rig, quick(), async {
+        // Started while supervised: its output from the first line on.
+        rig.deploy(&release, PromoteOptions::default()).await;
+        let all = LogQuery {
+            limit: 100,
+            ..LogQuery::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let lines = loop {
+            let lines = rig.store.logs(&rig.app, &all).unwrap();
+            if lines.len() >= 2 {
+                break lines;
+            }
+            assert!(Instant::now() < deadline, "{lines:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let mut ids: Vec<_> = rig.instances().await.into_iter().map(|i| i.id).collect();
+        let mut shipped: Vec<_> = lines.iter().map(|l| l.instance.clone()).collect();
+        ids.sort();
+        shipped.sort();
+        assert_eq!(shipped, ids, "one line from each: {lines:#?}");
+        for line in &lines {
+            assert!(
+                line.line.starts_with("testapp listening on 127.0.0.1:"),
+                "{line:?}"
+            );
+            assert_eq!(line.service.as_str(), "web");
+        }
+        // Nothing is shipped twice.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rig.store.logs(&rig.app, &all).unwrap().len(), 2);
+    })
+    .await;
 }

@@ -217,6 +217,28 @@ impl AppHomes {
         Ok(AppHome { dir, uid })
     }
 
+    /// Removes the app's directory and gives its uid up, so a new app of the
+    /// same name starts afresh (nothing of the deleted one's files, another
+    /// uid's claim at most). Blocking.
+    pub fn forget(&self, app: &AppName) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.apps.join(app.as_str())) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let claims = match std::fs::read_dir(&self.uids) {
+            Ok(claims) => claims,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for claim in claims {
+            let claim = claim?.path();
+            if std::fs::read_link(&claim).is_ok_and(|owner| owner.as_os_str() == app.as_str()) {
+                std::fs::remove_file(&claim)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The app's uid: the one it claimed before, else the first free one from
     /// where its name hashes to. A claim is a symlink, created atomically, so
     /// two workers claiming at once cannot both win one uid.

@@ -121,6 +121,6 @@ impl Launcher {
     }
 }
 
-fn log_path(logs: &Path, app: &AppName, id: &str) -> PathBuf {
+pub(super) fn log_path(logs: &Path, app: &AppName, id: &str) -> PathBuf {
     logs.join(app.as_str()).join(format!("{id}.log"))
 }

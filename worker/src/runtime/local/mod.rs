@@ -11,6 +11,7 @@
 mod health;
 mod isolation;
 mod launch;
+mod logs;
 mod process;
 mod record;
 
@@ -25,7 +26,7 @@ use slipway_core::domain::{AppName, Health};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+use crate::runtime::{Instance, InstanceSpec, LogChunk, Probe, Runtime, RuntimeError};
 use isolation::AppHomes;
 use launch::Launcher;
 use record::{InstanceRecord, RecordDir};
@@ -283,6 +284,42 @@ impl Runtime for LocalRuntime {
         })?;
         self.launcher.children().remove(id);
         tracing::info!(instance = %id, "stopped instance");
-        Ok(())
+        let running: Vec<String> = self
+            .instances(&instance.app)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        let dir = self.launcher.logs.join(instance.app.as_str());
+        blocking(move || logs::prune(&dir, &running)).await
+    }
+
+    async fn read_log(&self, instance: &Instance, from: u64) -> Result<LogChunk, RuntimeError> {
+        let path = launch::log_path(&self.launcher.logs, &instance.app, &instance.id);
+        blocking(move || logs::read_from(&path, from)).await
+    }
+
+    async fn forget_app(&self, app: &AppName) -> Result<(), RuntimeError> {
+        let launcher = self.launcher.clone();
+        let app = app.clone();
+        blocking(move || {
+            launcher.homes.forget(&app)?;
+            match std::fs::remove_dir_all(launcher.logs.join(app.as_str())) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+/// Runs file work off the async threads; its failure is worth a retry.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(RuntimeError::Transient(e.to_string())),
+        Err(e) => Err(RuntimeError::Transient(e.to_string())),
     }
 }

@@ -4,6 +4,7 @@
 //! every transition goes through `Store::transition`.
 
 mod converge;
+mod drive;
 pub mod plan;
 mod progress;
 mod ship_logs;
@@ -13,10 +14,9 @@ mod watch;
 
 use crate::queue::trace;
 use crate::runtime::Runtime;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use progress::Progress;
-use serde_json::json;
-use slipway_core::domain::{DeploymentId, DeploymentStatus};
+use slipway_core::domain::DeploymentId;
 use slipway_core::jobs::RolloutJob;
 use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Lease, Store, StoreError};
@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use supervise::SuperviseConfig;
 use target::Target;
 use tracing::Instrument;
-use watch::{Limits, Stop, Watch};
+use watch::{Stop, Watch};
 
 /// How the engine paces itself. `new` gives production defaults.
 #[derive(Clone, Debug)]
@@ -227,171 +227,6 @@ impl<R: Runtime> Engine<R> {
                 Err(err)
             }
         }
-    }
-
-    async fn run(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
-        let d = &drive.d;
-        let span = tracing::Span::current();
-        span.record("slipway.app", tracing::field::display(&d.app));
-        span.record("slipway.release", tracing::field::display(&d.release));
-        tracing::info!(app = %d.app, release = %d.release, status = %d.status, "driving deployment");
-        let mut status = d.status;
-        if status == DeploymentStatus::Pending {
-            status = self
-                .transition(drive, DeploymentStatus::Running, None)
-                .await?
-                .status;
-        }
-        if status == DeploymentStatus::Running {
-            let limits = Limits {
-                deadline: d.deadline_at,
-                deadline_text: format!(
-                    "did not finish before its deadline ({} s)",
-                    (d.deadline_at - d.created_at).num_seconds()
-                ),
-                watch: Some(drive.watch),
-                honour_cancel: true,
-                progress: Some(drive.progress),
-            };
-            // The deadline and a cancel count before the release is even read.
-            let outcome = match limits.check() {
-                Ok(()) => match self.target(&d.release, d).await? {
-                    Ok(target) => self.converge(&target, &limits).await,
-                    Err(reason) => Err(Stop::Failed(reason)),
-                },
-                Err(stop) => Err(stop),
-            };
-            // The steps recorded so far come before the final event.
-            drive.progress.flush().await;
-            let reason = match outcome {
-                Ok(()) => {
-                    self.transition(drive, DeploymentStatus::Succeeded, None)
-                        .await?;
-                    return Ok(());
-                }
-                Err(Stop::Failed(reason)) => reason,
-                Err(stop) => return Err(Interrupted::from_halt(stop)),
-            };
-            tracing::warn!(%reason, "rollout failed");
-            trace::fail(&span, &reason);
-            if d.previous_release.is_none() {
-                self.stop_release(drive, &limits).await?;
-                let reason = format!("{reason}; no previous release to roll back to");
-                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
-                    .await?;
-                return Ok(());
-            }
-            self.transition(drive, DeploymentStatus::RollingBack, Some(&reason))
-                .await?;
-        }
-        if let Some(previous) = &d.previous_release {
-            drive
-                .progress
-                .record(json!({ "step": "rollback", "to": previous }));
-        }
-        self.roll_back(drive).await
-    }
-
-    /// Makes sure the previous release runs at full count and healthy. A
-    /// rollback gets `rollback_timeout`, counted from the deployment's own
-    /// deadline at the latest, so one resumed again and again still ends.
-    #[tracing::instrument(name = "rollback", skip_all, fields(
-        slipway.app = %drive.d.app,
-        slipway.deployment = %drive.d.id,
-        slipway.release = drive.d.previous_release.as_ref().map(|r| r.to_string()).unwrap_or_default(),
-    ))]
-    async fn roll_back(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
-        let d = &drive.d;
-        let Some(previous) = &d.previous_release else {
-            let reason = "no previous release to roll back to";
-            self.transition(drive, DeploymentStatus::Failed, Some(reason))
-                .await?;
-            return Ok(());
-        };
-        let timeout = TimeDelta::from_std(self.config.rollback_timeout).unwrap_or(TimeDelta::MAX);
-        let limits = Limits {
-            deadline: (Utc::now() + timeout).min(d.deadline_at + timeout),
-            deadline_text: format!("rollback did not finish within {} s", timeout.num_seconds()),
-            watch: Some(drive.watch),
-            honour_cancel: false,
-            progress: Some(drive.progress),
-        };
-        let started = std::time::Instant::now();
-        let outcome = match limits.check() {
-            Ok(()) => match self.target(previous, d).await? {
-                Ok(target) => self.converge(&target, &limits).await,
-                Err(reason) => Err(Stop::Failed(reason)),
-            },
-            Err(stop) => Err(stop),
-        };
-        drive.progress.flush().await;
-        match outcome {
-            Ok(()) => {
-                self.transition(drive, DeploymentStatus::RolledBack, None)
-                    .await?;
-                self.metrics.rolled_back(started.elapsed());
-            }
-            Err(Stop::Failed(why)) => {
-                let reason = format!("rollback to {previous} failed: {why}");
-                trace::fail(&tracing::Span::current(), &reason);
-                tracing::error!(%reason, "rollback failed: needs a person");
-                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
-                    .await?;
-            }
-            Err(stop) => return Err(Interrupted::from_halt(stop)),
-        }
-        Ok(())
-    }
-
-    /// Stops every instance of the deployment's release, unless the drive
-    /// may no longer act.
-    async fn stop_release(
-        &self,
-        drive: &Drive<'_>,
-        limits: &Limits<'_>,
-    ) -> Result<(), Interrupted> {
-        let d = &drive.d;
-        match self.runtime.instances(&d.app).await {
-            Ok(instances) => {
-                let doomed: Vec<_> = instances
-                    .into_iter()
-                    .filter(|i| i.release == d.release)
-                    .collect();
-                let of = converge::StepOf {
-                    app: &d.app,
-                    release: &d.release,
-                    deployment: Some(&d.id),
-                    service: None,
-                };
-                self.stop_all(of, &doomed, limits)
-                    .await
-                    .map_err(Interrupted::from_halt)?;
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot list instances to stop"),
-        }
-        Ok(())
-    }
-
-    async fn transition(
-        &self,
-        drive: &Drive<'_>,
-        to: DeploymentStatus,
-        reason: Option<&str>,
-    ) -> Result<Deployment, EngineError> {
-        let (id, lease) = (drive.d.id.clone(), drive.lease.clone());
-        let reason = reason.map(str::to_owned);
-        let moved = self
-            .db(move |s| s.transition(&id, &lease, to, reason.as_deref()))
-            .await?;
-        tracing::info!(status = %to, reason = moved.reason.as_deref().unwrap_or(""), "deployment {to}");
-        if matches!(
-            to,
-            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack | DeploymentStatus::Failed
-        ) {
-            let took = (Utc::now() - moved.created_at).to_std().unwrap_or_default();
-            self.metrics.deployment_finished(&to.to_string(), took);
-        }
-        Ok(moved)
     }
 
     async fn db<T: Send + 'static>(

@@ -64,8 +64,10 @@ struct Slot {
 
 /// What the supervisor remembers between passes.
 struct State {
-    /// When this supervisor began: output from before is not shipped.
-    began: chrono::DateTime<Utc>,
+    /// When this worker took each app over: output of instances started
+    /// before is shipped from where it is then (another worker shipped the
+    /// rest), so nothing is shipped twice.
+    since: HashMap<AppName, chrono::DateTime<Utc>>,
     logs: LogShipper,
     slots: HashMap<(AppName, ServiceName), Slot>,
     /// Instances seen passing their health check.
@@ -80,7 +82,7 @@ impl<R: Runtime> Engine<R> {
     pub async fn supervise(&self, config: SuperviseConfig, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut state = State {
-            began: Utc::now(),
+            since: HashMap::new(),
             logs: LogShipper::default(),
             slots: HashMap::new(),
             healthy: HashSet::new(),
@@ -135,6 +137,7 @@ impl<R: Runtime> Engine<R> {
             Ok(instances) => instances,
             Err(error) => return tracing::warn!(app = %app.app, %error, "cannot list instances"),
         };
+        let since = *state.since.entry(app.app.clone()).or_insert_with(Utc::now);
         state
             .logs
             .ship(
@@ -142,7 +145,7 @@ impl<R: Runtime> Engine<R> {
                 &self.store,
                 &app.app,
                 &instances,
-                state.began,
+                since,
             )
             .await;
         let mut seen = Vec::new();
@@ -173,7 +176,16 @@ impl<R: Runtime> Engine<R> {
         }
         // Everything that runs is reported; of the active release's, those
         // not yet seen healthy as starting.
-        for instance in &instances {
+        let crashed: HashSet<&str> = state
+            .slots
+            .iter()
+            .filter(|((of, _), _)| of == &app.app)
+            .flat_map(|(_, slot)| slot.crashed.iter().map(|p| p.id.as_str()))
+            .collect();
+        for instance in instances
+            .iter()
+            .filter(|i| !crashed.contains(i.id.as_str()))
+        {
             let looked_after = app.idle && app.active_release.as_ref() == Some(&instance.release);
             let status = if looked_after && !state.healthy.contains(&instance.id) {
                 ProcessStatus::Starting
@@ -351,6 +363,7 @@ impl State {
         self.slots.retain(|(app, _), _| kept(app));
         self.targets.retain(|app, _| kept(app));
         self.reported.retain(|app, _| kept(app));
+        self.since.retain(|app, _| kept(app));
         self.logs.keep_only(kept);
     }
 }

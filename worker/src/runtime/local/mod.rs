@@ -284,14 +284,15 @@ impl Runtime for LocalRuntime {
         })?;
         self.launcher.children().remove(id);
         tracing::info!(instance = %id, "stopped instance");
-        let running: Vec<String> = self
-            .instances(&instance.app)
-            .await?
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-        let dir = self.launcher.logs.join(instance.app.as_str());
-        blocking(move || logs::prune(&dir, &running)).await
+        // Off the stop's path: a rollout waits on its stops.
+        let launcher = self.launcher.clone();
+        let app = instance.app.clone();
+        tokio::spawn(async move {
+            if let Err(error) = prune_logs(&launcher, &app).await {
+                tracing::warn!(%app, %error, "cannot prune old instance logs");
+            }
+        });
+        Ok(())
     }
 
     async fn read_log(&self, instance: &Instance, from: u64) -> Result<LogChunk, RuntimeError> {
@@ -311,6 +312,22 @@ impl Runtime for LocalRuntime {
         })
         .await
     }
+}
+
+/// Removes the log files of the app's stopped instances but the newest.
+async fn prune_logs(launcher: &Launcher, app: &AppName) -> Result<(), RuntimeError> {
+    let records = launcher
+        .records
+        .list()
+        .await
+        .map_err(|e| RuntimeError::Transient(e.to_string()))?;
+    let running: Vec<String> = records
+        .into_iter()
+        .filter(|r| &r.app == app)
+        .map(|r| r.id)
+        .collect();
+    let dir = launcher.logs.join(app.as_str());
+    blocking(move || logs::prune(&dir, &running)).await
 }
 
 /// Runs file work off the async threads; its failure is worth a retry.

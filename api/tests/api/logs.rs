@@ -22,7 +22,7 @@ fn ship(app: &TestApp, service: &str, lines: &[&str]) {
         })
         .collect();
     let name = AppName::parse("myapp").unwrap();
-    app.store.append_logs(&name, &lines).unwrap();
+    app.store.append_logs(&name, &lines, &[]).unwrap();
 }
 
 fn texts(body: &serde_json::Value) -> Vec<String> {

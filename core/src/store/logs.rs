@@ -2,7 +2,7 @@
 //! ships them from the instances' log files, read back by the API.
 
 use super::records::now;
-use super::schema::log_lines;
+use super::schema::{log_lines, log_offsets};
 use super::{Store, StoreError};
 use crate::domain::{AppName, ServiceName};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -23,6 +23,14 @@ pub struct LogLine {
     pub service: ServiceName,
     pub instance: String,
     pub line: String,
+}
+
+/// How far one instance's output has been shipped; `None` once it is gone
+/// and its last lines are shipped (the offset is forgotten).
+#[derive(Clone, Debug)]
+pub struct LogOffset {
+    pub instance: String,
+    pub next: Option<u64>,
 }
 
 /// A line to ship: written by `instance` of `service`.
@@ -56,16 +64,34 @@ struct LogRow {
 }
 
 impl Store {
-    /// Appends `lines` of `app` (in order), then drops what is beyond the
-    /// newest [`LOG_LINES_KEPT`]. Nothing for an app that is gone.
-    pub fn append_logs(&self, app: &AppName, lines: &[NewLogLine]) -> Result<(), StoreError> {
-        if lines.is_empty() {
+    /// Appends `lines` of `app` (in order) and, in the same transaction,
+    /// records how far each instance's output is shipped, then drops what is
+    /// beyond the newest [`LOG_LINES_KEPT`]. Nothing for an app that is gone.
+    pub fn append_logs(
+        &self,
+        app: &AppName,
+        lines: &[NewLogLine],
+        offsets: &[LogOffset],
+    ) -> Result<(), StoreError> {
+        if lines.is_empty() && offsets.is_empty() {
             return Ok(());
         }
         let at = now();
         self.write(|conn| {
             if super::apps::exists(conn, app).is_err() {
                 return Ok(());
+            }
+            for offset in offsets {
+                diesel::delete(log_offsets::table.find(&offset.instance)).execute(conn)?;
+                if let Some(next) = offset.next {
+                    diesel::insert_into(log_offsets::table)
+                        .values((
+                            log_offsets::instance.eq(&offset.instance),
+                            log_offsets::app.eq(app.as_str()),
+                            log_offsets::next.eq(i64::try_from(next).unwrap_or(i64::MAX)),
+                        ))
+                        .execute(conn)?;
+                }
             }
             for new in lines {
                 diesel::insert_into(log_lines::table)
@@ -94,6 +120,20 @@ impl Store {
                 .execute(conn)?;
             }
             Ok(())
+        })
+    }
+
+    /// How far each of the app's instances' output has been shipped.
+    pub fn log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|conn| {
+            let rows: Vec<(String, i64)> = log_offsets::table
+                .filter(log_offsets::app.eq(app.as_str()))
+                .select((log_offsets::instance, log_offsets::next))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(instance, next)| (instance, u64::try_from(next).unwrap_or(0)))
+                .collect())
         })
     }
 

@@ -38,7 +38,7 @@ pub use deployments::Deployment;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyGuard, Prior};
 pub use leases::Lease;
-pub use logs::{LogLine, LogQuery, NewLogLine, LOG_LINES_KEPT};
+pub use logs::{LogLine, LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
 pub use promote::PromoteOptions;
 pub use records::{App, Build, Event, Release, ReleaseStatus};
 pub use rekey::Rekeyed;

@@ -183,6 +183,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    log_offsets (instance) {
+        instance -> Text,
+        app -> Text,
+        next -> BigInt,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -198,5 +206,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     seal_check,
     supervisors,
     processes,
-    log_lines
+    log_lines,
+    log_offsets
 );

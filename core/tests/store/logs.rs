@@ -3,7 +3,7 @@
 
 use crate::{fixture, on_both_backends};
 use slipway_core::domain::ServiceName;
-use slipway_core::store::{Backend, LogQuery, NewLogLine, StoreError, LOG_LINES_KEPT};
+use slipway_core::store::{Backend, LogOffset, LogQuery, NewLogLine, StoreError, LOG_LINES_KEPT};
 
 on_both_backends!(lines_are_kept_up_to_the_cap_and_read_in_order);
 
@@ -28,7 +28,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     while shipped < LOG_LINES_KEPT + 5 {
         let batch = 2_000.min(LOG_LINES_KEPT + 5 - shipped);
         f.store
-            .append_logs(&f.app, &lines("web", shipped, batch))
+            .append_logs(&f.app, &lines("web", shipped, batch), &[])
             .unwrap();
         shipped += batch;
     }
@@ -44,7 +44,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     let long = "é".repeat(10_000);
     let mut worker = lines("worker", 0, 1);
     worker[0].line = long;
-    f.store.append_logs(&f.app, &worker).unwrap();
+    f.store.append_logs(&f.app, &worker, &[]).unwrap();
     let after = kept.last().unwrap().seq;
     let newer = f.store.logs(&f.app, &all(after)).unwrap();
     assert_eq!(newer.len(), 1);
@@ -61,5 +61,32 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     let other = slipway_core::domain::AppName::parse("nope").unwrap();
     let err = f.store.logs(&other, &all(0)).unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
-    f.store.append_logs(&other, &lines("web", 0, 1)).unwrap();
+    f.store
+        .append_logs(&other, &lines("web", 0, 1), &[])
+        .unwrap();
+
+    // How far each instance was shipped goes with its lines.
+    let at = |instance: &str, next| LogOffset {
+        instance: instance.to_owned(),
+        next,
+    };
+    let shipped = [
+        at("web-r1-abcdef", Some(42)),
+        at("worker-r1-abcdef", Some(7)),
+    ];
+    f.store
+        .append_logs(&f.app, &lines("web", 0, 1), &shipped)
+        .unwrap();
+    let mut offsets = f.store.log_offsets(&f.app).unwrap();
+    offsets.sort();
+    let expected = [
+        ("web-r1-abcdef".to_owned(), 42),
+        ("worker-r1-abcdef".to_owned(), 7),
+    ];
+    assert_eq!(offsets, expected);
+    let moved = [at("web-r1-abcdef", Some(50)), at("worker-r1-abcdef", None)];
+    f.store.append_logs(&f.app, &[], &moved).unwrap();
+    let offsets = f.store.log_offsets(&f.app).unwrap();
+    let expected = [("web-r1-abcdef".to_owned(), 50)];
+    assert_eq!(offsets, expected, "a gone instance is forgotten");
 }

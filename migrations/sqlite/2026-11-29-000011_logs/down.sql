@@ -1,1 +1,2 @@
+DROP TABLE log_offsets;
 DROP TABLE log_lines;

@@ -10,3 +10,11 @@ CREATE TABLE log_lines (
     line TEXT NOT NULL
 );
 CREATE INDEX log_lines_by_app ON log_lines (app, seq);
+
+-- How far each instance's output was shipped, written with the lines it
+-- ends, so a worker taking an app over goes on where the last one stopped.
+CREATE TABLE log_offsets (
+    instance TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    next BIGINT NOT NULL
+);

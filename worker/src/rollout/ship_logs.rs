@@ -1,13 +1,12 @@
 //! Shipping instance output to the store, for `GET /apps/{app}/logs`: the
 //! supervising worker reads each instance's new output on every pass, cuts
-//! it into lines and appends them. An instance that disappeared (stopped,
-//! crashed) gets one last read. Output written before this worker took the
-//! app over is skipped, so a hand-over ships nothing twice.
+//! it into lines and appends them together with how far it read, so a
+//! worker taking the app over goes on from there (nothing twice, nothing
+//! lost). An instance that disappeared (stopped, crashed) gets one last read.
 
 use crate::runtime::{Instance, Runtime};
-use chrono::{DateTime, Utc};
 use slipway_core::domain::AppName;
-use slipway_core::store::{NewLogLine, Store};
+use slipway_core::store::{LogOffset, NewLogLine, Store};
 use std::collections::HashMap;
 
 /// A line longer than this is shipped in parts (the store keeps 8 KiB).
@@ -24,60 +23,89 @@ pub(super) struct LogShipper {
 struct Tail {
     instance: Instance,
     next: u64,
+    /// `next` as the store has it.
+    shipped: u64,
     /// The start of a line not yet ended.
     partial: Vec<u8>,
-    /// Output from before the shipper first saw the instance is skipped.
-    skipping: bool,
 }
 
 impl LogShipper {
     /// Reads what `app`'s instances (those running now and those gone since
-    /// the last pass) wrote and appends it to the store. Instances that
-    /// started before `since` are read from their end.
+    /// the last pass) wrote and appends it to the store.
     pub(super) async fn ship<R: Runtime>(
         &mut self,
         runtime: &R,
         store: &Store,
         app: &AppName,
         running: &[Instance],
-        since: DateTime<Utc>,
     ) {
-        for instance in running {
-            self.tails
-                .entry(instance.id.clone())
-                .or_insert_with(|| Tail {
+        let new: Vec<&Instance> = running
+            .iter()
+            .filter(|i| !self.tails.contains_key(&i.id))
+            .collect();
+        if !new.is_empty() {
+            let Some(known) = offsets(store, app).await else {
+                return;
+            };
+            for instance in new {
+                let next = known.get(&instance.id).copied().unwrap_or(0);
+                let tail = Tail {
                     instance: instance.clone(),
-                    next: 0,
+                    next,
+                    shipped: next,
                     partial: Vec::new(),
-                    skipping: instance.started_at < since,
-                });
+                };
+                self.tails.insert(instance.id.clone(), tail);
+            }
         }
-        let mut lines = Vec::new();
-        let mut gone = Vec::new();
+        let (mut lines, mut offsets, mut gone) = (Vec::new(), Vec::new(), Vec::new());
         for (id, tail) in self
             .tails
             .iter_mut()
             .filter(|(_, t)| &t.instance.app == app)
         {
-            let alive = running.iter().any(|i| &i.id == id);
             tail.read(runtime, &mut lines).await;
-            if !alive {
+            if !running.iter().any(|i| &i.id == id) {
                 tail.flush(&mut lines);
                 gone.push(id.clone());
+                offsets.push(LogOffset {
+                    instance: id.clone(),
+                    next: None,
+                });
+            } else if tail.next != tail.shipped {
+                offsets.push(LogOffset {
+                    instance: id.clone(),
+                    next: Some(tail.next),
+                });
             }
         }
-        for id in gone {
-            self.tails.remove(&id);
-        }
-        if lines.is_empty() {
+        if lines.is_empty() && offsets.is_empty() {
             return;
         }
-        let (store, app) = (store.clone(), app.clone());
-        let appended = tokio::task::spawn_blocking(move || store.append_logs(&app, &lines)).await;
+        let (writer, name) = (store.clone(), app.clone());
+        let appended =
+            tokio::task::spawn_blocking(move || writer.append_logs(&name, &lines, &offsets)).await;
         match appended {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "cannot ship instance output"),
-            Err(error) => tracing::warn!(%error, "cannot ship instance output"),
+            Ok(Ok(())) => {
+                for tail in self.tails.values_mut().filter(|t| &t.instance.app == app) {
+                    tail.shipped = tail.next;
+                }
+                for id in gone {
+                    self.tails.remove(&id);
+                }
+            }
+            // The tails stay where they were shipped from: read again next pass.
+            Ok(Err(error)) => self.rewind(app, &error.to_string()),
+            Err(error) => self.rewind(app, &error.to_string()),
+        }
+    }
+
+    /// After a failed append: back to what the store has, to ship again.
+    fn rewind(&mut self, app: &AppName, error: &str) {
+        tracing::warn!(%app, %error, "cannot ship instance output; trying again");
+        for tail in self.tails.values_mut().filter(|t| &t.instance.app == app) {
+            tail.next = tail.shipped;
+            tail.partial.clear();
         }
     }
 
@@ -98,14 +126,10 @@ impl Tail {
             };
             let rotated = chunk.next < self.next;
             self.next = chunk.next;
+            self.cut(&chunk.bytes, lines);
             if chunk.bytes.is_empty() && !rotated {
-                self.skipping = false;
                 return;
             }
-            if self.skipping {
-                continue;
-            }
-            self.cut(&chunk.bytes, lines);
         }
     }
 
@@ -135,5 +159,21 @@ impl Tail {
             instance: self.instance.id.clone(),
             line,
         });
+    }
+}
+
+/// The app's shipping offsets by instance; `None` when the store cannot say.
+async fn offsets(store: &Store, app: &AppName) -> Option<HashMap<String, u64>> {
+    let (store, app) = (store.clone(), app.clone());
+    match tokio::task::spawn_blocking(move || store.log_offsets(&app)).await {
+        Ok(Ok(known)) => Some(known.into_iter().collect()),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot read how far output was shipped");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read how far output was shipped");
+            None
+        }
     }
 }

@@ -64,10 +64,6 @@ struct Slot {
 
 /// What the supervisor remembers between passes.
 struct State {
-    /// When this worker took each app over: output of instances started
-    /// before is shipped from where it is then (another worker shipped the
-    /// rest), so nothing is shipped twice.
-    since: HashMap<AppName, chrono::DateTime<Utc>>,
     logs: LogShipper,
     slots: HashMap<(AppName, ServiceName), Slot>,
     /// Instances seen passing their health check.
@@ -82,7 +78,6 @@ impl<R: Runtime> Engine<R> {
     pub async fn supervise(&self, config: SuperviseConfig, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut state = State {
-            since: HashMap::new(),
             logs: LogShipper::default(),
             slots: HashMap::new(),
             healthy: HashSet::new(),
@@ -92,9 +87,15 @@ impl<R: Runtime> Engine<R> {
         let mut renewed: Option<Instant> = None;
         let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(15));
         loop {
+            // A restart that is due before the next look is not kept waiting.
+            let wake = state
+                .slots
+                .values()
+                .filter_map(|slot| slot.not_before)
+                .fold(Instant::now() + config.every, Instant::min);
             tokio::select! {
                 () = &mut shutdown => break,
-                () = tokio::time::sleep(config.every) => {}
+                () = tokio::time::sleep_until(wake) => {}
             }
             // Claims are renewed every third of the lease; in between, each
             // pass still reads afresh which apps are under a deployment.
@@ -137,16 +138,9 @@ impl<R: Runtime> Engine<R> {
             Ok(instances) => instances,
             Err(error) => return tracing::warn!(app = %app.app, %error, "cannot list instances"),
         };
-        let since = *state.since.entry(app.app.clone()).or_insert_with(Utc::now);
         state
             .logs
-            .ship(
-                self.runtime.as_ref(),
-                &self.store,
-                &app.app,
-                &instances,
-                since,
-            )
+            .ship(self.runtime.as_ref(), &self.store, &app.app, &instances)
             .await;
         let mut seen = Vec::new();
         if let (Some(release), true) = (&app.active_release, app.idle) {
@@ -363,7 +357,6 @@ impl State {
         self.slots.retain(|(app, _), _| kept(app));
         self.targets.retain(|app, _| kept(app));
         self.reported.retain(|app, _| kept(app));
-        self.since.retain(|app, _| kept(app));
         self.logs.keep_only(kept);
     }
 }

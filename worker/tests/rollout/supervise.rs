@@ -3,10 +3,11 @@
 //! processes list); instances gone with a restart are brought back; an
 //! instance that keeps crashing waits longer each time.
 
-use crate::{rig, serving, Rig};
+use crate::{config, rig, serving, Rig};
 use slipway_core::domain::ReleaseId;
 use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus, PromoteOptions};
-use slipway_worker::rollout::SuperviseConfig;
+use slipway_worker::rollout::{Engine, SuperviseConfig};
+use slipway_worker::runtime::local::LocalRuntime;
 use std::time::{Duration, Instant};
 
 fn quick() -> SuperviseConfig {
@@ -25,8 +26,17 @@ async fn supervised<T>(
     config: SuperviseConfig,
     test: impl std::future::Future<Output = T>,
 ) -> T {
+    supervised_by(&rig.engine, config, test).await
+}
+
+/// Runs `engine`'s supervisor while `test` runs; it gives its apps up after.
+async fn supervised_by<T>(
+    engine: &Engine<LocalRuntime>,
+    config: SuperviseConfig,
+    test: impl std::future::Future<Output = T>,
+) -> T {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let supervisor = rig.engine.supervise(config, async {
+    let supervisor = engine.supervise(config, async {
         let _ = stopped.await;
     });
     let test = async {
@@ -224,6 +234,25 @@ async fn what_instances_write_is_shipped_line_by_line() {
         // Nothing is shipped twice.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(rig.store.logs(&rig.app, &all).unwrap().len(), 2);
+    })
+    .await;
+    // Another worker takes the app over: it goes on where the first stopped.
+    let other = Engine::new(rig.store.clone(), rig.runtime.clone(), config("w2"));
+    supervised_by(&other, quick(), async {
+        let victim = rig.instances().await.remove(0).id;
+        kill(&rig, &victim);
+        let all = LogQuery {
+            limit: 100,
+            ..LogQuery::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while rig.store.logs(&rig.app, &all).unwrap().len() < 3 {
+            assert!(Instant::now() < deadline, "the restarted one's line");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let lines = rig.store.logs(&rig.app, &all).unwrap();
+        assert_eq!(lines.len(), 3, "one more, none again: {lines:#?}");
     })
     .await;
 }

@@ -181,6 +181,14 @@ fn payload(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<Value, Store
     if event.kind == "deployment.progress" {
         out.insert("progress".into(), data.clone());
     }
+    if event.kind == "app.crashed" {
+        // Which instance crashed, why, and when it comes back.
+        for key in ["service", "instance", "reason", "restarts", "restart_in_ms"] {
+            if let Some(value) = data.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
+    }
     Ok(json!({
         "id": event.id,
         "type": event.kind,

@@ -12,6 +12,7 @@ on_both_backends!(
     events_become_deliveries_for_matching_webhooks_only,
     payloads_are_flat_snapshots_without_env_values,
     progress_payloads_name_their_deployment,
+    crash_payloads_say_which_instance_and_what_next,
     a_claim_locks_a_delivery_until_it_expires,
     outcomes_are_recorded_and_retries_come_due,
     gone_disables_the_webhook_and_fails_its_pending_deliveries,
@@ -148,6 +149,31 @@ fn progress_payloads_name_their_deployment(backend: Backend) {
     assert_eq!(data["status"], "pending");
     assert_eq!(data["actor"], "ops");
     assert_eq!(data["progress"]["step"], "cancel");
+}
+
+fn crash_payloads_say_which_instance_and_what_next(backend: Backend) {
+    let f = fixture(backend);
+    subscribe(&f, &["app.*"], &[]);
+    let (_, release) = f.build(None);
+    let crash = serde_json::json!({
+        "app": f.app, "service": "web", "release": release.id, "instance": "web-r1-abc123",
+        "reason": "exited with status 1", "restarts": 2, "restart_in_ms": 2000,
+    });
+    f.store.record_crash(&f.app, crash).unwrap();
+    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
+    assert_eq!(due.len(), 1);
+    let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
+    let data = &payload["data"];
+    assert_eq!(payload["type"], "app.crashed");
+    assert_eq!(data["release"], release.id.as_str());
+    assert_eq!(data["instance"], "web-r1-abc123");
+    assert_eq!(data["service"], "web");
+    assert_eq!(data["reason"], "exited with status 1");
+    assert_eq!(
+        (data["restarts"].as_u64(), data["restart_in_ms"].as_u64()),
+        (Some(2), Some(2000))
+    );
+    assert_eq!(data["actor"], "slipway");
 }
 
 fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {

@@ -566,6 +566,7 @@ fn write_record(h: &Harness, template: &Value, id: &str, pid: u32, start_time: u
         release: ReleaseId::parse(template["release"].as_str().expect("release")).expect("release"),
         port: None,
         started_at: chrono::Utc::now(),
+        stopping: false,
     }
 }
 
@@ -612,6 +613,36 @@ async fn a_service_without_command_cannot_run_locally() {
     assert!(h
         .rt
         .instances(&name("shop"))
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+/// An instance that takes its time over SIGTERM is listed as stopping until
+/// it is gone, then not at all: never as a live instance that then vanishes.
+#[tokio::test]
+async fn an_instance_being_stopped_is_listed_as_stopping() {
+    let h = Harness::new();
+    let started =
+        h.rt.start(&spec(
+            "slow",
+            "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done",
+        ))
+        .await
+        .expect("start");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!h.rt.instances(&name("slow")).await.expect("list")[0].stopping);
+    let stopping = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        h.rt.instances(&name("slow")).await.expect("list")
+    };
+    let (stopped, listed) = tokio::join!(h.rt.stop(&started, Duration::from_secs(5)), stopping);
+    stopped.expect("stop");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].stopping, "{listed:?}");
+    assert!(h
+        .rt
+        .instances(&name("slow"))
         .await
         .expect("list")
         .is_empty());

@@ -37,6 +37,8 @@ pub enum ProcessStatus {
     Running,
     /// Exited on its own; waiting out its backoff before a restart.
     Crashed,
+    /// Signalled to stop (a rollout replacing it), not yet gone.
+    Stopping,
 }
 
 impl ProcessStatus {
@@ -45,6 +47,7 @@ impl ProcessStatus {
             ProcessStatus::Starting => "starting",
             ProcessStatus::Running => "running",
             ProcessStatus::Crashed => "crashed",
+            ProcessStatus::Stopping => "stopping",
         }
     }
 
@@ -53,6 +56,7 @@ impl ProcessStatus {
             ProcessStatus::Starting,
             ProcessStatus::Running,
             ProcessStatus::Crashed,
+            ProcessStatus::Stopping,
         ]
         .into_iter()
         .find(|status| status.as_str() == s)

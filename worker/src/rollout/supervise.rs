@@ -181,7 +181,9 @@ impl<R: Runtime> Engine<R> {
             .filter(|i| !crashed.contains(i.id.as_str()))
         {
             let looked_after = app.idle && app.active_release.as_ref() == Some(&instance.release);
-            let status = if looked_after && !state.healthy.contains(&instance.id) {
+            let status = if instance.stopping {
+                ProcessStatus::Stopping
+            } else if looked_after && !state.healthy.contains(&instance.id) {
                 ProcessStatus::Starting
             } else {
                 ProcessStatus::Running

@@ -36,6 +36,8 @@ pub struct Instance {
     /// Where it listens, when it has a port (local: the assigned `$PORT`).
     pub port: Option<u16>,
     pub started_at: DateTime<Utc>,
+    /// Being stopped right now (signalled, not yet gone).
+    pub stopping: bool,
 }
 
 /// What one look at an instance found.

@@ -7,7 +7,7 @@
 //! timeout) cannot stop it between the launch and the record: every process
 //! this runtime launches has a record, or is killed before `start` returns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -32,9 +32,16 @@ pub(super) struct Launcher {
     pub setpriv: Option<PathBuf>,
     /// Instances this runtime spawned, by id; the rest are adopted from records.
     pub children: Mutex<HashMap<String, Spawned>>,
+    /// Instances this runtime is stopping now, by id.
+    pub stopping: Mutex<HashSet<String>>,
 }
 
 impl Launcher {
+    pub fn stopping(&self) -> MutexGuard<'_, HashSet<String>> {
+        // As for `children`: each operation is one insert or remove.
+        self.stopping.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn children(&self) -> MutexGuard<'_, HashMap<String, Spawned>> {
         // The map stays consistent even if a holder panicked: each operation is one insert/remove.
         self.children.lock().unwrap_or_else(PoisonError::into_inner)

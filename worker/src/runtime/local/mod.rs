@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use crate::runtime::{Instance, InstanceSpec, LogChunk, Probe, Runtime, RuntimeError};
 use isolation::AppHomes;
 use launch::Launcher;
-use record::{InstanceRecord, RecordDir};
+use record::RecordDir;
 
 /// The longest wait between two looks of `stop` at whether the instance is gone.
 const STOP_POLL: Duration = Duration::from_millis(20);
@@ -141,6 +141,7 @@ impl LocalRuntime {
                 homes,
                 setpriv,
                 children: Default::default(),
+                stopping: Default::default(),
             }),
             http: health::client()?,
         })
@@ -251,10 +252,14 @@ impl Runtime for LocalRuntime {
             self.launcher.records.list().await.map_err(|e| {
                 RuntimeError::Transient(format!("cannot list instance records: {e}"))
             })?;
+        let stopping = self.launcher.stopping();
         Ok(records
             .iter()
             .filter(|r| &r.app == app)
-            .map(InstanceRecord::instance)
+            .map(|r| Instance {
+                stopping: stopping.contains(&r.id),
+                ..r.instance()
+            })
             .collect())
     }
 
@@ -276,13 +281,12 @@ impl Runtime for LocalRuntime {
 
     async fn stop(&self, instance: &Instance, grace: Duration) -> Result<(), RuntimeError> {
         let id = &instance.id;
-        if let Some(target) = self.target(id).await? {
-            terminate(id, &target, grace).await?;
-        }
-        self.launcher.records.remove(id).await.map_err(|e| {
-            RuntimeError::Transient(format!("cannot remove the record of instance {id}: {e}"))
-        })?;
-        self.launcher.children().remove(id);
+        // Shown as stopping until its record is gone, so nobody takes the
+        // ended process for a crash meanwhile.
+        self.launcher.stopping().insert(id.clone());
+        let stopped = self.end(id, grace).await;
+        self.launcher.stopping().remove(id);
+        stopped?;
         tracing::info!(instance = %id, "stopped instance");
         // Off the stop's path: a rollout waits on its stops.
         let launcher = self.launcher.clone();
@@ -311,6 +315,20 @@ impl Runtime for LocalRuntime {
             }
         })
         .await
+    }
+}
+
+impl LocalRuntime {
+    /// Ends the instance's processes and forgets it.
+    async fn end(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
+        if let Some(target) = self.target(id).await? {
+            terminate(id, &target, grace).await?;
+        }
+        self.launcher.records.remove(id).await.map_err(|e| {
+            RuntimeError::Transient(format!("cannot remove the record of instance {id}: {e}"))
+        })?;
+        self.launcher.children().remove(id);
+        Ok(())
     }
 }
 

@@ -48,6 +48,7 @@ impl InstanceRecord {
             release: self.release.clone(),
             port: Some(self.port),
             started_at: self.started_at,
+            stopping: false,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! the rows go once none is left (and not before the settle time), other
 //! apps are untouched, and a rollout cut short by the deletion stops.
 
+mod support;
+
 use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus, Env, Manifest, ReleaseId, ServiceName};
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, Store, StoreError, APP_DELETED};
@@ -30,15 +32,7 @@ struct Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        let dir = self.dir.path().to_owned();
-        let _ = std::thread::spawn(move || {
-            let tokio = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            tokio.block_on(LocalRuntime::new(&dir).unwrap().stop_all(Duration::ZERO));
-        })
-        .join();
+        support::stop_everything_in(self.dir.path());
     }
 }
 

@@ -1,6 +1,9 @@
 //! The rollout engine end to end below the queue: real `slipway-testapp`
 //! processes on the local runtime, a real database, `Engine::drive`.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod fencing;
 mod supervise;
 
@@ -28,15 +31,7 @@ struct Rig {
 impl Drop for Rig {
     fn drop(&mut self) {
         // Stop whatever a test left running, also when it failed.
-        let dir = self.dir.path().to_owned();
-        let _ = std::thread::spawn(move || {
-            let tokio = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            tokio.block_on(LocalRuntime::new(&dir).unwrap().stop_all(Duration::ZERO));
-        })
-        .join();
+        support::stop_everything_in(self.dir.path());
     }
 }
 

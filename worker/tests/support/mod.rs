@@ -146,3 +146,18 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<String> {
         .filter(|n| n.ends_with(suffix))
         .collect()
 }
+
+/// Stops every instance recorded under the runtime state dir `dir`, from a
+/// `Drop` (any thread, with or without a tokio runtime around it).
+pub fn stop_everything_in(dir: &Path) {
+    let dir = dir.to_owned();
+    let _ = std::thread::spawn(move || {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let runtime = slipway_worker::runtime::local::LocalRuntime::new(&dir).unwrap();
+        tokio.block_on(runtime.stop_all(Duration::ZERO));
+    })
+    .join();
+}

@@ -3,8 +3,11 @@
 //! own state dir. A [`Harness`] stops whatever a test leaves running, also
 //! when an assertion fails.
 
+mod support;
+
+use support::eventually;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,9 +15,6 @@ use serde_json::{json, Value};
 use slipway_core::domain::{AppName, Env, Health, Manifest, ReleaseId, ServiceName};
 use slipway_worker::runtime::local::LocalRuntime;
 use slipway_worker::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
-
-/// Longest any test waits for a state it expects.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A state dir with a runtime over it; dropping it stops every recorded instance.
 struct Harness {
@@ -110,24 +110,6 @@ fn health(path: &str) -> Health {
     .expect("manifest");
     let service = manifest.services().values().next().expect("a service");
     service.health().cloned().expect("health")
-}
-
-/// Polls `look` until `done` holds; panics with the last value after [`PATIENCE`].
-async fn eventually<T, F, Fut>(what: &str, mut look: F, done: impl Fn(&T) -> bool) -> T
-where
-    T: std::fmt::Debug,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = T>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let value = look().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: still {value:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 async fn wait_healthy(rt: &LocalRuntime, instance: &Instance) {

@@ -5,8 +5,7 @@
 
 mod support;
 
-use serde_json::json;
-use slipway_core::domain::{AppName, DeploymentStatus, Env, Manifest, ReleaseId, ServiceName};
+use slipway_core::domain::{AppName, DeploymentStatus, Env, ReleaseId, ServiceName};
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, Store, StoreError, APP_DELETED};
 use slipway_core::testing::TestDatabase;
 use slipway_worker::rollout::{Engine, EngineConfig};
@@ -16,7 +15,6 @@ use slipway_worker::teardown::{self, Pass};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
 const GRACE: Duration = Duration::from_secs(2);
 
 /// A database, a local runtime in a temp dir, and the apps `shop` (with a
@@ -59,20 +57,10 @@ fn name(s: &str) -> AppName {
     AppName::parse(s).unwrap()
 }
 
-fn manifest(flags: &str, count: u32) -> Manifest {
-    Manifest::from_json(&json!({ "services": { "web": {
-        "command": format!("'{TESTAPP}' {flags}"),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}}))
-    .unwrap()
-}
-
 impl Rig {
     fn release(&self, flags: &str, count: u32) -> ReleaseId {
         let build = NewBuild {
-            manifest: manifest(flags, count),
+            manifest: support::testapp_manifest(flags, count),
             git: None,
             description: None,
         };

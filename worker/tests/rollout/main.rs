@@ -17,7 +17,7 @@ use slipway_worker::runtime::{Instance, Runtime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
+use support::TESTAPP;
 
 struct Rig {
     store: Store,
@@ -60,17 +60,6 @@ fn rig(backend: Backend) -> Rig {
     }
 }
 
-/// A manifest of one service running the test app with these flags.
-fn manifest(flags: &str, count: u32) -> Manifest {
-    Manifest::from_json(&json!({ "services": { "web": {
-        "command": format!("'{TESTAPP}' {flags}"),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}}))
-    .unwrap()
-}
-
 impl Rig {
     fn db(&self) -> &TestDatabase {
         &self.db
@@ -78,7 +67,7 @@ impl Rig {
 
     fn release(&self, flags: &str, count: u32) -> ReleaseId {
         let build = NewBuild {
-            manifest: manifest(flags, count),
+            manifest: support::testapp_manifest(flags, count),
             git: None,
             description: None,
         };

@@ -16,6 +16,21 @@ use nix::unistd::Pid;
 use slipway_core::domain::{AppName, Env, ReleaseId, ServiceName};
 use slipway_worker::runtime::InstanceSpec;
 
+/// The test app the worker crate builds.
+pub const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
+
+/// A manifest of one `web` service running the test app with these flags,
+/// health-checked from the start, every second.
+pub fn testapp_manifest(flags: &str, count: u32) -> slipway_core::domain::Manifest {
+    slipway_core::domain::Manifest::from_json(&serde_json::json!({ "services": { "web": {
+        "command": format!("'{TESTAPP}' {flags}"),
+        "port": 8000,
+        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
+        "scale": { "count": count },
+    }}}))
+    .unwrap()
+}
+
 /// Longest a test waits for a state it expects.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 

@@ -1,26 +1,23 @@
-//! Deployments: one open per app, leases, the state machine, the active
-//! release, release statuses, cancellation and what the reconciler finds.
+//! Deployments: one open per app, the state machine, the active release,
+//! release statuses and cancellation.
 
 use crate::{change, fixture, manifest, on_both_backends, Fixture};
 use chrono::TimeDelta;
 use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
-use slipway_core::store::{Backend, Lease, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
+use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
 
 on_both_backends!(
     a_promotion_starts_pending_with_the_apps_deadline,
     a_second_promotion_conflicts_and_deploy_leaves_nothing_behind,
-    leases_give_a_deployment_one_driver,
-    racing_transitions_end_a_deployment_once,
     success_makes_the_release_active_and_failure_does_not,
     transitions_follow_the_state_machine,
     cancel_marks_an_open_deployment,
-    the_reconciler_finds_stale_and_orphaned_deployments,
     rollback_releases_an_older_build_and_env,
 );
 
-const TTL: TimeDelta = TimeDelta::seconds(30);
+pub(crate) const TTL: TimeDelta = TimeDelta::seconds(30);
 
-fn promote(f: &Fixture, release: &ReleaseId) -> slipway_core::store::Deployment {
+pub(crate) fn promote(f: &Fixture, release: &ReleaseId) -> slipway_core::store::Deployment {
     let (_, deployment) = f
         .store
         .promote(&f.app, release, &PromoteOptions::default(), "tester")
@@ -146,91 +143,6 @@ fn a_second_promotion_conflicts_and_deploy_leaves_nothing_behind(backend: Backen
     assert_eq!(winners, 1);
 }
 
-fn leases_give_a_deployment_one_driver(backend: Backend) {
-    let f = fixture(backend);
-    let (_, release) = f.build(None);
-    let d = promote(&f, &release.id);
-    let (_, w1) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    assert!(
-        f.store
-            .claim_deployment(&d.id, "w2", TTL)
-            .unwrap()
-            .is_none(),
-        "w1 holds it"
-    );
-    assert!(
-        f.store
-            .claim_deployment(&d.id, "w1", TTL)
-            .unwrap()
-            .is_none(),
-        "not even w1 itself claims a live lease twice: one drive at a time"
-    );
-    assert!(f.store.renew_lease(&d.id, &w1, TTL).unwrap());
-    let stranger = Lease {
-        owner: "w2".into(),
-        epoch: w1.epoch,
-    };
-    assert!(!f.store.renew_lease(&d.id, &stranger, TTL).unwrap());
-    let err = f
-        .store
-        .transition(&d.id, &stranger, S::Running, None)
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
-
-    // An expired lease can be taken over, by the same worker name too; the
-    // old claim then holds nothing: its token is stale.
-    assert!(f.store.release_lease(&d.id, &w1, false).unwrap());
-    let (_, expiring) = f
-        .store
-        .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
-        .unwrap()
-        .unwrap();
-    let (_, again) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    assert!(again.epoch > expiring.epoch && expiring.epoch > w1.epoch);
-    assert!(!f.store.renew_lease(&d.id, &expiring, TTL).unwrap());
-    assert!(!f.store.release_lease(&d.id, &expiring, false).unwrap());
-    let err = f
-        .store
-        .transition(&d.id, &expiring, S::Running, None)
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
-    f.store.transition(&d.id, &again, S::Running, None).unwrap();
-    // Given up on shutdown: anyone may take it at once.
-    assert!(f.store.release_lease(&d.id, &again, true).unwrap());
-    assert!(f
-        .store
-        .claim_deployment(&d.id, "w3", TTL)
-        .unwrap()
-        .is_some());
-}
-
-/// Two drives racing for the same final move (say, a deployment handed out
-/// twice): exactly one transition is written, with one event.
-fn racing_transitions_end_a_deployment_once(backend: Backend) {
-    let f = fixture(backend);
-    let (_, release) = f.build(None);
-    let d = promote(&f, &release.id);
-    let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    f.store.transition(&d.id, &lease, S::Running, None).unwrap();
-    let outcomes: Vec<_> = std::thread::scope(|scope| {
-        let racers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| f.store.transition(&d.id, &lease, S::Succeeded, None)))
-            .collect();
-        racers.into_iter().map(|r| r.join().unwrap()).collect()
-    });
-    assert_eq!(
-        outcomes.iter().filter(|o| o.is_ok()).count(),
-        1,
-        "{outcomes:?}"
-    );
-    let succeeded = f
-        .event_kinds()
-        .iter()
-        .filter(|k| k.as_str() == "deployment.succeeded")
-        .count();
-    assert_eq!(succeeded, 1);
-}
-
 fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
     let f = fixture(backend);
     let (_, r1) = f.build(None);
@@ -349,48 +261,6 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
     f.store.create_app(&other, None, "t").unwrap();
     let err = f.store.cancel_deployment(&other, &d.id, "ops").unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "foreign: {err:?}");
-}
-
-fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
-    let f = fixture(backend);
-    let (_, release) = f.build(None);
-    let d = promote(&f, &release.id);
-    let due = |requeue_after| -> Vec<_> {
-        f.store
-            .take_due_deployments(requeue_after)
-            .unwrap()
-            .into_iter()
-            .map(|d| d.id)
-            .collect()
-    };
-    let now = TimeDelta::milliseconds(-1);
-    let minute = TimeDelta::seconds(60);
-    assert!(due(minute).is_empty(), "fresh: its job is on the way");
-    assert_eq!(
-        due(now),
-        std::slice::from_ref(&d.id),
-        "its job is long lost"
-    );
-    assert!(
-        due(minute).is_empty(),
-        "just queued again: never twice in a row"
-    );
-    let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    assert!(due(now).is_empty(), "leased");
-    // The claim took the job: once the lease lapses it is due at once.
-    assert!(f.store.release_lease(&d.id, &lease, false).unwrap());
-    f.store
-        .claim_deployment(&d.id, "w1", TimeDelta::milliseconds(-1))
-        .unwrap()
-        .unwrap();
-    assert_eq!(due(minute), std::slice::from_ref(&d.id), "lease expired");
-    assert!(due(minute).is_empty(), "and queued once");
-    // Handed over by a worker that queues the job itself: left alone.
-    let (_, lease) = f.store.claim_deployment(&d.id, "w2", TTL).unwrap().unwrap();
-    assert!(f.store.release_lease(&d.id, &lease, true).unwrap());
-    assert!(due(minute).is_empty(), "its job is on the queue");
-    f.store.unqueue_deployment(&d.id).unwrap();
-    assert_eq!(due(minute), std::slice::from_ref(&d.id), "queueing failed");
 }
 
 fn rollback_releases_an_older_build_and_env(backend: Backend) {

@@ -4,6 +4,7 @@
 
 mod deletion;
 mod deployments;
+mod leases;
 mod logs;
 mod releases;
 mod sealing;

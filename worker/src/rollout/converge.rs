@@ -4,6 +4,7 @@
 //! starts from what runs now, so a resumed rollout simply continues.
 
 use super::plan::next_step;
+use super::step::{in_step, StepOf};
 use super::watch::{Limits, Stop};
 use super::{Engine, Target};
 use crate::queue::trace;
@@ -11,24 +12,13 @@ use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
 use serde_json::json;
-use slipway_core::domain::{AppName, DeploymentId, Health, ReleaseId, Service, ServiceName};
+use slipway_core::domain::{Health, Service, ServiceName};
 use std::collections::HashMap;
 use std::time::Duration;
 use tracing::Instrument;
 
 /// A service without a health check counts as healthy once it has stayed up this long.
 const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
-
-/// What a step works on: the `slipway.*` attributes of its span.
-#[derive(Clone, Copy)]
-pub(super) struct StepOf<'a> {
-    pub app: &'a AppName,
-    pub release: &'a ReleaseId,
-    /// `None` outside a deployment (`slipway dev` restoring an app).
-    pub deployment: Option<&'a DeploymentId>,
-    /// `None` for a step over the whole app.
-    pub service: Option<&'a ServiceName>,
-}
 
 impl Target {
     fn step<'a>(&'a self, service: Option<&'a ServiceName>) -> StepOf<'a> {
@@ -39,23 +29,6 @@ impl Target {
             service,
         }
     }
-}
-
-/// A step span with the attributes every step carries (the issue's
-/// `slipway.app`, `slipway.release`, `slipway.deployment`, `slipway.service`),
-/// plus the step's own fields.
-macro_rules! step_span {
-    ($name:literal, $of:expr $(, $($field:tt)+)?) => {{
-        let of: StepOf<'_> = $of;
-        tracing::info_span!(
-            $name,
-            slipway.app = %of.app,
-            slipway.release = %of.release,
-            slipway.deployment = of.deployment.map(tracing::field::display),
-            slipway.service = of.service.map(tracing::field::display),
-            $($($field)+)?
-        )
-    }};
 }
 
 /// What is known of one target instance between looks.
@@ -386,19 +359,6 @@ impl<R: Runtime> Engine<R> {
         }
         Ok(())
     }
-}
-
-/// Runs `step` inside `span`, which ends as an error with the reason when
-/// the step fails.
-async fn in_step<T>(
-    span: tracing::Span,
-    step: impl std::future::Future<Output = Result<T, Stop>>,
-) -> Result<T, Stop> {
-    let result = step.instrument(span.clone()).await;
-    if let Err(Stop::Failed(reason)) = &result {
-        trace::fail(&span, reason);
-    }
-    result
 }
 
 /// The instance failed: its health wait ends with `reason`.

@@ -2,7 +2,7 @@
 //! out; on failure roll back to the previous release (or fail when there is
 //! none); every move through `Store::transition` under the drive's lease.
 
-use super::converge::StepOf;
+use super::step::StepOf;
 use super::watch::{Limits, Stop};
 use super::{Drive, Engine, EngineError, Interrupted};
 use crate::queue::trace;

@@ -3,6 +3,8 @@
 //! above a `Runtime`. It owns the deadline, fail-fast rules and rollback;
 //! every transition goes through `Store::transition`.
 
+#[macro_use]
+mod step;
 mod converge;
 mod drive;
 pub mod plan;

@@ -121,8 +121,22 @@ impl<R: Runtime> Engine<R> {
                 renewed = Some(Instant::now());
             }
             state.forget_all_but(&apps);
+            // One look at what runs serves every app of the pass.
+            let running = match self.runtime.every_instance().await {
+                Ok(running) => running,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list instances");
+                    continue;
+                }
+            };
             for app in &apps {
-                self.supervise_app(app, &config, &mut state).await;
+                let instances: Vec<Instance> = running
+                    .iter()
+                    .filter(|i| i.app == app.app)
+                    .cloned()
+                    .collect();
+                self.supervise_app(app, instances, &config, &mut state)
+                    .await;
             }
         }
         let owner = self.config.owner.clone();
@@ -133,11 +147,13 @@ impl<R: Runtime> Engine<R> {
 
     /// One look at one app: crashes noticed, missing instances started
     /// (when idle), what runs reported.
-    async fn supervise_app(&self, app: &Supervised, config: &SuperviseConfig, state: &mut State) {
-        let instances = match self.runtime.instances(&app.app).await {
-            Ok(instances) => instances,
-            Err(error) => return tracing::warn!(app = %app.app, %error, "cannot list instances"),
-        };
+    async fn supervise_app(
+        &self,
+        app: &Supervised,
+        instances: Vec<Instance>,
+        config: &SuperviseConfig,
+        state: &mut State,
+    ) {
         state
             .logs
             .ship(self.runtime.as_ref(), &self.store, &app.app, &instances)

@@ -86,6 +86,9 @@ pub trait Runtime: Send + Sync + 'static {
         app: &AppName,
     ) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
 
+    /// Every instance of every app, in one look (the supervisor's pass).
+    fn every_instance(&self) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
+
     /// Looks at the instance now: alive at all, and with `health` given,
     /// passing one health check (bounded by `health.timeout`).
     fn probe(

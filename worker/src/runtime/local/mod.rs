@@ -248,6 +248,12 @@ impl Runtime for LocalRuntime {
     }
 
     async fn instances(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
+        let mut all = self.every_instance().await?;
+        all.retain(|i| &i.app == app);
+        Ok(all)
+    }
+
+    async fn every_instance(&self) -> Result<Vec<Instance>, RuntimeError> {
         let records =
             self.launcher.records.list().await.map_err(|e| {
                 RuntimeError::Transient(format!("cannot list instance records: {e}"))
@@ -255,7 +261,6 @@ impl Runtime for LocalRuntime {
         let stopping = self.launcher.stopping();
         Ok(records
             .iter()
-            .filter(|r| &r.app == app)
             .map(|r| Instance {
                 stopping: stopping.contains(&r.id),
                 ..r.instance()

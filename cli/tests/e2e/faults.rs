@@ -147,7 +147,7 @@ async fn a_paused_worker_gives_way_and_does_not_act_when_resumed() {
     signal(&first, "STOP");
     let _second = cluster.worker();
     let store = cluster.db.store();
-    // Lease 2 s, reconciler every 2 s: taken over within about 5 s.
+    // Lease 2 s, reconciler every second: taken over within about 4 s.
     let deadline = Instant::now() + Duration::from_secs(10);
     while claims_and_events(&store, &id, "deployment.succeeded").0 < 2 {
         assert!(Instant::now() < deadline, "never taken over");

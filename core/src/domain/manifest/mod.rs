@@ -1,8 +1,13 @@
 //! The build manifest (Convox's `convox.yml`, sent as JSON over the API): the
-//! services an app runs, with their image or command, port, health check, scale
-//! and rolling-deployment strategy. Validation lives in `parse`.
+//! services an app runs, with their image or command, port, health check, scale,
+//! rolling-deployment strategy, and how the router reaches them (custom domains,
+//! the app's default service, the drain time). Validation lives in `parse`,
+//! host names in `host`.
 
+mod host;
 mod parse;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,8 +46,23 @@ impl Manifest {
         &self.services
     }
 
+    /// The service the app's own address (`<app>.<router host>`) reaches: the
+    /// one with `default: true`, else the only service with a port, else none.
+    pub fn default_service(&self) -> Option<&ServiceName> {
+        if let Some((name, _)) = self.services.iter().find(|(_, s)| s.default) {
+            return Some(name);
+        }
+        let mut with_port = self.services.iter().filter(|(_, s)| s.port.is_some());
+        match (with_port.next(), with_port.next()) {
+            (Some((name, _)), None) => Some(name),
+            _ => None,
+        }
+    }
+
     /// The canonical form: every default filled in, `health` always an object (and
-    /// absent exactly when there is no `port`). Parses back to an equal manifest.
+    /// absent exactly when there is no `port`), `drain` always there, `domains`
+    /// only when there are some and `default` only when true. Parses back to an
+    /// equal manifest.
     pub fn to_json(&self) -> Value {
         let services: Map<String, Value> = self
             .services
@@ -76,6 +96,9 @@ pub struct Service {
     health: Option<Health>,
     count: u32,
     strategy: Strategy,
+    domains: Vec<String>,
+    default: bool,
+    drain: u32,
 }
 
 impl Service {
@@ -109,6 +132,24 @@ impl Service {
         self.strategy
     }
 
+    /// Custom host names the router sends to this service (lower case, at
+    /// most 20, each claimed by one app; only on a service with a port).
+    pub fn domains(&self) -> &[String] {
+        &self.domains
+    }
+
+    /// Whether the manifest marks this service as the app's default (see
+    /// [`Manifest::default_service`] for the one that answers).
+    pub fn is_default(&self) -> bool {
+        self.default
+    }
+
+    /// Seconds requests already sent to an instance being stopped may take
+    /// to finish (0-300, default 30).
+    pub fn drain(&self) -> u32 {
+        self.drain
+    }
+
     fn to_json(&self) -> Value {
         let mut out = Map::new();
         if let Some(image) = &self.image {
@@ -137,6 +178,13 @@ impl Service {
             "deployment".into(),
             json!({ "minimum": self.strategy.minimum, "maximum": self.strategy.maximum }),
         );
+        if !self.domains.is_empty() {
+            out.insert("domains".into(), json!(self.domains));
+        }
+        if self.default {
+            out.insert("default".into(), json!(true));
+        }
+        out.insert("drain".into(), json!(self.drain));
         Value::Object(out)
     }
 }

@@ -2,11 +2,12 @@
 //! that every error carries the full field path (`manifest.services.web.port`) and a
 //! message saying what is allowed, and so `health` can be a string or an object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 
 use serde_json::{Map, Value};
 
+use super::host::host_name;
 use super::{Health, Manifest, Service, Strategy};
 use crate::domain::{InvalidInput, ServiceName};
 
@@ -14,6 +15,7 @@ const MAX_SERVICES: usize = 50;
 const MAX_IMAGE_BYTES: usize = 512;
 const MAX_COMMAND_BYTES: usize = 8 * 1024;
 const MAX_HEALTH_PATH_BYTES: usize = 1024;
+const MAX_DOMAINS: usize = 20;
 
 const DEFAULT_GRACE: u32 = 5;
 const DEFAULT_INTERVAL: u32 = 5;
@@ -21,9 +23,21 @@ const DEFAULT_TIMEOUT: u32 = 4;
 const DEFAULT_COUNT: u32 = 1;
 pub(super) const DEFAULT_MINIMUM: u8 = 50;
 pub(super) const DEFAULT_MAXIMUM: u16 = 200;
+const DEFAULT_DRAIN: u32 = 30;
+const MAX_DRAIN: u64 = 300;
 
 const TOP_KEYS: &[&str] = &["services"];
-const SERVICE_KEYS: &[&str] = &["image", "command", "port", "health", "scale", "deployment"];
+const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "command",
+    "port",
+    "health",
+    "scale",
+    "deployment",
+    "domains",
+    "default",
+    "drain",
+];
 const HEALTH_KEYS: &[&str] = &["path", "grace", "interval", "timeout"];
 const SCALE_KEYS: &[&str] = &["count"];
 const DEPLOYMENT_KEYS: &[&str] = &["minimum", "maximum"];
@@ -52,10 +66,33 @@ pub(super) fn manifest(value: &Value) -> Result<Manifest, InvalidInput> {
         ));
     }
     let mut out = BTreeMap::new();
+    // Where each domain was first listed, and which service is the default.
+    let mut listed: HashMap<String, String> = HashMap::new();
+    let mut default: Option<ServiceName> = None;
     for (name, body) in services {
         let path = format!("manifest.services.{}", shown(name));
         let name = ServiceName::parse(name).map_err(|e| InvalidInput::new(&path, e.message))?;
-        out.insert(name, service(body, &path)?);
+        let service = service(body, &path)?;
+        for (i, domain) in service.domains.iter().enumerate() {
+            let here = format!("{path}.domains[{i}]");
+            if let Some(first) = listed.get(domain) {
+                return Err(InvalidInput::new(
+                    here,
+                    format!("`{domain}` is listed twice; it is already at {first}"),
+                ));
+            }
+            listed.insert(domain.clone(), here);
+        }
+        if service.default {
+            if let Some(first) = &default {
+                return Err(InvalidInput::new(
+                    format!("{path}.default"),
+                    format!("only one service may be the default, and `{first}` already is"),
+                ));
+            }
+            default = Some(name.clone());
+        }
+        out.insert(name, service);
     }
     Ok(Manifest { services: out })
 }
@@ -113,6 +150,27 @@ fn service(value: &Value, path: &str) -> Result<Service, InvalidInput> {
         }
         None => Strategy::default(),
     };
+    let domains = match map.get("domains") {
+        Some(v) => domains(v, &format!("{path}.domains"))?,
+        None => Vec::new(),
+    };
+    if !domains.is_empty() && port.is_none() {
+        return Err(InvalidInput::new(
+            format!("{path}.domains"),
+            "needs `port`: the router sends a domain's requests to the service's port",
+        ));
+    }
+    let default = match map.get("default") {
+        Some(v) => boolean(v, &format!("{path}.default"))?,
+        None => false,
+    };
+    if default && port.is_none() {
+        return Err(InvalidInput::new(
+            format!("{path}.default"),
+            "needs `port`: the default service answers the app's own address over HTTP",
+        ));
+    }
+    let drain = optional_integer(map, "drain", path, 0..=MAX_DRAIN, DEFAULT_DRAIN)?;
     Ok(Service {
         image,
         command,
@@ -120,7 +178,34 @@ fn service(value: &Value, path: &str) -> Result<Service, InvalidInput> {
         health,
         count,
         strategy,
+        domains,
+        default,
+        drain,
     })
+}
+
+/// A list of at most [`MAX_DOMAINS`] host names, lower-cased.
+fn domains(value: &Value, path: &str) -> Result<Vec<String>, InvalidInput> {
+    let Value::Array(items) = value else {
+        return Err(InvalidInput::new(
+            path,
+            format!("must be a list of host names, not {}", kind(value)),
+        ));
+    };
+    if items.len() > MAX_DOMAINS {
+        return Err(InvalidInput::new(
+            path,
+            format!("lists {} domains; the limit is {MAX_DOMAINS}", items.len()),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = format!("{path}[{i}]");
+            host_name(string(item, &path)?).map_err(|message| InvalidInput::new(&path, message))
+        })
+        .collect()
 }
 
 /// Builds a strategy from in-range or out-of-range percentages, reporting on `path`.
@@ -247,6 +332,16 @@ fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, InvalidInput> {
         other => Err(InvalidInput::new(
             path,
             format!("must be a string, not {}", kind(other)),
+        )),
+    }
+}
+
+fn boolean(value: &Value, path: &str) -> Result<bool, InvalidInput> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        other => Err(InvalidInput::new(
+            path,
+            format!("must be true or false, not {}", kind(other)),
         )),
     }
 }

@@ -32,7 +32,10 @@ fn full_example_round_trips_in_canonical_form() {
         "port": 8000,
         "health": { "path": "/health", "grace": 5, "interval": 5, "timeout": 4 },
         "scale": { "count": 2 },
-        "deployment": { "minimum": 50, "maximum": 200 }
+        "deployment": { "minimum": 50, "maximum": 200 },
+        "domains": ["www.example.com", "example.com"],
+        "default": true,
+        "drain": 45
     }}});
     let manifest = parse(full.clone());
     assert_eq!(manifest.to_json(), full);
@@ -47,6 +50,9 @@ fn full_example_round_trips_in_canonical_form() {
     assert_eq!(service.port(), Some(8000));
     assert_eq!(service.count(), 2);
     assert_eq!(service.strategy(), Strategy::default());
+    assert_eq!(service.domains(), ["www.example.com", "example.com"]);
+    assert!(service.is_default());
+    assert_eq!(service.drain(), 45);
 
     let text = serde_json::to_string(&manifest).expect("serialize");
     assert_eq!(
@@ -67,11 +73,22 @@ fn defaults_are_filled_in() {
             "web": { "image": "web", "port": 3000,
                      "health": { "path": "/", "grace": 5, "interval": 5, "timeout": 4 },
                      "scale": { "count": 1 },
-                     "deployment": { "minimum": 50, "maximum": 200 } },
+                     "deployment": { "minimum": 50, "maximum": 200 },
+                     "drain": 30 },
             "worker": { "command": "work",
                         "scale": { "count": 1 },
-                        "deployment": { "minimum": 50, "maximum": 200 } }
+                        "deployment": { "minimum": 50, "maximum": 200 },
+                        "drain": 30 }
         }})
+    );
+    let service = web(&manifest);
+    assert_eq!(
+        (service.domains(), service.is_default(), service.drain()),
+        (&[][..], false, 30)
+    );
+    assert_eq!(
+        Manifest::from_json(&manifest.to_json()),
+        Ok(manifest.clone())
     );
     let health = web(&manifest).health().expect("default health");
     assert_eq!(
@@ -149,7 +166,7 @@ fn unknown_service_key_names_the_field_and_the_choices() {
     let err = web_error(json!({ "image": "x", "helth": "/" }));
     assert_eq!(
         err.to_string(),
-        "manifest.services.web.helth: unknown field; expected one of image, command, port, health, scale, deployment"
+        "manifest.services.web.helth: unknown field; expected one of image, command, port, health, scale, deployment, domains, default, drain"
     );
     assert_rejected(
         json!({ "image": "x", "port": 1, "health": { "path": "/", "x": 1 } }),

@@ -1,5 +1,5 @@
 //! Slipway's domain layer: validated value types (ids, names, env, descriptions,
-//! manifests) and the shared [`InvalidInput`] error they reject bad input with.
+//! manifests, the router's URL) and the shared [`InvalidInput`] error they reject bad input with.
 //!
 //! Every type here is "parsed, not validated": fields are private and the only way
 //! to build one from outside data is a constructor that checks it.
@@ -11,6 +11,7 @@ pub mod env;
 pub mod ids;
 pub mod manifest;
 pub mod names;
+pub mod routes;
 pub mod token;
 pub mod webhook;
 mod webhook_url;
@@ -24,6 +25,7 @@ pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
+pub use routes::{service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};
 pub use webhook::{EventPattern, WebhookKind};
 pub use webhook_url::{refused_class, WebhookUrl, WebhookUrlError};

@@ -9,7 +9,7 @@ use super::apps::{live, not_found};
 use super::deployments::{find, open_for, Deployment};
 use super::events::{record, record_for};
 use super::records::now;
-use super::schema::{apps, builds, deployments, releases};
+use super::schema::{apps, builds, deployments, domains, releases};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, DeploymentId, DeploymentStatus};
 use crate::events::EventKind;
@@ -79,8 +79,8 @@ impl Store {
         })
     }
 
-    /// Removes a deleted app's deployments, releases, builds and the app
-    /// row, if it was deleted at or before `deleted_before`; `false` (and no
+    /// Removes a deleted app's deployments, releases, builds, domain
+    /// claims and the app row, if it was deleted at or before `deleted_before`; `false` (and no
     /// change) when it was not, is not deleted, or is gone already. Call
     /// only once none of its instances is left. Safe from many workers at
     /// once: one removes, the others find nothing.
@@ -109,6 +109,8 @@ impl Store {
             diesel::delete(deployments::table.filter(deployments::app.eq(app))).execute(conn)?;
             diesel::delete(releases::table.filter(releases::app.eq(app))).execute(conn)?;
             diesel::delete(builds::table.filter(builds::app.eq(app))).execute(conn)?;
+            // Its domains are free for other apps from now on.
+            diesel::delete(domains::table.filter(domains::app.eq(app))).execute(conn)?;
             let removed =
                 diesel::delete(apps::table.find(app).filter(apps::deleted_at.is_not_null()))
                     .execute(conn)?;

@@ -11,6 +11,7 @@ mod connection;
 mod deletion;
 mod deliveries;
 mod deployments;
+mod domains;
 mod error;
 mod events;
 mod fanout;

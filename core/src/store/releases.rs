@@ -5,6 +5,7 @@
 //! lock was taken, so a build, a release and a deployment can be made in one.
 
 use super::apps::lock;
+use super::domains::claim_in;
 use super::events::record;
 use super::listings::{find_build, find_release, latest, latest_with_env, parse_build};
 use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
@@ -90,6 +91,7 @@ pub(super) fn build_in(
     actor: &str,
 ) -> Result<(Build, Release), StoreError> {
     let app = parse_app(app_row)?;
+    claim_in(conn, &app, &new.manifest)?;
     let (_, env) = latest_with_env(conn, keys, &app)?;
     let release_id = ReleaseId::generate();
     let row = BuildRow {

@@ -191,6 +191,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    domains (domain) {
+        domain -> Text,
+        app -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -207,5 +215,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     supervisors,
     processes,
     log_lines,
-    log_offsets
+    log_offsets,
+    domains
 );

@@ -4,6 +4,7 @@
 
 mod deletion;
 mod deployments;
+mod domains;
 mod leases;
 mod logs;
 mod releases;

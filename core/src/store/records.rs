@@ -128,10 +128,15 @@ pub(crate) struct BuildRow {
     pub created_at: NaiveDateTime,
 }
 
+/// A manifest as stored (its canonical JSON text).
+pub(crate) fn parse_manifest(stored: &str) -> Result<Manifest, StoreError> {
+    let manifest: serde_json::Value = parse(serde_json::from_str(stored))?;
+    parse(Manifest::from_json(&manifest))
+}
+
 impl TryFrom<BuildRow> for Build {
     type Error = StoreError;
     fn try_from(row: BuildRow) -> Result<Self, StoreError> {
-        let manifest: serde_json::Value = parse(serde_json::from_str(&row.manifest))?;
         Ok(Build {
             id: parse(BuildId::parse(&row.id))?,
             app: parse(AppName::parse(&row.app))?,
@@ -139,7 +144,7 @@ impl TryFrom<BuildRow> for Build {
             description: row.description,
             git_sha: row.git_sha,
             git_message: row.git_message,
-            manifest: parse(Manifest::from_json(&manifest))?,
+            manifest: parse_manifest(&row.manifest)?,
             actor: row.actor,
             created_at: row.created_at.and_utc(),
         })

@@ -8,6 +8,7 @@ mod domains;
 mod leases;
 mod logs;
 mod releases;
+mod routes;
 mod sealing;
 mod unreadable;
 mod webhooks;

@@ -4,6 +4,7 @@
 pub mod queue;
 pub mod reconcile;
 pub mod rollout;
+pub mod router;
 pub mod run;
 pub mod runtime;
 pub mod teardown;

@@ -1,12 +1,13 @@
 //! The worker side of a process, as `slipway server worker` and `slipway dev`
 //! run it: the rollout consumer (each job drives one deployment through the
 //! engine), the reconciler, the supervisor (which keeps active releases
-//! running between deployments), the teardown of deleted apps and the
-//! webhook deliverer, stopped together.
+//! running between deployments), the teardown of deleted apps, the webhook
+//! deliverer and the router, stopped together.
 
 use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
 use crate::reconcile::{self, enqueue_or_unmark, ReconcileConfig};
 use crate::rollout::{Driven, Engine, EngineConfig, SuperviseConfig};
+use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::webhooks::deliver::ClientError;
 use crate::webhooks::{Deliverer, DeliveryConfig};
@@ -134,6 +135,16 @@ impl<R: Runtime> Workers<R> {
         let stopped = until(&self.stop);
         self.tasks.push(tokio::spawn(deliverer.run(stopped())));
         Ok(())
+    }
+
+    /// Also serves `router` from this process, from the engine's table,
+    /// until [`Workers::stop`].
+    pub fn route(&mut self, store: Store, router: Router) {
+        let table = self.engine.traffic().clone();
+        let runtime = self.engine.runtime().clone();
+        let stopped = until(&self.stop);
+        self.tasks
+            .push(tokio::spawn(router.run(table, store, runtime, stopped())));
     }
 
     pub fn engine(&self) -> &Arc<Engine<R>> {

@@ -12,13 +12,17 @@ use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
 use serde_json::json;
-use slipway_core::domain::{Health, Service, ServiceName};
+use slipway_core::domain::{Health, Manifest, Service, ServiceName};
 use std::collections::HashMap;
 use std::time::Duration;
 use tracing::Instrument;
 
 /// A service without a health check counts as healthy once it has stayed up this long.
 const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
+
+/// How long requests in flight may take once an instance is to stop, when
+/// the release being stopped is not at hand (its service's `drain` otherwise).
+const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 
 impl Target {
     fn step<'a>(&'a self, service: Option<&'a ServiceName>) -> StepOf<'a> {
@@ -60,7 +64,13 @@ impl<R: Runtime> Engine<R> {
             .into_iter()
             .filter(|i| !services.contains_key(&i.service))
             .collect();
-        self.stop_all(target.step(None), &leftovers, limits).await
+        self.stop_all(
+            target.step(None),
+            &leftovers,
+            Some(&target.manifest),
+            limits,
+        )
+        .await
     }
 
     /// One service's rolling update: a span over its waves, failed with the
@@ -104,6 +114,9 @@ impl<R: Runtime> Engine<R> {
                 .watch_new(target, name, service, &new, &mut tracks)
                 .await?;
             tracks.retain(|id, _| new.iter().any(|i| &i.id == id));
+            for instance in new.iter().filter(|i| newly.contains(&i.id)) {
+                self.traffic.admit(instance);
+            }
             if !newly.is_empty() {
                 limits.progress(|| {
                     json!({ "step": "healthy", "service": name, "release": target.release,
@@ -128,8 +141,13 @@ impl<R: Runtime> Engine<R> {
             let mut stopping: Vec<Instance> = old.into_iter().take(step.stop_old).collect();
             stopping.extend(new.into_iter().take(step.stop_new));
             let acted = step.start > 0 || !stopping.is_empty();
-            self.stop_all(target.step(Some(name)), &stopping, limits)
-                .await?;
+            self.stop_all(
+                target.step(Some(name)),
+                &stopping,
+                Some(&target.manifest),
+                limits,
+            )
+            .await?;
             if !acted {
                 tokio::time::sleep(self.config.tick).await;
             }
@@ -268,8 +286,13 @@ impl<R: Runtime> Engine<R> {
             .zip(probes)
             .partition(|(_, probe)| matches!(probe, Probe::Gone(_)));
         let gone: Vec<Instance> = gone.into_iter().map(|(i, _)| i).collect();
-        self.stop_all(target.step(Some(name)), &gone, limits)
-            .await?;
+        self.stop_all(
+            target.step(Some(name)),
+            &gone,
+            Some(&target.manifest),
+            limits,
+        )
+        .await?;
         Ok(alive.into_iter().map(|(i, _)| i).collect())
     }
 
@@ -335,29 +358,47 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Stops instances at once, gracefully, unless the drive may no longer
-    /// act (its lease is in doubt, or the worker is stopping); a failure to
+    /// act (its lease is in doubt, or the worker is stopping). First the
+    /// router sends them nothing new and lets what is in flight finish (up
+    /// to the service's `drain` in `manifest`, or the default). A failure to
     /// stop is logged and the instance looked at again on the next pass.
     pub(super) async fn stop_all(
         &self,
         of: StepOf<'_>,
         instances: &[Instance],
+        manifest: Option<&Manifest>,
         limits: &Limits<'_>,
     ) -> Result<(), Stop> {
         if instances.is_empty() {
             return Ok(());
         }
         limits.fence()?;
-        let grace = self.config.stop_grace;
         let span = step_span!("stop instances", of, instances = instances.len());
-        let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace)))
-            .instrument(span)
-            .await;
-        for (instance, result) in instances.iter().zip(results) {
-            if let Err(err) = result {
-                tracing::warn!(instance = %instance.id, error = %err, "cannot stop instance");
+        let stopped = async {
+            join_all(instances.iter().map(|i| self.drain(i, manifest))).await;
+            // A drain can be long: the lease is confirmed again before acting.
+            limits.fence()?;
+            let grace = self.config.stop_grace;
+            let results = join_all(instances.iter().map(|i| self.runtime.stop(i, grace))).await;
+            for (instance, result) in instances.iter().zip(results) {
+                if let Err(err) = result {
+                    tracing::warn!(instance = %instance.id, error = %err, "cannot stop instance");
+                }
             }
+            Ok(())
+        };
+        stopped.instrument(span).await
+    }
+
+    async fn drain(&self, instance: &Instance, manifest: Option<&Manifest>) {
+        let timeout = manifest
+            .and_then(|m| m.services().get(&instance.service))
+            .map_or(DEFAULT_DRAIN, |s| Duration::from_secs(s.drain().into()));
+        let left = self.traffic.drain(instance, timeout).await;
+        if left > 0 {
+            tracing::warn!(instance = %instance.id, requests = left, ?timeout,
+                "requests still in flight at the end of the drain");
         }
-        Ok(())
     }
 }
 

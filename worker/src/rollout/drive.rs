@@ -147,7 +147,7 @@ impl<R: Runtime> Engine<R> {
                     deployment: Some(&d.id),
                     service: None,
                 };
-                self.stop_all(of, &doomed, limits)
+                self.stop_all(of, &doomed, None, limits)
                     .await
                     .map_err(Interrupted::from_halt)?;
             }

@@ -15,6 +15,7 @@ mod target;
 mod watch;
 
 use crate::queue::trace;
+use crate::router::Table;
 use crate::runtime::Runtime;
 use chrono::TimeDelta;
 use progress::Progress;
@@ -100,6 +101,9 @@ pub struct Engine<R> {
     config: EngineConfig,
     metrics: Metrics,
     shutting_down: Arc<AtomicBool>,
+    /// Who the router sends requests to: admitted once healthy, drained
+    /// before stopped (with no router in this process, nobody reads it).
+    traffic: Arc<Table>,
 }
 
 impl<R: Runtime> Engine<R> {
@@ -110,6 +114,7 @@ impl<R: Runtime> Engine<R> {
             runtime,
             config,
             shutting_down: Arc::default(),
+            traffic: Arc::default(),
         }
     }
 
@@ -121,6 +126,11 @@ impl<R: Runtime> Engine<R> {
 
     pub fn runtime(&self) -> &Arc<R> {
         &self.runtime
+    }
+
+    /// The table the router of this process serves from.
+    pub fn traffic(&self) -> &Arc<Table> {
+        &self.traffic
     }
 
     /// Makes every drive stop at its next safe point and hand its deployment

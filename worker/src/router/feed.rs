@@ -1,0 +1,171 @@
+//! Keeps the router's table current: host names from the store (each app's
+//! active release and the one being rolled out), instances from the
+//! runtime, and health checks of its own: a new instance serves once it
+//! passes one (after its service's grace), a serving one is checked every
+//! `interval` and taken out while it fails, an ejected one is checked at
+//! every look until it passes again.
+
+use super::table::{Backend, Key, State, Table};
+use crate::runtime::{Instance, Probe, Runtime};
+use chrono::{TimeDelta, Utc};
+use slipway_core::domain::{Health, ReleaseId};
+use slipway_core::store::{AppRoutes, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub(super) struct Feed<R> {
+    table: Arc<Table>,
+    store: Store,
+    runtime: Arc<R>,
+    every: Duration,
+    /// When each serving instance is next checked.
+    due: HashMap<String, Instant>,
+    /// Instances with a check under way.
+    checking: Arc<Mutex<HashSet<String>>>,
+}
+
+impl<R: Runtime> Feed<R> {
+    pub(super) fn new(table: Arc<Table>, store: Store, runtime: Arc<R>, every: Duration) -> Self {
+        Feed {
+            table,
+            store,
+            runtime,
+            every,
+            due: HashMap::new(),
+            checking: Arc::default(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.look().await;
+        }
+    }
+
+    async fn look(&mut self) {
+        let store = self.store.clone();
+        let routes = match tokio::task::spawn_blocking(move || store.routes()).await {
+            Ok(Ok(routes)) => routes,
+            Ok(Err(error)) => return tracing::warn!(%error, "router cannot read the routes"),
+            Err(error) => return tracing::warn!(%error, "router cannot read the routes"),
+        };
+        self.table.set_hosts(hosts(&routes));
+        let listed_at = std::time::Instant::now();
+        let instances = match self.runtime.every_instance().await {
+            Ok(instances) => instances,
+            Err(error) => return tracing::warn!(%error, "router cannot list instances"),
+        };
+        let backends = self.table.sync(&instances, listed_at);
+        self.due
+            .retain(|id, _| backends.iter().any(|b| &b.id == id));
+        let healths = healths(&routes);
+        for backend in backends {
+            let Some(instance) = instances.iter().find(|i| i.id == backend.id) else {
+                continue;
+            };
+            let Some(health) = healths.get(&(instance.release.clone(), backend.key.clone())) else {
+                continue;
+            };
+            if self.check_due(&backend, instance, health) {
+                self.check(backend, instance.clone(), health.clone());
+            }
+        }
+    }
+
+    fn check_due(&mut self, backend: &Backend, instance: &Instance, health: &Health) -> bool {
+        let now = Instant::now();
+        match backend.state() {
+            State::Draining => false,
+            State::Pending => {
+                Utc::now() >= instance.started_at + TimeDelta::seconds(health.grace().into())
+            }
+            State::Ejected => true,
+            State::Serving => {
+                let interval = Duration::from_secs(health.interval().into());
+                let next = self.due.entry(backend.id.clone()).or_insert(now + interval);
+                if now < *next {
+                    return false;
+                }
+                *next = now + interval;
+                true
+            }
+        }
+    }
+
+    /// One health check, off the feed's path (a check may take up to the
+    /// service's `timeout`).
+    fn check(&self, backend: Arc<Backend>, instance: Instance, health: Health) {
+        if !self
+            .checking
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(backend.id.clone())
+        {
+            return;
+        }
+        let (runtime, checking) = (self.runtime.clone(), self.checking.clone());
+        tokio::spawn(async move {
+            match runtime.probe(&instance, Some(&health)).await {
+                Probe::Healthy => backend.pass(),
+                Probe::Unhealthy(why) | Probe::Gone(why) => {
+                    if backend.state() == State::Serving {
+                        tracing::warn!(instance = %backend.id, reason = %why,
+                            "instance failed its health check; taken out until it passes");
+                    }
+                    backend.eject();
+                }
+            }
+            checking
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&backend.id);
+        });
+    }
+}
+
+/// Every routed host name: per service with a port
+/// `<service>.<app>.localhost`, `<app>.localhost` for the default service,
+/// and the service's domains. The active release's names come first.
+fn hosts(routes: &[AppRoutes]) -> HashMap<String, Key> {
+    let mut hosts = HashMap::new();
+    for app in routes {
+        for (_, manifest) in &app.releases {
+            for (name, service) in manifest.services() {
+                if service.port().is_none() {
+                    continue;
+                }
+                let key: Key = (app.app.clone(), name.clone());
+                let mut names = vec![format!("{name}.{}.localhost", app.app)];
+                if manifest.default_service() == Some(name) {
+                    names.push(format!("{}.localhost", app.app));
+                }
+                names.extend(service.domains().iter().cloned());
+                for host in names {
+                    hosts.entry(host).or_insert_with(|| key.clone());
+                }
+            }
+        }
+    }
+    hosts
+}
+
+/// The health check of each routed service, per release.
+fn healths(routes: &[AppRoutes]) -> HashMap<(ReleaseId, Key), Health> {
+    let mut healths = HashMap::new();
+    for app in routes {
+        for (release, manifest) in &app.releases {
+            for (name, service) in manifest.services() {
+                if let Some(health) = service.health() {
+                    let key = (app.app.clone(), name.clone());
+                    healths.insert((release.clone(), key), health.clone());
+                }
+            }
+        }
+    }
+    healths
+}

@@ -1,0 +1,133 @@
+//! The router: one stable address per service in front of instances whose
+//! ports change at every start. HTTP/1.1 on hyper, host-based routing
+//! (`<service>.<app>.localhost`, `<app>.localhost` for the default service,
+//! each service's `domains`), least-outstanding-requests balancing over the
+//! healthy instances, drained before they are stopped.
+//!
+//! Who is in the table comes from two sides: the engine of this process
+//! admits an instance the moment its rollout sees it healthy and drains one
+//! before it stops it ([`Table::admit`], [`Table::drain`]); the feed looks at
+//! the runtime and the store itself a few times a second, so it also routes
+//! to instances another worker process started, health-checks the serving
+//! ones at their service's interval (ejecting those that fail until they
+//! pass again), and stops sending to instances marked as stopping.
+
+mod feed;
+mod proxy;
+pub mod table;
+
+use crate::runtime::Runtime;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use slipway_core::store::Store;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+pub use table::Table;
+use tokio::net::TcpListener;
+
+pub use proxy::parse_host;
+
+/// The router's limits. `new` gives the defaults.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    pub listen: SocketAddr,
+    /// Opening a connection to an instance.
+    pub connect_timeout: Duration,
+    /// From the request sent to the first byte of the answer.
+    pub first_byte_timeout: Duration,
+    /// A client connection with no request for this long is closed (also
+    /// the longest a client may take to send its headers).
+    pub idle_timeout: Duration,
+    /// Largest request body, in bytes (413 above).
+    pub max_body: u64,
+    /// Largest request line and headers, in bytes (431 above).
+    pub max_header: usize,
+    /// How often the feed looks at the runtime and the store.
+    pub refresh: Duration,
+}
+
+impl RouterConfig {
+    pub fn new(listen: SocketAddr) -> RouterConfig {
+        RouterConfig {
+            listen,
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_body: 64 * 1024 * 1024,
+            max_header: 64 * 1024,
+            refresh: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Binds the router's address; [`Router::run`] then serves it.
+pub struct Router {
+    listener: TcpListener,
+    config: RouterConfig,
+}
+
+impl Router {
+    pub async fn bind(config: RouterConfig) -> std::io::Result<Router> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Router { listener, config })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves requests from `table`, kept current from `store` and
+    /// `runtime`, until `shutdown` resolves; then takes no new connection.
+    pub async fn run<R: Runtime>(
+        self,
+        table: Arc<Table>,
+        store: Store,
+        runtime: Arc<R>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let Router { listener, config } = self;
+        let fed = feed::Feed::new(table.clone(), store, runtime, config.refresh);
+        let feeding = tokio::spawn(fed.run());
+        let proxy = Arc::new(proxy::Proxy::new(table, config.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(%error, "router cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let proxy = proxy.clone();
+            let config = config.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.serve(req, peer).await) }
+                });
+                let served = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(config.idle_timeout)
+                    .max_buf_size(config.max_header.max(8192))
+                    .max_header_size(config.max_header)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+                if let Err(error) = served {
+                    tracing::debug!(%error, "router connection ended");
+                }
+            });
+        }
+        feeding.abort();
+    }
+}

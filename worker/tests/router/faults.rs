@@ -1,0 +1,141 @@
+//! The router when instances fail: health ejection and return, refused
+//! connections tried elsewhere, and its own answers (503, 502, 504, 413,
+//! 431) when no instance can give one.
+
+use super::{error_of, raw, rig};
+use serde_json::json;
+use slipway_core::store::Backend;
+use slipway_worker::runtime::Runtime;
+use std::collections::HashSet;
+use std::time::Duration;
+use support::eventually;
+
+use super::support;
+
+#[tokio::test]
+async fn an_instance_failing_its_health_check_is_taken_out_until_it_passes() {
+    let rig = rig(Backend::Sqlite, |_| {}).await;
+    let release = rig.running("", 2, json!({})).await;
+    rig.serves(&release).await;
+    let instances = rig.instances().await;
+    let sick = &instances[0];
+    let direct = |path: &str| format!("http://127.0.0.1:{}{path}", sick.port.unwrap());
+    let answered_by = || async {
+        let mut seen = HashSet::new();
+        for _ in 0..12 {
+            seen.insert(rig.web("/env/SLIPWAY_INSTANCE").await.1);
+        }
+        seen
+    };
+    rig.http.get(direct("/health/down")).send().await.unwrap();
+    let healthy = HashSet::from([instances[1].id.clone()]);
+    eventually("the sick instance is taken out", answered_by, |seen| {
+        seen == &healthy
+    })
+    .await;
+    rig.http.get(direct("/health/up")).send().await.unwrap();
+    eventually("the instance is back", answered_by, |seen| seen.len() == 2).await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_tried_on_another_instance() {
+    let rig = rig(Backend::Sqlite, |_| {}).await;
+    let release = rig.running("", 2, json!({})).await;
+    rig.serves(&release).await;
+    // Killed behind the runtime's back: its record still says it runs.
+    let victim = support::processes_of(rig.app.as_str())[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..20 {
+        assert_eq!(rig.web("/").await, (200, release.to_string()));
+    }
+}
+
+#[tokio::test]
+async fn with_no_healthy_instance_the_router_answers_503() {
+    let rig = rig(Backend::Sqlite, |_| {}).await;
+    let release = rig.running("", 1, json!({})).await;
+    rig.serves(&release).await;
+    for instance in rig.instances().await {
+        rig.runtime.stop(&instance, Duration::ZERO).await.unwrap();
+    }
+    let host = rig.host("web");
+    let response = eventually(
+        "the router has no instance",
+        || rig.get(&host, "/"),
+        |response| response.status() == 503,
+    )
+    .await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (_, error) = error_of(response).await;
+    assert_eq!(error["code"], "no_instance");
+}
+
+#[tokio::test]
+async fn an_instance_that_does_not_answer_in_time_gets_504() {
+    let rig = rig(Backend::Sqlite, |config| {
+        config.first_byte_timeout = Duration::from_millis(300)
+    })
+    .await;
+    let release = rig.running("", 1, json!({})).await;
+    rig.serves(&release).await;
+    let (status, error) = error_of(rig.get(&rig.host("web"), "/sleep/3000").await).await;
+    assert_eq!(status, 504);
+    assert_eq!(error["code"], "instance_timeout");
+}
+
+#[tokio::test]
+async fn an_instance_dying_under_a_request_gets_502() {
+    let rig = rig(Backend::Sqlite, |_| {}).await;
+    let release = rig.running("", 1, json!({})).await;
+    rig.serves(&release).await;
+    let host = rig.host("web");
+    let pending = rig.get(&host, "/sleep/3000");
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for process in support::processes_of(rig.app.as_str()) {
+            let pid = nix::unistd::Pid::from_raw(process.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    };
+    let (response, ()) = tokio::join!(pending, kill);
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, 502);
+    assert_eq!(error["code"], "instance_failed");
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let rig = rig(Backend::Sqlite, |config| {
+        config.max_body = 1024;
+        config.max_header = 8192;
+    })
+    .await;
+    let release = rig.running("", 1, json!({})).await;
+    rig.serves(&release).await;
+    let url = format!("http://{}/", rig.router);
+    let fits = rig
+        .http
+        .post(&url)
+        .header("host", rig.host("web"))
+        .body(vec![b'x'; 1024]);
+    assert_eq!(fits.send().await.unwrap().status(), 200);
+    let over = rig
+        .http
+        .post(&url)
+        .header("host", rig.host("web"))
+        .body(vec![b'x'; 1025]);
+    let (status, error) = error_of(over.send().await.unwrap()).await;
+    assert_eq!(status, 413);
+    assert_eq!(error["code"], "body_too_large");
+    let long = "y".repeat(10_000);
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nX-Long: {long}\r\n\r\n",
+        rig.host("web")
+    );
+    let answer = raw(rig.router, request.as_bytes(), "\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}

@@ -8,9 +8,11 @@ use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
+use slipway_worker::router::{Router, RouterConfig};
 use slipway_worker::runtime::local::{LocalRuntime, UidRange, Users};
 use slipway_worker::webhooks::schedule::parse_duration;
 use slipway_worker::webhooks::{DeliveryConfig, RetrySchedule};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +104,8 @@ pub struct WorkerArgs {
     #[arg(long, env = "SLIPWAY_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
     #[command(flatten)]
+    pub router: RouterArgs,
+    #[command(flatten)]
     pub local: LocalRuntimeArgs,
 }
 
@@ -119,6 +123,36 @@ impl WorkerArgs {
         let mut consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("worker"));
         consumer.concurrency = self.concurrency.max(1);
         consumer
+    }
+}
+
+/// The router in front of the apps' instances.
+#[derive(Debug, Args)]
+pub struct RouterArgs {
+    /// Where the router listens (`<service>.<app>.localhost`, the apps'
+    /// domains), or `off`; unset: 127.0.0.1:8000 in `slipway dev`, off for
+    /// `server worker`
+    #[arg(long = "router-listen", env = "SLIPWAY_ROUTER_LISTEN")]
+    pub router_listen: Option<String>,
+}
+
+impl RouterArgs {
+    /// Binds the router's address (`default` when none is set); `None`
+    /// when the router is off.
+    pub async fn bind(&self, default: Option<&str>) -> anyhow::Result<Option<Router>> {
+        let Some(listen) = self.router_listen.as_deref().or(default) else {
+            return Ok(None);
+        };
+        if listen == "off" {
+            return Ok(None);
+        }
+        let address: SocketAddr = listen.parse().with_context(|| {
+            format!("SLIPWAY_ROUTER_LISTEN: {listen:?} is not an address such as 127.0.0.1:8000, nor `off`")
+        })?;
+        let router = Router::bind(RouterConfig::new(address)).await.with_context(|| {
+            format!("the router cannot listen on {address} (set SLIPWAY_ROUTER_LISTEN to another address, or to `off`)")
+        })?;
+        Ok(Some(router))
     }
 }
 

@@ -229,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(worker = %consumer.worker_name, "worker started");
             let lease = worker.lease();
             let runtime = worker.runtime()?;
+            let router = worker.router.bind(None).await?;
             let metrics = slipway_core::metrics::Metrics::new();
             if let Some(listen) = &worker.metrics_listen {
                 let (server, address) =
@@ -246,6 +247,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 lease,
                 metrics,
             );
+            if let Some(router) = router {
+                tracing::info!(address = %router.local_addr()?, "router listening");
+                workers.route(store.clone(), router);
+            }
             workers.deliver_webhooks(store, webhooks.delivery(false))?;
             shutdown_signal().await;
             tracing::info!("stopping: running rollouts continue on other workers");

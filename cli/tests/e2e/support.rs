@@ -33,6 +33,10 @@ pub fn slipway(args: &[&str]) -> Command {
     if args.first() == Some(&"server") {
         command.env("SLIPWAY_SECRET_KEY", SECRET_KEY);
     }
+    if args.first() == Some(&"dev") {
+        // Tests run side by side: each dev's router on a port of its own.
+        command.env("SLIPWAY_ROUTER_LISTEN", "127.0.0.1:0");
+    }
     command
 }
 

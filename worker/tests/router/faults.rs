@@ -139,3 +139,25 @@ async fn oversized_requests_are_refused() {
     let answer = raw(rig.router, request.as_bytes(), "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
+
+#[tokio::test]
+async fn an_idle_client_connection_is_closed() {
+    let rig = rig(Backend::Sqlite, |config| {
+        config.idle_timeout = Duration::from_millis(300)
+    })
+    .await;
+    let release = rig.running("", 1, json!({})).await;
+    rig.serves(&release).await;
+    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", rig.host("web"));
+    let mut stream = tokio::net::TcpStream::connect(rig.router).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    // The answer, then the end of the connection once it has been idle.
+    let answer = super::read_until(&mut stream, "never appears").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(release.as_str()), "{answer}");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
+}

@@ -73,6 +73,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_token,
         allow_private_webhooks: delivery.allow_private,
         write_rate_per_minute: args.listen.rate_limit,
+        router_url: None,
     };
     // One registry for the whole process: /metrics shows the workers' too.
     let metrics = Metrics::new();

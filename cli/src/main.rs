@@ -207,6 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin_token,
                 allow_private_webhooks: webhooks.delivery(false).allow_private,
                 write_rate_per_minute: listen.rate_limit,
+                router_url: None,
             };
             let app = Application::build(config, store, queue).await?;
             tracing::info!(address = %app.local_addr(), "API listening");

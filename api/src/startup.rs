@@ -9,6 +9,7 @@ use crate::{routes, MAX_BODY_BYTES};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
+use slipway_core::domain::RouterUrl;
 use slipway_core::jobs::JobQueue;
 use slipway_core::metrics::Metrics;
 use slipway_core::secret::{hash_token, Secret};
@@ -30,6 +31,9 @@ pub struct ApiConfig {
     pub allow_private_webhooks: bool,
     /// Writes a minute each token may make (`SLIPWAY_RATE_LIMIT`; 0: no limit).
     pub write_rate_per_minute: u32,
+    /// Where users reach the router (`SLIPWAY_ROUTER_URL`): apps show their
+    /// services' URLs under it. None: services are shown without URLs.
+    pub router_url: Option<RouterUrl>,
 }
 
 /// Writes a minute per token unless configured otherwise: enough for any CI
@@ -93,6 +97,7 @@ impl Application {
             allow_private_webhooks: config.allow_private_webhooks,
             metrics,
             write_limit: RateLimiter::new(config.write_rate_per_minute),
+            router_url: config.router_url,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -16,6 +16,8 @@ pub struct AppState {
     pub metrics: slipway_core::metrics::Metrics,
     /// Writes per minute per token.
     pub write_limit: crate::limits::RateLimiter,
+    /// Where users reach the router, for the URLs apps show.
+    pub router_url: Option<slipway_core::domain::RouterUrl>,
 }
 
 impl AppState {

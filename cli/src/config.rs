@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use slipway_core::domain::RouterUrl;
 use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
@@ -48,6 +49,50 @@ pub struct ListenArgs {
     /// Writes (POST, PATCH, DELETE) a minute each token may make; 0: no limit
     #[arg(long, env = "SLIPWAY_RATE_LIMIT", default_value_t = slipway_api::DEFAULT_WRITE_RATE_PER_MINUTE)]
     pub rate_limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RouterUrlArgs {
+    /// Where users reach the router, e.g. http://localhost:8000 or
+    /// https://apps.example.com: apps show their services at
+    /// <service>.<app>.<host> under it [default: none, no URLs shown; in
+    /// `slipway dev`, http://localhost:<port of SLIPWAY_ROUTER_LISTEN>]
+    #[arg(long, env = "SLIPWAY_ROUTER_URL", value_name = "URL", value_parser = parse_router_url)]
+    pub router_url: Option<RouterUrl>,
+}
+
+/// `slipway dev`'s router: where it listens, and where users reach it.
+#[derive(Debug, Args)]
+pub struct DevRouterArgs {
+    /// Address the router listens on
+    #[arg(long, env = "SLIPWAY_ROUTER_LISTEN", default_value = "127.0.0.1:8000")]
+    pub router_listen: SocketAddr,
+    #[command(flatten)]
+    pub url: RouterUrlArgs,
+}
+
+impl DevRouterArgs {
+    /// `SLIPWAY_ROUTER_URL`, else the router's own address as users of
+    /// this machine reach it.
+    pub fn router_url(&self) -> RouterUrl {
+        self.url
+            .router_url
+            .clone()
+            .unwrap_or_else(|| router_url_for(self.router_listen))
+    }
+}
+
+/// `http://localhost:<port>` for a router listening on `listen`: names
+/// under `localhost` resolve to this machine whatever the app part, so
+/// `<service>.<app>.localhost` needs no DNS set-up. Give it the bound
+/// address when the port was 0.
+pub fn router_url_for(listen: SocketAddr) -> RouterUrl {
+    RouterUrl::localhost(listen.port())
+}
+
+/// The router URL check, with its message alone (clap names the flag).
+fn parse_router_url(raw: &str) -> Result<RouterUrl, String> {
+    RouterUrl::parse(raw).map_err(|err| err.message)
 }
 
 /// `SLIPWAY_ADMIN_TOKEN`, when set; refused when too short to be safe.
@@ -215,5 +260,41 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_router_is_reached_at_localhost_on_its_port() {
+        let listen: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        assert_eq!(router_url_for(listen).to_string(), "http://localhost:8000");
+        let any: SocketAddr = "0.0.0.0:80".parse().unwrap();
+        assert_eq!(router_url_for(any).to_string(), "http://localhost");
+    }
+
+    #[test]
+    fn a_configured_router_url_wins_over_the_listen_address() {
+        let args = DevRouterArgs {
+            router_listen: "127.0.0.1:9000".parse().unwrap(),
+            url: RouterUrlArgs { router_url: None },
+        };
+        assert_eq!(args.router_url().to_string(), "http://localhost:9000");
+        let args = DevRouterArgs {
+            url: RouterUrlArgs {
+                router_url: Some(RouterUrl::parse("https://apps.example.com").unwrap()),
+            },
+            ..args
+        };
+        assert_eq!(args.router_url().to_string(), "https://apps.example.com");
+    }
+
+    #[test]
+    fn a_bad_router_url_is_refused_with_what_is_wrong() {
+        let message = parse_router_url("http://localhost:8000/apps").unwrap_err();
+        assert!(message.contains("must not have a path"), "{message}");
+        assert!(parse_router_url("localhost:8000").is_err());
     }
 }

@@ -3,7 +3,9 @@
 //! generated once and kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN and
 //! SLIPWAY_SECRET_KEY are set.
 
-use crate::config::{admin_token_from_env, check_token, ListenArgs, LocalRuntimeArgs, WebhookArgs};
+use crate::config::{
+    admin_token_from_env, check_token, DevRouterArgs, ListenArgs, LocalRuntimeArgs, WebhookArgs,
+};
 use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
@@ -37,6 +39,8 @@ pub struct DevArgs {
     webhooks: WebhookArgs,
     #[command(flatten)]
     local: LocalRuntimeArgs,
+    #[command(flatten)]
+    router: DevRouterArgs,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -73,12 +77,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_token,
         allow_private_webhooks: delivery.allow_private,
         write_rate_per_minute: args.listen.rate_limit,
+        router_url: Some(args.router.router_url()),
     };
     // One registry for the whole process: /metrics shows the workers' too.
     let metrics = Metrics::new();
     let app =
         Application::build_with_metrics(config, store.clone(), queue.clone(), metrics.clone())
             .await?;
+    // router: the worker's router starts here, listening on
+    // `args.router.router_listen`; users reach it at `args.router.router_url()`.
     let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
     let lease = Duration::from_secs(15);
     let mut workers = Workers::start_with_metrics(

@@ -11,8 +11,8 @@ mod telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{
-    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, WebhookArgs,
-    WorkerArgs,
+    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, RouterUrlArgs,
+    WebhookArgs, WorkerArgs,
 };
 use slipway_api::{ApiConfig, Application};
 use slipway_core::store::Store;
@@ -70,6 +70,8 @@ enum Server {
         listen: ListenArgs,
         #[command(flatten)]
         webhooks: WebhookArgs,
+        #[command(flatten)]
+        router: RouterUrlArgs,
     },
     /// The rollout worker and reconciler (several may run)
     Worker {
@@ -194,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             queue,
             listen,
             webhooks,
+            router,
         }) => {
             let admin_token = admin_token_from_env()?
                 .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
@@ -207,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 admin_token,
                 allow_private_webhooks: webhooks.delivery(false).allow_private,
                 write_rate_per_minute: listen.rate_limit,
+                router_url: router.router_url,
             };
             let app = Application::build(config, store, queue).await?;
             tracing::info!(address = %app.local_addr(), "API listening");

@@ -1,14 +1,15 @@
-//! `/apps` and `/apps/{app}`.
+//! `/apps` and `/apps/{app}`. An app is shown with where its services
+//! answer through the router, from its active release's manifest.
 
 use super::app_path;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use slipway_core::domain::Scope;
-use slipway_core::domain::{AppName, Deadline};
+use slipway_core::domain::{service_urls, AppName, Deadline, Scope, ServiceUrls};
+use slipway_core::store::App;
 
 const DEADLINE_FIELD: &str = "deadline_seconds";
 
@@ -42,14 +43,14 @@ pub async fn create(
             store.create_app(&name, deadline, &actor)
         })
         .await?;
-    Ok(HttpResponse::Created().json(app))
+    Ok(HttpResponse::Created().json(view(&state, app).await?))
 }
 
 /// Every app the token reaches.
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut apps = state.db(|store| store.list_apps()).await?;
     apps.retain(|app| caller.grant().covers(&app.name));
-    Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
+    Ok(HttpResponse::Ok().json(json!({ "apps": views(&state, apps).await? })))
 }
 
 pub async fn show(
@@ -60,7 +61,7 @@ pub async fn show(
     let name = app_path(&path)?;
     caller.require(Scope::Read, Some(&name))?;
     let app = state.db(move |store| store.get_app(&name)).await?;
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
 pub async fn update(
@@ -78,7 +79,7 @@ pub async fn update(
             store.update_app(&name, deadline, &actor)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
 pub async fn remove(
@@ -93,4 +94,42 @@ pub async fn remove(
         .write(&caller, move |store| store.delete_app(&name, &actor))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// An app as the API shows it: the stored app and, for each service of its
+/// active release that has a port, the URLs it answers at.
+#[derive(Debug, Serialize)]
+struct AppView {
+    #[serde(flatten)]
+    app: App,
+    services: Vec<ServiceUrls>,
+}
+
+/// The apps with their services; the manifests are read in one query.
+async fn views(state: &AppState, apps: Vec<App>) -> Result<Vec<AppView>, ApiError> {
+    let active: Vec<_> = apps
+        .iter()
+        .filter_map(|app| app.active_release.clone())
+        .collect();
+    let manifests = state.db(move |store| store.manifests(&active)).await?;
+    let router = state.router_url.as_ref();
+    Ok(apps
+        .into_iter()
+        .map(|app| {
+            let services = app
+                .active_release
+                .as_ref()
+                .and_then(|release| manifests.get(release))
+                .map(|manifest| service_urls(router, &app.name, manifest))
+                .unwrap_or_default();
+            AppView { app, services }
+        })
+        .collect())
+}
+
+async fn view(state: &AppState, app: App) -> Result<AppView, ApiError> {
+    let mut views = views(state, vec![app]).await?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::Internal("an app without its view".into()))
 }

@@ -9,6 +9,7 @@ mod idempotency;
 mod limits;
 mod logs;
 mod processes;
+mod routing;
 mod scopes;
 mod support;
 mod tokens;

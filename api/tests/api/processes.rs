@@ -1,6 +1,7 @@
 //! `GET /apps/{app}/processes`: what the supervising worker reported, as
 //! stored (no worker runs here: the test reports as one would), scoped like
-//! every app route, and 404 for an app that does not exist.
+//! every app route, each with its address, and 404 for an app that does not
+//! exist.
 
 use crate::support::{expect_error, expect_status, spawn_app};
 use chrono::Utc;
@@ -32,7 +33,10 @@ async fn processes_are_listed_as_the_worker_reported_them(backend: Backend) {
     };
     let seen = [
         process("web-a", ProcessStatus::Running, 1),
-        process("web-b", ProcessStatus::Crashed, 1),
+        Process {
+            port: None,
+            ..process("web-b", ProcessStatus::Crashed, 1)
+        },
     ];
     let name = AppName::parse("myapp").unwrap();
     app.store.report_processes(&name, &seen).unwrap();
@@ -44,6 +48,10 @@ async fn processes_are_listed_as_the_worker_reported_them(backend: Backend) {
     assert_eq!(rows[1]["status"], "crashed");
     assert_eq!(rows[1]["restarts"], 1);
     assert_eq!(rows[0]["port"], 40123);
+    assert_eq!(rows[0]["address"], "127.0.0.1:40123");
+    assert_eq!(rows[1]["port"], serde_json::Value::Null);
+    assert_eq!(rows[1]["address"], serde_json::Value::Null);
+    app.assert_documented("Process", &rows[0]).await;
     assert_eq!(rows[0]["release"], release.as_str());
 
     // A newer report replaces the older one.

@@ -4,7 +4,7 @@
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use slipway_api::{ApiConfig, Application};
-use slipway_core::domain::AppName;
+use slipway_core::domain::{AppName, RouterUrl};
 use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
@@ -26,6 +26,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// [`spawn_app`] with a write rate limit per token (0: none).
 pub async fn spawn_app_with_rate(backend: Backend, write_rate_per_minute: u32) -> TestApp {
+    spawn_app_with(backend, write_rate_per_minute, None).await
+}
+
+/// [`spawn_app`] with users reaching the router at `router_url`.
+pub async fn spawn_app_with_router(backend: Backend, router_url: &str) -> TestApp {
+    let router_url = RouterUrl::parse(router_url).expect("a valid router URL");
+    spawn_app_with(backend, 0, Some(router_url)).await
+}
+
+async fn spawn_app_with(
+    backend: Backend,
+    write_rate_per_minute: u32,
+    router_url: Option<RouterUrl>,
+) -> TestApp {
     let db = TestDatabase::new(backend);
     let store = db.store();
     let token = generate_token();
@@ -34,6 +48,7 @@ pub async fn spawn_app_with_rate(backend: Backend, write_rate_per_minute: u32) -
         admin_token: token.clone(),
         allow_private_webhooks: false,
         write_rate_per_minute,
+        router_url,
     };
     let (queue, jobs) = JobQueue::in_process();
     let app = Application::build(config, store.clone(), queue)
@@ -113,6 +128,25 @@ impl TestApp {
     pub async fn releases(&self, app: &str) -> Vec<Value> {
         let body = expect_status(self.get(&format!("/apps/{app}/releases")).await, 200).await;
         body["releases"].as_array().unwrap().clone()
+    }
+
+    /// Asserts that `value` has exactly the properties `openapi.json`'s
+    /// schema `name` describes, all of them required.
+    pub async fn assert_documented(&self, name: &str, value: &Value) {
+        let document = expect_status(self.get("/openapi.json").await, 200).await;
+        let schema = &document["components"]["schemas"][name];
+        let keys = |v: &Value| -> std::collections::BTreeSet<String> {
+            v.as_object().expect("an object").keys().cloned().collect()
+        };
+        let documented = keys(&schema["properties"]);
+        let required: std::collections::BTreeSet<String> = schema["required"]
+            .as_array()
+            .expect("required properties")
+            .iter()
+            .map(|k| k.as_str().expect("a name").to_owned())
+            .collect();
+        assert_eq!(keys(value), documented, "{name}: {value}");
+        assert_eq!(required, documented, "{name}: every property is required");
     }
 
     /// How many events the app has, read straight from the store.

@@ -1,10 +1,11 @@
-//! `slipway apps`, `apps create NAME`, `apps delete NAME`, `apps info`.
+//! `slipway apps`, `apps create NAME`, `apps delete NAME`, `apps info`
+//! (with where each service answers).
 
 use super::output::{self, ago, text, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
 pub struct AppsArgs {
@@ -73,9 +74,31 @@ pub async fn run(ctx: &Ctx, args: AppsArgs) -> anyhow::Result<()> {
                 ("Deadline", format!("{} s", text(&app["deadline_seconds"]))),
                 ("Created", ago(&app["created_at"])),
             ]));
+            if let Some(table) = services(&app, ctx.colour) {
+                output::line("");
+                output::line(table);
+            }
             Ok(())
         }
     }
+}
+
+/// One row per URL of each service of the active release (`-` for a
+/// service without one: no router URL is configured); none without services.
+fn services(app: &Value, colour: bool) -> Option<String> {
+    let services = app["services"].as_array().filter(|s| !s.is_empty())?;
+    let mut rows = Vec::new();
+    for service in services {
+        let name = text(&service["name"]);
+        let urls = service["urls"].as_array().cloned().unwrap_or_default();
+        if urls.is_empty() {
+            rows.push(vec![Cell::new(name.clone()), Cell::new("-")]);
+        }
+        for url in &urls {
+            rows.push(vec![Cell::new(name.clone()), Cell::new(text(url))]);
+        }
+    }
+    Some(output::table(&["SERVICE", "URL"], rows, colour))
 }
 
 async fn list(ctx: &Ctx) -> anyhow::Result<()> {

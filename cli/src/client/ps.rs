@@ -1,5 +1,5 @@
 //! `slipway ps`: the app's instances, as its supervising worker last saw
-//! them: id, service, release, status, restarts, age and where it listens.
+//! them: id, service, release, status, restarts, age and its address.
 
 use super::output::{self, ago, text, Cell};
 use super::Ctx;
@@ -21,16 +21,16 @@ pub async fn run(ctx: &Ctx, _args: PsArgs) -> anyhow::Result<()> {
         .map(|all| all.iter().map(row).collect())
         .unwrap_or_default();
     let headers = [
-        "ID", "SERVICE", "RELEASE", "STATUS", "RESTARTS", "STARTED", "LISTENS",
+        "ID", "SERVICE", "RELEASE", "STATUS", "RESTARTS", "STARTED", "ADDRESS",
     ];
     output::line(output::table(&headers, rows, ctx.colour));
     Ok(())
 }
 
 fn row(p: &Value) -> Vec<Cell> {
-    let listens = match p["port"].as_u64() {
-        Some(port) => format!("127.0.0.1:{port}"),
-        None => "-".to_owned(),
+    let address = match text(&p["address"]) {
+        a if a.is_empty() => "-".to_owned(),
+        a => a,
     };
     vec![
         Cell::new(text(&p["id"])),
@@ -39,6 +39,6 @@ fn row(p: &Value) -> Vec<Cell> {
         Cell::new(text(&p["status"])),
         Cell::new(p["restarts"].as_u64().unwrap_or(0).to_string()),
         Cell::new(ago(&p["started_at"])),
-        Cell::new(listens),
+        Cell::new(address),
     ]
 }

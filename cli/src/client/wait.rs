@@ -1,7 +1,8 @@
 //! `--wait`: follows a deployment's event stream (server-sent events) and
 //! tells its progress as it happens; a spinner line on a terminal, plain
 //! lines otherwise. Resumes after a dropped connection (`Last-Event-ID`);
-//! gives up with its own exit code when the API stays away.
+//! gives up with its own exit code when the API stays away. A promotion's
+//! success line ends with where the app answers.
 
 use super::output::{self, paint, text};
 use super::{code, Ctx, Exit};
@@ -37,7 +38,7 @@ pub async fn promoted(ctx: &Ctx, app: &str, mut started: Value, wait: bool) -> a
         }
         return Ok(());
     }
-    let last = follow(ctx, app, &id).await?;
+    let last = follow_to(ctx, app, &id, true).await?;
     if ctx.json {
         started["deployment"] = last.clone();
         output::json(&started);
@@ -72,6 +73,11 @@ pub(super) struct Sse {
 
 /// Follows the events until the final one; returns the final deployment.
 pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
+    follow_to(ctx, app, id, false).await
+}
+
+/// [`follow`]; with `with_url`, a success line ends with the app's URL.
+async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Result<Value> {
     let path = ["apps", app, "deployments", id, "events"];
     let mut show = Show::new(ctx.json);
     let mut last_id: Option<String> = None;
@@ -99,9 +105,16 @@ pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
                         if event.id.is_some() {
                             last_id = event.id.clone();
                         }
-                        if let Some(last) = show.event(&event) {
-                            show.clear();
+                        if let Some((last, mut line)) = show.event(&event) {
                             reader.abort();
+                            if with_url && text(&last["status"]) == "succeeded" {
+                                if let Some(url) = app_url(ctx, app).await {
+                                    line = format!("{line}: {url}");
+                                }
+                            }
+                            let line = paint_final(&line, &last, show.colour);
+                            show.say(line);
+                            show.clear();
                             return Ok(last);
                         }
                     }
@@ -119,6 +132,26 @@ pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
         show.note("connection lost; reconnecting");
         pause(failures).await;
     }
+}
+
+/// Where the app answers now: its default service's first URL, else the
+/// first URL of its first service that has one; none when the API shows
+/// none (no router URL configured) or cannot be asked.
+async fn app_url(ctx: &Ctx, app: &str) -> Option<String> {
+    let shown = ctx.api.get(&["apps", app]).await.ok()?;
+    let services = shown["services"].as_array()?;
+    let first_url = |service: &Value| service["urls"].get(0).map(text);
+    services
+        .iter()
+        .filter(|s| s["default"] == Value::Bool(true))
+        .chain(services)
+        .find_map(first_url)
+}
+
+/// The final line, green on a terminal when the deployment succeeded.
+fn paint_final(line: &str, deployment: &Value, colour: bool) -> String {
+    let succeeded = text(&deployment["status"]) == "succeeded";
+    paint(line, output::GREEN, colour && succeeded)
 }
 
 /// The wait before reconnection attempt `n`.
@@ -265,8 +298,9 @@ impl Show {
         }
     }
 
-    /// Shows one event; the final deployment when it is the last.
-    fn event(&mut self, event: &Sse) -> Option<Value> {
+    /// Shows one event; for the last, returns the final deployment and the
+    /// line that tells its end, for the caller to show.
+    fn event(&mut self, event: &Sse) -> Option<(Value, String)> {
         let d = &event.data["data"]["deployment"];
         let reason = text(&d["reason"]);
         match event.kind.as_str() {
@@ -288,18 +322,14 @@ impl Show {
                     .map(|ms| format!(" in {}", output::duration_ms(ms)))
                     .unwrap_or_default();
                 let line = match event.kind.as_str() {
-                    "deployment.succeeded" => paint(
-                        &format!("Deployment {id} succeeded{took}"),
-                        output::GREEN,
-                        self.colour,
-                    ),
+                    "deployment.succeeded" => format!("Deployment {id} succeeded{took}"),
                     "deployment.rolled_back" => format!("Deployment {id} rolled back{took}"),
                     _ => format!("Deployment {id} failed{took}"),
                 };
                 // The last line: no spinner after it.
                 self.spinner = false;
-                self.say(line);
-                return Some(d.clone());
+                self.clear();
+                return Some((d.clone(), line));
             }
             _ => {}
         }

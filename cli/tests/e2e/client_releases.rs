@@ -209,6 +209,7 @@ fn promote_rollback_and_deployments() {
         "{out}"
     );
     assert!(out.contains(" succeeded in "), "{out}");
+    assert!(out.contains("s: http://shop.localhost:"), "{out}");
     let table = client.run(&["releases"]).ok();
     assert!(
         table.lines().nth(1).unwrap().contains(" active "),
@@ -221,6 +222,7 @@ fn promote_rollback_and_deployments() {
         .ok();
     assert!(out.contains("Setting FOO... OK\nRelease: R"), "{out}");
     assert!(out.contains(" succeeded in "), "{out}");
+    assert!(out.contains("s: http://shop.localhost:"), "{out}");
     let line = client.run(&["env", "set", "FOO=2", "--wait"]).error(1);
     assert!(line.contains("--promote"), "{line}");
 

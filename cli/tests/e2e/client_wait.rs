@@ -1,6 +1,6 @@
 //! `slipway deploy --wait` and friends against a real `slipway dev`: the
-//! rollout's progress as it happens, exit 0 only on success, 3 when it
-//! rolled back, 4 when the connection is lost.
+//! rollout's progress as it happens, exit 0 only on success (with where the
+//! app answers), 3 when it rolled back, 4 when the connection is lost.
 
 use crate::support::dev_client;
 use std::time::{Duration, Instant};
@@ -33,12 +33,22 @@ fn deploy_wait_shows_progress_and_exits_by_outcome() {
         out.contains(&format!("web: 3/3 healthy ({release})\n")),
         "{out}"
     );
+    let last = lines.last().unwrap();
     assert!(
-        lines
-            .last()
-            .unwrap()
-            .starts_with(&format!("Deployment {deployment} succeeded in ")),
+        last.starts_with(&format!("Deployment {deployment} succeeded in ")),
         "{out}"
+    );
+    // `web`, the only service with a port, is the default: dev's router URL
+    // is http://localhost:<router port>.
+    assert!(last.contains("s: http://shop.localhost:"), "{out}");
+    let port = last.rsplit(':').next().unwrap();
+    let info = client.run(&["apps", "info"]).ok();
+    assert!(
+        info.ends_with(&format!(
+            "\n\nSERVICE  URL\nweb      http://shop.localhost:{port}\n\
+             web      http://web.shop.localhost:{port}\n"
+        )),
+        "{info}"
     );
     assert!(
         !out.contains('\x1b'),

@@ -175,6 +175,46 @@ fn bad_configuration_fails_with_one_clear_line() {
         );
     }
 
+    // A router URL or address that cannot be used is refused at start as
+    // bad usage, saying what is wrong.
+    let router_cases = [
+        (
+            &["server", "api"][..],
+            ("SLIPWAY_ROUTER_URL", "http://localhost:8000/apps"),
+            "--router-url <URL>': must not have a path",
+        ),
+        (
+            &["dev"],
+            ("SLIPWAY_ROUTER_URL", "ftp://localhost"),
+            "must start with http:// or https://",
+        ),
+        (
+            &["dev"],
+            ("SLIPWAY_ROUTER_URL", "http://127.0.0.1:8000"),
+            "must name a host, not an IP address",
+        ),
+        (
+            &["dev"],
+            ("SLIPWAY_ROUTER_LISTEN", "localhost"),
+            "--router-listen <ROUTER_LISTEN>'",
+        ),
+    ];
+    for (args, (key, value), expected) in router_cases {
+        let mut command = slipway(args);
+        command
+            .env("SLIPWAY_DATA_DIR", dir.path())
+            .env("SLIPWAY_DATABASE_URL", &sqlite)
+            .env("SLIPWAY_REDIS_URL", "redis://127.0.0.1:1")
+            .env(key, value);
+        let output = run(command);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?} {key}: {message}");
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?} {key}: {message}");
+        assert!(lines[0].starts_with("ERROR: "), "{message}");
+        assert!(message.contains(expected), "{args:?} {key}: {message}");
+    }
+
     let output = run(slipway(&["dev", "--no-such-flag"]));
     assert_eq!(output.status.code(), Some(2), "bad usage");
     let output = run(slipway(&["migrate"]));

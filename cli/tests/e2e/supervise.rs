@@ -86,7 +86,7 @@ fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
     let table = client.run(&["ps"]).ok();
     let header = table.lines().next().unwrap_or_default().to_owned();
     for column in [
-        "ID", "SERVICE", "RELEASE", "STATUS", "RESTARTS", "STARTED", "LISTENS",
+        "ID", "SERVICE", "RELEASE", "STATUS", "RESTARTS", "STARTED", "ADDRESS",
     ] {
         assert!(header.contains(column), "{table}");
     }

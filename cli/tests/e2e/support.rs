@@ -27,6 +27,8 @@ pub fn slipway(args: &[&str]) -> Command {
         .env_remove("SLIPWAY_REDIS_URL")
         .env_remove("SLIPWAY_SECRET_KEY")
         .env_remove("SLIPWAY_SECRET_KEY_PREVIOUS")
+        .env_remove("SLIPWAY_ROUTER_URL")
+        .env_remove("SLIPWAY_ROUTER_LISTEN")
         .env("SLIPWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());

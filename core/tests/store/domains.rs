@@ -14,6 +14,7 @@ on_both_backends!(
     another_apps_build_or_deploy_listing_a_claimed_domain_writes_nothing,
     a_claim_stays_when_later_builds_drop_the_domain,
     a_deleted_app_keeps_its_domains_until_it_is_purged,
+    apps_racing_for_one_domain_leave_it_with_one,
 );
 
 fn with_domains(services: serde_json::Value) -> NewBuild {
@@ -125,4 +126,42 @@ fn a_deleted_app_keeps_its_domains_until_it_is_purged(backend: Backend) {
     f.store
         .create_build(&shop, &web(&["example.com"]), "t")
         .unwrap();
+}
+
+/// Builds of several apps listing one domain at the same moment: exactly
+/// one gets it, every other one is refused on the field (never a database
+/// error), whichever of them looked first.
+fn apps_racing_for_one_domain_leave_it_with_one(backend: Backend) {
+    const APPS: usize = 6;
+    let f = fixture(backend);
+    let apps: Vec<AppName> = (0..APPS)
+        .map(|i| {
+            let app = AppName::parse(&format!("racer-{i}")).unwrap();
+            f.store.create_app(&app, None, "t").unwrap();
+            app
+        })
+        .collect();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(APPS));
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let racers: Vec<_> = apps
+            .iter()
+            .map(|app| {
+                let (store, start) = (f.store.clone(), start.clone());
+                scope.spawn(move || {
+                    start.wait();
+                    store.create_build(app, &web(&["race.example.com"]), "t")
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    for result in results.into_iter().filter(Result::is_err) {
+        assert_taken(
+            result,
+            "manifest.services.web.domains[0]",
+            "race.example.com",
+        );
+    }
 }

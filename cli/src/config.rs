@@ -55,31 +55,11 @@ pub struct ListenArgs {
 pub struct RouterUrlArgs {
     /// Where users reach the router, e.g. http://localhost:8000 or
     /// https://apps.example.com: apps show their services at
-    /// <service>.<app>.<host> under it [default: none, no URLs shown; in
-    /// `slipway dev`, http://localhost:<port of SLIPWAY_ROUTER_LISTEN>]
+    /// <service>.<app>.<host> under it, and a worker's router serves those
+    /// names [default: none, no URLs shown; in `slipway dev`,
+    /// http://localhost:<port of SLIPWAY_ROUTER_LISTEN>]
     #[arg(long, env = "SLIPWAY_ROUTER_URL", value_name = "URL", value_parser = parse_router_url)]
     pub router_url: Option<RouterUrl>,
-}
-
-/// `slipway dev`'s router: where it listens, and where users reach it.
-#[derive(Debug, Args)]
-pub struct DevRouterArgs {
-    /// Address the router listens on
-    #[arg(long, env = "SLIPWAY_ROUTER_LISTEN", default_value = "127.0.0.1:8000")]
-    pub router_listen: SocketAddr,
-    #[command(flatten)]
-    pub url: RouterUrlArgs,
-}
-
-impl DevRouterArgs {
-    /// `SLIPWAY_ROUTER_URL`, else the router's own address as users of
-    /// this machine reach it.
-    pub fn router_url(&self) -> RouterUrl {
-        self.url
-            .router_url
-            .clone()
-            .unwrap_or_else(|| router_url_for(self.router_listen))
-    }
 }
 
 /// `http://localhost:<port>` for a router listening on `listen`: names
@@ -179,6 +159,10 @@ pub struct RouterArgs {
     /// `server worker`
     #[arg(long = "router-listen", env = "SLIPWAY_ROUTER_LISTEN")]
     pub router_listen: Option<String>,
+    // Its host, besides `localhost`, is where the router serves
+    // `<service>.<app>.<host>` (point a wildcard DNS name at the router).
+    #[command(flatten)]
+    pub url: RouterUrlArgs,
 }
 
 impl RouterArgs {
@@ -194,7 +178,11 @@ impl RouterArgs {
         let address: SocketAddr = listen.parse().with_context(|| {
             format!("SLIPWAY_ROUTER_LISTEN: {listen:?} is not an address such as 127.0.0.1:8000, nor `off`")
         })?;
-        let router = Router::bind(RouterConfig::new(address)).await.with_context(|| {
+        let mut config = RouterConfig::new(address);
+        if let Some(url) = &self.url.router_url {
+            config.add_suffix(url.host());
+        }
+        let router = Router::bind(config).await.with_context(|| {
             format!("the router cannot listen on {address} (set SLIPWAY_ROUTER_LISTEN to another address, or to `off`)")
         })?;
         Ok(Some(router))
@@ -273,22 +261,6 @@ mod tests {
         assert_eq!(router_url_for(listen).to_string(), "http://localhost:8000");
         let any: SocketAddr = "0.0.0.0:80".parse().unwrap();
         assert_eq!(router_url_for(any).to_string(), "http://localhost");
-    }
-
-    #[test]
-    fn a_configured_router_url_wins_over_the_listen_address() {
-        let args = DevRouterArgs {
-            router_listen: "127.0.0.1:9000".parse().unwrap(),
-            url: RouterUrlArgs { router_url: None },
-        };
-        assert_eq!(args.router_url().to_string(), "http://localhost:9000");
-        let args = DevRouterArgs {
-            url: RouterUrlArgs {
-                router_url: Some(RouterUrl::parse("https://apps.example.com").unwrap()),
-            },
-            ..args
-        };
-        assert_eq!(args.router_url().to_string(), "https://apps.example.com");
     }
 
     #[test]

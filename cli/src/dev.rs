@@ -4,7 +4,8 @@
 //! SLIPWAY_SECRET_KEY are set.
 
 use crate::config::{
-    admin_token_from_env, check_token, DevRouterArgs, ListenArgs, LocalRuntimeArgs, WebhookArgs,
+    admin_token_from_env, check_token, router_url_for, ListenArgs, LocalRuntimeArgs, RouterArgs,
+    WebhookArgs,
 };
 use anyhow::Context;
 use clap::Args;
@@ -27,6 +28,8 @@ const KEY_FILE: &str = "secret-key";
 /// SIGTERM to SIGKILL for the apps' instances when `slipway dev` stops.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const DATABASE_FILE: &str = "slipway.db";
+/// Where the router listens unless SLIPWAY_ROUTER_LISTEN says otherwise.
+const ROUTER_LISTEN: &str = "127.0.0.1:8000";
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -40,7 +43,7 @@ pub struct DevArgs {
     #[command(flatten)]
     local: LocalRuntimeArgs,
     #[command(flatten)]
-    router: DevRouterArgs,
+    router: RouterArgs,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -69,6 +72,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let runtime = Arc::new(args.local.runtime(dir)?);
     let (queue, jobs) = JobQueue::in_process();
+    let router = args.router.bind(Some(ROUTER_LISTEN)).await?;
+    // Where users reach the router: as configured, else its own address.
+    let router_url = match (args.router.url.router_url.clone(), &router) {
+        (Some(url), _) => Some(url),
+        (None, Some(router)) => Some(router_url_for(router.local_addr()?)),
+        (None, None) => None,
+    };
     let token_shown = admin_token.expose().clone();
     // Dev mode talks to receivers on this machine unless told otherwise.
     let delivery = args.webhooks.delivery(true);
@@ -77,15 +87,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_token,
         allow_private_webhooks: delivery.allow_private,
         write_rate_per_minute: args.listen.rate_limit,
-        router_url: Some(args.router.router_url()),
+        router_url: router_url.clone(),
     };
     // One registry for the whole process: /metrics shows the workers' too.
     let metrics = Metrics::new();
     let app =
         Application::build_with_metrics(config, store.clone(), queue.clone(), metrics.clone())
             .await?;
-    // router: the worker's router starts here, listening on
-    // `args.router.router_listen`; users reach it at `args.router.router_url()`.
     let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
     let lease = Duration::from_secs(15);
     let mut workers = Workers::start_with_metrics(
@@ -98,11 +106,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         metrics,
     );
     workers.deliver_webhooks(store.clone(), delivery)?;
+    if let Some(router) = router {
+        workers.route(store.clone(), router);
+    }
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");
     println!("  API:   {url}");
     println!("  Token: {token_shown}");
     println!("  Data:  {}", db_path.display());
+    if let Some(router_url) = &router_url {
+        let example = router_url.url_for(&format!("<service>.<app>.{}", router_url.host()));
+        println!("  Apps:  {example}");
+    }
     println!("Try:    curl -u :{token_shown} {url}/apps");
     let served = app.run_until_stopped().await;
     // Everything runs in this process: stop the apps' instances with it

@@ -6,6 +6,7 @@
 //! every look until it passes again.
 
 use super::table::{Backend, Key, State, Table};
+use super::RouterConfig;
 use crate::runtime::{Instance, Probe, Runtime};
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::{Health, ReleaseId};
@@ -20,6 +21,7 @@ pub(super) struct Feed<R> {
     store: Store,
     runtime: Arc<R>,
     every: Duration,
+    suffixes: Vec<String>,
     /// When each serving instance is next checked.
     due: HashMap<String, Instant>,
     /// Instances with a check under way.
@@ -27,12 +29,18 @@ pub(super) struct Feed<R> {
 }
 
 impl<R: Runtime> Feed<R> {
-    pub(super) fn new(table: Arc<Table>, store: Store, runtime: Arc<R>, every: Duration) -> Self {
+    pub(super) fn new(
+        table: Arc<Table>,
+        store: Store,
+        runtime: Arc<R>,
+        config: &RouterConfig,
+    ) -> Self {
         Feed {
             table,
             store,
             runtime,
-            every,
+            every: config.refresh,
+            suffixes: config.suffixes.clone(),
             due: HashMap::new(),
             checking: Arc::default(),
         }
@@ -54,7 +62,7 @@ impl<R: Runtime> Feed<R> {
             Ok(Err(error)) => return tracing::warn!(%error, "router cannot read the routes"),
             Err(error) => return tracing::warn!(%error, "router cannot read the routes"),
         };
-        self.table.set_hosts(hosts(&routes));
+        self.table.set_hosts(hosts(&routes, &self.suffixes));
         let listed_at = std::time::Instant::now();
         let instances = match self.runtime.every_instance().await {
             Ok(instances) => instances,
@@ -129,9 +137,9 @@ impl<R: Runtime> Feed<R> {
 }
 
 /// Every routed host name: per service with a port
-/// `<service>.<app>.localhost`, `<app>.localhost` for the default service,
+/// `<service>.<app>.<suffix>`, `<app>.<suffix>` for the default service,
 /// and the service's domains. The active release's names come first.
-fn hosts(routes: &[AppRoutes]) -> HashMap<String, Key> {
+fn hosts(routes: &[AppRoutes], suffixes: &[String]) -> HashMap<String, Key> {
     let mut hosts = HashMap::new();
     for app in routes {
         for (_, manifest) in &app.releases {
@@ -140,9 +148,13 @@ fn hosts(routes: &[AppRoutes]) -> HashMap<String, Key> {
                     continue;
                 }
                 let key: Key = (app.app.clone(), name.clone());
-                let mut names = vec![format!("{name}.{}.localhost", app.app)];
-                if manifest.default_service() == Some(name) {
-                    names.push(format!("{}.localhost", app.app));
+                let default = manifest.default_service() == Some(name);
+                let mut names = Vec::new();
+                for suffix in suffixes {
+                    names.push(format!("{name}.{}.{suffix}", app.app));
+                    if default {
+                        names.push(format!("{}.{suffix}", app.app));
+                    }
                 }
                 names.extend(service.domains().iter().cloned());
                 for host in names {

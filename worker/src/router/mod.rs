@@ -1,7 +1,7 @@
 //! The router: one stable address per service in front of instances whose
 //! ports change at every start. HTTP/1.1 on hyper, host-based routing
 //! (`<service>.<app>.localhost`, `<app>.localhost` for the default service,
-//! each service's `domains`), least-outstanding-requests balancing over the
+//! the same under the host of `SLIPWAY_ROUTER_URL`, each service's `domains`), least-outstanding-requests balancing over the
 //! healthy instances, drained before they are stopped.
 //!
 //! Who is in the table comes from two sides: the engine of this process
@@ -48,6 +48,9 @@ pub struct RouterConfig {
     pub max_header: usize,
     /// How often the feed looks at the runtime and the store.
     pub refresh: Duration,
+    /// The names under which `<service>.<app>.<suffix>` and
+    /// `<app>.<suffix>` are served: `localhost`, and any added.
+    pub suffixes: Vec<String>,
 }
 
 impl RouterConfig {
@@ -60,6 +63,15 @@ impl RouterConfig {
             max_body: 64 * 1024 * 1024,
             max_header: 64 * 1024,
             refresh: Duration::from_millis(200),
+            suffixes: vec!["localhost".to_owned()],
+        }
+    }
+
+    /// Also serves the generated names under `suffix` (lower case, once).
+    pub fn add_suffix(&mut self, suffix: &str) {
+        let suffix = suffix.to_ascii_lowercase();
+        if !self.suffixes.contains(&suffix) {
+            self.suffixes.push(suffix);
         }
     }
 }
@@ -90,7 +102,7 @@ impl Router {
         shutdown: impl Future<Output = ()> + Send,
     ) {
         let Router { listener, config } = self;
-        let fed = feed::Feed::new(table.clone(), store, runtime, config.refresh);
+        let fed = feed::Feed::new(table.clone(), store, runtime, &config);
         let feeding = tokio::spawn(fed.run());
         let proxy = Arc::new(proxy::Proxy::new(table, config.clone()));
         tokio::pin!(shutdown);

@@ -201,7 +201,7 @@ pub async fn read_until(stream: &mut TcpStream, until: &str) -> String {
 
 #[tokio::test]
 async fn requests_reach_the_service_named_by_the_host() {
-    let rig = rig(Backend::Postgres, |_| {}).await;
+    let rig = rig(Backend::Postgres, |config| config.add_suffix("Apps.Example.test")).await;
     let domains = json!({ "domains": ["Shop.Example.test"] });
     let release = rig.running("", 2, domains).await;
     rig.serves(&release).await;
@@ -210,6 +210,8 @@ async fn requests_reach_the_service_named_by_the_host() {
         format!("{}.localhost", rig.app),
         "shop.example.test".to_owned(),
         "SHOP.example.test:80".to_owned(),
+        format!("web.{}.apps.example.test", rig.app),
+        format!("{}.apps.example.test", rig.app),
     ] {
         let response = rig.get(&host, "/").await;
         assert_eq!(response.status(), 200, "{host}");

@@ -62,6 +62,23 @@ pub struct RouterUrlArgs {
     pub router_url: Option<RouterUrl>,
 }
 
+/// Where the router listens, or that there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouterListen {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_router_listen(raw: &str) -> Result<RouterListen, String> {
+    match raw {
+        "off" => Ok(RouterListen::Off),
+        _ => raw
+            .parse()
+            .map(RouterListen::At)
+            .map_err(|_| "an address such as 127.0.0.1:8000, or `off`, expected".to_owned()),
+    }
+}
+
 /// `http://localhost:<port>` for a router listening on `listen`: names
 /// under `localhost` resolve to this machine whatever the app part, so
 /// `<service>.<app>.localhost` needs no DNS set-up. Give it the bound
@@ -157,8 +174,8 @@ pub struct RouterArgs {
     /// Where the router listens (`<service>.<app>.localhost`, the apps'
     /// domains), or `off`; unset: 127.0.0.1:8000 in `slipway dev`, off for
     /// `server worker`
-    #[arg(long = "router-listen", env = "SLIPWAY_ROUTER_LISTEN")]
-    pub router_listen: Option<String>,
+    #[arg(long = "router-listen", env = "SLIPWAY_ROUTER_LISTEN", value_parser = parse_router_listen)]
+    pub router_listen: Option<RouterListen>,
     // Its host, besides `localhost`, is where the router serves
     // `<service>.<app>.<host>` (point a wildcard DNS name at the router).
     #[command(flatten)]
@@ -168,16 +185,10 @@ pub struct RouterArgs {
 impl RouterArgs {
     /// Binds the router's address (`default` when none is set); `None`
     /// when the router is off.
-    pub async fn bind(&self, default: Option<&str>) -> anyhow::Result<Option<Router>> {
-        let Some(listen) = self.router_listen.as_deref().or(default) else {
+    pub async fn bind(&self, default: RouterListen) -> anyhow::Result<Option<Router>> {
+        let RouterListen::At(address) = self.router_listen.unwrap_or(default) else {
             return Ok(None);
         };
-        if listen == "off" {
-            return Ok(None);
-        }
-        let address: SocketAddr = listen.parse().with_context(|| {
-            format!("SLIPWAY_ROUTER_LISTEN: {listen:?} is not an address such as 127.0.0.1:8000, nor `off`")
-        })?;
         let mut config = RouterConfig::new(address);
         if let Some(url) = &self.url.router_url {
             config.add_suffix(url.host());

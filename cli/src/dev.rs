@@ -5,7 +5,7 @@
 
 use crate::config::{
     admin_token_from_env, check_token, router_url_for, ListenArgs, LocalRuntimeArgs, RouterArgs,
-    WebhookArgs,
+    RouterListen, WebhookArgs,
 };
 use anyhow::Context;
 use clap::Args;
@@ -18,6 +18,7 @@ use slipway_worker::queue::ConsumerConfig;
 use slipway_worker::run::Workers;
 use std::fs;
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +30,8 @@ const KEY_FILE: &str = "secret-key";
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const DATABASE_FILE: &str = "slipway.db";
 /// Where the router listens unless SLIPWAY_ROUTER_LISTEN says otherwise.
-const ROUTER_LISTEN: &str = "127.0.0.1:8000";
+const ROUTER_LISTEN: RouterListen =
+    RouterListen::At(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000));
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -72,7 +74,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let runtime = Arc::new(args.local.runtime(dir)?);
     let (queue, jobs) = JobQueue::in_process();
-    let router = args.router.bind(Some(ROUTER_LISTEN)).await?;
+    let router = args.router.bind(ROUTER_LISTEN).await?;
     // Where users reach the router: as configured, else its own address.
     let router_url = match (args.router.url.router_url.clone(), &router) {
         (Some(url), _) => Some(url),

@@ -11,8 +11,8 @@ mod telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::{
-    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, RouterUrlArgs,
-    WebhookArgs, WorkerArgs,
+    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, RouterListen,
+    RouterUrlArgs, WebhookArgs, WorkerArgs,
 };
 use slipway_api::{ApiConfig, Application};
 use slipway_core::store::Store;
@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(worker = %consumer.worker_name, "worker started");
             let lease = worker.lease();
             let runtime = worker.runtime()?;
-            let router = worker.router.bind(None).await?;
+            let router = worker.router.bind(RouterListen::Off).await?;
             let metrics = slipway_core::metrics::Metrics::new();
             if let Some(listen) = &worker.metrics_listen {
                 let (server, address) =

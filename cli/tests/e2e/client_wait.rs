@@ -50,6 +50,12 @@ fn deploy_wait_shows_progress_and_exits_by_outcome() {
         )),
         "{info}"
     );
+    // It answers there, through dev's router.
+    let router = format!("http://127.0.0.1:{port}/");
+    for host in ["shop.localhost", "web.shop.localhost"] {
+        let (status, body) = crate::support::get_at(&router, &format!("{host}:{port}"), &[]);
+        assert_eq!((status, body.as_str()), (200, release), "{host}");
+    }
     assert!(
         !out.contains('\x1b'),
         "no colour or spinner off a terminal: {out:?}"

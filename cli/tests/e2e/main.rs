@@ -11,6 +11,7 @@ mod client_webhooks;
 mod faults;
 mod processes;
 mod rollouts;
+mod router;
 mod secrets;
 mod servers;
 mod supervise;

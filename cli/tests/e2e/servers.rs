@@ -198,6 +198,11 @@ fn bad_configuration_fails_with_one_clear_line() {
             ("SLIPWAY_ROUTER_LISTEN", "localhost"),
             "--router-listen <ROUTER_LISTEN>'",
         ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_ROUTER_LISTEN", "8000"),
+            "127.0.0.1:8000, or `off`",
+        ),
     ];
     for (args, (key, value), expected) in router_cases {
         let mut command = slipway(args);

@@ -63,6 +63,20 @@ pub fn get(url: &str, token: Option<&str>) -> (u16, String) {
     })
 }
 
+/// `GET url` with `Host: host` (a router routes by it) and `headers`.
+pub fn get_at(url: &str, host: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new().get(url).header("host", host);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    })
+}
+
 pub fn post_app(url: &str, token: &str, name: &str) -> u16 {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A trace id the "CI" starts with.
-const CI_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CI_SPAN: &str = "00f067aa0ba902b7";
+pub(crate) const CI_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const CI_SPAN: &str = "00f067aa0ba902b7";
 /// An env value that must never be exported or logged.
 const SECRET: &str = "s3cr3t-env-value-7f1c";
 
 /// An OTLP/HTTP receiver: `POST /v1/traces` with protobuf bodies.
-struct Collector {
+pub(crate) struct Collector {
     endpoint: String,
     spans: Arc<Mutex<Vec<Span>>>,
     /// Raw request bodies, to look for leaked values.
@@ -28,7 +28,7 @@ struct Collector {
 }
 
 impl Collector {
-    fn start() -> Collector {
+    pub(crate) fn start() -> Collector {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
@@ -52,7 +52,7 @@ impl Collector {
     }
 
     /// Waits until `done` holds for the spans received.
-    fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let spans = self.spans();
@@ -114,11 +114,11 @@ fn names(spans: &[Span]) -> Vec<String> {
     spans.iter().map(|s| s.name.clone()).collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn attribute(span: &Span, key: &str) -> Option<String> {
+pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
     use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
     let value = span
         .attributes
@@ -135,12 +135,12 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
 }
 
 /// Every line a server printed, as it prints them.
-type Lines = Arc<Mutex<Vec<String>>>;
+pub(crate) type Lines = Arc<Mutex<Vec<String>>>;
 
 /// `slipway dev` exporting to `collector`, with JSON logs of warnings only
 /// (`RUST_LOG` picks log lines, never what is exported); returns it, its
 /// token and its log lines.
-fn dev(data: &Path, collector: &Collector) -> (Server, String, Lines) {
+pub(crate) fn dev(data: &Path, collector: &Collector) -> (Server, String, Lines) {
     let mut command = slipway(&["dev"]);
     command
         .env("SLIPWAY_DATA_DIR", data)
@@ -161,7 +161,7 @@ fn dev(data: &Path, collector: &Collector) -> (Server, String, Lines) {
     (server, token, lines)
 }
 
-async fn request(
+pub(crate) async fn request(
     method: reqwest::Method,
     url: &str,
     token: &str,
@@ -471,7 +471,7 @@ fn start_logged(mut command: std::process::Command) -> (Server, Lines) {
 }
 
 /// Deploys with `traceparent` and waits for a final state.
-async fn deploy_traced(url: &str, token: &str, flags: &str, traceparent: &str) -> Value {
+pub(crate) async fn deploy_traced(url: &str, token: &str, flags: &str, traceparent: &str) -> Value {
     let (status, started) = request(
         reqwest::Method::POST,
         &format!("{url}/apps/shop/deploy"),

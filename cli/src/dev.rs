@@ -1,7 +1,7 @@
 //! `slipway dev`: one process on embedded defaults, for a first try. State
 //! is a SQLite file in the data dir; the admin token and the secret key are
-//! generated once and kept there (mode 0600) unless SLIPWAY_ADMIN_TOKEN and
-//! SLIPWAY_SECRET_KEY are set.
+//! generated once and kept there (mode 0600, as the database) unless
+//! SLIPWAY_ADMIN_TOKEN and SLIPWAY_SECRET_KEY are set.
 
 use crate::config::{
     admin_token_from_env, check_token, router_url_for, ListenArgs, LocalRuntimeArgs, RouterArgs,
@@ -19,7 +19,7 @@ use slipway_worker::run::Workers;
 use std::fs;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         None => load_or_create_token(&dir.join(TOKEN_FILE))?,
     };
     let db_path = dir.join(DATABASE_FILE);
+    // The database is its owner's alone (SQLite gives its journal files the
+    // same mode); then the data dir may let apps pass through to their own
+    // directories under it, listing nothing and opening none of its files.
+    keep_private(&db_path)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o711))
+        .with_context(|| format!("cannot set the mode of the data dir {}", dir.display()))?;
     let db_url = format!(
         "sqlite://{}",
         db_path
@@ -127,6 +133,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     workers.stop().await;
     runtime.stop_all(STOP_GRACE).await;
     Ok(served?)
+}
+
+/// Makes `path` (created empty when missing) readable and writable by its
+/// owner only.
+fn keep_private(path: &Path) -> anyhow::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))
 }
 
 /// Reads the kept token, or makes one and keeps it readable by its owner only.

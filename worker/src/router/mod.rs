@@ -13,6 +13,7 @@
 //! pass again), and stops sending to instances marked as stopping.
 
 mod feed;
+mod headers;
 mod proxy;
 pub mod table;
 
@@ -28,8 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 pub use table::Table;
 use tokio::net::TcpListener;
-
-pub use proxy::parse_host;
 
 /// The router's limits. `new` gives the defaults.
 #[derive(Clone, Debug)]

@@ -23,7 +23,9 @@ fn dev_serves_on_embedded_defaults_and_keeps_its_state() {
     assert!(printed.starts_with("slp_"));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data.join("admin-token")), 0o600);
-    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("slipway.db")), 0o600);
+    // Apps pass through to their directories; nobody else lists it.
+    assert_eq!(mode(&data), 0o711);
 
     assert_eq!(get(&format!("{}/healthz", server.url), None).0, 200);
     assert_eq!(post_app(&server.url, printed, "kept"), 201);

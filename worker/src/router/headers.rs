@@ -42,7 +42,12 @@ pub fn host_of(req: &Request<Incoming>) -> Result<String, &'static str> {
 pub fn parse_host(authority: &str) -> Result<String, &'static str> {
     const MALFORMED: &str = "the Host header is not a host name";
     let authority: hyper::http::uri::Authority = authority.parse().map_err(|_| MALFORMED)?;
-    if authority.as_str().contains('@') {
+    let port = &authority.as_str()[authority.host().len()..];
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.parse::<u16>().is_ok() && p.bytes().all(|b| b.is_ascii_digit()));
+    if authority.as_str().contains('@') || !port_ok {
         return Err(MALFORMED);
     }
     let host = authority.host().to_ascii_lowercase();

@@ -8,7 +8,7 @@ fn instance(id: &str, port: u16) -> Instance {
         id: id.into(),
         app: "shop".parse().unwrap(),
         service: "web".parse().unwrap(),
-        release: "R1".parse().unwrap(),
+        release: "RAAAAAAAAAA".parse().unwrap(),
         port: Some(port),
         started_at: Utc::now(),
         stopping: false,

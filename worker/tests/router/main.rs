@@ -201,7 +201,10 @@ pub async fn read_until(stream: &mut TcpStream, until: &str) -> String {
 
 #[tokio::test]
 async fn requests_reach_the_service_named_by_the_host() {
-    let rig = rig(Backend::Postgres, |config| config.add_suffix("Apps.Example.test")).await;
+    let rig = rig(Backend::Postgres, |config| {
+        config.add_suffix("Apps.Example.test")
+    })
+    .await;
     let domains = json!({ "domains": ["Shop.Example.test"] });
     let release = rig.running("", 2, domains).await;
     rig.serves(&release).await;

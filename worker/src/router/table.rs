@@ -246,13 +246,7 @@ impl Table {
             }
         }
         if changed {
-            let hosts = self
-                .snapshot
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .hosts
-                .clone();
-            self.publish(hosts, &backends);
+            self.republish(&backends);
         }
         backends.values().cloned().collect()
     }
@@ -268,13 +262,7 @@ impl Table {
         });
         backend.set(State::Serving);
         if added {
-            let hosts = self
-                .snapshot
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .hosts
-                .clone();
-            self.publish(hosts, &backends);
+            self.republish(&backends);
         }
     }
 
@@ -294,6 +282,16 @@ impl Table {
             Ok(()) => 0,
             Err(_) => backend.in_flight(),
         }
+    }
+
+    /// Rebuilds the pools from `backends`, the hosts as they are.
+    fn republish(&self, backends: &HashMap<String, Arc<Backend>>) {
+        let snapshot = self
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.publish(snapshot.hosts.clone(), backends);
     }
 
     fn publish(&self, hosts: HashMap<String, Key>, backends: &HashMap<String, Arc<Backend>>) {

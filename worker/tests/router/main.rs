@@ -147,6 +147,16 @@ impl Rig {
             .unwrap()
     }
 
+    /// `GET path` on the `web` service in a task of its own: its status and body.
+    pub fn spawn_get(&self, path: &str) -> tokio::task::JoinHandle<(u16, String)> {
+        let (http, host) = (self.http.clone(), self.host("web"));
+        let url = format!("http://{}{path}", self.router);
+        tokio::spawn(async move {
+            let response = http.get(url).header("host", host).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    }
+
     /// Status and body of `GET path` on the `web` service.
     pub async fn web(&self, path: &str) -> (u16, String) {
         let response = self.get(&self.host("web"), path).await;

@@ -114,17 +114,7 @@ async fn requests_in_flight_finish_before_their_instance_is_stopped() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
     let first = rig.running("", 1, json!({})).await;
     rig.serves(&first).await;
-    let slow = {
-        let (http, url, host) = (
-            rig.http.clone(),
-            format!("http://{}/sleep/1500", rig.router),
-            rig.host("web"),
-        );
-        tokio::spawn(async move {
-            let response = http.get(url).header("host", host).send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        })
-    };
+    let slow = rig.spawn_get("/sleep/1500");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let second = rig.running("", 1, json!({})).await;
@@ -142,22 +132,7 @@ async fn a_drain_ends_at_the_services_drain_time() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
     let first = rig.running("", 1, json!({ "drain": 1 })).await;
     rig.serves(&first).await;
-    let stuck = {
-        let (http, url, host) = (
-            rig.http.clone(),
-            format!("http://{}/sleep/20000", rig.router),
-            rig.host("web"),
-        );
-        tokio::spawn(async move {
-            http.get(url)
-                .header("host", host)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        })
-    };
+    let stuck = rig.spawn_get("/sleep/20000");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     rig.running("", 1, json!({ "drain": 1 })).await;
@@ -167,7 +142,7 @@ async fn a_drain_ends_at_the_services_drain_time() {
         "the drain ended after 1 s, took {took:?}"
     );
     assert_eq!(
-        stuck.await.unwrap(),
+        stuck.await.unwrap().0,
         502,
         "the instance was stopped under its request"
     );

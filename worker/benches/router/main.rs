@@ -71,7 +71,7 @@ fn verdict(pass: bool) -> &'static str {
 }
 
 async fn overhead(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
-    let release = rig.release("", 1);
+    let release = rig.release("", 1).await;
     assert_eq!(rig.deploy(&release).await.0, DeploymentStatus::Succeeded);
     rig.serves(&release).await;
     let port = rig.ports().await[0];
@@ -174,7 +174,7 @@ impl Scenario {
 }
 
 async fn rollout(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
-    let release = rig.release("", ROLLOUT_COUNT);
+    let release = rig.release("", ROLLOUT_COUNT).await;
     assert_eq!(rig.deploy(&release).await.0, DeploymentStatus::Succeeded);
     rig.serves(&release).await;
     let routed = format!("http://{}/", rig.router);
@@ -220,7 +220,7 @@ async fn rollout(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
                     } else {
                         "--exit-after-ms 0"
                     };
-                    let next = rig.release(flags, ROLLOUT_COUNT);
+                    let next = rig.release(flags, ROLLOUT_COUNT).await;
                     tokio::time::sleep(BEFORE_PROMOTE).await;
                     let (status, took) = rig.deploy(&next).await;
                     let expected = if scenario == Scenario::Rollout {

@@ -110,9 +110,18 @@ impl Rig {
         format!("web.{}.localhost", self.app)
     }
 
+    /// Runs `f` on the store off the runtime's threads, as the engine does:
+    /// the router shares them, and a write (with its fsync) would hold one.
+    async fn on_store<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> T + Send + 'static) -> T {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .expect("a store call")
+    }
+
     /// A release of one `web` service: the test app with `flags`, `count`
     /// instances, health-checked every second.
-    pub fn release(&self, flags: &str, count: u32) -> ReleaseId {
+    pub async fn release(&self, flags: &str, count: u32) -> ReleaseId {
         let manifest = Manifest::from_json(&json!({ "services": { "web": {
             "command": format!("'{}' {flags}", testapp().display()),
             "port": 8000,
@@ -125,8 +134,9 @@ impl Rig {
             git: None,
             description: None,
         };
-        self.store
-            .create_build(&self.app, &build, "bench")
+        let app = self.app.clone();
+        self.on_store(move |store| store.create_build(&app, &build, "bench"))
+            .await
             .expect("build")
             .1
             .id
@@ -136,15 +146,19 @@ impl Rig {
     /// ended and how long that took.
     pub async fn deploy(&self, release: &ReleaseId) -> (DeploymentStatus, Duration) {
         let started = Instant::now();
+        let (app, release) = (self.app.clone(), release.clone());
         let (_, d) = self
-            .store
-            .promote(&self.app, release, &PromoteOptions::default(), "bench")
+            .on_store(move |store| {
+                store.promote(&app, &release, &PromoteOptions::default(), "bench")
+            })
+            .await
             .expect("promote");
         self.engine.drive(&d.id).await.expect("drive");
         let took = started.elapsed();
+        let (app, id) = (self.app.clone(), d.id.clone());
         let status = self
-            .store
-            .get_deployment(&self.app, &d.id)
+            .on_store(move |store| store.get_deployment(&app, &id))
+            .await
             .expect("deployment")
             .status;
         (status, took)

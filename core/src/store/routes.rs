@@ -1,8 +1,9 @@
 //! What the router reads, every few hundred milliseconds: each live app with
 //! the releases whose instances may answer its requests (the active one and
-//! the one a deployment is bringing up) and their manifests. Two queries for
-//! all apps at once, whatever their number. Also the manifests of given
-//! releases, from which the API shows where each app's services answer.
+//! the one a deployment is bringing up). Two queries for all apps at once,
+//! whatever their number, reading ids only: releases never change, so their
+//! manifests are read once, by release (`manifests`), also by the API to
+//! show where each app's services answer.
 
 use super::deployments::open_statuses;
 use super::records::parse_manifest;
@@ -18,7 +19,7 @@ pub struct AppRoutes {
     pub app: AppName,
     /// The active release first (when there is one), then the release of
     /// the deployment under way (when there is one and it is another).
-    pub releases: Vec<(ReleaseId, Manifest)>,
+    pub releases: Vec<ReleaseId>,
 }
 
 impl Store {
@@ -29,25 +30,25 @@ impl Store {
             // Deployments first: a release becomes active only as its
             // deployment ends, so reading in this order never misses the
             // release that is taking over between the two reads.
-            let rolling: Vec<(String, String, String)> = deployments::table
+            let rolling: Vec<(String, String)> = deployments::table
                 .inner_join(apps::table.on(apps::name.eq(deployments::app)))
-                .inner_join(releases::table.on(releases::id.eq(deployments::release)))
-                .inner_join(builds::table.on(releases::build.eq(builds::id.nullable())))
                 .filter(apps::deleted_at.is_null())
                 .filter(deployments::status.eq_any(open_statuses()))
-                .select((apps::name, releases::id, builds::manifest))
+                .select((apps::name, deployments::release))
                 .load(conn)?;
-            let active: Vec<(String, String, String)> = apps::table
-                .inner_join(releases::table.on(apps::active_release.eq(releases::id.nullable())))
-                .inner_join(builds::table.on(releases::build.eq(builds::id.nullable())))
+            let active: Vec<(String, Option<String>)> = apps::table
                 .filter(apps::deleted_at.is_null())
-                .select((apps::name, releases::id, builds::manifest))
+                .filter(apps::active_release.is_not_null())
+                .select((apps::name, apps::active_release))
                 .load(conn)?;
-            let mut by_app: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-            for (app, release, manifest) in active.into_iter().chain(rolling) {
+            let active = active
+                .into_iter()
+                .filter_map(|(app, release)| Some((app, release?)));
+            let mut by_app: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (app, release) in active.chain(rolling) {
                 let releases = by_app.entry(app).or_default();
-                if !releases.iter().any(|(id, _)| *id == release) {
-                    releases.push((release, manifest));
+                if !releases.contains(&release) {
+                    releases.push(release);
                 }
             }
             by_app
@@ -57,10 +58,7 @@ impl Store {
                         app: AppName::parse(&app).map_err(StoreError::corrupt)?,
                         releases: releases
                             .into_iter()
-                            .map(|(id, manifest)| {
-                                let id = ReleaseId::parse(&id).map_err(StoreError::corrupt)?;
-                                Ok((id, parse_manifest(&manifest)?))
-                            })
+                            .map(|id| ReleaseId::parse(&id).map_err(StoreError::corrupt))
                             .collect::<Result<_, StoreError>>()?,
                     })
                 })

@@ -1,5 +1,6 @@
 //! Keeps the router's table current: host names from the store (each app's
-//! active release and the one being rolled out), instances from the
+//! active release and the one being rolled out; the names are made again
+//! only when those change, each release's manifest read once), instances from the
 //! runtime, and health checks of its own: a new instance serves once it
 //! passes one (after its service's grace), a serving one is checked every
 //! `interval` and taken out while it fails, an ejected one is checked at
@@ -9,7 +10,7 @@ use super::table::{Backend, Key, State, Table};
 use super::RouterConfig;
 use crate::runtime::{Instance, Probe, Runtime};
 use chrono::{TimeDelta, Utc};
-use slipway_core::domain::{Health, ReleaseId};
+use slipway_core::domain::{Health, Manifest, ReleaseId};
 use slipway_core::store::{AppRoutes, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,11 @@ pub(super) struct Feed<R> {
     due: HashMap<String, Instant>,
     /// Instances with a check under way.
     checking: Arc<Mutex<HashSet<String>>>,
+    /// The routes last read, and what was made of them.
+    routed: Vec<AppRoutes>,
+    healths: HashMap<(ReleaseId, Key), Health>,
+    /// Releases never change: each manifest is read once.
+    manifests: HashMap<ReleaseId, Manifest>,
 }
 
 impl<R: Runtime> Feed<R> {
@@ -43,6 +49,9 @@ impl<R: Runtime> Feed<R> {
             suffixes: config.suffixes.clone(),
             due: HashMap::new(),
             checking: Arc::default(),
+            routed: Vec::new(),
+            healths: HashMap::new(),
+            manifests: HashMap::new(),
         }
     }
 
@@ -62,7 +71,15 @@ impl<R: Runtime> Feed<R> {
             Ok(Err(error)) => return tracing::warn!(%error, "router cannot read the routes"),
             Err(error) => return tracing::warn!(%error, "router cannot read the routes"),
         };
-        self.table.set_hosts(hosts(&routes, &self.suffixes));
+        if routes != self.routed {
+            if let Err(error) = self.read_manifests(&routes).await {
+                return tracing::warn!(%error, "router cannot read the manifests");
+            }
+            let hosts = hosts(&routes, &self.manifests, &self.suffixes);
+            self.table.set_hosts(hosts);
+            self.healths = healths(&routes, &self.manifests);
+            self.routed = routes;
+        }
         let listed_at = std::time::Instant::now();
         let instances = match self.runtime.every_instance().await {
             Ok(instances) => instances,
@@ -71,18 +88,40 @@ impl<R: Runtime> Feed<R> {
         let backends = self.table.sync(&instances, listed_at);
         self.due
             .retain(|id, _| backends.iter().any(|b| &b.id == id));
-        let healths = healths(&routes);
         for backend in backends {
             let Some(instance) = instances.iter().find(|i| i.id == backend.id) else {
                 continue;
             };
-            let Some(health) = healths.get(&(instance.release.clone(), backend.key.clone())) else {
+            let key = (instance.release.clone(), backend.key.clone());
+            let Some(health) = self.healths.get(&key).cloned() else {
                 continue;
             };
-            if self.check_due(&backend, instance, health) {
-                self.check(backend, instance.clone(), health.clone());
+            if self.check_due(&backend, instance, &health) {
+                self.check(backend, instance.clone(), health);
             }
         }
+    }
+
+    /// Reads the manifests of the releases in `routes` not yet known, and
+    /// forgets those of releases no longer routed.
+    async fn read_manifests(&mut self, routes: &[AppRoutes]) -> Result<(), String> {
+        let routed: HashSet<&ReleaseId> = routes.iter().flat_map(|a| &a.releases).collect();
+        self.manifests.retain(|id, _| routed.contains(id));
+        let missing: Vec<ReleaseId> = routed
+            .into_iter()
+            .filter(|id| !self.manifests.contains_key(*id))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let read = tokio::task::spawn_blocking(move || store.manifests(&missing)).await;
+        let found = read
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.manifests.extend(found);
+        Ok(())
     }
 
     fn check_due(&mut self, backend: &Backend, instance: &Instance, health: &Health) -> bool {
@@ -139,10 +178,14 @@ impl<R: Runtime> Feed<R> {
 /// Every routed host name: per service with a port
 /// `<service>.<app>.<suffix>`, `<app>.<suffix>` for the default service,
 /// and the service's domains. The active release's names come first.
-fn hosts(routes: &[AppRoutes], suffixes: &[String]) -> HashMap<String, Key> {
+fn hosts(
+    routes: &[AppRoutes],
+    manifests: &HashMap<ReleaseId, Manifest>,
+    suffixes: &[String],
+) -> HashMap<String, Key> {
     let mut hosts = HashMap::new();
     for app in routes {
-        for (_, manifest) in &app.releases {
+        for manifest in app.releases.iter().filter_map(|r| manifests.get(r)) {
             for (name, service) in manifest.services() {
                 if service.port().is_none() {
                     continue;
@@ -167,10 +210,16 @@ fn hosts(routes: &[AppRoutes], suffixes: &[String]) -> HashMap<String, Key> {
 }
 
 /// The health check of each routed service, per release.
-fn healths(routes: &[AppRoutes]) -> HashMap<(ReleaseId, Key), Health> {
+fn healths(
+    routes: &[AppRoutes],
+    manifests: &HashMap<ReleaseId, Manifest>,
+) -> HashMap<(ReleaseId, Key), Health> {
     let mut healths = HashMap::new();
     for app in routes {
-        for (release, manifest) in &app.releases {
+        for release in &app.releases {
+            let Some(manifest) = manifests.get(release) else {
+                continue;
+            };
             for (name, service) in manifest.services() {
                 if let Some(health) = service.health() {
                     let key = (app.app.clone(), name.clone());

@@ -93,6 +93,12 @@ impl Router {
 
     /// Serves requests from `table`, kept current from `store` and
     /// `runtime`, until `shutdown` resolves; then takes no new connection.
+    ///
+    /// The proxy runs on a thread of its own, on a single-threaded runtime:
+    /// a request, its client connection and the connection to its instance
+    /// are served by one event loop, without waking other threads (which
+    /// cost about a fifth of the router's CPU on the worker's runtime). The
+    /// feed stays on the caller's runtime.
     pub async fn run<R: Runtime>(
         self,
         table: Arc<Table>,
@@ -103,11 +109,49 @@ impl Router {
         let Router { listener, config } = self;
         let fed = feed::Feed::new(table.clone(), store, runtime, &config);
         let feeding = tokio::spawn(fed.run());
-        let proxy = Arc::new(proxy::Proxy::new(table, config.clone()));
-        tokio::pin!(shutdown);
+        let proxy = proxy::Proxy::new(table, config.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = listener.into_std().and_then(|listener| {
+            std::thread::Builder::new()
+                .name("slipway-router".into())
+                .spawn(move || serve(listener, proxy, config, stopped))
+        });
+        match serving {
+            Ok(thread) => {
+                shutdown.await;
+                let _ = stop.send(());
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            Err(error) => tracing::error!(%error, "the router cannot start"),
+        }
+        feeding.abort();
+    }
+}
+
+/// Accepts and serves connections until `stopped` resolves.
+fn serve(
+    listener: std::net::TcpListener,
+    proxy: proxy::Proxy,
+    config: RouterConfig,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return tracing::error!(%error, "the router cannot start its runtime"),
+    };
+    runtime.block_on(async move {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(error) => return tracing::error!(%error, "the router cannot listen"),
+        };
+        let proxy = Arc::new(proxy);
+        tokio::pin!(stopped);
         loop {
             let (stream, peer) = tokio::select! {
-                () = &mut shutdown => break,
+                _ = &mut stopped => break,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
@@ -139,6 +183,5 @@ impl Router {
                 }
             });
         }
-        feeding.abort();
-    }
+    });
 }

@@ -51,6 +51,7 @@ impl<R: Runtime> Engine<R> {
     /// with nothing of other releases left, then stops services the
     /// manifest no longer has.
     pub(super) async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
+        self.traffic.announce(&target.app, &target.manifest);
         let services = target.manifest.services();
         try_join_all(
             services

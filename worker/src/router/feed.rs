@@ -6,7 +6,7 @@
 //! `interval` and taken out while it fails, an ejected one is checked at
 //! every look until it passes again.
 
-use super::table::{Backend, Key, State, Table};
+use super::table::{names_of, Backend, Key, State, Table};
 use super::RouterConfig;
 use crate::runtime::{Instance, Probe, Runtime};
 use chrono::{TimeDelta, Utc};
@@ -22,7 +22,6 @@ pub(super) struct Feed<R> {
     store: Store,
     runtime: Arc<R>,
     every: Duration,
-    suffixes: Vec<String>,
     /// When each serving instance is next checked.
     due: HashMap<String, Instant>,
     /// Instances with a check under way.
@@ -46,7 +45,6 @@ impl<R: Runtime> Feed<R> {
             store,
             runtime,
             every: config.refresh,
-            suffixes: config.suffixes.clone(),
             due: HashMap::new(),
             checking: Arc::default(),
             routed: Vec::new(),
@@ -75,7 +73,7 @@ impl<R: Runtime> Feed<R> {
             if let Err(error) = self.read_manifests(&routes).await {
                 return tracing::warn!(%error, "router cannot read the manifests");
             }
-            let hosts = hosts(&routes, &self.manifests, &self.suffixes);
+            let hosts = hosts(&routes, &self.manifests, &self.table.suffixes());
             self.table.set_hosts(hosts);
             self.healths = healths(&routes, &self.manifests);
             self.routed = routes;
@@ -175,9 +173,8 @@ impl<R: Runtime> Feed<R> {
     }
 }
 
-/// Every routed host name: per service with a port
-/// `<service>.<app>.<suffix>`, `<app>.<suffix>` for the default service,
-/// and the service's domains. The active release's names come first.
+/// Every routed host name ([`names_of`] each release's manifest), the
+/// active release's first.
 fn hosts(
     routes: &[AppRoutes],
     manifests: &HashMap<ReleaseId, Manifest>,
@@ -186,23 +183,8 @@ fn hosts(
     let mut hosts = HashMap::new();
     for app in routes {
         for manifest in app.releases.iter().filter_map(|r| manifests.get(r)) {
-            for (name, service) in manifest.services() {
-                if service.port().is_none() {
-                    continue;
-                }
-                let key: Key = (app.app.clone(), name.clone());
-                let default = manifest.default_service() == Some(name);
-                let mut names = Vec::new();
-                for suffix in suffixes {
-                    names.push(format!("{name}.{}.{suffix}", app.app));
-                    if default {
-                        names.push(format!("{}.{suffix}", app.app));
-                    }
-                }
-                names.extend(service.domains().iter().cloned());
-                for host in names {
-                    hosts.entry(host).or_insert_with(|| key.clone());
-                }
+            for (host, key) in names_of(&app.app, manifest, suffixes) {
+                hosts.entry(host).or_insert(key);
             }
         }
     }

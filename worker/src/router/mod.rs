@@ -107,6 +107,7 @@ impl Router {
         shutdown: impl Future<Output = ()> + Send,
     ) {
         let Router { listener, config } = self;
+        table.set_suffixes(config.suffixes.clone());
         let fed = feed::Feed::new(table.clone(), store, runtime, &config);
         let feeding = tokio::spawn(fed.run());
         let proxy = proxy::Proxy::new(table, config.clone());

@@ -7,7 +7,7 @@
 //! tell a drain when an instance's last request has finished.
 
 use crate::runtime::Instance;
-use slipway_core::domain::{AppName, ServiceName};
+use slipway_core::domain::{AppName, Manifest, ServiceName};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -187,11 +187,57 @@ struct Snapshot {
 
 /// The router's table: read on every request, written when hosts or
 /// instances change.
-#[derive(Default)]
 pub struct Table {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Every instance known, by id; the source pools are built from.
     backends: Mutex<HashMap<String, Arc<Backend>>>,
+    /// Host names as the feed last read them from the store.
+    read: Mutex<HashMap<String, Key>>,
+    /// Host names a rollout of this process announced, until they expire:
+    /// a release is routed from its rollout's start, not from the feed's
+    /// next look.
+    announced: Mutex<HashMap<String, (Key, Instant)>>,
+    /// Generated names are `<service>.<app>.<suffix>` and `<app>.<suffix>`.
+    suffixes: RwLock<Vec<String>>,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            snapshot: RwLock::default(),
+            backends: Mutex::default(),
+            read: Mutex::default(),
+            announced: Mutex::default(),
+            suffixes: RwLock::new(vec!["localhost".to_owned()]),
+        }
+    }
+}
+
+/// How long an announced host name is kept without the feed reading it.
+const ANNOUNCED_FOR: Duration = Duration::from_secs(10);
+
+/// The host names of `app`'s services in `manifest`: for each service with
+/// a port `<service>.<app>.<suffix>`, `<app>.<suffix>` for the default
+/// service, and the service's domains.
+pub fn names_of(app: &AppName, manifest: &Manifest, suffixes: &[String]) -> Vec<(String, Key)> {
+    let mut names = Vec::new();
+    for (name, service) in manifest.services() {
+        if service.port().is_none() {
+            continue;
+        }
+        let key: Key = (app.clone(), name.clone());
+        let default = manifest.default_service() == Some(name);
+        for suffix in suffixes {
+            names.push((format!("{name}.{app}.{suffix}"), key.clone()));
+            if default {
+                names.push((format!("{app}.{suffix}"), key.clone()));
+            }
+        }
+        for domain in service.domains() {
+            names.push((domain.clone(), key.clone()));
+        }
+    }
+    names
 }
 
 impl Table {
@@ -211,8 +257,48 @@ impl Table {
         }
     }
 
-    /// Replaces the host names, when they changed.
+    /// The names under which generated host names are served.
+    pub fn set_suffixes(&self, suffixes: Vec<String>) {
+        *self.suffixes.write().unwrap_or_else(|e| e.into_inner()) = suffixes;
+    }
+
+    pub fn suffixes(&self) -> Vec<String> {
+        self.suffixes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the host names read from the store.
     pub fn set_hosts(&self, hosts: HashMap<String, Key>) {
+        *self.read.lock().unwrap_or_else(|e| e.into_inner()) = hosts;
+        self.merge_hosts();
+    }
+
+    /// Routes the host names of `app`'s `manifest` now, for a rollout about
+    /// to start its instances, ahead of the feed's next look.
+    pub fn announce(&self, app: &AppName, manifest: &Manifest) {
+        let until = Instant::now() + ANNOUNCED_FOR;
+        {
+            let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+            for (host, key) in names_of(app, manifest, &self.suffixes()) {
+                announced.insert(host, (key, until));
+            }
+        }
+        self.merge_hosts();
+    }
+
+    /// Publishes the names read, plus those announced and not expired.
+    fn merge_hosts(&self) {
+        let mut hosts = self.read.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        {
+            let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            announced.retain(|_, (_, until)| *until > now);
+            for (host, (key, _)) in announced.iter() {
+                hosts.entry(host.clone()).or_insert_with(|| key.clone());
+            }
+        }
         let current = self
             .snapshot
             .read()

@@ -330,3 +330,15 @@ async fn an_upgraded_connection_is_passed_through_both_ways() {
         assert_eq!(read_until(&mut stream, message).await, message);
     }
 }
+
+#[tokio::test]
+async fn a_release_is_routed_from_its_rollouts_start_not_the_feeds_next_look() {
+    // The feed looks once, before there is anything to route.
+    let rig = rig(Backend::Sqlite, |config| {
+        config.refresh = Duration::from_secs(3600)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let release = rig.running("", 1, json!({})).await;
+    assert_eq!(rig.web("/").await, (200, release.to_string()));
+}

@@ -230,8 +230,17 @@ pub(crate) fn json_error_body<B>(
         ),
         s => ("error", s.canonical_reason().unwrap_or("error").to_owned()),
     };
+    // A 405 says which methods the route has (RFC 9110, 15.5.6).
+    let allow = (status == StatusCode::METHOD_NOT_ALLOWED)
+        .then(|| res.request().match_pattern())
+        .flatten()
+        .and_then(|pattern| crate::routes::openapi::allowed(&pattern));
     let (req, _) = res.into_parts();
-    let response = HttpResponse::build(status).json(body(code, &message));
+    let mut response = HttpResponse::build(status);
+    if let Some(allow) = allow {
+        response.insert_header((header::ALLOW, allow));
+    }
+    let response = response.json(body(code, &message));
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))

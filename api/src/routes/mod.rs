@@ -7,7 +7,7 @@ mod env;
 mod health;
 mod logs;
 pub(crate) mod metrics;
-mod openapi;
+pub(crate) mod openapi;
 mod processes;
 mod releases;
 mod stream;

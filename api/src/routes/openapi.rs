@@ -1,9 +1,39 @@
 //! `GET /openapi.json`: the API described for people and generators.
 
 use actix_web::HttpResponse;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Kept beside the route table; a test checks every route is described.
 pub(crate) const DOCUMENT: &str = include_str!("../../openapi.json");
+
+/// The methods the document describes for a route pattern (`/apps/{app}`),
+/// as an `Allow` header value (`GET, PATCH, DELETE`).
+pub(crate) fn allowed(pattern: &str) -> Option<&'static str> {
+    static ALLOWED: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let allowed = ALLOWED.get_or_init(|| {
+        let document: serde_json::Value =
+            serde_json::from_str(DOCUMENT).expect("openapi.json is JSON");
+        let paths = document["paths"].as_object().cloned().unwrap_or_default();
+        paths
+            .into_iter()
+            .map(|(path, operations)| {
+                let methods: Vec<String> = operations
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys())
+                    .filter(|m| {
+                        ["get", "put", "post", "delete", "patch", "head", "options"]
+                            .contains(&m.as_str())
+                    })
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                (path, methods.join(", "))
+            })
+            .collect()
+    });
+    allowed.get(pattern).map(String::as_str)
+}
 
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok()

@@ -1,5 +1,6 @@
 //! Limits: the write rate per token (429 with `Retry-After`), body limits
-//! per route, path and header lengths, and the cap on list `limit`.
+//! per route, path and header lengths, the cap on list `limit`, and the
+//! methods a route has (405 with `Allow`).
 
 use crate::support::{expect_error, expect_status, spawn_app, spawn_app_with_rate};
 use reqwest::Method;
@@ -9,7 +10,27 @@ use slipway_core::store::Backend;
 crate::on_both_backends!(
     writes_over_the_rate_are_refused_with_retry_after,
     bodies_paths_and_headers_have_limits,
+    a_wrong_method_is_told_the_methods_the_route_has,
 );
+
+async fn a_wrong_method_is_told_the_methods_the_route_has(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_app("a").await;
+    for (method, path, allowed) in [
+        (Method::PUT, "/apps", "GET POST"),
+        (Method::POST, "/apps/a", "DELETE GET PATCH"),
+        (Method::DELETE, "/healthz", "GET"),
+        (Method::GET, "/apps/a/releases/RAAAAAAAAAA/promote", "POST"),
+    ] {
+        let response = app.request(method.clone(), path).send().await.unwrap();
+        let allow = response.headers().get("allow").cloned();
+        expect_error(response, 405, "method_not_allowed").await;
+        let allow = allow.unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
+        let mut methods: Vec<&str> = allow.to_str().unwrap().split(", ").collect();
+        methods.sort_unstable();
+        assert_eq!(methods.join(" "), allowed, "{method} {path}");
+    }
+}
 
 async fn writes_over_the_rate_are_refused_with_retry_after(backend: Backend) {
     let app = spawn_app_with_rate(backend, 3).await;

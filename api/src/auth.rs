@@ -2,45 +2,15 @@
 //! <token>` (or HTTP Basic with the token as password, for `curl -u :TOKEN`)
 //! against the stored token hashes.
 
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::Engine;
-use slipway_core::domain::{AppName, Grant, Scope};
 use slipway_core::secret::{hash_token, Secret};
-use slipway_core::store::{IdempotencyGuard, Identity};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-
-/// The authenticated identity of a request, and the idempotency key its
-/// writes carry, if any.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub identity: Identity,
-    pub guard: Option<Arc<IdempotencyGuard>>,
-}
-
-impl Caller {
-    /// The name recorded as `actor` on what this request changes.
-    pub fn actor(&self) -> String {
-        self.identity.name.clone()
-    }
-
-    pub fn grant(&self) -> &Grant {
-        &self.identity.grant
-    }
-
-    /// 403 unless the token's grant covers `needed` on `app` (`None`: routes
-    /// that belong to no app, which only an all-apps grant reaches).
-    pub fn require(&self, needed: Scope, app: Option<&AppName>) -> Result<(), ApiError> {
-        self.identity
-            .grant
-            .allows(needed, app)
-            .map_err(|denied| ApiError::Forbidden(denied.to_string()))
-    }
-}
 
 impl FromRequest for Caller {
     type Error = ApiError;

@@ -7,7 +7,8 @@
 //! first write (see `AppState::write`), so the work and the key commit
 //! together; the response is recorded right after.
 
-use crate::auth::{self, Caller};
+use crate::auth;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod caller;
 mod error;
 mod idempotency;
 mod limits;

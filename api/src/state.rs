@@ -1,7 +1,7 @@
 //! What every handler shares: the store (reached from blocking threads) and
 //! the job queue.
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use slipway_core::jobs::JobQueue;
 use slipway_core::store::{Store, StoreError};

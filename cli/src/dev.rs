@@ -17,7 +17,6 @@ use slipway_core::store::Store;
 use slipway_worker::queue::ConsumerConfig;
 use slipway_worker::run::Workers;
 use std::fs;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -151,31 +150,7 @@ fn keep_private(path: &Path) -> anyhow::Result<()> {
 
 /// Reads the kept token, or makes one and keeps it readable by its owner only.
 fn load_or_create_token(path: &Path) -> anyhow::Result<Secret<String>> {
-    let token = kept_or_new(path, || Ok(generate_token()))?;
+    let token = crate::keys::kept_or_new(path, || Ok(generate_token()))?;
     check_token(token.expose()).with_context(|| format!("{} is unusable", path.display()))?;
     Ok(token)
-}
-
-/// The secret kept in `path`, or `make`'s, written there first, readable by
-/// its owner only (never over a file that appeared meanwhile).
-pub fn kept_or_new(
-    path: &Path,
-    make: impl FnOnce() -> anyhow::Result<Secret<String>>,
-) -> anyhow::Result<Secret<String>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Secret::new(text.trim().to_owned())),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let secret = make()?;
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            writeln!(file, "{}", secret.expose())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(secret)
-        }
-        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
 }

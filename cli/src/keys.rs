@@ -6,7 +6,11 @@
 use crate::config::DatabaseArgs;
 use anyhow::Context;
 use slipway_core::seal::{generate_key, Keyring};
+use slipway_core::secret::Secret;
 use slipway_core::store::{Store, StoreError};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const KEY_VAR: &str = "SLIPWAY_SECRET_KEY";
@@ -59,7 +63,7 @@ pub fn dev_keyring(path: &Path) -> anyhow::Result<Keyring> {
     if let Some(keyring) = keyring_from_env()? {
         return Ok(keyring);
     }
-    let key = crate::dev::kept_or_new(path, || Ok(generate_key()?))?;
+    let key = kept_or_new(path, || Ok(generate_key()?))?;
     Keyring::from_base64(key.expose(), None)
         .with_context(|| format!("{} is unusable", path.display()))
 }
@@ -99,5 +103,29 @@ fn wrong_key(err: StoreError) -> anyhow::Error {
              set the key it was sealed with (as {PREVIOUS_VAR} while rotating)"
         ),
         other => other.into(),
+    }
+}
+
+/// The secret kept in `path`, or `make`'s, written there first, readable by
+/// its owner only (never over a file that appeared meanwhile).
+pub fn kept_or_new(
+    path: &Path,
+    make: impl FnOnce() -> anyhow::Result<Secret<String>>,
+) -> anyhow::Result<Secret<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Secret::new(text.trim().to_owned())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let secret = make()?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{}", secret.expose())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(secret)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
 }

@@ -2,7 +2,7 @@
 //! answer through the router, from its active release's manifest.
 
 use super::app_path;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

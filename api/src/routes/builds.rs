@@ -1,7 +1,7 @@
 //! `/apps/{app}/builds`: a build creates a release; it does not promote.
 
 use super::{app_path, build_path, PageQuery};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

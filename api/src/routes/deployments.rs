@@ -4,8 +4,8 @@
 
 use super::builds::CreateBuild;
 use super::{app_path, release_path, PageQuery};
-use crate::auth::Caller;
 use crate::body::OptionalJson;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -2,7 +2,7 @@
 
 use super::app_path;
 use super::deployments::{enqueue, promote_options};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};

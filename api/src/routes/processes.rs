@@ -3,7 +3,7 @@
 //! each with the address it listens on.
 
 use super::app_path;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

@@ -2,7 +2,7 @@
 //! difference between two releases (build and env keys, never values).
 
 use super::{app_path, release_path, PageQuery};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

@@ -4,7 +4,7 @@
 
 use super::app_path;
 use super::deployments::deployment_path;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::web::Bytes;

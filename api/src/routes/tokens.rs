@@ -2,7 +2,7 @@
 //! itself is shown once, in the answer to its creation.
 
 use super::clip;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::ADMIN_TOKEN_NAME;

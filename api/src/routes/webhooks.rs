@@ -2,7 +2,7 @@
 //! delivery log. Secrets are shown once, at creation and rotation.
 
 use super::clip;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};

@@ -7,7 +7,7 @@
 //! PostgreSQL from `SLIPWAY_TEST_DATABASE_URL` (see slipway_core::testing);
 //! `SLIPWAY_BENCH_EVENTS` overrides the event count.
 
-use slipway_core::domain::{AppName, EventPattern, WebhookKind};
+use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
 use slipway_core::store::{Backend, NewWebhook};
 use slipway_core::testing::{Receiver, TestDatabase};
 use slipway_worker::webhooks::{Deliverer, DeliveryConfig};
@@ -89,7 +89,12 @@ async fn run() -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        if log.iter().filter(|d| d.status == "delivered").count() == events {
+        if log
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Delivered)
+            .count()
+            == events
+        {
             break;
         }
         if Instant::now() > deadline {

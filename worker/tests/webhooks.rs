@@ -6,7 +6,7 @@
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use slipway_core::domain::{AppName, EventPattern, WebhookKind};
+use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
 use slipway_core::store::{Backend, Delivery, NewWebhook, Store, Webhook};
 use slipway_core::testing::{Receiver, Reply, Request, TestDatabase};
 use slipway_worker::webhooks::{Deliverer, DeliveryConfig, RetrySchedule};
@@ -206,7 +206,9 @@ async fn deliveries_are_signed_per_standard_webhooks() {
         &request,
         "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     ));
-    setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    setup
+        .wait_log(&webhook, |d| d.status == DeliveryStatus::Delivered)
+        .await;
     setup.stop().await;
 }
 
@@ -218,7 +220,9 @@ async fn a_failing_receiver_gets_the_event_once_successfully_after_three_attempt
     let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
     setup.deliver(|_| {});
     setup.create_app("flaky");
-    let done = setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    let done = setup
+        .wait_log(&webhook, |d| d.status == DeliveryStatus::Delivered)
+        .await;
     assert_eq!(done.attempts, 3);
     assert_eq!(done.last_status_code, Some(200));
     assert!(done.delivered_at.is_some());
@@ -260,7 +264,9 @@ async fn a_hanging_receiver_times_out_and_is_retried_while_others_keep_flowing()
         3,
         "two events, one retried after the timeout"
     );
-    let log = setup.wait_all(&stuck, 2, |d| d.status == "delivered").await;
+    let log = setup
+        .wait_all(&stuck, 2, |d| d.status == DeliveryStatus::Delivered)
+        .await;
     let mut attempts: Vec<i32> = log.iter().map(|d| d.attempts).collect();
     attempts.sort();
     assert_eq!(attempts, [1, 2]);
@@ -312,7 +318,7 @@ async fn a_timeout_is_logged_and_retried_on_schedule() {
     });
     setup.create_app("slow");
     let slow = setup.wait_log(&stuck, |d| d.last_error.is_some()).await;
-    assert_eq!((slow.status.as_str(), slow.attempts), ("pending", 1));
+    assert_eq!((slow.status, slow.attempts), (DeliveryStatus::Pending, 1));
     assert_eq!(slow.last_error.as_deref(), Some("no answer within 0.3s"));
     let next = slow.next_attempt_at.unwrap();
     assert!(
@@ -340,7 +346,9 @@ async fn private_targets_are_refused_at_delivery_with_a_clear_reason() {
     setup.deliver(|config| config.allow_private = false);
     setup.create_app("refused");
     for webhook in &webhooks {
-        let refused = setup.wait_log(webhook, |d| d.status == "failed").await;
+        let refused = setup
+            .wait_log(webhook, |d| d.status == DeliveryStatus::Failed)
+            .await;
         let error = refused.last_error.unwrap();
         assert!(error.starts_with("refused: "), "{error}");
         assert!(error.contains("loopback"), "{error}");
@@ -360,7 +368,9 @@ async fn gone_disables_the_webhook() {
     let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["*"]);
     setup.deliver(|_| {});
     setup.create_app("gone");
-    let failed = setup.wait_log(&webhook, |d| d.status == "failed").await;
+    let failed = setup
+        .wait_log(&webhook, |d| d.status == DeliveryStatus::Failed)
+        .await;
     assert_eq!(failed.last_status_code, Some(410));
     let disabled = setup.store.webhook(&webhook.id).unwrap().unwrap();
     assert!(disabled.disabled_at.is_some());
@@ -385,7 +395,9 @@ async fn retry_after_is_honoured_and_redirects_are_not_followed() {
     let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
     setup.deliver(|_| {});
     setup.create_app("patience");
-    let done = setup.wait_log(&webhook, |d| d.status == "delivered").await;
+    let done = setup
+        .wait_log(&webhook, |d| d.status == DeliveryStatus::Delivered)
+        .await;
     assert_eq!(done.attempts, 3);
     let requests = receiver.requests();
     let waited = requests[1].at - requests[0].at;
@@ -402,7 +414,9 @@ async fn attempts_stop_at_the_end_of_the_schedule() {
     let (webhook, _) = setup.subscribe(&receiver.url("/"), WebhookKind::Generic, &["app.created"]);
     setup.deliver(|config| config.schedule = RetrySchedule::parse("50ms,50ms").unwrap());
     setup.create_app("doomed");
-    let failed = setup.wait_log(&webhook, |d| d.status == "failed").await;
+    let failed = setup
+        .wait_log(&webhook, |d| d.status == DeliveryStatus::Failed)
+        .await;
     assert_eq!(failed.attempts, 3);
     assert_eq!(failed.last_status_code, Some(500));
     assert_eq!(

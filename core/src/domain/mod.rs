@@ -27,7 +27,7 @@ pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
 pub use routes::{service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};
-pub use webhook::{EventPattern, WebhookKind};
+pub use webhook::{DeliveryStatus, EventPattern, WebhookKind};
 pub use webhook_url::{refused_class, WebhookUrl, WebhookUrlError};
 
 /// A rejected input value; `field` names where it was found (e.g. `name`, `env.FOO`, `manifest.services.web.port`).

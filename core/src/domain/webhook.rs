@@ -15,6 +15,45 @@ pub enum WebhookKind {
     Slack,
 }
 
+/// Where one event's delivery to one webhook stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Not yet answered with a 2xx; tried again on its schedule.
+    Pending,
+    Delivered,
+    /// Given up: its attempts ran out or the receiver refused for good.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<DeliveryStatus, InvalidInput> {
+        match s {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "delivered" => Ok(DeliveryStatus::Delivered),
+            "failed" => Ok(DeliveryStatus::Failed),
+            _ => Err(InvalidInput::new(
+                "status",
+                "expected pending, delivered or failed",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl WebhookKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@ use super::records::now;
 use super::schema::{deliveries, webhooks};
 use super::webhooks::WebhookRow;
 use super::{Store, StoreError};
-use crate::domain::{DeliveryId, EventId, WebhookId, WebhookKind};
+use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId, WebhookKind};
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
@@ -94,10 +94,10 @@ impl Store {
                 .is_null()
                 .or(deliveries::locked_until.lt(now));
             let pending_due = deliveries::status
-                .eq("pending")
+                .eq(DeliveryStatus::Pending.as_str())
                 .and(deliveries::next_attempt_at.le(now));
             let busy: HashMap<String, i64> = deliveries::table
-                .filter(deliveries::status.eq("pending"))
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
                 .filter(deliveries::locked_until.ge(now))
                 .group_by(deliveries::webhook)
                 .select((deliveries::webhook, diesel::dsl::count_star()))
@@ -137,7 +137,7 @@ impl Store {
             diesel::update(
                 deliveries::table
                     .filter(deliveries::id.eq_any(&due))
-                    .filter(deliveries::status.eq("pending"))
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
                     .filter(free),
             )
             .set((
@@ -192,7 +192,7 @@ impl Store {
                     Outcome::Delivered { status } => diesel::update(mine)
                         .set((
                             unlock,
-                            deliveries::status.eq("delivered"),
+                            deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
                             deliveries::last_status_code.eq(Some(i32::from(*status))),
                             deliveries::last_error.eq(None::<String>),
                             deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
@@ -210,7 +210,7 @@ impl Store {
                     Outcome::Failed { status, error } => diesel::update(mine)
                         .set((
                             unlock,
-                            deliveries::status.eq("failed"),
+                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
                             deliveries::last_status_code.eq(to_i32(*status)),
                             deliveries::last_error.eq(Some(clip(error))),
                             deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
@@ -234,11 +234,11 @@ impl Store {
                         diesel::update(
                             deliveries::table
                                 .filter(deliveries::webhook.eq(done.webhook.as_str()))
-                                .filter(deliveries::status.eq("pending")),
+                                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
                         )
                         .set((
                             unlock,
-                            deliveries::status.eq("failed"),
+                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
                             deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
                             deliveries::last_error.eq(Some("webhook disabled: 410 Gone")),
                         ))

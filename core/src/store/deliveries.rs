@@ -6,7 +6,7 @@ use super::records::now;
 use super::schema::deliveries;
 use super::webhooks::{find as find_webhook, not_found, WebhookRow};
 use super::{Store, StoreError};
-use crate::domain::{DeliveryId, EventId, WebhookId};
+use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -19,8 +19,7 @@ pub struct Delivery {
     pub webhook: WebhookId,
     pub event: EventId,
     pub event_type: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
@@ -56,7 +55,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             webhook: WebhookId::parse(&row.webhook).map_err(corrupt)?,
             event: EventId::parse(&row.event).map_err(corrupt)?,
             event_type: row.event_type,
-            status: row.status,
+            status: DeliveryStatus::parse(&row.status).map_err(corrupt)?,
             attempts: row.attempts,
             last_status_code: row.last_status_code,
             last_error: row.last_error,

@@ -7,7 +7,7 @@ use super::records::now;
 use super::schema::{deliveries, deployments, releases, webhooks};
 use super::webhooks::{Webhook, WebhookRow};
 use super::{DbConnection, StoreError};
-use crate::domain::{DeliveryId, DeploymentId, EventId, WebhookId};
+use crate::domain::{DeliveryId, DeliveryStatus, DeploymentId, EventId, WebhookId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};
@@ -107,7 +107,7 @@ fn insert_traced(
             deliveries::event.eq(event.as_str()),
             deliveries::event_type.eq(event_type),
             deliveries::payload.eq(payload),
-            deliveries::status.eq("pending"),
+            deliveries::status.eq(DeliveryStatus::Pending.as_str()),
             deliveries::attempts.eq(0),
             deliveries::next_attempt_at.eq(Some(now)),
             deliveries::created_at.eq(now),

@@ -4,7 +4,7 @@
 use crate::{fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
-use slipway_core::domain::{AppName, EventPattern, WebhookKind};
+use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
 use slipway_core::store::{Backend, Finished, NewWebhook, Outcome, PromoteOptions, StoreError};
 
 on_both_backends!(
@@ -85,7 +85,7 @@ fn events_become_deliveries_for_matching_webhooks_only(backend: Backend) {
     assert_eq!(types_of(&f, &releases_here), ["release.created"]);
     assert!(types_of(&f, &elsewhere).is_empty());
     let delivery = &f.store.deliveries(&deploys.id, 1).unwrap()[0];
-    assert_eq!(delivery.status, "pending");
+    assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts, 0);
     // The delivery carries the id of the event it was written with.
     let events = f.store.events(Some(&f.app)).unwrap();
@@ -221,7 +221,7 @@ fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
         .delivery(&webhook.id, &dying[0].id)
         .unwrap()
         .unwrap();
-    assert_eq!(log.status, "pending");
+    assert_eq!(log.status, DeliveryStatus::Pending);
 }
 
 fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
@@ -249,11 +249,11 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
     ];
     f.store.finish_deliveries("w1", &finished).unwrap();
     let done = f.store.delivery(&webhook.id, &a.id).unwrap().unwrap();
-    assert_eq!(done.status, "delivered");
+    assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.last_status_code, Some(204));
     assert!(done.delivered_at.is_some() && done.next_attempt_at.is_none());
     let retry = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
-    assert_eq!(retry.status, "pending");
+    assert_eq!(retry.status, DeliveryStatus::Pending);
     assert_eq!(retry.last_status_code, Some(500));
     assert_eq!(
         retry.last_error.as_deref(),
@@ -278,7 +278,7 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
     };
     f.store.finish_deliveries("w1", &[failed]).unwrap();
     let log = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
-    assert_eq!((log.status.as_str(), log.attempts), ("failed", 2));
+    assert_eq!((log.status, log.attempts), (DeliveryStatus::Failed, 2));
     assert_eq!(log.last_status_code, None);
 }
 
@@ -299,7 +299,10 @@ fn gone_disables_the_webhook_and_fails_its_pending_deliveries(backend: Backend) 
     assert!(disabled.disabled_at.is_some());
     assert!(disabled.disabled_reason.unwrap().contains("410"));
     let log = f.store.deliveries(&webhook.id, 10).unwrap();
-    assert!(log.iter().all(|d| d.status == "failed"), "{log:?}");
+    assert!(
+        log.iter().all(|d| d.status == DeliveryStatus::Failed),
+        "{log:?}"
+    );
     // Later events skip it; the other webhook still gets everything.
     f.build(None);
     assert_eq!(f.store.deliveries(&webhook.id, 10).unwrap().len(), 2);
@@ -344,7 +347,7 @@ fn redeliver_and_test_queue_new_deliveries(backend: Backend) {
     let again = f.store.redeliver(&webhook.id, &original.id).unwrap();
     assert_ne!(again.id, original.id);
     assert_eq!(again.event, original.event);
-    assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
+    assert_eq!((again.status, again.attempts), (DeliveryStatus::Pending, 0));
     let test = f.store.test_webhook(&webhook.id, "tester").unwrap();
     assert_eq!(test.event_type, "webhook.test");
     let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();

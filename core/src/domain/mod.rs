@@ -25,7 +25,7 @@ pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
-pub use routes::{service_urls, RouterUrl, ServiceUrls};
+pub use routes::{service_hosts, service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};
 pub use webhook::{DeliveryStatus, EventPattern, WebhookKind};
 pub use webhook_url::{refused_class, WebhookUrl, WebhookUrlError};

@@ -100,16 +100,6 @@ impl RouterUrl {
             None => format!("{}://{host_name}", self.scheme),
         }
     }
-
-    /// The generated host name of an app's `service`: `<service>.<app>.<host>`.
-    pub fn service_host(&self, app: &AppName, service: &ServiceName) -> String {
-        format!("{service}.{app}.{}", self.host)
-    }
-
-    /// The generated host name of an app's default service: `<app>.<host>`.
-    pub fn app_host(&self, app: &AppName) -> String {
-        format!("{app}.{}", self.host)
-    }
 }
 
 impl std::fmt::Display for RouterUrl {
@@ -138,13 +128,16 @@ pub struct ServiceUrls {
     pub urls: Vec<String>,
 }
 
-/// Every service of `manifest` that has a port (by name), with its URLs
-/// through `router`; without a router URL the services are listed with no URLs.
-pub fn service_urls(
-    router: Option<&RouterUrl>,
+/// The host names each service of `manifest` with a port answers at, by
+/// service name, with whether it is the app's default service: for each of
+/// `suffixes`, `<app>.<suffix>` (default service only) then
+/// `<service>.<app>.<suffix>`; then the service's domains in manifest order.
+/// The one rule the router serves and the API shows.
+pub fn service_hosts<'a>(
     app: &AppName,
-    manifest: &Manifest,
-) -> Vec<ServiceUrls> {
+    manifest: &'a Manifest,
+    suffixes: &[&str],
+) -> Vec<(&'a ServiceName, bool, Vec<String>)> {
     let default = manifest.default_service();
     manifest
         .services()
@@ -152,23 +145,36 @@ pub fn service_urls(
         .filter(|(_, service)| service.port().is_some())
         .map(|(name, service)| {
             let is_default = default == Some(name);
-            let urls = match router {
-                None => Vec::new(),
-                Some(router) => {
-                    let own = is_default.then(|| router.url_for(&router.app_host(app)));
-                    let generated = router.url_for(&router.service_host(app, name));
-                    let domains = service.domains().iter().map(|d| router.url_for(d));
-                    own.into_iter()
-                        .chain(std::iter::once(generated))
-                        .chain(domains)
-                        .collect()
+            let mut hosts = Vec::new();
+            for suffix in suffixes {
+                if is_default {
+                    hosts.push(format!("{app}.{suffix}"));
                 }
-            };
-            ServiceUrls {
-                name: name.clone(),
-                default: is_default,
-                urls,
+                hosts.push(format!("{name}.{app}.{suffix}"));
             }
+            hosts.extend(service.domains().iter().cloned());
+            (name, is_default, hosts)
+        })
+        .collect()
+}
+
+/// Every service of `manifest` that has a port (by name), with its URLs
+/// through `router`; without a router URL the services are listed with no URLs.
+pub fn service_urls(
+    router: Option<&RouterUrl>,
+    app: &AppName,
+    manifest: &Manifest,
+) -> Vec<ServiceUrls> {
+    let suffixes: Vec<&str> = router.iter().map(|r| r.host()).collect();
+    service_hosts(app, manifest, &suffixes)
+        .into_iter()
+        .map(|(name, default, hosts)| ServiceUrls {
+            name: name.clone(),
+            default,
+            urls: match router {
+                Some(router) => hosts.iter().map(|h| router.url_for(h)).collect(),
+                None => Vec::new(),
+            },
         })
         .collect()
 }

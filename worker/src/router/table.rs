@@ -7,7 +7,7 @@
 //! tell a drain when an instance's last request has finished.
 
 use crate::runtime::Instance;
-use slipway_core::domain::{AppName, Manifest, ServiceName};
+use slipway_core::domain::{service_hosts, AppName, Manifest, ServiceName};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -216,28 +216,17 @@ impl Default for Table {
 /// How long an announced host name is kept without the feed reading it.
 const ANNOUNCED_FOR: Duration = Duration::from_secs(10);
 
-/// The host names of `app`'s services in `manifest`: for each service with
-/// a port `<service>.<app>.<suffix>`, `<app>.<suffix>` for the default
-/// service, and the service's domains.
+/// The host names of `app`'s services in `manifest`, under each of
+/// `suffixes` ([`service_hosts`]), with the service each leads to.
 pub fn names_of(app: &AppName, manifest: &Manifest, suffixes: &[String]) -> Vec<(String, Key)> {
-    let mut names = Vec::new();
-    for (name, service) in manifest.services() {
-        if service.port().is_none() {
-            continue;
-        }
-        let key: Key = (app.clone(), name.clone());
-        let default = manifest.default_service() == Some(name);
-        for suffix in suffixes {
-            names.push((format!("{name}.{app}.{suffix}"), key.clone()));
-            if default {
-                names.push((format!("{app}.{suffix}"), key.clone()));
-            }
-        }
-        for domain in service.domains() {
-            names.push((domain.clone(), key.clone()));
-        }
-    }
-    names
+    let suffixes: Vec<&str> = suffixes.iter().map(String::as_str).collect();
+    service_hosts(app, manifest, &suffixes)
+        .into_iter()
+        .flat_map(|(name, _, hosts)| {
+            let key: Key = (app.clone(), name.clone());
+            hosts.into_iter().map(move |host| (host, key.clone()))
+        })
+        .collect()
 }
 
 impl Table {

@@ -12,6 +12,7 @@
 //! ones at their service's interval (ejecting those that fail until they
 //! pass again), and stops sending to instances marked as stopping.
 
+mod backend;
 mod feed;
 mod headers;
 mod proxy;

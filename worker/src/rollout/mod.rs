@@ -10,6 +10,7 @@ mod drive;
 pub mod plan;
 mod progress;
 mod ship_logs;
+mod stop;
 mod supervise;
 mod target;
 mod watch;

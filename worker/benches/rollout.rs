@@ -7,14 +7,15 @@
 //!
 //! Run: `cargo bench -p slipway-worker --bench rollout` (after `cargo build -p slipway-worker --bins`).
 
-use serde_json::json;
-use slipway_core::domain::{AppName, DeploymentStatus, Manifest, Strategy};
+#[path = "common/testapp.rs"]
+mod testapp;
+
+use slipway_core::domain::{AppName, DeploymentStatus, Strategy};
 use slipway_core::store::{NewBuild, PromoteOptions, Store};
 use slipway_core::testing::TestDatabase;
 use slipway_worker::rollout::plan::waves;
 use slipway_worker::rollout::{Engine, EngineConfig};
 use slipway_worker::runtime::local::LocalRuntime;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,27 +23,9 @@ const HEALTHY_AFTER_MS: u64 = 300;
 const COUNT: u32 = 10;
 const RUNS: usize = 5;
 
-fn testapp() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    // target/<profile>/deps/rollout-<hash> → target/<profile>/slipway-testapp, else debug.
-    let target = exe.ancestors().nth(3).expect("target dir").to_owned();
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("slipway-testapp"))
-        .find(|p| p.exists())
-        .expect("build slipway-testapp first: cargo build -p slipway-worker --bins")
-}
-
 fn release(store: &Store, app: &AppName, flags: &str) -> slipway_core::domain::ReleaseId {
-    let manifest = Manifest::from_json(&json!({ "services": { "web": {
-        "command": format!("'{}' {flags}", testapp().display()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": COUNT },
-    }}}))
-    .expect("manifest");
     let build = NewBuild {
-        manifest,
+        manifest: testapp::manifest(flags, COUNT),
         git: None,
         description: None,
     };

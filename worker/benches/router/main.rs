@@ -14,6 +14,8 @@
 
 mod cpu;
 mod rig;
+#[path = "../common/testapp.rs"]
+mod testapp;
 mod wrk;
 
 use rig::Rig;

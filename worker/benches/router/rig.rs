@@ -2,8 +2,7 @@
 //! router serving from the engine's table; every instance is stopped when
 //! the rig is dropped, also on a panic.
 
-use serde_json::json;
-use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};
+use slipway_core::domain::{AppName, DeploymentStatus, ReleaseId};
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, Store};
 use slipway_core::testing::TestDatabase;
 use slipway_worker::rollout::{Engine, EngineConfig};
@@ -11,7 +10,7 @@ use slipway_worker::router::{Router, RouterConfig};
 use slipway_worker::runtime::local::LocalRuntime;
 use slipway_worker::runtime::Runtime;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -46,18 +45,6 @@ impl Drop for Rig {
         })
         .join();
     }
-}
-
-/// The test app, from the build the bench runs with (release), else debug.
-fn testapp() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    // target/<profile>/deps/router-<hash> → target/<profile>/slipway-testapp.
-    let target = exe.ancestors().nth(3).expect("target dir").to_owned();
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("slipway-testapp"))
-        .find(|p| p.exists())
-        .expect("build slipway-testapp first: scripts/bench-router does (cargo build --release -p slipway-worker --bins)")
 }
 
 impl Rig {
@@ -122,15 +109,8 @@ impl Rig {
     /// A release of one `web` service: the test app with `flags`, `count`
     /// instances, health-checked every second.
     pub async fn release(&self, flags: &str, count: u32) -> ReleaseId {
-        let manifest = Manifest::from_json(&json!({ "services": { "web": {
-            "command": format!("'{}' {flags}", testapp().display()),
-            "port": 8000,
-            "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-            "scale": { "count": count },
-        }}}))
-        .expect("manifest");
         let build = NewBuild {
-            manifest,
+            manifest: super::testapp::manifest(flags, count),
             git: None,
             description: None,
         };

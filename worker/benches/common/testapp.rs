@@ -1,0 +1,30 @@
+//! The test app as the benches run it: its binary from the build the bench
+//! runs with, and a manifest of one `web` service of it.
+
+use serde_json::json;
+use slipway_core::domain::Manifest;
+use std::path::PathBuf;
+
+/// `slipway-testapp` beside the bench's own build (release), else debug.
+pub fn testapp() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    // target/<profile>/deps/<bench>-<hash> → target/<profile>/slipway-testapp.
+    let target = exe.ancestors().nth(3).expect("target dir").to_owned();
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("slipway-testapp"))
+        .find(|p| p.exists())
+        .expect("build slipway-testapp first: cargo build --release -p slipway-worker --bins")
+}
+
+/// One `web` service: the test app with `flags`, `count` instances,
+/// health-checked every second from the start.
+pub fn manifest(flags: &str, count: u32) -> Manifest {
+    Manifest::from_json(&json!({ "services": { "web": {
+        "command": format!("'{}' {flags}", testapp().display()),
+        "port": 8000,
+        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
+        "scale": { "count": count },
+    }}}))
+    .expect("manifest")
+}

@@ -77,6 +77,8 @@ impl<R: Runtime> Feed<R> {
             self.table.set_hosts(hosts);
             self.healths = healths(&routes, &self.manifests);
             self.routed = routes;
+        } else {
+            self.table.expire_announced();
         }
         let listed_at = std::time::Instant::now();
         let instances = match self.runtime.every_instance().await {

@@ -119,6 +119,21 @@ impl Table {
         self.merge_hosts();
     }
 
+    /// Drops announced names past their time (the feed calls this at every
+    /// look; republishing only when one expired).
+    pub fn expire_announced(&self) {
+        let now = Instant::now();
+        let expired = self
+            .announced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|(_, until)| *until <= now);
+        if expired {
+            self.merge_hosts();
+        }
+    }
+
     /// Publishes the names read, plus those announced and not expired.
     fn merge_hosts(&self) {
         let mut hosts = self.read.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -5,6 +5,7 @@
 //! host names in `host`.
 
 mod host;
+mod json;
 mod parse;
 #[cfg(test)]
 mod routing_tests;

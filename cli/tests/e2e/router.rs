@@ -1,7 +1,7 @@
 //! `slipway dev`'s router with tracing on: a request through it is one
 //! trace with the client's, and the instance's parent is the router's span.
 
-use crate::telemetry::{attribute, deploy_traced, dev, hex, request, Collector, CI_SPAN, CI_TRACE};
+use crate::collector::{attribute, deploy_traced, dev, hex, request, Collector, CI_SPAN, CI_TRACE};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::json;
 

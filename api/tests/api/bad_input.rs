@@ -6,6 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use slipway_core::store::Backend;
 
+mod releases;
+
 crate::on_both_backends!(bad_input_is_rejected_and_changes_nothing);
 
 enum Body {
@@ -49,7 +51,7 @@ fn cases(release: &str, foreign_release: &str, foreign_build: &str) -> Vec<Case>
     use Method as M;
     let big = vec![b' '; 2 * 1024 * 1024];
     let web = |service: Value| json!({ "manifest": { "services": { "web": service } } });
-    vec![
+    let mut cases = vec![
         // Malformed bodies.
         case(
             M::POST,
@@ -276,248 +278,6 @@ fn cases(release: &str, foreign_release: &str, foreign_build: &str) -> Vec<Case>
             "not_found",
             "ghost",
         ),
-        // Releases.
-        case(
-            M::POST,
-            "/apps/myapp/releases",
-            Json(json!({ "build": "not-an-id" })),
-            422,
-            "invalid",
-            "build",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/releases",
-            Json(json!({ "build": "BAAAAAAAAAA" })),
-            404,
-            "not_found",
-            "BAAAAAAAAAA",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/releases",
-            Json(json!({ "build": foreign_build })),
-            404,
-            "not_found",
-            "myapp",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/releases",
-            Json(json!({ "env": { "1BAD": "x" } })),
-            422,
-            "invalid",
-            "1BAD",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?limit=0",
-            Empty,
-            422,
-            "invalid",
-            "limit",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?limit=101",
-            Empty,
-            422,
-            "invalid",
-            "limit",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?limit=abc",
-            Empty,
-            400,
-            "bad_request",
-            "query",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?colour=red",
-            Empty,
-            400,
-            "bad_request",
-            "colour",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?before=garbage",
-            Empty,
-            422,
-            "invalid",
-            "before",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases?before=RZZZZZZZZZZ",
-            Empty,
-            404,
-            "not_found",
-            "RZZZZZZZZZZ",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases/RAAAAAAAAAA",
-            Empty,
-            404,
-            "not_found",
-            "RAAAAAAAAAA",
-        ),
-        case(
-            M::GET,
-            &format!("/apps/myapp/releases/{foreign_release}"),
-            Empty,
-            404,
-            "not_found",
-            "myapp",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/releases/lowercase",
-            Empty,
-            404,
-            "not_found",
-            "lowercase",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/builds/BAAAAAAAAAA",
-            Empty,
-            404,
-            "not_found",
-            "BAAAAAAAAAA",
-        ),
-        // Promotions.
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Json(json!({ "minimum": 101 })),
-            422,
-            "invalid",
-            "minimum",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Json(json!({ "maximum": 99 })),
-            422,
-            "invalid",
-            "maximum",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Json(json!({ "minimum": 100, "maximum": 100 })),
-            422,
-            "invalid",
-            "deployment",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Json(json!({ "deadline_seconds": 5 })),
-            422,
-            "invalid",
-            "deadline_seconds",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Json(json!({ "wait": true })),
-            400,
-            "bad_request",
-            "wait",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Raw("text/plain", b"{}".to_vec()),
-            415,
-            "unsupported_media_type",
-            "application/json",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{release}/promote"),
-            Raw("application/json", b"{".to_vec()),
-            400,
-            "bad_request",
-            "malformed",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/releases/RAAAAAAAAAA/promote",
-            Empty,
-            404,
-            "not_found",
-            "RAAAAAAAAAA",
-        ),
-        case(
-            M::POST,
-            &format!("/apps/myapp/releases/{foreign_release}/promote"),
-            Empty,
-            404,
-            "not_found",
-            "myapp",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/releases/RAAAAAAAAAA/rollback",
-            Empty,
-            404,
-            "not_found",
-            "RAAAAAAAAAA",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/deploy",
-            Json(json!({ "manifest": {"services": {}}, "minimum": 5 })),
-            422,
-            "invalid",
-            "manifest.services",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/deploy",
-            Json(json!({ "manifest": {"services": {"web": {"command": "x"}}}, "maximum": 300 })),
-            422,
-            "invalid",
-            "maximum",
-        ),
-        case(
-            M::PATCH,
-            "/apps/myapp/env",
-            Json(json!({ "set": { "A": "1" }, "deadline_seconds": 60 })),
-            422,
-            "invalid",
-            "promote",
-        ),
-        case(
-            M::POST,
-            "/apps/myapp/deployments/DAAAAAAAAAA/cancel",
-            Empty,
-            404,
-            "not_found",
-            "DAAAAAAAAAA",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/deployments/nope",
-            Empty,
-            404,
-            "not_found",
-            "nope",
-        ),
-        case(
-            M::GET,
-            "/apps/myapp/deployments?limit=0",
-            Empty,
-            422,
-            "invalid",
-            "limit",
-        ),
         // Apps and routes.
         case(M::GET, "/apps/ghost", Empty, 404, "not_found", "ghost"),
         case(
@@ -538,7 +298,9 @@ fn cases(release: &str, foreign_release: &str, foreign_build: &str) -> Vec<Case>
             "PUT",
         ),
         case(M::GET, "/nowhere", Empty, 404, "not_found", "route"),
-    ]
+    ];
+    cases.extend(releases::cases(release, foreign_release, foreign_build));
+    cases
 }
 
 /// What a rejected request must leave as it was.

@@ -1,6 +1,7 @@
 //! Slipway's domain and storage: apps, builds, releases, env, deployments
 //! and events, over PostgreSQL or SQLite. No HTTP, no runtimes.
 
+pub mod contract;
 pub mod domain;
 pub mod events;
 pub mod jobs;

@@ -1,12 +1,38 @@
 //! The rollout deadline of an app or a promotion.
 
 use crate::domain::InvalidInput;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Seconds a rollout may take before it is rolled back (Convox: 10 minutes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Deadline(u32);
+
+impl<'de> Deserialize<'de> for Deadline {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = i64::deserialize(deserializer)?;
+        Deadline::parse(seconds, "deadline_seconds").map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Deadline {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(Self::MIN))
+            .maximum(Some(Self::MAX))
+            .description(Some(
+                "Seconds a rollout may take before it is rolled back (default 600).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Deadline {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "DeadlineSeconds".into()
+    }
+}
 
 impl Deadline {
     pub const MIN: u32 = 10;

@@ -104,6 +104,14 @@ impl EnvKey {
 }
 
 crate::domain::string_newtype_impls!(EnvKey);
+/// The key rule as a regular expression, for the OpenAPI document.
+const KEY_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+crate::domain::string_schema!(
+    EnvKey,
+    KEY_PATTERN,
+    "An environment variable name, at most 256 bytes."
+);
 
 /// An immutable, validated set of environment variables with sorted keys.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -196,6 +204,29 @@ impl<'de> Deserialize<'de> for Env {
     }
 }
 
+impl utoipa::PartialSchema for Env {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Object)
+            .property_names(Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(KEY_PATTERN)),
+            ))
+            .additional_properties(Some(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String),
+            ))
+            .description(Some(
+                "Environment variables by key (`^[A-Za-z_][A-Za-z0-9_]*$`); \
+                 at most 256 KiB as KEY=VALUE lines.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Env {}
+
 /// A validated request to set and unset variables, applied with [`Env::apply`].
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct EnvChange {
@@ -253,7 +284,7 @@ impl fmt::Debug for EnvChange {
 }
 
 /// Which keys differ between two envs (keys only, never values).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvDiff {
     added: Vec<String>,
     changed: Vec<String>,

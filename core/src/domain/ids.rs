@@ -6,7 +6,7 @@
 
 use rand::Rng;
 
-use crate::domain::{string_newtype_impls, InvalidInput};
+use crate::domain::{string_newtype_impls, string_schema, InvalidInput};
 
 /// Number of random letters after the prefix.
 const RANDOM_LEN: usize = 10;
@@ -68,6 +68,11 @@ macro_rules! define_id {
         }
 
         string_newtype_impls!($name);
+        string_schema!(
+            $name,
+            concat!("^", $prefix, "[A-Z]{10}$"),
+            concat!("Identifies ", $what, ": `", $prefix, "` and 10 upper-case letters.")
+        );
     };
 }
 

@@ -99,3 +99,22 @@ macro_rules! string_newtype_impls {
     };
 }
 pub(crate) use string_newtype_impls;
+
+/// Implements utoipa's `ToSchema` for a string newtype: a named component
+/// (`AppName`, `ReleaseId`) with the pattern its `parse` enforces.
+macro_rules! string_schema {
+    ($name:ident, $pattern:expr, $description:expr) => {
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use string_schema;

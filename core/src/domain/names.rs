@@ -1,7 +1,7 @@
 //! App and service names: `^[a-z][a-z0-9-]{0,29}$`, safe to use in DNS labels,
 //! Kubernetes object names and file paths.
 
-use crate::domain::{string_newtype_impls, InvalidInput};
+use crate::domain::{string_newtype_impls, string_schema, InvalidInput};
 
 /// Longest accepted name, in characters (all ASCII, so also bytes).
 const MAX_NAME_LEN: usize = 30;
@@ -23,8 +23,11 @@ fn check_name(s: &str, field: &str) -> Result<(), InvalidInput> {
     }
 }
 
+/// The name rule as a regular expression, for the OpenAPI document.
+const NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,29}$";
+
 macro_rules! define_name {
-    ($(#[$meta:meta])* $name:ident, $field:literal) => {
+    ($(#[$meta:meta])* $name:ident, $field:literal, $what:literal) => {
         $(#[$meta])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -48,20 +51,25 @@ macro_rules! define_name {
         }
 
         string_newtype_impls!($name);
+        string_schema!(
+            $name,
+            NAME_PATTERN,
+            concat!($what, ": a lower-case letter, then a-z, 0-9 and '-', at most 30 characters.")
+        );
     };
 }
 
 define_name!(
     /// The name of an app, unique within a Slipway installation.
-    AppName, "name"
+    AppName, "name", "The name of an app"
 );
 define_name!(
     /// The name of a service within an app's manifest.
-    ServiceName, "service"
+    ServiceName, "service", "The name of a service"
 );
 define_name!(
     /// The name of an API token, recorded as the `actor` of what it changes.
-    TokenName, "name"
+    TokenName, "name", "The name of a token"
 );
 
 #[cfg(test)]

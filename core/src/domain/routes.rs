@@ -117,7 +117,7 @@ impl std::str::FromStr for RouterUrl {
 }
 
 /// A service reachable through the router, and its URLs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ServiceUrls {
     pub name: ServiceName,
     /// Whether it is the app's default service (it answers `<app>.<host>`).

@@ -6,7 +6,7 @@ use crate::events::EventKind;
 use serde::{Deserialize, Serialize};
 
 /// How a delivery is shaped: a signed JSON event, or a Slack message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookKind {
     /// The event JSON, signed per the Standard Webhooks spec.
@@ -16,7 +16,7 @@ pub enum WebhookKind {
 }
 
 /// Where one event's delivery to one webhook stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not yet answered with a 2xx; tried again on its schedule.
@@ -123,6 +123,30 @@ impl EventPattern {
 }
 
 super::string_newtype_impls!(EventPattern);
+
+impl utoipa::PartialSchema for EventPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut patterns = vec!["*".to_owned()];
+        for kind in EventKind::ALL {
+            let family = kind.as_str().split('.').next().unwrap_or_default();
+            let family = format!("{family}.*");
+            if !patterns.contains(&family) {
+                patterns.push(family);
+            }
+        }
+        patterns.extend(EventKind::ALL.map(|kind| kind.as_str().to_owned()));
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(patterns))
+            .description(Some(
+                "Events a webhook receives: `*`, a family (`deployment.*`) or one event type. \
+                 Wildcards leave out `deployment.progress`: only its exact name selects it.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventPattern {}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ mod json;
 mod parse;
 #[cfg(test)]
 mod routing_tests;
+mod schema;
 #[cfg(test)]
 mod tests;
 

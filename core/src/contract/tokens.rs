@@ -1,0 +1,111 @@
+//! `/tokens`: API tokens with a scope and apps (admin only). The token
+//! itself is shown once, in the answer to its creation.
+
+use crate::domain::token::parse_lifetime;
+use crate::domain::{AppName, InvalidInput, Scope, TokenId, TokenName};
+use crate::store;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Most apps one token may name.
+const MAX_APPS: usize = 100;
+
+/// `POST /tokens`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Unique; recorded as the `actor` of what the token changes.
+    #[schema(value_type = TokenName)]
+    pub name: String,
+    #[schema(value_type = Scope)]
+    pub scope: String,
+    /// The apps it may act on; empty or left out: all apps.
+    #[schema(value_type = Vec<AppName>, max_items = 100)]
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// Seconds until the token stops working; left out: never.
+    #[schema(minimum = 60, maximum = 315360000)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+}
+
+impl CreateToken {
+    pub fn parse(&self) -> Result<store::NewToken, InvalidInput> {
+        if self.apps.len() > MAX_APPS {
+            return Err(InvalidInput::new(
+                "apps",
+                format!("at most {MAX_APPS} apps; leave it empty for all apps"),
+            ));
+        }
+        let mut apps = self
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                AppName::parse(a).map_err(|e| InvalidInput::new(format!("apps[{i}]"), e.message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        apps.sort();
+        apps.dedup();
+        Ok(store::NewToken {
+            name: TokenName::parse(&self.name)?,
+            scope: Scope::parse(&self.scope)?,
+            apps,
+            lifetime: self.expires_in.map(parse_lifetime).transpose()?,
+        })
+    }
+}
+
+/// A token as listings show it: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    pub scope: Scope,
+    /// The apps it may act on; empty: all.
+    pub apps: Vec<AppName>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Updated at most once a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::Token> for Token {
+    fn from(token: store::Token) -> Token {
+        Token {
+            id: token.id,
+            name: token.name,
+            scope: token.scope,
+            apps: token.apps,
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            last_used_at: token.last_used_at,
+        }
+    }
+}
+
+/// `201` to `POST /tokens`: the token, and once only its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TokenWithSecret {
+    #[serde(flatten)]
+    pub token: Token,
+    /// The token: shown only here; stored only as its SHA-256.
+    #[serde(rename = "token")]
+    #[schema(pattern = "^slp_[0-9A-Za-z]{43}$")]
+    pub secret: String,
+}
+
+/// `GET /tokens`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<Token>,
+}
+
+impl From<Vec<store::Token>> for TokenList {
+    fn from(tokens: Vec<store::Token>) -> TokenList {
+        TokenList {
+            tokens: tokens.into_iter().map(Token::from).collect(),
+        }
+    }
+}

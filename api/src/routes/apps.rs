@@ -1,42 +1,33 @@
 //! `/apps` and `/apps/{app}`. An app is shown with where its services
 //! answer through the router, from its active release's manifest.
 
-use super::app_path;
+use super::openapi::answers::*;
+use super::openapi::params::{AppPath, IdempotencyKey};
+use super::{app_path, sorted_json};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use slipway_core::domain::{service_urls, AppName, Deadline, Scope, ServiceUrls};
-use slipway_core::store::App;
+use slipway_core::contract::{App, AppList, CreateApp, UpdateApp};
+use slipway_core::domain::{service_urls, Scope};
+use slipway_core::store;
 
-const DEADLINE_FIELD: &str = "deadline_seconds";
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApp {
-    name: String,
-    deadline_seconds: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateApp {
-    deadline_seconds: i64,
-}
-
+#[utoipa::path(post, path = "/apps", operation_id = "createApp", tag = "apps",
+    description = "Creates an app with no builds and no releases. `deadline_seconds` defaults \
+        to 600. 409 if an app of that name exists, or was deleted and its instances are still \
+        being stopped (try again in a minute).",
+    params(IdempotencyKey), request_body = CreateApp,
+    responses((status = 201, description = "The new app.", body = App),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<CreateApp>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
-    let name = AppName::parse(&body.name)?;
-    let deadline = body
-        .deadline_seconds
-        .map(|s| Deadline::parse(s, DEADLINE_FIELD))
-        .transpose()?;
+    let (name, deadline) = body.parse()?;
     let actor = caller.actor();
     let app = state
         .write(&caller, move |store| {
@@ -47,12 +38,26 @@ pub async fn create(
 }
 
 /// Every app the token reaches.
+#[utoipa::path(get, path = "/apps", operation_id = "listApps", tag = "apps",
+    description = "Lists every app the token reaches, sorted by name, each with its \
+        `services` as `GET /apps/{app}` shows them. This listing is not paged.",
+    responses((status = 200, description = "The apps.", body = AppList),
+        Unauthorized, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut apps = state.db(|store| store.list_apps()).await?;
     apps.retain(|app| caller.grant().covers(&app.name));
-    Ok(HttpResponse::Ok().json(json!({ "apps": views(&state, apps).await? })))
+    let apps = AppList {
+        apps: views(&state, apps).await?,
+    };
+    sorted_json(StatusCode::OK, &apps)
 }
 
+#[utoipa::path(get, path = "/apps/{app}", operation_id = "getApp", tag = "apps",
+    description = "Returns the app, with `services`: where each service of its active \
+        release answers through the router.",
+    params(AppPath),
+    responses((status = 200, description = "The app.", body = App),
+        Unauthorized, Forbidden, NotFound, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
@@ -64,6 +69,12 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
+#[utoipa::path(patch, path = "/apps/{app}", operation_id = "updateApp", tag = "apps",
+    description = "Sets the app's rollout deadline (`deadline_seconds`, required).",
+    params(AppPath, IdempotencyKey), request_body = UpdateApp,
+    responses((status = 200, description = "The app.", body = App),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -72,7 +83,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let name = app_path(&path)?;
     caller.require(Scope::Admin, Some(&name))?;
-    let deadline = Deadline::parse(body.deadline_seconds, DEADLINE_FIELD)?;
+    let deadline = body.parse()?;
     let actor = caller.actor();
     let app = state
         .write(&caller, move |store| {
@@ -82,6 +93,16 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view(&state, app).await?))
 }
 
+#[utoipa::path(delete, path = "/apps/{app}", operation_id = "deleteApp", tag = "apps",
+    description = "Deletes the app. From this response on the app is not found (404) for \
+        every route, and its open deployment, if any, ends `failed` with reason `app deleted` \
+        (a `deployment.failed` event, then `app.deleted`). A worker then stops every instance \
+        of the app and, once none is left, removes its builds, releases and deployments; its \
+        events are kept. Until then the name cannot be used for a new app (409).",
+    params(AppPath),
+    responses((status = 204, description = "Deleted."),
+        Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, RateLimited, HeaderTooLarge,
+        Unavailable))]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
@@ -96,17 +117,8 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// An app as the API shows it: the stored app and, for each service of its
-/// active release that has a port, the URLs it answers at.
-#[derive(Debug, Serialize)]
-struct AppView {
-    #[serde(flatten)]
-    app: App,
-    services: Vec<ServiceUrls>,
-}
-
 /// The apps with their services; the manifests are read in one query.
-async fn views(state: &AppState, apps: Vec<App>) -> Result<Vec<AppView>, ApiError> {
+async fn views(state: &AppState, apps: Vec<store::App>) -> Result<Vec<App>, ApiError> {
     let active: Vec<_> = apps
         .iter()
         .filter_map(|app| app.active_release.clone())
@@ -122,12 +134,12 @@ async fn views(state: &AppState, apps: Vec<App>) -> Result<Vec<AppView>, ApiErro
                 .and_then(|release| manifests.get(release))
                 .map(|manifest| service_urls(router, &app.name, manifest))
                 .unwrap_or_default();
-            AppView { app, services }
+            App::new(app, services)
         })
         .collect())
 }
 
-async fn view(state: &AppState, app: App) -> Result<AppView, ApiError> {
+async fn view(state: &AppState, app: store::App) -> Result<App, ApiError> {
     let mut views = views(state, vec![app]).await?;
     views
         .pop()

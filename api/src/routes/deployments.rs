@@ -2,83 +2,33 @@
 //! (history, one deployment, cancel). A request that starts a deployment
 //! answers 202 with it whole; a worker does the rest.
 
-use super::builds::CreateBuild;
-use super::{app_path, release_path, PageQuery};
+use super::openapi::answers::*;
+use super::openapi::params::{AppPath, DeploymentPath, IdempotencyKey, ReleasePath, Traceparent};
+use super::{app_path, release_path, sorted_json};
 use crate::body::OptionalJson;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
-use slipway_core::domain::{
-    AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Scope, Strategy,
+use slipway_core::contract::{
+    self, Deploy, Deployed, DeploymentList, PageQuery, PromoteBody, Promoted,
 };
+use slipway_core::domain::{AppName, DeploymentId, ReleaseId, Scope};
 use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
 use tracing::Instrument;
 
-/// The promote options every deployment-starting request accepts.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteBody {
-    deadline_seconds: Option<i64>,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-}
-
-/// `POST /apps/{app}/deploy`: a build's fields and the promote options.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployBody {
-    manifest: serde_json::Value,
-    git_sha: Option<String>,
-    git_message: Option<String>,
-    description: Option<String>,
-    deadline_seconds: Option<i64>,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-}
-
-/// Validates promote options; `traceparent` is the request's W3C trace
-/// context, continued by the deployment.
-pub fn promote_options(
-    deadline_seconds: Option<i64>,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-    req: &HttpRequest,
-) -> Result<PromoteOptions, InvalidInput> {
-    let deadline = deadline_seconds
-        .map(|s| Deadline::parse(s, "deadline_seconds"))
-        .transpose()?;
-    let percent = |value: Option<i64>, field: &str, range: std::ops::RangeInclusive<i64>| {
-        value
-            .map(|v| {
-                range.contains(&v).then_some(v).ok_or_else(|| {
-                    let (lo, hi) = (range.start(), range.end());
-                    InvalidInput::new(field, format!("must be a percent from {lo} to {hi}"))
-                })
-            })
-            .transpose()
-    };
-    let minimum = percent(minimum, "minimum", 0..=100)?.map(|v| v as u8);
-    let maximum = percent(maximum, "maximum", 100..=200)?.map(|v| v as u16);
-    if let (Some(min), Some(max)) = (minimum, maximum) {
-        Strategy::new(min, max)?;
-    }
-    Ok(PromoteOptions {
-        deadline,
-        minimum,
-        maximum,
-        // The server span's context (continuing the incoming one) when spans
-        // are exported, else the incoming header as it came.
-        traceparent: crate::tracing_mw::current_traceparent().or_else(|| traceparent(req)),
-    })
+/// The trace context a deployment started by `req` continues: the server
+/// span's (continuing the incoming one) when spans are exported, else the
+/// incoming header as it came when valid.
+pub fn traceparent(req: &HttpRequest) -> Option<String> {
+    crate::tracing_mw::current_traceparent().or_else(|| incoming_traceparent(req))
 }
 
 /// The incoming W3C `traceparent` when valid, as version `00`; an invalid
 /// one is ignored (never stored or forwarded), as the spec says.
-fn traceparent(req: &HttpRequest) -> Option<String> {
+fn incoming_traceparent(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get("traceparent")?.to_str().ok()?;
     let context = crate::tracing_mw::parse_traceparent(value)?;
     Some(crate::tracing_mw::format_traceparent(&context))
@@ -105,6 +55,19 @@ pub async fn enqueue(state: &AppState, deployment: &Deployment) {
     }
 }
 
+#[utoipa::path(post, path = "/apps/{app}/releases/{id}/promote", operation_id = "promoteRelease",
+    tag = "deployments",
+    description = "Starts a deployment that rolls the app out to this release: 202 with the \
+        release (now `promoting`) and the pending deployment, which a worker carries out. \
+        Follow it with `GET /apps/{app}/deployments/{id}` or its events. While another \
+        deployment of the app is open the answer is 409, naming it. The body may be left out. \
+        An incoming W3C `traceparent` header is continued by the rollout.",
+    params(ReleasePath, IdempotencyKey, Traceparent), request_body = Option<PromoteBody>,
+    responses(
+        (status = 202, description = "The release and the deployment promoting it.",
+            body = Promoted),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn promote(
     state: web::Data<AppState>,
     caller: Caller,
@@ -116,6 +79,19 @@ pub async fn promote(
 }
 
 /// Convox's rollback: a new release with that release's build and env, promoted.
+#[utoipa::path(post, path = "/apps/{app}/releases/{id}/rollback",
+    operation_id = "rollbackToRelease", tag = "deployments",
+    description = "Creates a new release with this release's build and env, described \
+        `rollback to R...`, and promotes it as `POST .../promote` does: 202 with the new \
+        release and its pending deployment; 409 while another deployment of the app is open. \
+        The body may be left out. An incoming W3C `traceparent` header is continued by the \
+        rollout.",
+    params(ReleasePath, IdempotencyKey, Traceparent), request_body = Option<PromoteBody>,
+    responses(
+        (status = 202, description = "The new release and the deployment promoting it.",
+            body = Promoted),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn rollback(
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,37 +123,65 @@ async fn start_from_release(
     let app = app_path(&path.0)?;
     caller.require(Scope::Deploy, Some(&app))?;
     let release = release_path(&app, &path.1)?;
-    let b = body.into_inner();
-    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
+    let options = body.into_inner().parse(traceparent(&req))?;
     let actor = caller.actor();
     let (release, deployment) = state
         .write(&caller, move |s| start(s, &app, &release, &options, &actor))
         .await?;
     enqueue(&state, &deployment).await;
-    Ok(HttpResponse::Accepted().json(json!({ "release": release, "deployment": deployment })))
+    let promoted = Promoted {
+        release: release.into(),
+        deployment: deployment.into(),
+    };
+    sorted_json(StatusCode::ACCEPTED, &promoted)
 }
 
+#[utoipa::path(post, path = "/apps/{app}/deploy", operation_id = "deploy", tag = "deployments",
+    description = "Does `POST /apps/{app}/builds` and promotes the resulting release in one \
+        step: 202 with the build, its release and the pending deployment. The build fields \
+        are validated as for a build (a bad manifest is 422 naming the field); 409 while \
+        another deployment of the app is open. An incoming W3C `traceparent` header is \
+        continued by the rollout. Its `domains` are claimed as for a build (422 when another \
+        app holds one).",
+    params(AppPath, IdempotencyKey, Traceparent), request_body = Deploy,
+    responses(
+        (status = 202, description = "The build, its release and the deployment promoting it.",
+            body = Deployed),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn deploy(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Json<DeployBody>,
+    body: web::Json<Deploy>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
     caller.require(Scope::Deploy, Some(&app))?;
-    let b = body.into_inner();
-    let options = promote_options(b.deadline_seconds, b.minimum, b.maximum, &req)?;
-    let build = CreateBuild::new(b.manifest, b.git_sha, b.git_message, b.description).parse()?;
+    let (build, promote) = body.into_inner().split();
+    let options = promote.parse(traceparent(&req))?;
+    let build = build.parse()?;
     let actor = caller.actor();
     let (build, release, deployment) = state
         .write(&caller, move |s| s.deploy(&app, &build, &options, &actor))
         .await?;
     enqueue(&state, &deployment).await;
-    Ok(HttpResponse::Accepted()
-        .json(json!({ "build": build, "release": release, "deployment": deployment })))
+    let deployed = Deployed {
+        build: build.into(),
+        release: release.into(),
+        deployment: deployment.into(),
+    };
+    sorted_json(StatusCode::ACCEPTED, &deployed)
 }
 
+#[utoipa::path(get, path = "/apps/{app}/deployments", operation_id = "listDeployments",
+    tag = "deployments",
+    description = "Lists the app's deployments, newest first, `limit` at a time; page back \
+        with `before`.",
+    params(AppPath, PageQuery),
+    responses((status = 200, description = "A page of deployments.", body = DeploymentList),
+        BadRequest, Unauthorized, Forbidden, NotFound, UriTooLong, Invalid, HeaderTooLarge,
+        Unavailable))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -191,9 +195,15 @@ pub async fn list(
     let deployments = state
         .db(move |s| s.list_deployments(&app, limit, before.as_ref()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "deployments": deployments })))
+    sorted_json(StatusCode::OK, &DeploymentList::from(deployments))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/deployments/{id}", operation_id = "getDeployment",
+    tag = "deployments",
+    description = "Returns one deployment of the app.",
+    params(DeploymentPath),
+    responses((status = 200, description = "The deployment.", body = contract::Deployment),
+        Unauthorized, Forbidden, NotFound, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
@@ -203,10 +213,21 @@ pub async fn show(
     caller.require(Scope::Read, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
     let deployment = state.db(move |s| s.get_deployment(&app, &id)).await?;
-    Ok(HttpResponse::Ok().json(deployment))
+    Ok(HttpResponse::Ok().json(contract::Deployment::from(deployment)))
 }
 
 /// Asks the worker to stop and roll back: 202, it happens shortly.
+#[utoipa::path(post, path = "/apps/{app}/deployments/{id}/cancel",
+    operation_id = "cancelDeployment", tag = "deployments",
+    description = "Asks the worker to stop the rollout and roll back: 202 with the deployment \
+        (`cancel_requested: true`); it happens shortly. A deployment already final \
+        (`succeeded`, `rolled_back`, `failed`) is 409.",
+    params(DeploymentPath, IdempotencyKey),
+    responses(
+        (status = 202, description = "The deployment, with `cancel_requested: true`.",
+            body = contract::Deployment),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, Invalid,
+        RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
@@ -223,13 +244,10 @@ pub async fn cancel(
             s.cancel_deployment(&app, &id, &actor)
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(deployment))
+    Ok(HttpResponse::Accepted().json(contract::Deployment::from(deployment)))
 }
 
-pub fn deployment_path(
-    app: &slipway_core::domain::AppName,
-    raw: &str,
-) -> Result<DeploymentId, ApiError> {
+pub fn deployment_path(app: &AppName, raw: &str) -> Result<DeploymentId, ApiError> {
     DeploymentId::parse(raw).map_err(|_| {
         ApiError::NotFound(format!(
             "deployment `{}` not found in app `{app}`",
@@ -246,7 +264,7 @@ mod tests {
         let req = TestRequest::default()
             .insert_header(("traceparent", header))
             .to_http_request();
-        super::traceparent(&req)
+        super::incoming_traceparent(&req)
     }
 
     #[test]

@@ -3,15 +3,17 @@
 //! `limit` lines as JSON, or with `follow=true` those and then every new
 //! line as server-sent events, until the client goes.
 
-use super::app_path;
+use super::openapi::answers::*;
+use super::openapi::params::AppPath;
+use super::{app_path, sorted_json};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use slipway_core::contract::{self, LogLines, LogsQuery};
 use slipway_core::domain::{AppName, InvalidInput, Scope, ServiceName};
 use slipway_core::store::{LogLine, LogQuery, Store};
 use std::time::Duration;
@@ -23,15 +25,22 @@ const MAX_LIMIT: i64 = 1000;
 /// The longest `since` as a duration: lines are not kept longer anyway.
 const MAX_SINCE: TimeDelta = TimeDelta::days(30);
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogsQuery {
-    service: Option<String>,
-    since: Option<String>,
-    limit: Option<i64>,
-    follow: Option<bool>,
-}
-
+#[utoipa::path(get, path = "/apps/{app}/logs", operation_id = "listLogs", tag = "apps",
+    description = "What the app's instances wrote (stdout and stderr), as the worker \
+        supervising the app shipped it (within about 100 ms); the newest 10,000 lines of each \
+        app are kept, a line up to 8 KiB. Without `follow`, the newest `limit` lines that \
+        match, oldest first, as JSON. With `follow=true`, those lines and then every new one \
+        as server-sent events (`event: log`, `id` the line's `seq`, `data` the line as JSON) \
+        with a comment every 15 s, until the client goes or the app is deleted. Lines are the \
+        app's own output and are shown as written; Slipway's own log lines never carry env \
+        values.",
+    params(AppPath, LogsQuery),
+    responses(
+        (status = 200, description = "The lines, oldest first; or, with `follow=true`, a \
+            stream of them, each event's `data` a `LogLine`.",
+            content((LogLines = "application/json"), (String = "text/event-stream"))),
+        BadRequest, Unauthorized, Forbidden, NotFound, UriTooLong, Invalid, HeaderTooLarge,
+        Unavailable))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -45,7 +54,8 @@ pub async fn list(
     let first = wanted.clone();
     let lines = state.db(move |s| s.logs(&name, &first)).await?;
     if query.follow != Some(true) {
-        return Ok(HttpResponse::Ok().json(json!({ "lines": lines })));
+        let lines = lines.into_iter().map(contract::LogLine::from).collect();
+        return sorted_json(StatusCode::OK, &LogLines { lines });
     }
     let cursor = Cursor {
         store,
@@ -154,7 +164,8 @@ fn events(lines: &[LogLine]) -> String {
     lines
         .iter()
         .map(|line| {
-            let data = serde_json::to_string(line).unwrap_or_else(|_| "{}".into());
+            let data = serde_json::to_string(&contract::LogLine::from(line.clone()))
+                .unwrap_or_else(|_| "{}".into());
             format!("id: {}\nevent: log\ndata: {data}\n\n", line.seq)
         })
         .collect()

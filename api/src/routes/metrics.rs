@@ -11,6 +11,15 @@ use actix_web::{web, HttpResponse};
 /// The OpenMetrics text format `prometheus-client` writes.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "meta",
+    description = "This process's metrics in the Prometheus/OpenMetrics text format: \
+        deployments by outcome, deployment duration, time to rollback, queue depth and pickup \
+        latency, webhook deliveries by outcome and latency, HTTP requests by route and status. \
+        Needs no token (scrapers rarely send one); no metric carries an id, an app name, an \
+        env value or a token.",
+    responses(
+        (status = 200, description = "The metrics.", body = String, content_type = CONTENT_TYPE),
+        super::openapi::answers::UriTooLong, super::openapi::answers::HeaderTooLarge))]
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     // The depth is counted at scrape time; a database hiccup keeps the last value.

@@ -17,12 +17,14 @@ mod webhooks;
 use crate::body::{json_config, BodyLimit};
 use crate::error::ApiError;
 use crate::SMALL_BODY_BYTES;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, delete, get, patch, post, resource};
-use actix_web::Resource;
-use serde::Deserialize;
-use slipway_core::domain::{AppName, BuildId, InvalidInput, ReleaseId};
+use actix_web::{HttpResponse, Resource};
+use serde::Serialize;
+use slipway_core::domain::{AppName, BuildId, ReleaseId};
 
-/// Every route of the API. `openapi.json` documents each (a test checks).
+/// Every route of the API. The OpenAPI document (`openapi::ApiDoc`)
+/// describes each; a test checks.
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(get().to(health::alive)))
         .service(resource("/readyz").route(get().to(health::ready)))
@@ -124,41 +126,10 @@ pub(crate) fn clip(raw: &str) -> &str {
     }
 }
 
-/// `?limit=&before=` of the listings: newest first, `before` an id.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    limit: Option<i64>,
-    before: Option<String>,
-}
-
-impl PageQuery {
-    const DEFAULT_LIMIT: u32 = 20;
-    const MAX_LIMIT: u32 = 100;
-
-    fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(Self::DEFAULT_LIMIT),
-            Some(n) => u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    InvalidInput::new(
-                        "limit",
-                        format!("must be between 1 and {}", Self::MAX_LIMIT),
-                    )
-                    .into()
-                }),
-        }
-    }
-
-    fn before<T>(
-        &self,
-        parse: impl Fn(&str) -> Result<T, InvalidInput>,
-    ) -> Result<Option<T>, ApiError> {
-        self.before
-            .as_deref()
-            .map(|raw| parse(raw).map_err(|e| InvalidInput::new("before", e.message).into()))
-            .transpose()
-    }
+/// Answers `body` as JSON with the keys of every object in alphabetical
+/// order: the order these envelope answers (`{"release": ...}`) have always
+/// had, as they were built as `serde_json::Value`, whose objects sort keys.
+fn sorted_json(status: StatusCode, body: &impl Serialize) -> Result<HttpResponse, ApiError> {
+    let value = serde_json::to_value(body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::build(status).json(value))
 }

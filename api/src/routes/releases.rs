@@ -1,44 +1,32 @@
 //! `/apps/{app}/releases`: list, show, Convox's explicit create, and the
 //! difference between two releases (build and env keys, never values).
 
-use super::{app_path, release_path, PageQuery};
+use super::openapi::answers::*;
+use super::openapi::params::{AppPath, IdempotencyKey, ReleasePath};
+use super::{app_path, release_path, sorted_json};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
-use slipway_core::domain::Scope;
-use slipway_core::domain::{BuildId, Description, Env, EnvDiff, InvalidInput, ReleaseId};
-use slipway_core::store::NewRelease;
-use std::collections::BTreeMap;
+use slipway_core::contract::{
+    CreateRelease, DiffQuery, PageQuery, Release, ReleaseCreated, ReleaseDiff, ReleaseList,
+};
+use slipway_core::domain::{InvalidInput, ReleaseId, Scope};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRelease {
-    build: Option<String>,
-    env: Option<BTreeMap<String, String>>,
-    description: Option<String>,
-}
-
-impl CreateRelease {
-    fn parse(self) -> Result<NewRelease, InvalidInput> {
-        let build = self
-            .build
-            .map(|b| BuildId::parse(&b).map_err(|e| InvalidInput::new("build", e.message)))
-            .transpose()?;
-        Ok(NewRelease {
-            build,
-            env: self.env.map(Env::parse).transpose()?,
-            description: self
-                .description
-                .as_deref()
-                .map(Description::parse)
-                .transpose()?,
-        })
-    }
-}
-
+#[utoipa::path(post, path = "/apps/{app}/releases", operation_id = "createRelease",
+    tag = "releases",
+    description = "Creates a release from an explicit build and/or a whole env (Convox's \
+        `releases create`); what is left out comes from the app's latest release. It always \
+        creates a release, even when nothing differs, and does not promote it. The \
+        description is the explicit `description` if given (even empty), else `env add:A \
+        change:B remove:C` comparing the env with the latest release's (empty when equal). A \
+        `build` that is not a build of this app is 404.",
+    params(AppPath, IdempotencyKey), request_body = CreateRelease,
+    responses(
+        (status = 201, description = "The new release (without env).", body = ReleaseCreated),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -54,9 +42,20 @@ pub async fn create(
             store.create_release(&app, &new, &actor)
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "release": release })))
+    let created = ReleaseCreated {
+        release: release.into(),
+    };
+    sorted_json(StatusCode::CREATED, &created)
 }
 
+#[utoipa::path(get, path = "/apps/{app}/releases", operation_id = "listReleases",
+    tag = "releases",
+    description = "Lists the app's releases, newest first, `limit` at a time, without their \
+        env; page back with `before`. `status` is `active` for the app's active release.",
+    params(AppPath, PageQuery),
+    responses((status = 200, description = "A page of releases.", body = ReleaseList),
+        BadRequest, Unauthorized, Forbidden, NotFound, UriTooLong, Invalid, HeaderTooLarge,
+        Unavailable))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -70,9 +69,16 @@ pub async fn list(
     let releases = state
         .db(move |store| store.list_releases(&app, limit, before.as_ref()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "releases": releases })))
+    sorted_json(StatusCode::OK, &ReleaseList::from(releases))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/releases/{id}", operation_id = "getRelease",
+    tag = "releases",
+    description = "Returns one release of the app with its env; 409 when no configured key \
+        opens its env.",
+    params(ReleasePath),
+    responses((status = 200, description = "The release with its env.", body = Release),
+        Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
@@ -82,19 +88,22 @@ pub async fn show(
     caller.require(Scope::Read, Some(&app))?;
     let id = release_path(&app, &path.1)?;
     let release = state.db(move |store| store.get_release(&app, &id)).await?;
-    Ok(HttpResponse::Ok().json(release))
-}
-
-/// `?against=R...` of a diff: the release compared with.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiffQuery {
-    against: Option<String>,
+    Ok(HttpResponse::Ok().json(Release::from(release)))
 }
 
 /// `GET /apps/{app}/releases/{id}/diff?against=R...`: what changes going
 /// from `against` to `id`: the build, and the env keys added, changed and
 /// removed. Values are never shown.
+#[utoipa::path(get, path = "/apps/{app}/releases/{id}/diff", operation_id = "diffReleases",
+    tag = "releases",
+    description = "What changes going from the release `against` to this one: the build \
+        (from, to) and the env keys added, changed and removed. Values are never shown. 404 \
+        when either release is unknown; 422 when `against` is missing or not a release id; \
+        409 when no configured key opens either env.",
+    params(ReleasePath, DiffQuery),
+    responses((status = 200, description = "The difference.", body = ReleaseDiff),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, Invalid,
+        HeaderTooLarge, Unavailable))]
 pub async fn diff(
     state: web::Data<AppState>,
     caller: Caller,
@@ -117,15 +126,5 @@ pub async fn diff(
             ))
         })
         .await?;
-    let (old, new) = (
-        from.env.unwrap_or_else(Env::empty),
-        to.env.unwrap_or_else(Env::empty),
-    );
-    let env = EnvDiff::between(&old, &new);
-    Ok(HttpResponse::Ok().json(json!({
-        "release": to.id,
-        "against": from.id,
-        "build": { "from": from.build, "to": to.build, "changed": from.build != to.build },
-        "env": { "added": env.added(), "changed": env.changed(), "removed": env.removed() },
-    })))
+    sorted_json(StatusCode::OK, &ReleaseDiff::between(from, to))
 }

@@ -4,11 +4,14 @@
 
 use super::app_path;
 use super::deployments::deployment_path;
+use super::openapi::answers::*;
+use super::openapi::params::{DeploymentPath, LastEventId};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use slipway_core::contract;
 use slipway_core::domain::DeploymentId;
 use slipway_core::domain::Scope;
 use slipway_core::store::{Event, Store};
@@ -29,6 +32,18 @@ struct Cursor {
     done: bool,
 }
 
+#[utoipa::path(get, path = "/apps/{app}/deployments/{id}/events",
+    operation_id = "streamDeploymentEvents", tag = "deployments",
+    description = "Streams the deployment's events as server-sent events: every event so far, \
+        then new ones live, with keep-alive comments while idle. Each event is `id: <seq>`, \
+        `event: <type>` and `data: <the event as JSON>` (an `Event`). The stream ends after \
+        `deployment.succeeded`, `deployment.rolled_back` or `deployment.failed`. A \
+        `Last-Event-ID` header resumes after that event.",
+    params(DeploymentPath, LastEventId),
+    responses(
+        (status = 200, description = "A `text/event-stream`; each event's `data` is an \
+            `Event` as JSON.", body = String, content_type = "text/event-stream"),
+        Unauthorized, Forbidden, NotFound, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn events(
     state: web::Data<AppState>,
     caller: Caller,
@@ -97,6 +112,7 @@ fn finish(mut cursor: Cursor) -> Cursor {
 }
 
 fn format_event(event: &Event) -> String {
-    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    let data = serde_json::to_string(&contract::Event::from(event.clone()))
+        .unwrap_or_else(|_| "{}".into());
     format!("id: {}\nevent: {}\ndata: {data}\n\n", event.seq, event.kind)
 }

@@ -1,59 +1,27 @@
 //! `/tokens`: API tokens with a scope and apps (admin only). The token
 //! itself is shown once, in the answer to its creation.
 
-use super::clip;
+use super::openapi::answers::*;
+use super::openapi::params::{IdempotencyKey, TokenPath};
+use super::{clip, sorted_json};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::ADMIN_TOKEN_NAME;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
-use slipway_core::domain::token::parse_lifetime;
-use slipway_core::domain::{AppName, InvalidInput, Scope, TokenId, TokenName};
-use slipway_core::store::NewToken;
+use slipway_core::contract::{CreateToken, TokenList, TokenWithSecret};
+use slipway_core::domain::{Scope, TokenId};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    name: String,
-    scope: String,
-    #[serde(default)]
-    apps: Vec<String>,
-    /// Seconds until the token stops working; none: never.
-    expires_in: Option<i64>,
-}
-
-/// Most apps one token may name.
-const MAX_APPS: usize = 100;
-
-impl CreateToken {
-    fn parse(&self) -> Result<NewToken, InvalidInput> {
-        if self.apps.len() > MAX_APPS {
-            return Err(InvalidInput::new(
-                "apps",
-                format!("at most {MAX_APPS} apps; leave it empty for all apps"),
-            ));
-        }
-        let mut apps = self
-            .apps
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                AppName::parse(a).map_err(|e| InvalidInput::new(format!("apps[{i}]"), e.message))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        apps.sort();
-        apps.dedup();
-        Ok(NewToken {
-            name: TokenName::parse(&self.name)?,
-            scope: Scope::parse(&self.scope)?,
-            apps,
-            lifetime: self.expires_in.map(parse_lifetime).transpose()?,
-        })
-    }
-}
-
+#[utoipa::path(post, path = "/tokens", operation_id = "createToken", tag = "tokens",
+    description = "201 with the token (`slp_` and 43 base62 digits: 32 random bytes), shown \
+        only here. Admin only.",
+    params(IdempotencyKey), request_body = CreateToken,
+    responses(
+        (status = 201, description = "The token, with `token` (shown once).",
+            body = TokenWithSecret),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -64,17 +32,31 @@ pub async fn create(
     let (token, secret) = state
         .write(&caller, move |store| store.create_token(&new))
         .await?;
-    let mut shown = json!(token);
-    shown["token"] = json!(secret.expose());
-    Ok(HttpResponse::Created().json(shown))
+    let shown = TokenWithSecret {
+        token: token.into(),
+        secret: secret.expose().clone(),
+    };
+    sorted_json(StatusCode::CREATED, &shown)
 }
 
+#[utoipa::path(get, path = "/tokens", operation_id = "listTokens", tag = "tokens",
+    description = "Every token, oldest first, never the token itself. Admin only.",
+    responses((status = 200, description = "The tokens.", body = TokenList),
+        Unauthorized, Forbidden, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
     let tokens = state.db(|store| store.tokens()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
+    sorted_json(StatusCode::OK, &TokenList::from(tokens))
 }
 
+#[utoipa::path(delete, path = "/tokens/{id}", operation_id = "deleteToken", tag = "tokens",
+    description = "The token stops working at once. The `admin` token from \
+        `SLIPWAY_ADMIN_TOKEN` cannot be deleted (409): change the variable instead. Admin \
+        only.",
+    params(TokenPath),
+    responses((status = 204, description = "Deleted."),
+        Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, RateLimited, HeaderTooLarge,
+        Unavailable))]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,81 +1,18 @@
 //! `/webhooks`: subscriptions, secret rotation, test events and the
 //! delivery log. Secrets are shown once, at creation and rotation.
 
-use super::clip;
+use super::openapi::answers::*;
+use super::openapi::params::{DeliveryPath, IdempotencyKey, WebhookPath};
+use super::{clip, sorted_json};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
-use slipway_core::domain::Scope;
-use slipway_core::domain::{
-    AppName, DeliveryId, Description, EventPattern, InvalidInput, WebhookId, WebhookKind,
-    WebhookUrl,
+use slipway_core::contract::{
+    CreateWebhook, DeliveriesQuery, Delivery, DeliveryList, Webhook, WebhookList, WebhookWithSecret,
 };
-use slipway_core::store::NewWebhook;
-
-/// Patterns and apps one webhook may list.
-const MAX_LIST: usize = 100;
-const DEFAULT_DELIVERIES: i64 = 50;
-const MAX_DELIVERIES: i64 = 500;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateWebhook {
-    url: String,
-    kind: String,
-    events: Vec<String>,
-    #[serde(default)]
-    apps: Vec<String>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-impl CreateWebhook {
-    fn parse(&self, allow_private: bool) -> Result<NewWebhook, ApiError> {
-        let url = WebhookUrl::parse(&self.url, allow_private)
-            .map_err(|err| InvalidInput::new("url", err.to_string()))?;
-        let kind = WebhookKind::parse(&self.kind)?;
-        if self.events.is_empty() {
-            return Err(
-                InvalidInput::new("events", "list at least one event type, or \"*\"").into(),
-            );
-        }
-        let mut events = Vec::new();
-        for raw in bounded(&self.events, "events")? {
-            let pattern = EventPattern::parse(raw)?;
-            if !events.contains(&pattern) {
-                events.push(pattern);
-            }
-        }
-        let mut apps = Vec::new();
-        for raw in bounded(&self.apps, "apps")? {
-            let app = AppName::parse(raw).map_err(|e| InvalidInput::new("apps", e.message))?;
-            if !apps.contains(&app) {
-                apps.push(app);
-            }
-        }
-        let description = match &self.description {
-            Some(text) => Description::parse(text)?.as_str().to_owned(),
-            None => String::new(),
-        };
-        Ok(NewWebhook {
-            url: url.as_str().to_owned(),
-            kind,
-            events,
-            apps,
-            description,
-        })
-    }
-}
-
-fn bounded<'a>(list: &'a [String], field: &str) -> Result<&'a [String], ApiError> {
-    if list.len() > MAX_LIST {
-        return Err(InvalidInput::new(field, format!("at most {MAX_LIST} entries")).into());
-    }
-    Ok(list)
-}
+use slipway_core::domain::{DeliveryId, Scope, WebhookId};
 
 fn webhook_path(raw: &str) -> Result<WebhookId, ApiError> {
     WebhookId::parse(raw)
@@ -86,6 +23,21 @@ fn not_found(id: &WebhookId) -> ApiError {
     ApiError::NotFound(format!("webhook `{id}` not found"))
 }
 
+#[utoipa::path(post, path = "/webhooks", operation_id = "createWebhook", tag = "webhooks",
+    description = "201 with the webhook and its signing secret (`whsec_...`), shown only \
+        here. Each matching event becomes one delivery, written in the event's transaction: \
+        signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, \
+        `webhook-signature`), retried on failure (`SLIPWAY_WEBHOOK_RETRY_SCHEDULE`), never \
+        following redirects; 410 Gone disables the webhook. URLs must be http or https; \
+        loopback, private, link-local, unique-local, multicast and unspecified addresses are \
+        refused unless `SLIPWAY_WEBHOOK_ALLOW_PRIVATE=true` (the default in `slipway dev`). \
+        Wildcards (`*`, `deployment.*`) leave out `deployment.progress`; name it to get it.",
+    params(IdempotencyKey), request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "The webhook, with `secret` (shown once).",
+            body = WebhookWithSecret),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UriTooLong,
+        UnsupportedMediaType, Invalid, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -97,17 +49,29 @@ pub async fn create(
     let (webhook, secret) = state
         .write(&caller, move |store| store.create_webhook(&new, &actor))
         .await?;
-    let mut shown = json!(webhook);
-    shown["secret"] = json!(secret.expose());
-    Ok(HttpResponse::Created().json(shown))
+    let shown = WebhookWithSecret {
+        webhook: webhook.into(),
+        secret: secret.expose().clone(),
+    };
+    sorted_json(StatusCode::CREATED, &shown)
 }
 
+#[utoipa::path(get, path = "/webhooks", operation_id = "listWebhooks", tag = "webhooks",
+    description = "Every subscription, oldest first, without secrets.",
+    responses((status = 200, description = "The webhooks.", body = WebhookList),
+        Unauthorized, Forbidden, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
     let webhooks = state.db(|store| store.webhooks()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "webhooks": webhooks })))
+    sorted_json(StatusCode::OK, &WebhookList::from(webhooks))
 }
 
+#[utoipa::path(get, path = "/webhooks/{id}", operation_id = "getWebhook", tag = "webhooks",
+    description = "The webhook, without its secret; `disabled_at` is set once a receiver \
+        answered 410 Gone.",
+    params(WebhookPath),
+    responses((status = 200, description = "The webhook.", body = Webhook),
+        Unauthorized, Forbidden, NotFound, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
@@ -120,11 +84,17 @@ pub async fn show(
         move |store| store.webhook(&id)
     });
     match found.await? {
-        Some(webhook) => Ok(HttpResponse::Ok().json(webhook)),
+        Some(webhook) => Ok(HttpResponse::Ok().json(Webhook::from(webhook))),
         None => Err(not_found(&id)),
     }
 }
 
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "deleteWebhook",
+    tag = "webhooks",
+    description = "204; pending deliveries are dropped with it.",
+    params(WebhookPath),
+    responses((status = 204, description = "Deleted."),
+        Unauthorized, Forbidden, NotFound, UriTooLong, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
@@ -143,6 +113,17 @@ pub async fn remove(
     }
 }
 
+#[utoipa::path(post, path = "/webhooks/{id}/rotate", operation_id = "rotateWebhookSecret",
+    tag = "webhooks",
+    description = "200 with the new secret (shown once). The old secret keeps signing \
+        alongside for 24 hours (`webhook-signature` then carries two space-separated \
+        signatures), so receivers can switch without missing a delivery.",
+    params(WebhookPath, IdempotencyKey),
+    responses(
+        (status = 200, description = "The webhook, with the new `secret`.",
+            body = WebhookWithSecret),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, Invalid,
+        RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -153,11 +134,21 @@ pub async fn rotate(
     let (webhook, secret) = state
         .write(&caller, move |store| store.rotate_webhook_secret(&id))
         .await?;
-    let mut shown = json!(webhook);
-    shown["secret"] = json!(secret.expose());
-    Ok(HttpResponse::Ok().json(shown))
+    let shown = WebhookWithSecret {
+        webhook: webhook.into(),
+        secret: secret.expose().clone(),
+    };
+    sorted_json(StatusCode::OK, &shown)
 }
 
+#[utoipa::path(post, path = "/webhooks/{id}/test", operation_id = "testWebhook",
+    tag = "webhooks",
+    description = "Queues a `webhook.test` event for this webhook only: 202 with its \
+        delivery. A disabled webhook is 409.",
+    params(WebhookPath, IdempotencyKey),
+    responses((status = 202, description = "The queued delivery.", body = Delivery),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, Invalid,
+        RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn test(
     state: web::Data<AppState>,
     caller: Caller,
@@ -169,15 +160,17 @@ pub async fn test(
     let delivery = state
         .write(&caller, move |store| store.test_webhook(&id, &actor))
         .await?;
-    Ok(HttpResponse::Accepted().json(delivery))
+    Ok(HttpResponse::Accepted().json(Delivery::from(delivery)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveriesQuery {
-    limit: Option<i64>,
-}
-
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "listDeliveries",
+    tag = "webhooks",
+    description = "Newest first: event, attempts, last status code and error, next attempt, \
+        delivered at.",
+    params(WebhookPath, DeliveriesQuery),
+    responses((status = 200, description = "The deliveries.", body = DeliveryList),
+        BadRequest, Unauthorized, Forbidden, NotFound, UriTooLong, Invalid, HeaderTooLarge,
+        Unavailable))]
 pub async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,
@@ -186,15 +179,19 @@ pub async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
-    let limit = query.limit.unwrap_or(DEFAULT_DELIVERIES);
-    if !(1..=MAX_DELIVERIES).contains(&limit) {
-        let message = format!("must be between 1 and {MAX_DELIVERIES}");
-        return Err(InvalidInput::new("limit", message).into());
-    }
+    let limit = query.limit()?;
     let list = state.db(move |store| store.deliveries(&id, limit)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "deliveries": list })))
+    sorted_json(StatusCode::OK, &DeliveryList::from(list))
 }
 
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery}/redeliver",
+    operation_id = "redeliver", tag = "webhooks",
+    description = "Queues a new delivery with the same event id and body: 202 with it. A \
+        disabled webhook is 409.",
+    params(DeliveryPath, IdempotencyKey),
+    responses((status = 202, description = "The new delivery.", body = Delivery),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, Invalid,
+        RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn redeliver(
     state: web::Data<AppState>,
     caller: Caller,
@@ -212,5 +209,5 @@ pub async fn redeliver(
     let again = state
         .write(&caller, move |store| store.redeliver(&webhook, &delivery))
         .await?;
-    Ok(HttpResponse::Accepted().json(again))
+    Ok(HttpResponse::Accepted().json(Delivery::from(again)))
 }

@@ -52,6 +52,7 @@ impl UpdateApp {
 pub struct App {
     pub name: AppName,
     /// The release the app runs (promoted), or null before the first promotion.
+    #[schema(required = true)]
     pub active_release: Option<ReleaseId>,
     pub deadline_seconds: Deadline,
     pub created_at: DateTime<Utc>,

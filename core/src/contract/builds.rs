@@ -67,10 +67,12 @@ pub struct Build {
     /// The description of the release the build created.
     pub description: String,
     /// The commit sha, lower-cased; null when none was given.
+    #[schema(required = true)]
     pub git_sha: Option<String>,
     /// The commit's subject: the first line of the given message, trimmed
     /// (empty when `git_sha` came without a message); null when no
     /// `git_sha` was given.
+    #[schema(required = true)]
     pub git_message: Option<String>,
     /// The manifest in canonical form: every default filled in.
     pub manifest: Manifest,

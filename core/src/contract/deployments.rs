@@ -134,30 +134,38 @@ pub struct Deployment {
     pub release: ReleaseId,
     /// The release that was active when it started: what a rollback returns
     /// to; null when none was.
+    #[schema(required = true)]
     pub previous_release: Option<ReleaseId>,
     pub status: DeploymentStatus,
     /// Why it failed, was rolled back or cancelled; null otherwise.
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// When an unfinished rollout is rolled back.
     pub deadline_at: DateTime<Utc>,
     /// The `minimum` override of this promotion (percent), else null.
     #[schema(maximum = 100)]
+    #[schema(required = true)]
     pub minimum: Option<u8>,
     /// The `maximum` override of this promotion (percent), else null.
     #[schema(minimum = 100, maximum = 200)]
+    #[schema(required = true)]
     pub maximum: Option<u16>,
     /// The name of the token that started it.
     pub actor: String,
     /// The W3C trace id the rollout is traced under; null when untraced.
+    #[schema(required = true)]
     pub trace_id: Option<String>,
     /// Whether a cancel was asked for.
     pub cancel_requested: bool,
     pub created_at: DateTime<Utc>,
     /// When a worker started it; null while pending.
+    #[schema(required = true)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached a final status; null until then.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
     /// Milliseconds from start to finish, once finished; null before.
+    #[schema(required = true)]
     pub duration_ms: Option<i64>,
 }
 

@@ -82,6 +82,7 @@ pub struct EnvShow {
     pub env: Env,
     /// The latest created release (not necessarily the active one), whose
     /// env this is; null (with an empty env) when the app has no release yet.
+    #[schema(required = true)]
     pub release: Option<ReleaseId>,
 }
 
@@ -89,6 +90,7 @@ pub struct EnvShow {
 /// with `"release": null` when the change changed nothing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnvChanged {
+    #[schema(required = true)]
     pub release: Option<Release>,
 }
 
@@ -96,6 +98,8 @@ pub struct EnvChanged {
 /// deployment promoting it, or `200` with both null when nothing changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnvPromoted {
+    #[schema(required = true)]
     pub release: Option<Release>,
+    #[schema(required = true)]
     pub deployment: Option<Deployment>,
 }

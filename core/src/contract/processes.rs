@@ -45,10 +45,12 @@ pub struct Process {
     pub restarts: u32,
     /// Where it listens on the worker's machine (127.0.0.1), if it has a port.
     #[schema(minimum = 1)]
+    #[schema(required = true)]
     pub port: Option<u16>,
     pub started_at: DateTime<Utc>,
     /// `127.0.0.1:<port>`: the local runtime's instances listen on the
     /// loopback interface of their worker's machine; null without a port.
+    #[schema(required = true)]
     pub address: Option<String>,
 }
 

@@ -80,6 +80,7 @@ pub struct Release {
     pub id: ReleaseId,
     pub app: AppName,
     /// The build the release runs; null for an env-only release made before any build.
+    #[schema(required = true)]
     pub build: Option<BuildId>,
     /// An explicit description, or the default: `build <sha10> <subject>`
     /// for a build, `env add:A change:B remove:C` for an env change.
@@ -156,7 +157,9 @@ pub struct ReleaseDiff {
 /// The build on each side of a diff.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BuildChange {
+    #[schema(required = true)]
     pub from: Option<BuildId>,
+    #[schema(required = true)]
     pub to: Option<BuildId>,
     pub changed: bool,
 }

@@ -66,8 +66,10 @@ pub struct Token {
     /// The apps it may act on; empty: all.
     pub apps: Vec<AppName>,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Updated at most once a minute.
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 

@@ -97,9 +97,12 @@ pub struct Webhook {
     pub apps: Vec<AppName>,
     pub description: String,
     /// Set when a receiver answered 410 Gone: nothing more is sent.
+    #[schema(required = true)]
     pub disabled_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub disabled_reason: Option<String>,
     /// Until then the previous secret signs too (after a rotation).
+    #[schema(required = true)]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub actor: String,
     pub created_at: DateTime<Utc>,
@@ -184,9 +187,13 @@ pub struct Delivery {
     pub event_type: String,
     pub status: DeliveryStatus,
     pub attempts: i32,
+    #[schema(required = true)]
     pub last_status_code: Option<i32>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    #[schema(required = true)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }

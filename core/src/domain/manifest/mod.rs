@@ -9,7 +9,7 @@ mod json;
 mod parse;
 #[cfg(test)]
 mod routing_tests;
-mod schema;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 

@@ -101,8 +101,7 @@ pub async fn update(
         events are kept. Until then the name cannot be used for a new app (409).",
     params(AppPath),
     responses((status = 204, description = "Deleted."),
-        Unauthorized, Forbidden, NotFound, Conflict, UriTooLong, RateLimited, HeaderTooLarge,
-        Unavailable))]
+        Unauthorized, Forbidden, NotFound, UriTooLong, RateLimited, HeaderTooLarge, Unavailable))]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,

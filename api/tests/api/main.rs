@@ -2,6 +2,7 @@
 //! and on PostgreSQL.
 
 mod bad_input;
+mod contract;
 mod deletion;
 mod deployments;
 mod diff;

@@ -35,12 +35,29 @@ pub async fn spawn_app_with_router(backend: Backend, router_url: &str) -> TestAp
     spawn_app_with(backend, 0, Some(router_url)).await
 }
 
+/// [`spawn_app`] over `db`: a database the test cuts off, for one.
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
+    spawn_app_over(db, 0, None).await
+}
+
 async fn spawn_app_with(
     backend: Backend,
     write_rate_per_minute: u32,
     router_url: Option<RouterUrl>,
 ) -> TestApp {
-    let db = TestDatabase::new(backend);
+    spawn_app_over(
+        TestDatabase::new(backend),
+        write_rate_per_minute,
+        router_url,
+    )
+    .await
+}
+
+async fn spawn_app_over(
+    db: TestDatabase,
+    write_rate_per_minute: u32,
+    router_url: Option<RouterUrl>,
+) -> TestApp {
     let store = db.store();
     let token = generate_token();
     let config = ApiConfig {

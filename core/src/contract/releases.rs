@@ -5,6 +5,8 @@ use crate::store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 
 /// `POST /apps/{app}/releases` (Convox's explicit form): what is left out
@@ -50,7 +52,7 @@ impl CreateRelease {
 /// (promoted) release, `promoting` while a deployment of it is open,
 /// `failed` when its last deployment failed or was rolled back, the empty
 /// string otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReleaseStatus {
     #[serde(rename = "")]
     Inactive,
@@ -61,6 +63,23 @@ pub enum ReleaseStatus {
     #[serde(rename = "failed")]
     Failed,
 }
+
+/// By hand: utoipa's derive reads `rename = ""` as no rename.
+impl utoipa::PartialSchema for ReleaseStatus {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["", "active", "promoting", "failed"]))
+            .description(Some(
+                "`active` for the app's active (promoted) release, `promoting` while a \
+                 deployment of it is open, `failed` when its last deployment failed or was \
+                 rolled back, the empty string otherwise.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ReleaseStatus {}
 
 impl From<store::ReleaseStatus> for ReleaseStatus {
     fn from(status: store::ReleaseStatus) -> ReleaseStatus {

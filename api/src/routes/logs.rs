@@ -38,7 +38,8 @@ const MAX_SINCE: TimeDelta = TimeDelta::days(30);
     responses(
         (status = 200, description = "The lines, oldest first; or, with `follow=true`, a \
             stream of them, each event's `data` a `LogLine`.",
-            content((LogLines = "application/json"), (String = "text/event-stream"))),
+            content((LogLines = "application/json"),
+                (ref("#/components/schemas/LogStreamFrame") = "text/event-stream"))),
         BadRequest, Unauthorized, Forbidden, NotFound, UriTooLong, Invalid, HeaderTooLarge,
         Unavailable))]
 pub async fn list(

@@ -42,7 +42,8 @@ struct Cursor {
     params(DeploymentPath, LastEventId),
     responses(
         (status = 200, description = "A `text/event-stream`; each event's `data` is an \
-            `Event` as JSON.", body = String, content_type = "text/event-stream"),
+            `Event` as JSON.", body = ref("#/components/schemas/EventStreamFrame"),
+            content_type = "text/event-stream"),
         Unauthorized, Forbidden, NotFound, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn events(
     state: web::Data<AppState>,

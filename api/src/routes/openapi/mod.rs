@@ -4,6 +4,7 @@
 
 pub(crate) mod answers;
 pub(crate) mod params;
+mod streams;
 #[cfg(test)]
 mod tests;
 
@@ -115,6 +116,9 @@ impl Modify for Shared {
             components
                 .responses
                 .insert(name.to_owned(), response.into());
+        }
+        for (name, schema) in streams::components() {
+            components.schemas.insert(name.to_owned(), schema.into());
         }
         for path in PUBLIC {
             if let Some(item) = doc.paths.paths.get_mut(path) {

@@ -40,3 +40,5 @@ pub use tokens::{CreateToken, Token, TokenList, TokenWithSecret};
 pub use webhooks::{
     CreateWebhook, DeliveriesQuery, Delivery, DeliveryList, Webhook, WebhookList, WebhookWithSecret,
 };
+#[cfg(test)]
+mod tests;

@@ -30,7 +30,7 @@ struct Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        support::stop_everything_in(self.dir.path());
+        slipway_worker::testing::stop_everything_in(self.dir.path());
     }
 }
 

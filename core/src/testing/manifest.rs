@@ -28,7 +28,8 @@ impl ManifestBuilder {
 
     /// Adds (or replaces) the service `name`.
     pub fn service(mut self, name: &str, service: ServiceBuilder) -> ManifestBuilder {
-        self.services.insert(name.to_owned(), Value::Object(service.0));
+        self.services
+            .insert(name.to_owned(), Value::Object(service.0));
         self
     }
 

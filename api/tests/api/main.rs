@@ -11,15 +11,14 @@ mod logs;
 mod processes;
 mod routing;
 mod scopes;
-mod support;
 mod tokens;
 mod unreadable;
 mod webhooks;
 
 use reqwest::Method;
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app};
 use slipway_core::store::Backend;
-use support::{expect_error, expect_status, spawn_app};
 
 /// Runs each named async test once per backend.
 macro_rules! on_both_backends {

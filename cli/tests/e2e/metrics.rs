@@ -1,9 +1,8 @@
 //! What the processes show beyond the API: `/metrics` (the API's and a
 //! worker's own), and the trace a webhook receiver is handed.
 
-use crate::collector::{
-    attribute, deploy_traced, dev, hex, manifest, request, Collector, CI_SPAN, CI_TRACE,
-};
+use crate::collector::{attribute, deploy_traced, dev, hex, request, Collector, CI_SPAN, CI_TRACE};
+use crate::support::testapp_manifest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::json;
 use std::time::Duration;
@@ -92,7 +91,10 @@ async fn a_worker_serves_its_own_metrics_when_asked() {
     let _worker = cluster.worker_with(&[("SLIPWAY_METRICS_LISTEN", &format!("127.0.0.1:{port}"))]);
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     let (status, started) = api
-        .post("/apps/shop/deploy", json!({ "manifest": manifest("") }))
+        .post(
+            "/apps/shop/deploy",
+            json!({ "manifest": testapp_manifest("", 1) }),
+        )
         .await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap();

@@ -2,7 +2,9 @@
 //! with several `slipway server worker`s over PostgreSQL and Redis, running
 //! `slipway-testapp` instances as the apps.
 
-use crate::support::{answer, instances, slipway, start, testapp, Api, Redis, Server};
+use crate::support::{
+    answer, instances, slipway, start, testapp, testapp_manifest, Api, Redis, Server,
+};
 use serde_json::{json, Value};
 use slipway_core::testing::TestDatabase;
 use std::path::Path;
@@ -24,19 +26,9 @@ fn dev(data: &Path) -> (Server, Api) {
     (server, api)
 }
 
-/// A manifest of one `web` service running the test app with `flags`.
-fn manifest(flags: &str, count: u32) -> Value {
-    json!({ "services": { "web": {
-        "command": format!("'{}' {flags}", testapp()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}})
-}
-
 /// Deploys and waits; returns the final deployment.
 async fn deploy(api: &Api, flags: &str, count: u32, extra: Value) -> Value {
-    let mut body = json!({ "manifest": manifest(flags, count) });
+    let mut body = json!({ "manifest": testapp_manifest(flags, count) });
     body.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
@@ -176,7 +168,7 @@ async fn two_promotes_at_once_one_wins_and_the_stream_ends_final() {
     let (status, built) = api
         .post(
             "/apps/shop/builds",
-            json!({ "manifest": manifest("--healthy-after-ms 500", 1) }),
+            json!({ "manifest": testapp_manifest("--healthy-after-ms 500", 1) }),
         )
         .await;
     assert_eq!(status, 201, "{built}");
@@ -294,7 +286,7 @@ async fn a_worker_killed_mid_rollout_is_replaced_by_another() {
 
     // Healthy 2 s after start: mid-rollout long enough to kill the worker,
     // and 1 s inside the 3 s health window (grace 0, 3 intervals of 1 s).
-    let body = json!({ "manifest": manifest("--healthy-after-ms 2000", 2) });
+    let body = json!({ "manifest": testapp_manifest("--healthy-after-ms 2000", 2) });
     let (status, started) = api.post("/apps/shop/deploy", body).await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
@@ -324,7 +316,7 @@ async fn a_pending_deployment_survives_a_flushed_redis() {
     let api = &cluster.api;
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     // No worker yet: the deployment waits, its job in Redis.
-    let body = json!({ "manifest": manifest("", 1) });
+    let body = json!({ "manifest": testapp_manifest("", 1) });
     let (status, started) = api.post("/apps/shop/deploy", body).await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();

@@ -2,10 +2,9 @@
 //! collector of `collector.rs`.
 
 use crate::collector::{
-    attribute, deploy_traced, dev, hex, manifest, names, request, start_logged, Collector, CI_SPAN,
-    CI_TRACE,
+    attribute, deploy_traced, dev, hex, names, request, start_logged, Collector, CI_SPAN, CI_TRACE,
 };
-use crate::support::slipway;
+use crate::support::{slipway, testapp_manifest};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -112,7 +111,7 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     let traceparent = format!("00-{CI_TRACE}-{CI_SPAN}-01");
     let (status, started) = post(
         "/apps/shop/deploy",
-        json!({ "manifest": manifest("--healthy-after-ms 200") }),
+        json!({ "manifest": testapp_manifest("--healthy-after-ms 200", 1) }),
         Some(traceparent),
     )
     .await;

@@ -3,25 +3,17 @@
 //! `slipway-testapp` instances as the apps.
 
 use crate::support::{
-    answer, instances, slipway, start, testapp, testapp_manifest, Api, Redis, Server,
+    answer, dev_server, instances, slipway, start, testapp, testapp_manifest, Api, Redis, Server,
 };
 use serde_json::{json, Value};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{TestDatabase, Wait};
+use std::future::ready;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// `slipway dev` in a fresh data dir, with its API.
 fn dev(data: &Path) -> (Server, Api) {
-    let mut command = slipway(&["dev"]);
-    command.env("SLIPWAY_DATA_DIR", data);
-    let (server, lines) = start(command, "Try:", "API:");
-    let token = lines
-        .iter()
-        .find_map(|l| l.split_once("Token:"))
-        .unwrap()
-        .1
-        .trim()
-        .to_owned();
+    let (server, token) = dev_server(data);
     let api = Api::new(&server.url, &token);
     (server, api)
 }
@@ -147,11 +139,11 @@ async fn dev_promotes_healthy_releases_and_rolls_back_bad_ones() {
         "instances stopped with dev"
     );
     let (_again, api) = dev(dir.path());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while instances(dir.path()).len() < 3 {
-        assert!(Instant::now() < deadline, "active release not restored");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Wait::new("the active release restored")
+        .within(Duration::from_secs(20))
+        .every(Duration::from_millis(100))
+        .until(|| ready(instances(dir.path())), |found| found.len() >= 3)
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     serving(dir.path(), &good["release"], 3).await;
     assert_eq!(
@@ -291,11 +283,11 @@ async fn a_worker_killed_mid_rollout_is_replaced_by_another() {
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
     // Wait until the first worker is mid-rollout, then SIGKILL it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while api.get(&format!("/apps/shop/deployments/{id}")).await["status"] != "running" {
-        assert!(Instant::now() < deadline, "the rollout never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let path = format!("/apps/shop/deployments/{id}");
+    Wait::new("the rollout to start")
+        .every(Duration::from_millis(50))
+        .until(|| api.get(&path), |d| d["status"] == "running")
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     first.child.kill().unwrap();
     first.child.wait().unwrap();

@@ -7,7 +7,8 @@ use crate::collector::{
 use crate::support::{slipway, testapp_manifest};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use slipway_core::testing::Wait;
+use std::time::Duration;
 
 /// An env value that must never be exported or logged.
 const SECRET: &str = "s3cr3t-env-value-7f1c";
@@ -117,22 +118,18 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     .await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let (_, d) = request(
-            reqwest::Method::GET,
-            &format!("{url}/apps/shop/deployments/{id}"),
-            &token,
-            None,
-            None,
-        )
-        .await;
-        if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or("")) {
-            break d;
-        }
-        assert!(Instant::now() < deadline, "not final: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let deployment = format!("{url}/apps/shop/deployments/{id}");
+    let look = || async {
+        let get = reqwest::Method::GET;
+        request(get, &deployment, &token, None, None).await.1
     };
+    let done = Wait::new(format!("{id} to end"))
+        .within(Duration::from_secs(60))
+        .every(Duration::from_millis(100))
+        .until(look, |d| {
+            ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or(""))
+        })
+        .await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["trace_id"], CI_TRACE, "{done}");
 

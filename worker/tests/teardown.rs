@@ -205,18 +205,8 @@ async fn a_rollout_of_a_deleted_app_stops_and_is_torn_down(backend: Backend) {
     );
 }
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread")] async fn $test() { super::$test(super::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread")] async fn $test() { super::$test(super::Backend::Postgres).await } )*
-        }
-    };
-}
-
-on_both_backends!(
+slipway_core::on_both_backends_async!(
+    flavor = "multi_thread";
     deleted_apps_are_stopped_then_removed,
     a_rollout_of_a_deleted_app_stops_and_is_torn_down,
 );

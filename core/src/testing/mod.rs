@@ -1,7 +1,8 @@
 //! Test support (feature `testing`), the part of the test kit that needs
 //! only `core`: a fresh, migrated database per test, on SQLite (a temporary
 //! file) or PostgreSQL (a schema of its own in the database named by
-//! `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards); manifest builders; the
+//! `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards) and tests run on both
+//! (`on_both_backends!`, exported at the crate root); manifest builders; the
 //! one [`wait_until`]; a real HTTP receiver for webhook tests. The API's and
 //! the worker's harnesses live in their crates' `testing` modules.
 //!
@@ -9,6 +10,7 @@
 //! it is never skipped. Each database has a random secret key of its own,
 //! which every store on it seals with.
 
+mod backends;
 mod manifest;
 mod receiver;
 mod wait;

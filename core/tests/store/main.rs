@@ -18,18 +18,7 @@ use slipway_core::store::{Backend, Build, NewBuild, Release, Store};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
 
-/// Runs each named test function once per backend.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $test() { super::$test(slipway_core::store::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $test() { super::$test(slipway_core::store::Backend::Postgres) } )*
-        }
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use slipway_core::on_both_backends;
 
 pub struct Fixture {
     pub store: Store,

@@ -48,7 +48,7 @@ impl ManifestBuilder {
     /// The manifest parsed; panics with the reason when it is invalid.
     pub fn build(&self) -> Manifest {
         Manifest::from_json(&self.json())
-            .unwrap_or_else(|e| panic!("an invalid test manifest ({e:?}): {}", self.json()))
+            .unwrap_or_else(|e| panic!("an invalid test manifest ({e}): {}", self.json()))
     }
 
     /// The manifest as a `slipway.yml`, with `app:` first when named.

@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase, Wait};
+use slipway_worker::testing::instance_records;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -260,18 +261,7 @@ pub(crate) fn slipway(db: &TestDatabase, redis: &Redis, args: &[&str]) -> Comman
 
 /// The instance records of the local runtime under a data dir.
 pub(crate) fn instances(data: &Path) -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir(data.join("runtime").join("instances")) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let name = path.file_name()?.to_str()?;
-            (!name.starts_with('.') && name.ends_with(".json"))
-                .then(|| std::fs::read(&path).ok())?
-        })
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-        .collect()
+    instance_records(&data.join("runtime"))
 }
 
 /// The test app: beside `slipway` (the same profile), else the debug build.

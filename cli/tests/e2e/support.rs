@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, Wait};
+use slipway_worker::testing::instance_records;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -156,14 +157,7 @@ impl Api {
 
 /// The instance records of the local runtime under a data dir.
 pub fn instances(data_dir: &Path) -> Vec<Value> {
-    let dir = data_dir.join("runtime").join("instances");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-        .collect()
+    instance_records(&data_dir.join("runtime"))
 }
 
 /// What an instance answers on `/`: the release it runs.

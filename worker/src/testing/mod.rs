@@ -1,8 +1,9 @@
 //! Test support (feature `testing`), the worker's part of the test kit:
 //! [`Rig`], the engine over the local runtime and a fresh database, with
 //! the router in front when asked for; shared by the worker's tests and
-//! benchmarks. What needs only `core` (databases, manifests, `wait_until`)
-//! is in `slipway_core::testing`.
+//! benchmarks. Also reading the local runtime's instance records, for tests
+//! of the `slipway` binary. What needs only `core` (databases, manifests,
+//! `wait_until`) is in `slipway_core::testing`.
 
 mod rig;
 
@@ -27,4 +28,23 @@ pub fn stop_everything_in(dir: &Path) {
         tokio.block_on(runtime.stop_all(Duration::ZERO));
     })
     .join();
+}
+
+/// The instance records the local runtime keeps under its state dir `dir`
+/// (`instances/<id>.json`), as JSON: how a test sees the instances of a
+/// runtime in another process. Temporary files (`.<id>.json.tmp`) and
+/// records that do not parse are left out.
+pub fn instance_records(dir: &Path) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(dir.join("instances")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            (!name.starts_with('.') && name.ends_with(".json"))
+                .then(|| std::fs::read(&path).ok())?
+        })
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect()
 }

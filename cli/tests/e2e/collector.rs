@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{json, Value};
 use slipway_core::testing::Wait;
+use std::future::ready;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -50,21 +51,18 @@ impl Collector {
         self.spans.lock().unwrap().clone()
     }
 
-    /// Waits until `done` holds for the spans received.
-    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what}; spans: {:#?}",
-                names(&spans)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// Waits until `done` holds for the spans received; fails showing the
+    /// names of the spans seen.
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+        let waited = Wait::new(what)
+            .within(Duration::from_secs(30))
+            .every(Duration::from_millis(100))
+            .try_until(|| ready(self.spans()), |spans| done(spans))
+            .await;
+        waited.unwrap_or_else(|timed_out| {
+            let seen = names(&timed_out.last);
+            panic!("no {what} within {:?}; spans: {seen:#?}", timed_out.within)
+        })
     }
 }
 

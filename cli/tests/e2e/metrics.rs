@@ -60,11 +60,13 @@ async fn a_webhook_receiver_sees_a_traceparent_of_the_deploys_trace() {
     assert_eq!(request.json()["data"]["trace_id"], CI_TRACE);
 
     // The header names the attempt's client span, exported in that trace.
-    let spans = collector.wait_for("the delivery span", |spans| {
-        spans
-            .iter()
-            .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.span_id) == parts[2])
-    });
+    let spans = collector
+        .wait_for("the delivery span", |spans| {
+            spans
+                .iter()
+                .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.span_id) == parts[2])
+        })
+        .await;
     let attempt = spans.iter().find(|s| hex(&s.span_id) == parts[2]).unwrap();
     assert_eq!(hex(&attempt.trace_id), CI_TRACE);
     assert_eq!(attempt.name, "POST");

@@ -28,9 +28,11 @@ async fn an_incoming_traceparent_is_continued_by_the_http_server_span() {
     )
     .await;
     assert_eq!(status, 201);
-    let spans = collector.wait_for("server span", |spans| {
-        spans.iter().any(|s| s.name == "POST /apps")
-    });
+    let spans = collector
+        .wait_for("server span", |spans| {
+            spans.iter().any(|s| s.name == "POST /apps")
+        })
+        .await;
     let span = spans.iter().find(|s| s.name == "POST /apps").unwrap();
     assert_eq!(hex(&span.trace_id), CI_TRACE);
     assert_eq!(hex(&span.parent_span_id), CI_SPAN);
@@ -55,9 +57,11 @@ async fn an_incoming_traceparent_is_continued_by_the_http_server_span() {
     )
     .await;
     assert_eq!(status, 200);
-    let spans = collector.wait_for("GET span", |spans| {
-        spans.iter().any(|s| s.name == "GET /apps/{app}")
-    });
+    let spans = collector
+        .wait_for("GET span", |spans| {
+            spans.iter().any(|s| s.name == "GET /apps/{app}")
+        })
+        .await;
     let span = spans.iter().find(|s| s.name == "GET /apps/{app}").unwrap();
     assert_ne!(hex(&span.trace_id), CI_TRACE);
     assert!(span.parent_span_id.is_empty());
@@ -133,11 +137,13 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["trace_id"], CI_TRACE, "{done}");
 
-    let spans = collector.wait_for("the rollout's spans", |spans| {
-        spans
-            .iter()
-            .any(|s| s.name == "rollout" && hex(&s.trace_id) == CI_TRACE)
-    });
+    let spans = collector
+        .wait_for("the rollout's spans", |spans| {
+            spans
+                .iter()
+                .any(|s| s.name == "rollout" && hex(&s.trace_id) == CI_TRACE)
+        })
+        .await;
     let in_trace: Vec<&Span> = spans
         .iter()
         .filter(|s| hex(&s.trace_id) == CI_TRACE)
@@ -272,14 +278,16 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
     assert_eq!(bad["trace_id"], bad_trace);
     let reason = bad["reason"].as_str().unwrap().to_owned();
 
-    let spans = collector.wait_for("the rollback span", |spans| {
-        spans
-            .iter()
-            .any(|s| s.name == "rollback" && hex(&s.trace_id) == bad_trace)
-            && spans
+    let spans = collector
+        .wait_for("the rollback span", |spans| {
+            spans
                 .iter()
-                .any(|s| s.name == "rollout" && hex(&s.trace_id) == bad_trace)
-    });
+                .any(|s| s.name == "rollback" && hex(&s.trace_id) == bad_trace)
+                && spans
+                    .iter()
+                    .any(|s| s.name == "rollout" && hex(&s.trace_id) == bad_trace)
+        })
+        .await;
     let in_trace: Vec<&Span> = spans
         .iter()
         .filter(|s| hex(&s.trace_id) == bad_trace)

@@ -13,10 +13,10 @@ use slipway_core::store::{Backend, NewBuild, PromoteOptions};
 use slipway_worker::rollout::{Engine, EngineConfig};
 use slipway_worker::runtime::local::LocalRuntime;
 use slipway_worker::runtime::Instance;
+use slipway_worker::testing::Rig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slipway_worker::testing::Rig;
 use support::{testapp_manifest, TESTAPP};
 
 fn config(owner: &str) -> EngineConfig {

@@ -9,6 +9,8 @@ mod limits;
 mod routes;
 mod startup;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tracing_mw;
 
 pub use error::ApiError;

@@ -10,48 +10,30 @@
 #[path = "common/testapp.rs"]
 mod testapp;
 
-use slipway_core::domain::{AppName, DeploymentStatus, Strategy};
-use slipway_core::store::{NewBuild, PromoteOptions, Store};
-use slipway_core::testing::TestDatabase;
+use slipway_core::domain::{AppName, DeploymentStatus, ReleaseId, Strategy};
+use slipway_core::store::{Backend, PromoteOptions};
 use slipway_worker::rollout::plan::waves;
-use slipway_worker::rollout::{Engine, EngineConfig};
-use slipway_worker::runtime::local::LocalRuntime;
-use std::sync::Arc;
+use slipway_worker::rollout::EngineConfig;
+use slipway_worker::testing::Rig;
 use std::time::{Duration, Instant};
 
 const HEALTHY_AFTER_MS: u64 = 300;
 const COUNT: u32 = 10;
 const RUNS: usize = 5;
 
-fn release(store: &Store, app: &AppName, flags: &str) -> slipway_core::domain::ReleaseId {
-    let build = NewBuild {
-        manifest: testapp::manifest(flags, COUNT),
-        git: None,
-        description: None,
-    };
-    store
-        .create_build(app, &build, "bench")
-        .expect("build")
-        .1
-        .id
-}
-
-async fn drive(
-    engine: &Engine<LocalRuntime>,
-    store: &Store,
-    app: &AppName,
-    r: &slipway_core::domain::ReleaseId,
-) -> (Duration, DeploymentStatus) {
+/// Promotes `release` and drives its deployment: how long that took (the
+/// promote included) and how it ended.
+async fn drive(rig: &Rig, release: &ReleaseId) -> (Duration, DeploymentStatus) {
     let started = Instant::now();
-    let (_, d) = store
-        .promote(app, r, &PromoteOptions::default(), "bench")
-        .expect("promote");
-    engine.drive(&d.id).await.expect("drive");
+    let d = rig.promote(release, PromoteOptions::default()).await;
+    rig.engine.drive(&d.id).await.expect("drive");
     let elapsed = started.elapsed();
-    (
-        elapsed,
-        store.get_deployment(app, &d.id).expect("deployment").status,
-    )
+    let status = rig
+        .store
+        .get_deployment(&rig.app, &d.id)
+        .expect("deployment")
+        .status;
+    (elapsed, status)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -61,24 +43,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let db = TestDatabase::sqlite();
-    let store = db.store();
-    let app = AppName::parse("bench").unwrap();
-    store.create_app(&app, None, "bench").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(LocalRuntime::new(dir.path()).unwrap());
-    let engine = Engine::new(store.clone(), runtime.clone(), EngineConfig::new("bench"));
+    // The rig the router's tests and bench use, with the engine's defaults.
+    let rig = Rig::builder(Backend::Sqlite, AppName::parse("bench").unwrap())
+        .engine(|engine| *engine = EngineConfig::new("bench"))
+        .start()
+        .await;
     let ideal =
         waves(COUNT as usize, Strategy::default()) as f64 * HEALTHY_AFTER_MS as f64 / 1000.0;
 
     let mut ratios = Vec::new();
     for _ in 0..RUNS {
-        let r = release(
-            &store,
-            &app,
-            &format!("--healthy-after-ms {HEALTHY_AFTER_MS}"),
-        );
-        let (took, status) = drive(&engine, &store, &app, &r).await;
+        let flags = format!("--healthy-after-ms {HEALTHY_AFTER_MS}");
+        let r = rig.release(testapp::manifest(&flags, COUNT)).await;
+        let (took, status) = drive(&rig, &r).await;
         assert_eq!(status, DeploymentStatus::Succeeded);
         ratios.push(took.as_secs_f64() / ideal);
     }
@@ -92,8 +69,10 @@ async fn main() {
 
     let mut fails = Vec::new();
     for _ in 0..RUNS {
-        let bad = release(&store, &app, "--exit-after-ms 0");
-        let (took, status) = drive(&engine, &store, &app, &bad).await;
+        let bad = rig
+            .release(testapp::manifest("--exit-after-ms 0", COUNT))
+            .await;
+        let (took, status) = drive(&rig, &bad).await;
         assert_eq!(status, DeploymentStatus::RolledBack);
         fails.push(took.as_secs_f64());
     }
@@ -102,5 +81,5 @@ async fn main() {
         median(fails.clone()),
         fails.iter().copied().fold(0.0, f64::max)
     );
-    runtime.stop_all(Duration::ZERO).await;
+    rig.runtime.stop_all(Duration::ZERO).await;
 }

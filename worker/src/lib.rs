@@ -8,4 +8,6 @@ pub mod router;
 pub mod run;
 pub mod runtime;
 pub mod teardown;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhooks;

@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slipway_core::domain::{AppName, Env};
+use slipway_core::testing::wait_until;
 use slipway_worker::runtime::local::{protect_this_process, LocalRuntime, UidRange, Users};
 use slipway_worker::runtime::{Instance, Probe, Runtime};
-use support::{eventually, is_root, processes_of, spec, unique_app, Reaper};
+use support::{is_root, processes_of, spec, unique_app, Reaper};
 
 /// Put in files the apps must not read.
 const SECRET: &str = "s3cret-marker-7f3a";
@@ -64,7 +65,7 @@ async fn run_prober(
 }
 
 async fn wait_gone(rt: &LocalRuntime, instance: &Instance) {
-    eventually(
+    wait_until(
         "waiting for the script to finish",
         || rt.probe(instance, None),
         |p| matches!(p, Probe::Gone(_)),
@@ -191,7 +192,7 @@ async fn an_app_reads_neither_another_apps_env_nor_its_files_and_keeps_its_uid()
         .await
         .expect("start");
     let victim_dir = state.path().join("apps").join(victim.as_str());
-    let pid = eventually(
+    let pid = wait_until(
         "the victim runs and wrote its notes",
         || async {
             (

@@ -12,9 +12,10 @@ use std::time::Duration;
 use futures_util::future::{join_all, try_join_all, BoxFuture, FutureExt};
 use rand::Rng;
 use slipway_core::domain::{AppName, Env};
+use slipway_core::testing::wait_until;
 use slipway_worker::runtime::local::LocalRuntime;
 use slipway_worker::runtime::{Instance, Runtime, RuntimeError};
-use support::{eventually, files_ending, processes_of, spec, unique_app, Reaper};
+use support::{files_ending, processes_of, spec, unique_app, Reaper};
 
 /// Starts abandoned per round and way of abandoning.
 const STARTS: usize = 25;
@@ -97,7 +98,7 @@ async fn abandoned_starts_leave_no_process_without_a_record() {
     // Starts that were given up may still be finishing; none may stay unrecorded.
     let Census {
         groups, recorded, ..
-    } = eventually(
+    } = wait_until(
         "every live process of the app in a recorded instance's group",
         || census(&rt, &app, dir.path()),
         |c| !c.groups.is_empty() && c.unrecorded.is_empty(),
@@ -115,7 +116,7 @@ async fn abandoned_starts_leave_no_process_without_a_record() {
 
     // What the records name, stop_all stops: nothing is left.
     rt.stop_all(Duration::ZERO).await;
-    eventually(
+    wait_until(
         "no process of the app left after stop_all",
         || async { processes_of(app.as_str()) },
         Vec::is_empty,

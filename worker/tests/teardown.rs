@@ -7,13 +7,13 @@ mod support;
 
 use slipway_core::domain::{AppName, DeploymentStatus, Env, ReleaseId, ServiceName};
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, Store, StoreError, APP_DELETED};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{wait_until, TestDatabase};
 use slipway_worker::rollout::{Engine, EngineConfig};
 use slipway_worker::runtime::local::LocalRuntime;
 use slipway_worker::runtime::{InstanceSpec, Runtime};
 use slipway_worker::teardown::{self, Pass};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -30,7 +30,7 @@ struct Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        support::stop_everything_in(self.dir.path());
+        slipway_worker::testing::stop_everything_in(self.dir.path());
     }
 }
 
@@ -180,14 +180,11 @@ async fn a_rollout_of_a_deleted_app_stops_and_is_torn_down(backend: Backend) {
     let id = deployment.id.clone();
     let drive = tokio::spawn(async move { engine.drive(&id).await });
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while rig.runtime.instances(&rig.shop).await.unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the rollout never started an instance"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let instances = || async { rig.runtime.instances(&rig.shop).await.unwrap() };
+    wait_until("the rollout to start an instance", instances, |i| {
+        !i.is_empty()
+    })
+    .await;
     rig.store.delete_app(&rig.shop, "tester").unwrap();
 
     // The drive notices it lost the deployment and stops within its poll.
@@ -208,18 +205,8 @@ async fn a_rollout_of_a_deleted_app_stops_and_is_torn_down(backend: Backend) {
     );
 }
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread")] async fn $test() { super::$test(super::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread")] async fn $test() { super::$test(super::Backend::Postgres).await } )*
-        }
-    };
-}
-
-on_both_backends!(
+slipway_core::on_both_backends_async!(
+    flavor = "multi_thread";
     deleted_apps_are_stopped_then_removed,
     a_rollout_of_a_deleted_app_stops_and_is_torn_down,
 );

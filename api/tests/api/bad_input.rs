@@ -1,9 +1,9 @@
 //! Every bad input gets its status and code, a clear message, and changes
 //! nothing: the state is compared before and after all of them.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 mod releases;

@@ -3,9 +3,9 @@
 //! taken (409) until a worker has stopped its instances and purged it.
 
 use crate::on_both_backends;
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::domain::{AppName, DeploymentId};
 use slipway_core::store::{Backend, APP_DELETED};
 

@@ -1,9 +1,9 @@
 //! Starting and following deployments over HTTP. No worker runs here: the
 //! deployments stay pending, and the jobs the API enqueued are inspected.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

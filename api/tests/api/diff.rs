@@ -1,8 +1,8 @@
 //! `GET /apps/{app}/releases/{id}/diff?against=R...`: the build change and
 //! the env keys added, changed and removed between two releases, never values.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

@@ -1,9 +1,9 @@
 //! `Idempotency-Key`: replay, mismatch, concurrent repeats, keys per token,
 //! expiry, requests still in progress, and rejected keys.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::{Method, Response};
 use serde_json::Value;
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

@@ -2,9 +2,9 @@
 //! per route, path and header lengths, the cap on list `limit`, and the
 //! methods a route has (405 with `Allow`).
 
-use crate::support::{expect_error, expect_status, spawn_app, spawn_app_with_rate};
 use reqwest::Method;
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app, spawn_app_with_rate};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

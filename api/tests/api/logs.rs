@@ -2,7 +2,7 @@
 //! ships as one would), filtered by service and time, followed as
 //! server-sent events, and bad parameters refused by name.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::domain::{AppName, ServiceName};
 use slipway_core::store::{Backend, NewLogLine};
 use std::time::Duration;

@@ -12,28 +12,17 @@ mod logs;
 mod processes;
 mod routing;
 mod scopes;
-mod support;
 mod tokens;
 mod unreadable;
 mod webhooks;
 
 use reqwest::Method;
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app};
 use slipway_core::store::Backend;
-use support::{expect_error, expect_status, spawn_app};
 
-/// Runs each named async test once per backend.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::Postgres).await } )*
-        }
-    };
-}
-pub(crate) use on_both_backends;
+// Every API test is async: one name for them in this crate.
+pub(crate) use slipway_core::on_both_backends_async as on_both_backends;
 
 on_both_backends!(
     a_new_user_builds_and_changes_env,

@@ -3,9 +3,9 @@
 //! every app route, each with its address, and 404 for an app that does not
 //! exist.
 
-use crate::support::{expect_error, expect_status, spawn_app};
 use chrono::Utc;
 use reqwest::Method;
+use slipway_api::testing::{expect_error, expect_status, spawn_app};
 use slipway_core::domain::{AppName, ReleaseId, ServiceName};
 use slipway_core::store::{Backend, Process, ProcessStatus};
 

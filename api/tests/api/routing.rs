@@ -4,12 +4,15 @@
 //! writing nothing).
 
 use crate::on_both_backends;
-use crate::support::{expect_error, expect_status, spawn_app, spawn_app_with_router, TestApp};
 use chrono::TimeDelta;
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{
+    expect_error, expect_status, spawn_app, spawn_app_with_router, TestApp,
+};
 use slipway_core::domain::{DeploymentId, DeploymentStatus};
 use slipway_core::store::Backend;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 
 on_both_backends!(
     apps_show_their_active_services_urls,
@@ -17,12 +20,19 @@ on_both_backends!(
     a_domain_of_another_app_is_refused_with_422,
 );
 
-fn manifest() -> Value {
-    json!({ "services": {
-        "web": { "command": "run", "port": 80, "domains": ["Shop.Example.com"] },
-        "api": { "command": "run", "port": 81 },
-        "worker": { "command": "work" }
-    }})
+/// The `web` service of [`shop`]: on port 80 and a custom domain.
+fn web() -> ServiceBuilder {
+    let web = ServiceBuilder::new().command("run").port(80);
+    web.domains(&["Shop.Example.com"])
+}
+
+/// `web`, beside `api` on port 81 and a `worker` without a port.
+fn shop(web: ServiceBuilder) -> Value {
+    ManifestBuilder::new()
+        .service("web", web)
+        .service("api", ServiceBuilder::new().command("run").port(81))
+        .service("worker", ServiceBuilder::new().command("work"))
+        .json()
 }
 
 /// Builds `manifest` and makes its release active, as a worker would.
@@ -51,15 +61,13 @@ async fn apps_show_their_active_services_urls(backend: Backend) {
     app.send_json(
         Method::POST,
         "/apps/shop/builds",
-        &json!({ "manifest": manifest() }),
+        &json!({ "manifest": shop(web()) }),
     )
     .await;
     let shown = expect_status(app.get("/apps/shop").await, 200).await;
     assert_eq!(shown["services"], json!([]));
 
-    let mut with_default = manifest();
-    with_default["services"]["web"]["default"] = json!(true);
-    deployed(&app, "shop", with_default).await;
+    deployed(&app, "shop", shop(web().default_service())).await;
     let expected = json!([
         { "name": "api", "default": false, "urls": ["http://api.shop.localhost:8000"] },
         { "name": "web", "default": true, "urls": [
@@ -85,7 +93,7 @@ async fn apps_show_their_active_services_urls(backend: Backend) {
 async fn without_a_router_url_services_have_no_urls(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("shop").await;
-    deployed(&app, "shop", manifest()).await;
+    deployed(&app, "shop", shop(web())).await;
     let shown = expect_status(app.get("/apps/shop").await, 200).await;
     assert_eq!(
         shown["services"],
@@ -100,7 +108,7 @@ async fn a_domain_of_another_app_is_refused_with_422(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_app("shop").await;
     app.create_app("rival").await;
-    let body = json!({ "manifest": manifest() });
+    let body = json!({ "manifest": shop(web()) });
     expect_status(
         app.send_json(Method::POST, "/apps/shop/builds", &body)
             .await,

@@ -1,10 +1,10 @@
 //! What each scope reaches: the scope matrix (each scope on each class of
 //! route), tokens limited to apps, and the token's name as the actor.
 
-use crate::support::{expect_status, spawn_app};
 use crate::tokens::call;
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_status, spawn_app};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(each_scope_reaches_exactly_its_routes);

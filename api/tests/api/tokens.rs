@@ -1,9 +1,9 @@
 //! `/tokens`: the token lifecycle, expiry and bad requests. What each scope
 //! reaches is in `scopes.rs`.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

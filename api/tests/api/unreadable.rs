@@ -4,9 +4,9 @@
 //! explicit whole env gets the app going again.
 
 use crate::on_both_backends;
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::json;
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::domain::{AppName, Env};
 use slipway_core::seal::{generate_key, Keyring};
 use slipway_core::store::{Backend, NewRelease};

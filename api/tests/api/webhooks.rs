@@ -2,9 +2,9 @@
 //! and every rejection (each leaves no webhook behind). Delivery itself is
 //! tested in the worker crate.
 
-use crate::support::{expect_error, expect_status, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_error, expect_status, spawn_app, TestApp};
 use slipway_core::store::Backend;
 
 crate::on_both_backends!(

@@ -5,7 +5,8 @@
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase, Wait};
+use slipway_worker::testing::instance_records;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -153,19 +154,22 @@ impl Cluster {
         wanted: &str,
         within: Duration,
     ) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let deployment = self.get(&format!("/apps/{app}/deployments/{id}")).await;
-            let status = deployment["status"].as_str().unwrap_or_default().to_owned();
-            if status == wanted || ["succeeded", "rolled_back", "failed"].contains(&&*status) {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                self.fail(format!(
-                    "{app}: not {wanted} within {within:?}: {deployment}"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let path = format!("/apps/{app}/deployments/{id}");
+        let status = |d: &Value| d["status"].as_str().unwrap_or_default().to_owned();
+        let reached = Wait::new(format!("{app}: {wanted}"))
+            .within(within)
+            .every(Duration::from_millis(10))
+            .try_until(
+                || self.get(&path),
+                |d| {
+                    let status = status(d);
+                    status == wanted || ["succeeded", "rolled_back", "failed"].contains(&&*status)
+                },
+            )
+            .await;
+        match reached {
+            Ok(deployment) => status(&deployment),
+            Err(timed_out) => self.fail(timed_out.to_string()),
         }
     }
 
@@ -257,18 +261,7 @@ pub(crate) fn slipway(db: &TestDatabase, redis: &Redis, args: &[&str]) -> Comman
 
 /// The instance records of the local runtime under a data dir.
 pub(crate) fn instances(data: &Path) -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir(data.join("runtime").join("instances")) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let name = path.file_name()?.to_str()?;
-            (!name.starts_with('.') && name.ends_with(".json"))
-                .then(|| std::fs::read(&path).ok())?
-        })
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-        .collect()
+    instance_records(&data.join("runtime"))
 }
 
 /// The test app: beside `slipway` (the same profile), else the debug build.
@@ -286,10 +279,7 @@ pub(crate) fn testapp() -> PathBuf {
 /// One `web` service of `count` test apps healthy `after_ms` after start,
 /// checked from `grace` seconds on.
 pub(crate) fn manifest(testapp: &Path, after_ms: u64, count: u32, grace: u32) -> Value {
-    json!({ "services": { "web": {
-        "command": format!("'{}' --healthy-after-ms {after_ms}", testapp.display()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": grace, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}})
+    let flags = format!("--healthy-after-ms {after_ms}");
+    let web = ServiceBuilder::testapp(testapp.display(), &flags);
+    ManifestBuilder::web(web.count(count).grace(grace)).json()
 }

@@ -2,8 +2,9 @@
 //! HTTP receiver: add (the secret shown once), list, deliveries, remove.
 
 use crate::support::dev_client;
-use slipway_core::testing::Receiver;
-use std::time::{Duration, Instant};
+use slipway_core::testing::{Receiver, Wait};
+use std::future::ready;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhooks_are_added_listed_followed_and_removed() {
@@ -58,17 +59,18 @@ async fn webhooks_are_added_listed_followed_and_removed() {
     // An event is delivered and shows in the delivery log.
     client.run(&["apps", "create", "shop"]).ok();
     receiver.wait_for(1, Duration::from_secs(20)).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = client
-            .run(&["webhooks", "deliveries", &id, "--json"])
-            .json();
-        if log["deliveries"][0]["status"] == "delivered" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{log:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let log = || {
+        ready(
+            client
+                .run(&["webhooks", "deliveries", &id, "--json"])
+                .json(),
+        )
+    };
+    Wait::new("the delivery to be logged as delivered")
+        .within(Duration::from_secs(20))
+        .every(Duration::from_millis(100))
+        .until(log, |log| log["deliveries"][0]["status"] == "delivered")
+        .await;
     let table = client.run(&["webhooks", "deliveries", &id]).ok();
     let rows: Vec<&str> = table.lines().collect();
     assert!(

@@ -2,11 +2,13 @@
 //! `opentelemetry-proto` (not with the code under test), and `slipway dev`
 //! exporting to it: what the trace tests share.
 
-use crate::support::{slipway, testapp, Server};
+use crate::support::{slipway, testapp_manifest, Server};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::{json, Value};
+use slipway_core::testing::Wait;
+use std::future::ready;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -49,21 +51,18 @@ impl Collector {
         self.spans.lock().unwrap().clone()
     }
 
-    /// Waits until `done` holds for the spans received.
-    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what}; spans: {:#?}",
-                names(&spans)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// Waits until `done` holds for the spans received; fails showing the
+    /// names of the spans seen.
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+        let waited = Wait::new(what)
+            .within(Duration::from_secs(30))
+            .every(Duration::from_millis(100))
+            .try_until(|| ready(self.spans()), |spans| done(spans))
+            .await;
+        waited.unwrap_or_else(|timed_out| {
+            let seen = names(&timed_out.last);
+            panic!("no {what} within {:?}; spans: {seen:#?}", timed_out.within)
+        })
     }
 }
 
@@ -180,16 +179,6 @@ pub(crate) async fn request(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// A manifest of one `web` service running the test app with `flags`.
-pub(crate) fn manifest(flags: &str) -> Value {
-    json!({ "services": { "web": {
-        "command": format!("'{}' {flags}", testapp()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": 1 },
-    }}})
-}
-
 /// Like `support::start`, keeping every line the server prints. The
 /// returned `Server` kills and waits for the child when dropped.
 #[allow(clippy::zombie_processes)]
@@ -246,26 +235,22 @@ pub(crate) async fn deploy_traced(url: &str, token: &str, flags: &str, tracepare
         reqwest::Method::POST,
         &format!("{url}/apps/shop/deploy"),
         token,
-        Some(json!({ "manifest": manifest(flags) })),
+        Some(json!({ "manifest": testapp_manifest(flags, 1) })),
         Some(traceparent),
     )
     .await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, d) = request(
-            reqwest::Method::GET,
-            &format!("{url}/apps/shop/deployments/{id}"),
-            token,
-            None,
-            None,
-        )
-        .await;
-        if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or("")) {
-            return d;
-        }
-        assert!(Instant::now() < deadline, "not final: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let deployment = format!("{url}/apps/shop/deployments/{id}");
+    let look = || async {
+        let get = reqwest::Method::GET;
+        request(get, &deployment, token, None, None).await.1
+    };
+    Wait::new(format!("{id} to end"))
+        .within(Duration::from_secs(60))
+        .every(Duration::from_millis(100))
+        .until(look, |d| {
+            ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or(""))
+        })
+        .await
 }

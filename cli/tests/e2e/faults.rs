@@ -6,22 +6,19 @@
 //! how long a hand-over took.
 
 use crate::rollouts::{serving, Cluster};
-use crate::support::{testapp, Api, Server};
+use crate::support::{testapp_service, Api, Server};
 use serde_json::{json, Value};
 use slipway_core::domain::DeploymentId;
 use slipway_core::store::Store;
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{ManifestBuilder, TestDatabase, Wait};
+use std::future::ready;
 use std::time::{Duration, Instant};
 
 /// One `web` service of `count` test apps that turn healthy `after_ms`
 /// after start, checked from `grace` seconds on.
-pub(crate) fn manifest(after_ms: u64, count: u32, grace: u32) -> Value {
-    json!({ "services": { "web": {
-        "command": format!("'{}' --healthy-after-ms {after_ms}", testapp()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": grace, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}})
+pub(crate) fn healthy_after(after_ms: u64, count: u32, grace: u32) -> Value {
+    let web = testapp_service(&format!("--healthy-after-ms {after_ms}"));
+    ManifestBuilder::web(web.count(count).grace(grace)).json()
 }
 
 /// Starts a deployment of `manifest` for app `shop`; its id.
@@ -34,11 +31,11 @@ pub(crate) async fn start_deploy(api: &Api, manifest: Value) -> String {
 }
 
 async fn until_running(api: &Api, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while api.get(&format!("/apps/shop/deployments/{id}")).await["status"] != "running" {
-        assert!(Instant::now() < deadline, "the rollout never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let path = format!("/apps/shop/deployments/{id}");
+    Wait::new("the rollout to start")
+        .within(Duration::from_secs(15))
+        .until(|| api.get(&path), |d| d["status"] == "running")
+        .await;
 }
 
 /// The deployment's claim count and its events of `kind`, from the database.
@@ -67,7 +64,7 @@ async fn shop_on(cluster: Cluster) -> (Cluster, Server) {
     let api = &cluster.api;
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     let worker = cluster.worker();
-    let id = start_deploy(api, manifest(0, 1, 0)).await;
+    let id = start_deploy(api, healthy_after(0, 1, 0)).await;
     let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     (cluster, worker)
@@ -80,7 +77,7 @@ async fn shop_on(cluster: Cluster) -> (Cluster, Server) {
 async fn a_stalled_redis_does_not_drive_a_rollout_twice() {
     let (cluster, _worker) = shop_with_one_release().await;
     let api = &cluster.api;
-    let id = start_deploy(api, manifest(6000, 2, 5)).await;
+    let id = start_deploy(api, healthy_after(6000, 2, 5)).await;
     until_running(api, &id).await;
     assert_eq!(cluster.redis.command("CLIENT PAUSE 3000 ALL"), "+OK");
     let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
@@ -97,31 +94,25 @@ async fn a_stalled_redis_does_not_drive_a_rollout_twice() {
 async fn a_worker_stopped_politely_hands_its_rollout_over_at_once() {
     let (cluster, mut first) = shop_with_one_release().await;
     let api = &cluster.api;
-    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    let id = start_deploy(api, healthy_after(3000, 2, 2)).await;
     until_running(api, &id).await;
     let _second = cluster.worker();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = Instant::now();
     signal(&first, "TERM");
-    let exited = loop {
-        if first.child.try_wait().unwrap().is_some() {
-            break asked.elapsed();
-        }
-        assert!(
-            asked.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    Wait::new("the worker to exit after SIGTERM")
+        .within(Duration::from_secs(10))
+        .every(Duration::from_millis(10))
+        .until(|| ready(first.child.try_wait().unwrap()), Option::is_some)
+        .await;
+    let exited = asked.elapsed();
     let store = cluster.db.store();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while claims_and_events(&store, &id, "deployment.succeeded").0 < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "not taken over within 2 s of the exit"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let claims = || ready(claims_and_events(&store, &id, "deployment.succeeded").0);
+    Wait::new("a take-over within 2 s of the exit")
+        .within(Duration::from_secs(2))
+        .every(Duration::from_millis(10))
+        .until(claims, |claims| *claims >= 2)
+        .await;
     let handed_over = asked.elapsed() - exited;
     let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -141,18 +132,18 @@ async fn a_worker_stopped_politely_hands_its_rollout_over_at_once() {
 async fn a_paused_worker_gives_way_and_does_not_act_when_resumed() {
     let (cluster, first) = shop_with_one_release().await;
     let api = &cluster.api;
-    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    let id = start_deploy(api, healthy_after(3000, 2, 2)).await;
     until_running(api, &id).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&first, "STOP");
     let _second = cluster.worker();
     let store = cluster.db.store();
     // Lease 2 s, reconciler every second: taken over within about 4 s.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while claims_and_events(&store, &id, "deployment.succeeded").0 < 2 {
-        assert!(Instant::now() < deadline, "never taken over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let claims = || ready(claims_and_events(&store, &id, "deployment.succeeded").0);
+    Wait::new("a take-over")
+        .every(Duration::from_millis(50))
+        .until(claims, |claims| *claims >= 2)
+        .await;
     signal(&first, "CONT");
     let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -170,7 +161,7 @@ async fn a_paused_worker_gives_way_and_does_not_act_when_resumed() {
 async fn a_database_outage_mid_rollout_resumes_once_it_is_back() {
     let (cluster, _worker) = shop_on(Cluster::on(TestDatabase::postgres_database())).await;
     let api = &cluster.api;
-    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    let id = start_deploy(api, healthy_after(3000, 2, 2)).await;
     until_running(api, &id).await;
     cluster.db.cut_off();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -191,7 +182,7 @@ async fn a_database_outage_mid_rollout_resumes_once_it_is_back() {
 async fn a_deleted_app_stops_running_even_mid_rollout() {
     let (cluster, _worker) = shop_with_one_release().await;
     let api = &cluster.api;
-    let id = start_deploy(api, manifest(3000, 2, 2)).await;
+    let id = start_deploy(api, healthy_after(3000, 2, 2)).await;
     until_running(api, &id).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let data = cluster.data.path();
@@ -203,15 +194,11 @@ async fn a_deleted_app_stops_running_even_mid_rollout() {
     assert_eq!(status, 204, "{body}");
     let (status, _) = api.send(reqwest::Method::GET, "/apps/shop", None).await;
     assert_eq!(status, 404, "gone at once");
-    let asked = Instant::now();
-    while !crate::support::instances(data).is_empty() {
-        assert!(
-            asked.elapsed() < Duration::from_secs(20),
-            "still running: {:#?}",
-            crate::support::instances(data)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Wait::new("every instance to stop")
+        .within(Duration::from_secs(20))
+        .every(Duration::from_millis(50))
+        .until(|| ready(crate::support::instances(data)), Vec::is_empty)
+        .await;
     let store = cluster.db.store();
     let d = store
         .deployment(&DeploymentId::parse(&id).unwrap())

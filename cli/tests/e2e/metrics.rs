@@ -1,9 +1,8 @@
 //! What the processes show beyond the API: `/metrics` (the API's and a
 //! worker's own), and the trace a webhook receiver is handed.
 
-use crate::collector::{
-    attribute, deploy_traced, dev, hex, manifest, request, Collector, CI_SPAN, CI_TRACE,
-};
+use crate::collector::{attribute, deploy_traced, dev, hex, request, Collector, CI_SPAN, CI_TRACE};
+use crate::support::testapp_manifest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::json;
 use std::time::Duration;
@@ -61,11 +60,13 @@ async fn a_webhook_receiver_sees_a_traceparent_of_the_deploys_trace() {
     assert_eq!(request.json()["data"]["trace_id"], CI_TRACE);
 
     // The header names the attempt's client span, exported in that trace.
-    let spans = collector.wait_for("the delivery span", |spans| {
-        spans
-            .iter()
-            .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.span_id) == parts[2])
-    });
+    let spans = collector
+        .wait_for("the delivery span", |spans| {
+            spans
+                .iter()
+                .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.span_id) == parts[2])
+        })
+        .await;
     let attempt = spans.iter().find(|s| hex(&s.span_id) == parts[2]).unwrap();
     assert_eq!(hex(&attempt.trace_id), CI_TRACE);
     assert_eq!(attempt.name, "POST");
@@ -92,7 +93,10 @@ async fn a_worker_serves_its_own_metrics_when_asked() {
     let _worker = cluster.worker_with(&[("SLIPWAY_METRICS_LISTEN", &format!("127.0.0.1:{port}"))]);
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     let (status, started) = api
-        .post("/apps/shop/deploy", json!({ "manifest": manifest("") }))
+        .post(
+            "/apps/shop/deploy",
+            json!({ "manifest": testapp_manifest("", 1) }),
+        )
         .await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap();

@@ -2,41 +2,25 @@
 //! with several `slipway server worker`s over PostgreSQL and Redis, running
 //! `slipway-testapp` instances as the apps.
 
-use crate::support::{answer, instances, slipway, start, testapp, Api, Redis, Server};
+use crate::support::{
+    answer, dev_server, instances, slipway, start, testapp, testapp_manifest, Api, Redis, Server,
+};
 use serde_json::{json, Value};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{TestDatabase, Wait};
+use std::future::ready;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// `slipway dev` in a fresh data dir, with its API.
 fn dev(data: &Path) -> (Server, Api) {
-    let mut command = slipway(&["dev"]);
-    command.env("SLIPWAY_DATA_DIR", data);
-    let (server, lines) = start(command, "Try:", "API:");
-    let token = lines
-        .iter()
-        .find_map(|l| l.split_once("Token:"))
-        .unwrap()
-        .1
-        .trim()
-        .to_owned();
+    let (server, token) = dev_server(data);
     let api = Api::new(&server.url, &token);
     (server, api)
 }
 
-/// A manifest of one `web` service running the test app with `flags`.
-fn manifest(flags: &str, count: u32) -> Value {
-    json!({ "services": { "web": {
-        "command": format!("'{}' {flags}", testapp()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}})
-}
-
 /// Deploys and waits; returns the final deployment.
 async fn deploy(api: &Api, flags: &str, count: u32, extra: Value) -> Value {
-    let mut body = json!({ "manifest": manifest(flags, count) });
+    let mut body = json!({ "manifest": testapp_manifest(flags, count) });
     body.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
@@ -155,11 +139,11 @@ async fn dev_promotes_healthy_releases_and_rolls_back_bad_ones() {
         "instances stopped with dev"
     );
     let (_again, api) = dev(dir.path());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while instances(dir.path()).len() < 3 {
-        assert!(Instant::now() < deadline, "active release not restored");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Wait::new("the active release restored")
+        .within(Duration::from_secs(20))
+        .every(Duration::from_millis(100))
+        .until(|| ready(instances(dir.path())), |found| found.len() >= 3)
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     serving(dir.path(), &good["release"], 3).await;
     assert_eq!(
@@ -176,7 +160,7 @@ async fn two_promotes_at_once_one_wins_and_the_stream_ends_final() {
     let (status, built) = api
         .post(
             "/apps/shop/builds",
-            json!({ "manifest": manifest("--healthy-after-ms 500", 1) }),
+            json!({ "manifest": testapp_manifest("--healthy-after-ms 500", 1) }),
         )
         .await;
     assert_eq!(status, 201, "{built}");
@@ -294,16 +278,16 @@ async fn a_worker_killed_mid_rollout_is_replaced_by_another() {
 
     // Healthy 2 s after start: mid-rollout long enough to kill the worker,
     // and 1 s inside the 3 s health window (grace 0, 3 intervals of 1 s).
-    let body = json!({ "manifest": manifest("--healthy-after-ms 2000", 2) });
+    let body = json!({ "manifest": testapp_manifest("--healthy-after-ms 2000", 2) });
     let (status, started) = api.post("/apps/shop/deploy", body).await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
     // Wait until the first worker is mid-rollout, then SIGKILL it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while api.get(&format!("/apps/shop/deployments/{id}")).await["status"] != "running" {
-        assert!(Instant::now() < deadline, "the rollout never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let path = format!("/apps/shop/deployments/{id}");
+    Wait::new("the rollout to start")
+        .every(Duration::from_millis(50))
+        .until(|| api.get(&path), |d| d["status"] == "running")
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     first.child.kill().unwrap();
     first.child.wait().unwrap();
@@ -324,7 +308,7 @@ async fn a_pending_deployment_survives_a_flushed_redis() {
     let api = &cluster.api;
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     // No worker yet: the deployment waits, its job in Redis.
-    let body = json!({ "manifest": manifest("", 1) });
+    let body = json!({ "manifest": testapp_manifest("", 1) });
     let (status, started) = api.post("/apps/shop/deploy", body).await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();

@@ -60,9 +60,11 @@ async fn a_request_through_the_router_continues_the_clients_trace() {
         "the router's span is the parent: {passed}"
     );
 
-    let spans = collector.wait_for("router span", |spans| {
-        spans.iter().any(|s| s.name == "router request")
-    });
+    let spans = collector
+        .wait_for("router span", |spans| {
+            spans.iter().any(|s| s.name == "router request")
+        })
+        .await;
     let span = spans.iter().find(|s| s.name == "router request").unwrap();
     assert_eq!(hex(&span.trace_id), CI_TRACE);
     assert_eq!(hex(&span.parent_span_id), CI_SPAN);

@@ -2,10 +2,12 @@
 //! and `slipway ps` shows it; a `server worker` started on a machine whose
 //! instances are gone brings the active release back up.
 
-use crate::faults::{manifest, signal, start_deploy};
+use crate::faults::{healthy_after, signal, start_deploy};
 use crate::rollouts::{serving, Cluster};
 use crate::support::{dev_client, instances};
 use serde_json::{json, Value};
+use slipway_core::testing::Wait;
+use std::future::ready;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -21,19 +23,14 @@ fn kill_instance(instance: &Value) {
 
 /// Waits until the instance records under `data` satisfy `done`.
 async fn until_instances(data: &Path, what: &str, done: impl Fn(&[Value]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done(&instances(data)) {
-        assert!(
-            Instant::now() < deadline,
-            "never {what}: {:#?}",
-            instances(data)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Wait::new(what)
+        .within(Duration::from_secs(20))
+        .until(|| ready(instances(data)), |found| done(found))
+        .await;
 }
 
-#[test]
-fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
+#[tokio::test]
+async fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
     let data = tempfile::tempdir().unwrap();
     let (_dev, client) = dev_client(data.path());
     client.run(&["apps", "create", "shop"]).ok();
@@ -41,38 +38,28 @@ fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
     let ran = client.run(&["deploy", "--wait"]);
     assert_eq!(ran.code, Some(0), "{ran:#?}");
 
-    let ps = || client.run(&["ps", "--json"]).json()["processes"].clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ps()
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["status"] == "running")
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "{}", ps());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let ps = || ready(client.run(&["ps", "--json"]).json()["processes"].clone());
+    let running = |listed: &Value| {
+        let rows = listed.as_array().unwrap();
+        rows.iter().filter(|p| p["status"] == "running").count()
+    };
+    Wait::new("two running instances")
+        .every(Duration::from_millis(50))
+        .until(ps, |listed| running(listed) >= 2)
+        .await;
     let victim = instances(data.path()).remove(0);
     kill_instance(&victim);
     let killed = Instant::now();
-    let restarted = loop {
-        let listed = ps();
-        let rows = listed.as_array().unwrap();
-        let fresh = rows
-            .iter()
-            .filter(|p| p["id"] != victim["id"] && p["status"] == "running")
-            .count();
-        if fresh == 2 && rows.len() == 2 {
-            break listed;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(10),
-            "not restarted: {listed}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let restarted = Wait::new("the killed instance restarted")
+        .until(ps, |listed| {
+            let rows = listed.as_array().unwrap();
+            let fresh = rows
+                .iter()
+                .filter(|p| p["id"] != victim["id"] && p["status"] == "running")
+                .count();
+            fresh == 2 && rows.len() == 2
+        })
+        .await;
     let took = killed.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}");
     let restarts: Vec<_> = restarted
@@ -100,18 +87,13 @@ fn dev_restarts_a_crashed_instance_and_ps_shows_it() {
             .filter(|l| l.contains(" web/web-") && l.contains(" testapp listening on 127.0.0.1:"))
             .count()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = client.run(&["logs", "-s", "web"]).ok();
-        if listening(&logs) >= 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "two at first, one restarted: {logs}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    Wait::new("lines of two at first, one restarted")
+        .every(Duration::from_millis(100))
+        .until(
+            || ready(client.run(&["logs", "-s", "web"]).ok()),
+            |logs| listening(logs) >= 3,
+        )
+        .await;
     let bad = client.run(&["logs", "--since", "10x"]).error(1);
     assert!(bad.contains("since"), "{bad}");
 }
@@ -124,7 +106,7 @@ async fn a_new_worker_brings_the_active_release_back_up() {
     let api = &cluster.api;
     assert_eq!(api.post("/apps", json!({ "name": "shop" })).await.0, 201);
     let mut first = cluster.worker();
-    let id = start_deploy(api, manifest(200, 2, 0)).await;
+    let id = start_deploy(api, healthy_after(200, 2, 0)).await;
     let done = api.wait_final("shop", &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     signal(&first, "TERM");
@@ -142,17 +124,16 @@ async fn a_new_worker_brings_the_active_release_back_up() {
             })
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let listed = api.get("/apps/shop/processes").await;
-        let running = listed["processes"]
-            .as_array()
-            .map_or(0, |p| p.iter().filter(|p| p["status"] == "running").count());
-        if running == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{listed}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Wait::new("two running processes")
+        .every(Duration::from_millis(50))
+        .until(
+            || api.get("/apps/shop/processes"),
+            |listed| {
+                let processes = listed["processes"].as_array();
+                let running = processes.map(|p| p.iter().filter(|p| p["status"] == "running"));
+                running.map_or(0, Iterator::count) == 2
+            },
+        )
+        .await;
     serving(data, &done["release"], 2).await;
 }

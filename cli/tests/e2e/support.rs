@@ -3,6 +3,8 @@
 //! starts (servers, Redis) live in `processes.rs`.
 
 use serde_json::Value;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder, Wait};
+use slipway_worker::testing::instance_records;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -141,33 +143,21 @@ impl Api {
 
     /// Polls the deployment until it is final; returns it.
     pub async fn wait_final(&self, app: &str, deployment: &str, within: Duration) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let d = self
-                .get(&format!("/apps/{app}/deployments/{deployment}"))
-                .await;
-            if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap()) {
-                return d;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not final within {within:?}: {d}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let path = format!("/apps/{app}/deployments/{deployment}");
+        Wait::new(format!("{deployment} to end"))
+            .within(within)
+            .every(Duration::from_millis(100))
+            .until(
+                || self.get(&path),
+                |d| ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap()),
+            )
+            .await
     }
 }
 
 /// The instance records of the local runtime under a data dir.
 pub fn instances(data_dir: &Path) -> Vec<Value> {
-    let dir = data_dir.join("runtime").join("instances");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-        .collect()
+    instance_records(&data_dir.join("runtime"))
 }
 
 /// What an instance answers on `/`: the release it runs.
@@ -185,6 +175,17 @@ pub fn testapp() -> String {
         path.display()
     );
     path.display().to_string()
+}
+
+/// The test app run with `flags`, on port 8000, one instance,
+/// health-checked every second from its start.
+pub fn testapp_service(flags: &str) -> ServiceBuilder {
+    ServiceBuilder::testapp(testapp(), flags)
+}
+
+/// A manifest (JSON) of `count` `web` instances of [`testapp_service`].
+pub fn testapp_manifest(flags: &str, count: u32) -> Value {
+    ManifestBuilder::web(testapp_service(flags).count(count)).json()
 }
 
 /// `slipway dev` in `data`, on port 0; returns it and its admin token.
@@ -309,17 +310,12 @@ impl Client {
         }
     }
 
-    /// Writes `slipway.yml` in the working directory: `app:` and one `web`
-    /// service running the test app with `flags`.
+    /// Writes `slipway.yml` in the working directory: `app:` and `count`
+    /// `web` instances of the test app run with `flags`.
     pub fn manifest(&self, app: &str, flags: &str, count: u32) {
-        let yaml = format!(
-            "app: {app}\nservices:\n  web:\n    command: \"'{}' {flags}\"\n    port: 8000\n    \
-             health:\n      path: /health\n      grace: 0\n      interval: 1\n      timeout: 1\n    \
-             scale:\n      count: {count}\n",
-            testapp()
-        );
+        let manifest = ManifestBuilder::web(testapp_service(flags).count(count)).app(app);
         std::fs::create_dir_all(self.cwd()).unwrap();
-        std::fs::write(self.cwd().join("slipway.yml"), yaml).unwrap();
+        std::fs::write(self.cwd().join("slipway.yml"), manifest.yaml()).unwrap();
     }
 }
 

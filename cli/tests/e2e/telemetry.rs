@@ -2,13 +2,13 @@
 //! collector of `collector.rs`.
 
 use crate::collector::{
-    attribute, deploy_traced, dev, hex, manifest, names, request, start_logged, Collector, CI_SPAN,
-    CI_TRACE,
+    attribute, deploy_traced, dev, hex, names, request, start_logged, Collector, CI_SPAN, CI_TRACE,
 };
-use crate::support::slipway;
+use crate::support::{slipway, testapp_manifest};
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use slipway_core::testing::Wait;
+use std::time::Duration;
 
 /// An env value that must never be exported or logged.
 const SECRET: &str = "s3cr3t-env-value-7f1c";
@@ -28,9 +28,11 @@ async fn an_incoming_traceparent_is_continued_by_the_http_server_span() {
     )
     .await;
     assert_eq!(status, 201);
-    let spans = collector.wait_for("server span", |spans| {
-        spans.iter().any(|s| s.name == "POST /apps")
-    });
+    let spans = collector
+        .wait_for("server span", |spans| {
+            spans.iter().any(|s| s.name == "POST /apps")
+        })
+        .await;
     let span = spans.iter().find(|s| s.name == "POST /apps").unwrap();
     assert_eq!(hex(&span.trace_id), CI_TRACE);
     assert_eq!(hex(&span.parent_span_id), CI_SPAN);
@@ -55,9 +57,11 @@ async fn an_incoming_traceparent_is_continued_by_the_http_server_span() {
     )
     .await;
     assert_eq!(status, 200);
-    let spans = collector.wait_for("GET span", |spans| {
-        spans.iter().any(|s| s.name == "GET /apps/{app}")
-    });
+    let spans = collector
+        .wait_for("GET span", |spans| {
+            spans.iter().any(|s| s.name == "GET /apps/{app}")
+        })
+        .await;
     let span = spans.iter().find(|s| s.name == "GET /apps/{app}").unwrap();
     assert_ne!(hex(&span.trace_id), CI_TRACE);
     assert!(span.parent_span_id.is_empty());
@@ -112,36 +116,34 @@ async fn a_deploy_is_one_trace_and_no_span_or_log_line_holds_an_env_value() {
     let traceparent = format!("00-{CI_TRACE}-{CI_SPAN}-01");
     let (status, started) = post(
         "/apps/shop/deploy",
-        json!({ "manifest": manifest("--healthy-after-ms 200") }),
+        json!({ "manifest": testapp_manifest("--healthy-after-ms 200", 1) }),
         Some(traceparent),
     )
     .await;
     assert_eq!(status, 202, "{started}");
     let id = started["deployment"]["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let (_, d) = request(
-            reqwest::Method::GET,
-            &format!("{url}/apps/shop/deployments/{id}"),
-            &token,
-            None,
-            None,
-        )
-        .await;
-        if ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or("")) {
-            break d;
-        }
-        assert!(Instant::now() < deadline, "not final: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let deployment = format!("{url}/apps/shop/deployments/{id}");
+    let look = || async {
+        let get = reqwest::Method::GET;
+        request(get, &deployment, &token, None, None).await.1
     };
+    let done = Wait::new(format!("{id} to end"))
+        .within(Duration::from_secs(60))
+        .every(Duration::from_millis(100))
+        .until(look, |d| {
+            ["succeeded", "rolled_back", "failed"].contains(&d["status"].as_str().unwrap_or(""))
+        })
+        .await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["trace_id"], CI_TRACE, "{done}");
 
-    let spans = collector.wait_for("the rollout's spans", |spans| {
-        spans
-            .iter()
-            .any(|s| s.name == "rollout" && hex(&s.trace_id) == CI_TRACE)
-    });
+    let spans = collector
+        .wait_for("the rollout's spans", |spans| {
+            spans
+                .iter()
+                .any(|s| s.name == "rollout" && hex(&s.trace_id) == CI_TRACE)
+        })
+        .await;
     let in_trace: Vec<&Span> = spans
         .iter()
         .filter(|s| hex(&s.trace_id) == CI_TRACE)
@@ -276,14 +278,16 @@ async fn a_rolled_back_deployment_has_error_spans_with_the_reason() {
     assert_eq!(bad["trace_id"], bad_trace);
     let reason = bad["reason"].as_str().unwrap().to_owned();
 
-    let spans = collector.wait_for("the rollback span", |spans| {
-        spans
-            .iter()
-            .any(|s| s.name == "rollback" && hex(&s.trace_id) == bad_trace)
-            && spans
+    let spans = collector
+        .wait_for("the rollback span", |spans| {
+            spans
                 .iter()
-                .any(|s| s.name == "rollout" && hex(&s.trace_id) == bad_trace)
-    });
+                .any(|s| s.name == "rollback" && hex(&s.trace_id) == bad_trace)
+                && spans
+                    .iter()
+                    .any(|s| s.name == "rollout" && hex(&s.trace_id) == bad_trace)
+        })
+        .await;
     let in_trace: Vec<&Span> = spans
         .iter()
         .filter(|s| hex(&s.trace_id) == bad_trace)

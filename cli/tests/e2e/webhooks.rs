@@ -4,21 +4,24 @@
 use crate::rollouts::Cluster;
 use crate::support::Api;
 use serde_json::{json, Value};
-use slipway_core::testing::{Receiver, Reply};
-use std::time::{Duration, Instant};
+use slipway_core::testing::{Receiver, Reply, Wait};
+use std::time::Duration;
 
 /// Polls the webhook's delivery log until every delivery is delivered.
 async fn wait_delivered(api: &Api, webhook: &str, count: usize, within: Duration) -> Vec<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let log = api.get(&format!("/webhooks/{webhook}/deliveries")).await;
-        let deliveries = log["deliveries"].as_array().unwrap().clone();
-        if deliveries.len() == count && deliveries.iter().all(|d| d["status"] == "delivered") {
-            return deliveries;
-        }
-        assert!(Instant::now() < deadline, "not delivered in time: {log:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/webhooks/{webhook}/deliveries");
+    let log = Wait::new(format!("{count} deliveries delivered"))
+        .within(within)
+        .every(Duration::from_millis(100))
+        .until(
+            || api.get(&path),
+            |log| {
+                let deliveries = log["deliveries"].as_array().unwrap();
+                deliveries.len() == count && deliveries.iter().all(|d| d["status"] == "delivered")
+            },
+        )
+        .await;
+    log["deliveries"].as_array().unwrap().clone()
 }
 
 /// A worker dies holding a delivery (its request in flight), and another

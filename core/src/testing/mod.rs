@@ -1,15 +1,23 @@
-//! Test support (feature `testing`): a fresh, migrated database per test, on
-//! SQLite (a temporary file) or PostgreSQL (a schema of its own in the
-//! database named by `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards).
+//! Test support (feature `testing`), the part of the test kit that needs
+//! only `core`: a fresh, migrated database per test, on SQLite (a temporary
+//! file) or PostgreSQL (a schema of its own in the database named by
+//! `SLIPWAY_TEST_DATABASE_URL`, dropped afterwards) and tests run on both
+//! (`on_both_backends!`, exported at the crate root); manifest builders; the
+//! one [`wait_until`]; a real HTTP receiver for webhook tests. The API's and
+//! the worker's harnesses live in their crates' `testing` modules.
 //!
 //! PostgreSQL must be reachable: a test that cannot reach it fails loudly,
 //! it is never skipped. Each database has a random secret key of its own,
-//! which every store on it seals with. Also a real HTTP receiver for webhook
-//! tests.
+//! which every store on it seals with.
 
+mod backends;
+mod manifest;
 mod receiver;
+mod wait;
 
+pub use manifest::{ManifestBuilder, ServiceBuilder};
 pub use receiver::{Receiver, Reply, Request};
+pub use wait::{wait_until, TimedOut, Wait, PATIENCE};
 
 use crate::seal::{generate_key, Keyring};
 use crate::secret::Secret;

@@ -2,12 +2,13 @@
 //! found, the open deployment taken from its driver and ended, the name
 //! kept until the rows are purged, and a purge that only removes tombstones.
 
-use crate::{change, fixture, manifest, on_both_backends, Fixture};
+use crate::{change, fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::{AppName, Deadline, DeploymentId, DeploymentStatus as S};
 use slipway_core::store::{
     Backend, NewBuild, NewRelease, PromoteOptions, StoreError, Tombstone, APP_DELETED,
 };
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 
 on_both_backends!(
     a_deleted_app_is_not_found_by_any_read_or_write,
@@ -30,7 +31,7 @@ fn assert_not_found<T: std::fmt::Debug>(what: &str, result: Result<T, StoreError
 
 fn new_build() -> NewBuild {
     NewBuild {
-        manifest: manifest(),
+        manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
         git: None,
         description: None,
     }

@@ -1,10 +1,11 @@
 //! Deployments: one open per app, the state machine, the active release,
 //! release statuses and cancellation.
 
-use crate::{change, fixture, manifest, on_both_backends, Fixture};
+use crate::{change, fixture, on_both_backends, Fixture};
 use chrono::TimeDelta;
 use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 
 on_both_backends!(
     a_promotion_starts_pending_with_the_apps_deadline,
@@ -96,7 +97,7 @@ fn a_second_promotion_conflicts_and_deploy_leaves_nothing_behind(backend: Backen
     );
 
     let build = NewBuild {
-        manifest: manifest(),
+        manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
         git: None,
         description: None,
     };

@@ -13,24 +13,12 @@ mod sealing;
 mod unreadable;
 mod webhooks;
 
-use serde_json::json;
-use slipway_core::domain::{AppName, Env, EnvChange, GitInfo, Manifest, ReleaseId};
+use slipway_core::domain::{AppName, Env, EnvChange, GitInfo, ReleaseId};
 use slipway_core::store::{Backend, Build, NewBuild, Release, Store};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
 
-/// Runs each named test function once per backend.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $test() { super::$test(slipway_core::store::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $test() { super::$test(slipway_core::store::Backend::Postgres) } )*
-        }
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use slipway_core::on_both_backends;
 
 pub struct Fixture {
     pub store: Store,
@@ -46,14 +34,10 @@ pub fn fixture(backend: Backend) -> Fixture {
     Fixture { store, app, db }
 }
 
-pub fn manifest() -> Manifest {
-    Manifest::from_json(&json!({"services": {"web": {"command": "true"}}})).unwrap()
-}
-
 impl Fixture {
     pub fn build(&self, git: Option<(&str, &str)>) -> (Build, Release) {
         let new = NewBuild {
-            manifest: manifest(),
+            manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
             git: git.map(|(sha, message)| GitInfo::parse(sha, Some(message)).unwrap()),
             description: None,
         };

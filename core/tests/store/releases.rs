@@ -1,10 +1,10 @@
 //! Builds, releases and env: the rules of the seed.
 
-use crate::{change, env_of, fixture, manifest, on_both_backends};
+use crate::{change, env_of, fixture, on_both_backends};
 use serde_json::json;
 use slipway_core::domain::{AppName, BuildId, Deadline, Description, Env, ReleaseId};
 use slipway_core::store::{Backend, NewBuild, NewRelease, Store, StoreError};
-use slipway_core::testing::{force_next_ids, TestDatabase};
+use slipway_core::testing::{force_next_ids, ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
 
 on_both_backends!(
@@ -141,7 +141,7 @@ fn apps_conflict_and_missing_things_are_not_found(backend: Backend) {
             .create_build(
                 &ghost,
                 &NewBuild {
-                    manifest: manifest(),
+                    manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
                     git: None,
                     description: None,
                 },
@@ -160,7 +160,7 @@ fn apps_conflict_and_missing_things_are_not_found(backend: Backend) {
     let other = AppName::parse("other").unwrap();
     f.store.create_app(&other, None, "tester").unwrap();
     let new = NewBuild {
-        manifest: manifest(),
+        manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
         git: None,
         description: None,
     };

@@ -4,9 +4,9 @@
 
 use crate::deployments::TTL;
 use crate::{fixture, on_both_backends, Fixture};
-use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus as S, Manifest, ReleaseId};
 use slipway_core::store::{AppRoutes, Backend, NewBuild, PromoteOptions};
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 
 on_both_backends!(
     an_app_with_an_active_release_routes_to_it,
@@ -17,19 +17,20 @@ on_both_backends!(
 );
 
 /// Each port's manifest has a domain of its own: one app claims it.
-fn manifest(port: u16) -> Manifest {
-    Manifest::from_json(&json!({ "services": {
-        "web": { "command": "run", "port": port, "domains": [format!("p{port}.example.com")] },
-        "worker": { "command": "work" }
-    }}))
-    .unwrap()
+fn on_port(port: u16) -> Manifest {
+    let domain = format!("p{port}.example.com");
+    let web = ServiceBuilder::new().command("run").port(port);
+    ManifestBuilder::new()
+        .service("web", web.domains(&[&domain]))
+        .service("worker", ServiceBuilder::new().command("work"))
+        .build()
 }
 
 impl Fixture {
     /// A build of `app` whose manifest's web service listens on `port`.
     fn build_on(&self, app: &AppName, port: u16) -> ReleaseId {
         let new = NewBuild {
-            manifest: manifest(port),
+            manifest: on_port(port),
             git: None,
             description: None,
         };
@@ -150,7 +151,7 @@ fn manifests_are_found_by_release(backend: Backend) {
         .manifests(&[one.clone(), two.clone(), bare])
         .unwrap();
     assert_eq!(found.len(), 2);
-    assert_eq!(found[&one], manifest(8001));
-    assert_eq!(found[&two], manifest(8002));
+    assert_eq!(found[&one], on_port(8001));
+    assert_eq!(found[&two], on_port(8002));
     assert!(f.store.manifests(&[]).unwrap().is_empty());
 }

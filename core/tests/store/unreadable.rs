@@ -3,11 +3,11 @@
 //! naming that release (never a value), and an explicit whole env is the
 //! way out.
 
-use crate::{change, manifest, on_both_backends};
+use crate::{change, on_both_backends};
 use slipway_core::domain::{AppName, Env, ReleaseId};
 use slipway_core::seal::{generate_key, Keyring, SealError};
 use slipway_core::store::{Backend, NewBuild, NewRelease, Store, StoreError};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
 
 on_both_backends!(
@@ -37,7 +37,7 @@ fn fresh_keyring() -> Keyring {
 
 fn build() -> NewBuild {
     NewBuild {
-        manifest: manifest(),
+        manifest: ManifestBuilder::web(ServiceBuilder::new().command("true")).build(),
         git: None,
         description: None,
     }

@@ -1,8 +1,8 @@
 //! The test app as the benches run it: its binary from the build the bench
 //! runs with, and a manifest of one `web` service of it.
 
-use serde_json::json;
 use slipway_core::domain::Manifest;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 use std::path::PathBuf;
 
 /// `slipway-testapp` beside the bench's own build (release), else debug.
@@ -20,11 +20,6 @@ pub fn testapp() -> PathBuf {
 /// One `web` service: the test app with `flags`, `count` instances,
 /// health-checked every second from the start.
 pub fn manifest(flags: &str, count: u32) -> Manifest {
-    Manifest::from_json(&json!({ "services": { "web": {
-        "command": format!("'{}' {flags}", testapp().display()),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}}))
-    .expect("manifest")
+    let web = ServiceBuilder::testapp(testapp().display(), flags).count(count);
+    ManifestBuilder::web(web).build()
 }

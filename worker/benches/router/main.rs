@@ -13,13 +13,13 @@
 //! measure. Run: `scripts/bench-router` (installs wrk, builds the test app).
 
 mod cpu;
-mod rig;
 #[path = "../common/testapp.rs"]
 mod testapp;
 mod wrk;
 
-use rig::Rig;
-use slipway_core::domain::DeploymentStatus;
+use slipway_core::domain::{AppName, DeploymentStatus};
+use slipway_core::store::Backend;
+use slipway_worker::testing::Rig;
 use std::time::{Duration, Instant};
 use wrk::{Load, WrkRun};
 
@@ -48,7 +48,12 @@ const BEFORE_PROMOTE: Duration = Duration::from_secs(1);
 #[tokio::main]
 async fn main() {
     let wrk = wrk::find();
-    let rig = Rig::start().await;
+    // SQLite, and the router with its defaults: the rig the router's tests use.
+    let app = AppName::parse("bench").expect("app name");
+    let rig = Rig::builder(Backend::Sqlite, app)
+        .router(|_| {})
+        .start()
+        .await;
     let overhead_script = wrk::script(rig.dir(), &OVERHEAD_LOAD);
     let rollout_script = wrk::script(rig.dir(), &ROLLOUT_LOAD);
     overhead(&rig, &wrk, &overhead_script).await;
@@ -73,13 +78,16 @@ fn verdict(pass: bool) -> &'static str {
 }
 
 async fn overhead(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
-    let release = rig.release("", 1).await;
-    assert_eq!(rig.deploy(&release).await.0, DeploymentStatus::Succeeded);
+    let release = rig.release(testapp::manifest("", 1)).await;
+    assert_eq!(
+        rig.deploy(&release).await.status,
+        DeploymentStatus::Succeeded
+    );
     rig.serves(&release).await;
     let port = rig.ports().await[0];
     let direct = format!("http://127.0.0.1:{port}/");
-    let routed = format!("http://{}/", rig.router);
-    let host = rig.host();
+    let routed = format!("http://{}/", rig.router());
+    let host = rig.host("web");
     let load = &OVERHEAD_LOAD;
 
     // Warm-up: connections, the router's pool, the page cache.
@@ -176,11 +184,14 @@ impl Scenario {
 }
 
 async fn rollout(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
-    let release = rig.release("", ROLLOUT_COUNT).await;
-    assert_eq!(rig.deploy(&release).await.0, DeploymentStatus::Succeeded);
+    let release = rig.release(testapp::manifest("", ROLLOUT_COUNT)).await;
+    assert_eq!(
+        rig.deploy(&release).await.status,
+        DeploymentStatus::Succeeded
+    );
     rig.serves(&release).await;
-    let routed = format!("http://{}/", rig.router);
-    let host = rig.host();
+    let routed = format!("http://{}/", rig.router());
+    let host = rig.host("web");
     let load = &ROLLOUT_LOAD;
     println!(
         "\nzero-downtime rollout: {ROLLOUT_COUNT} instances, GET / through the router, wrk -t{} -c{} -d{}s, {} ms pause per answer per connection; promote {} s after wrk starts",
@@ -222,9 +233,11 @@ async fn rollout(rig: &Rig, wrk: &std::path::Path, script: &std::path::Path) {
                     } else {
                         "--exit-after-ms 0"
                     };
-                    let next = rig.release(flags, ROLLOUT_COUNT).await;
+                    let next = rig.release(testapp::manifest(flags, ROLLOUT_COUNT)).await;
                     tokio::time::sleep(BEFORE_PROMOTE).await;
-                    let (status, took) = rig.deploy(&next).await;
+                    let driving = Instant::now();
+                    let status = rig.deploy(&next).await.status;
+                    let took = driving.elapsed();
                     let expected = if scenario == Scenario::Rollout {
                         DeploymentStatus::Succeeded
                     } else {

@@ -3,6 +3,7 @@
 //! until healthy, and fail fast when one exits or stays unhealthy. Each look
 //! starts from what runs now, so a resumed rollout simply continues.
 
+use super::failure::Failure;
 use super::plan::next_step;
 use super::step::{in_step, StepOf};
 use super::watch::{Limits, Stop};
@@ -212,14 +213,14 @@ impl<R: Runtime> Engine<R> {
             };
             let id = &instance.id;
             match probe {
-                Probe::Gone(why) if track.healthy => {
-                    return Err(Stop::Failed(format!("{name} instance {id} {why}")))
-                }
                 Probe::Gone(why) => {
-                    return give_up(
-                        track,
-                        format!("{name} instance {id} {why} before it was healthy"),
-                    )
+                    let failure = Failure::Exited {
+                        service: name.clone(),
+                        instance: id.clone(),
+                        why,
+                        healthy: track.healthy,
+                    };
+                    return give_up(track, failure);
                 }
                 Probe::Healthy if track.healthy || now >= track.first_check_at => {
                     if !track.healthy {
@@ -231,10 +232,12 @@ impl<R: Runtime> Engine<R> {
                 }
                 Probe::Healthy => {}
                 Probe::Unhealthy(why) if now >= track.give_up_at => {
-                    return give_up(
-                        track,
-                        format!("{name} instance {id} failed its health check: {why}"),
-                    )
+                    let failure = Failure::Unhealthy {
+                        service: name.clone(),
+                        instance: id.clone(),
+                        why,
+                    };
+                    return give_up(track, failure);
                 }
                 Probe::Unhealthy(_) => {}
             }
@@ -325,7 +328,8 @@ impl<R: Runtime> Engine<R> {
             match self.runtime.start(&spec).await {
                 Ok(instance) => return Ok(instance),
                 Err(RuntimeError::Failed(why)) => {
-                    return Err(Stop::Failed(format!("{name} cannot start: {why}")))
+                    let service = name.clone();
+                    return Err(Stop::Failed(Failure::CannotStart { service, why }));
                 }
                 Err(RuntimeError::Transient(why)) => {
                     tracing::warn!(service = %name, error = %why, "start failed; retrying");
@@ -342,7 +346,7 @@ impl<R: Runtime> Engine<R> {
         loop {
             match self.runtime.instances(&target.app).await {
                 Ok(instances) => return Ok(instances),
-                Err(RuntimeError::Failed(why)) => return Err(Stop::Failed(why)),
+                Err(RuntimeError::Failed(why)) => return Err(Stop::Failed(Failure::Runtime(why))),
                 Err(RuntimeError::Transient(why)) => {
                     tracing::warn!(error = %why, "cannot list instances; retrying");
                     tokio::time::sleep(backoff).await;
@@ -354,10 +358,10 @@ impl<R: Runtime> Engine<R> {
     }
 }
 
-/// The instance failed: its health wait ends with `reason`.
-fn give_up<T>(track: &mut Track, reason: String) -> Result<T, Stop> {
+/// The instance failed: its health wait, if still open, ends with `failure`.
+fn give_up<T>(track: &mut Track, failure: Failure) -> Result<T, Stop> {
     if let Some(wait) = track.wait.take() {
-        trace::fail(&wait, &reason);
+        trace::fail(&wait, &failure.to_string());
     }
-    Err(Stop::Failed(reason))
+    Err(Stop::Failed(failure))
 }

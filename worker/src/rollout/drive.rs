@@ -2,6 +2,7 @@
 //! out; on failure roll back to the previous release (or fail when there is
 //! none); every move through `Store::transition` under the drive's lease.
 
+use super::failure::Failure;
 use super::step::StepOf;
 use super::watch::{Limits, Stop};
 use super::{Drive, Engine, EngineError, Interrupted};
@@ -29,10 +30,9 @@ impl<R: Runtime> Engine<R> {
         if status == DeploymentStatus::Running {
             let limits = Limits {
                 deadline: d.deadline_at,
-                deadline_text: format!(
-                    "did not finish before its deadline ({} s)",
-                    (d.deadline_at - d.created_at).num_seconds()
-                ),
+                expired: Failure::Deadline {
+                    seconds: (d.deadline_at - d.created_at).num_seconds(),
+                },
                 watch: Some(drive.watch),
                 honour_cancel: true,
                 progress: Some(drive.progress),
@@ -47,25 +47,25 @@ impl<R: Runtime> Engine<R> {
             };
             // The steps recorded so far come before the final event.
             drive.progress.flush().await;
-            let reason = match outcome {
+            let failure = match outcome {
                 Ok(()) => {
                     self.transition(drive, DeploymentStatus::Succeeded, None)
                         .await?;
                     return Ok(());
                 }
-                Err(Stop::Failed(reason)) => reason,
+                Err(Stop::Failed(failure)) => failure,
                 Err(stop) => return Err(Interrupted::from_halt(stop)),
             };
-            tracing::warn!(%reason, "rollout failed");
-            trace::fail(&span, &reason);
+            tracing::warn!(reason = %failure, "rollout failed");
+            trace::fail(&span, &failure.to_string());
             if d.previous_release.is_none() {
                 self.stop_release(drive, &limits).await?;
-                let reason = format!("{reason}; no previous release to roll back to");
-                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
+                let failure = Failure::NoRollback(Box::new(failure));
+                self.transition(drive, DeploymentStatus::Failed, Some(&failure))
                     .await?;
                 return Ok(());
             }
-            self.transition(drive, DeploymentStatus::RollingBack, Some(&reason))
+            self.transition(drive, DeploymentStatus::RollingBack, Some(&failure))
                 .await?;
         }
         if let Some(previous) = &d.previous_release {
@@ -87,15 +87,17 @@ impl<R: Runtime> Engine<R> {
     async fn roll_back(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
         let d = &drive.d;
         let Some(previous) = &d.previous_release else {
-            let reason = "no previous release to roll back to";
-            self.transition(drive, DeploymentStatus::Failed, Some(reason))
+            let failure = Failure::NothingToRollBackTo;
+            self.transition(drive, DeploymentStatus::Failed, Some(&failure))
                 .await?;
             return Ok(());
         };
         let timeout = TimeDelta::from_std(self.config.rollback_timeout).unwrap_or(TimeDelta::MAX);
         let limits = Limits {
             deadline: (Utc::now() + timeout).min(d.deadline_at + timeout),
-            deadline_text: format!("rollback did not finish within {} s", timeout.num_seconds()),
+            expired: Failure::RollbackTimeout {
+                seconds: timeout.num_seconds(),
+            },
             watch: Some(drive.watch),
             honour_cancel: false,
             progress: Some(drive.progress),
@@ -115,11 +117,14 @@ impl<R: Runtime> Engine<R> {
                     .await?;
                 self.metrics.rolled_back(started.elapsed());
             }
-            Err(Stop::Failed(why)) => {
-                let reason = format!("rollback to {previous} failed: {why}");
-                trace::fail(&tracing::Span::current(), &reason);
-                tracing::error!(%reason, "rollback failed: needs a person");
-                self.transition(drive, DeploymentStatus::Failed, Some(&reason))
+            Err(Stop::Failed(cause)) => {
+                let failure = Failure::RollbackFailed {
+                    to: previous.clone(),
+                    cause: Box::new(cause),
+                };
+                trace::fail(&tracing::Span::current(), &failure.to_string());
+                tracing::error!(reason = %failure, "rollback failed: needs a person");
+                self.transition(drive, DeploymentStatus::Failed, Some(&failure))
                     .await?;
             }
             Err(stop) => return Err(Interrupted::from_halt(stop)),
@@ -160,10 +165,10 @@ impl<R: Runtime> Engine<R> {
         &self,
         drive: &Drive<'_>,
         to: DeploymentStatus,
-        reason: Option<&str>,
+        failure: Option<&Failure>,
     ) -> Result<Deployment, EngineError> {
         let (id, lease) = (drive.d.id.clone(), drive.lease.clone());
-        let reason = reason.map(str::to_owned);
+        let reason = failure.map(Failure::to_string);
         let moved = self
             .db(move |s| s.transition(&id, &lease, to, reason.as_deref()))
             .await?;

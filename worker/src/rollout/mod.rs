@@ -7,6 +7,7 @@
 mod step;
 mod converge;
 mod drive;
+mod failure;
 pub mod plan;
 mod progress;
 mod ship_logs;

@@ -41,8 +41,8 @@ pub(super) async fn in_step<T>(
     step: impl std::future::Future<Output = Result<T, Stop>>,
 ) -> Result<T, Stop> {
     let result = step.instrument(span.clone()).await;
-    if let Err(Stop::Failed(reason)) = &result {
-        trace::fail(&span, reason);
+    if let Err(Stop::Failed(failure)) = &result {
+        trace::fail(&span, &failure.to_string());
     }
     result
 }

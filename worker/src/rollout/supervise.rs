@@ -8,6 +8,7 @@
 //! `GET /apps/{app}/logs`. While a deployment is under way it only reports:
 //! the deployment's drive owns the app.
 
+use super::failure::Failure;
 use super::ship_logs::LogShipper;
 use super::target::Target;
 use super::watch::Limits;
@@ -312,7 +313,7 @@ impl<R: Runtime> Engine<R> {
     ) {
         let limits = Limits {
             deadline: Utc::now() + TimeDelta::seconds(30),
-            deadline_text: "could not start within 30 s".into(),
+            expired: Failure::StartTimeout { seconds: 30 },
             watch: None,
             honour_cancel: false,
             progress: None,

@@ -4,6 +4,7 @@
 //! a failure naming the release, never a job retried until someone edits the
 //! database; only an unreachable database is worth retrying.
 
+use super::failure::Failure;
 use super::watch::Stop;
 use super::{Engine, EngineError};
 use crate::runtime::Runtime;
@@ -30,7 +31,7 @@ impl Target {
             self.minimum.unwrap_or(base.minimum()),
             self.maximum.unwrap_or(base.maximum()),
         )
-        .map_err(|e| Stop::Failed(format!("invalid strategy: {e}")))
+        .map_err(|e| Stop::Failed(Failure::InvalidStrategy(e.to_string())))
     }
 }
 
@@ -40,7 +41,7 @@ impl<R: Runtime> Engine<R> {
         &self,
         release: &ReleaseId,
         d: &Deployment,
-    ) -> Result<Result<Target, String>, EngineError> {
+    ) -> Result<Result<Target, Failure>, EngineError> {
         self.target_of(&d.app, release, d.minimum, d.maximum, Some(&d.id))
             .await
     }
@@ -54,7 +55,7 @@ impl<R: Runtime> Engine<R> {
         minimum: Option<u8>,
         maximum: Option<u16>,
         deployment: Option<&DeploymentId>,
-    ) -> Result<Result<Target, String>, EngineError> {
+    ) -> Result<Result<Target, Failure>, EngineError> {
         let (a, r) = (app.clone(), release.clone());
         let loaded = self
             .db(move |s| {
@@ -70,15 +71,15 @@ impl<R: Runtime> Engine<R> {
         let (release, build) = match loaded {
             Ok(loaded) => loaded,
             Err(EngineError::Store(err)) if !is_transient(&err) => {
-                return Ok(Err(format!("release {release} cannot be read: {err}")))
+                let (release, error) = (release.clone(), err.to_string());
+                return Ok(Err(Failure::ReleaseUnreadable { release, error }));
             }
             Err(err) => return Err(err),
         };
         let Some(build) = build else {
-            return Ok(Err(format!(
-                "release {} has no build: nothing to run",
-                release.id
-            )));
+            return Ok(Err(Failure::NoBuild {
+                release: release.id,
+            }));
         };
         Ok(Ok(Target {
             app: app.clone(),

@@ -2,6 +2,7 @@
 //! background; lost, or unconfirmed for too long, means act no more), the
 //! worker shutting down, a cancel request, and its deadline.
 
+use super::failure::Failure;
 use super::progress::Progress;
 use chrono::{DateTime, Utc};
 use slipway_core::domain::DeploymentId;
@@ -22,12 +23,12 @@ pub enum Stop {
     /// deployment over.
     ShuttingDown,
     /// The rollout failed: roll back (the reason is recorded and shown).
-    Failed(String),
+    Failed(Failure),
 }
 
-impl From<String> for Stop {
-    fn from(reason: String) -> Self {
-        Stop::Failed(reason)
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Self {
+        Stop::Failed(failure)
     }
 }
 
@@ -168,7 +169,8 @@ async fn watch(
 /// progress is told.
 pub struct Limits<'a> {
     pub deadline: DateTime<Utc>,
-    pub deadline_text: String,
+    /// What passing the deadline means.
+    pub expired: Failure,
     pub watch: Option<&'a Watch>,
     pub honour_cancel: bool,
     pub progress: Option<&'a Progress>,
@@ -201,11 +203,11 @@ impl Limits<'_> {
         self.fence()?;
         if let Some(watch) = self.watch {
             if self.honour_cancel && watch.cancelled() {
-                return Err(Stop::Failed("cancelled".into()));
+                return Err(Stop::Failed(Failure::Cancelled));
             }
         }
         if Utc::now() >= self.deadline {
-            return Err(Stop::Failed(self.deadline_text.clone()));
+            return Err(Stop::Failed(self.expired.clone()));
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ mod support;
 mod records;
 mod stops;
 
-use support::eventually;
+use slipway_core::testing::wait_until;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,7 +118,7 @@ fn health(path: &str) -> Health {
 
 async fn wait_healthy(rt: &LocalRuntime, instance: &Instance) {
     let check = health("/health");
-    eventually(
+    wait_until(
         "waiting for healthy",
         || rt.probe(instance, Some(&check)),
         |p| *p == Probe::Healthy,
@@ -153,7 +153,7 @@ fn alive(pid: i32) -> bool {
 }
 
 async fn wait_dead(pid: i32) {
-    eventually(
+    wait_until(
         &format!("waiting for pid {pid} to die"),
         || async move { alive(pid) },
         |alive| !alive,
@@ -259,7 +259,7 @@ async fn failing_health_checks_are_unhealthy_and_say_why() {
         h.rt.start(&spec("sick", &testapp("--health-status 500")))
             .await
             .expect("start");
-    let probe = eventually(
+    let probe = wait_until(
         "waiting for an answer",
         || h.rt.probe(&erroring, Some(&check)),
         |p| matches!(p, Probe::Unhealthy(why) if why.contains("answered")),
@@ -290,7 +290,7 @@ async fn exited_instances_are_gone_with_their_status() {
         testapp("--exit-after-ms 0 --exit-code 3")
     );
     let exited = h.rt.start(&spec("crashy", &command)).await.expect("start");
-    let probe = eventually(
+    let probe = wait_until(
         "waiting for the exit",
         || h.rt.probe(&exited, None),
         |p| matches!(p, Probe::Gone(_)),
@@ -304,7 +304,7 @@ async fn exited_instances_are_gone_with_their_status() {
         h.rt.start(&spec("crashy", "kill -9 $$"))
             .await
             .expect("start");
-    let probe = eventually(
+    let probe = wait_until(
         "waiting for the kill",
         || h.rt.probe(&killed, None),
         |p| matches!(p, Probe::Gone(_)),

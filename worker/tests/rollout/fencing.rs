@@ -3,10 +3,12 @@
 //! release no key opens. Each asserts outcomes: final status, claims (the
 //! lease's fencing token counts them), final events, what runs.
 
+use crate::support::testapp_manifest;
 use crate::{config, rig, serving, Rig};
 use slipway_core::domain::{DeploymentId, DeploymentStatus, EnvChange, ReleaseId};
 use slipway_core::seal::{generate_key, Keyring};
 use slipway_core::store::{Backend, PromoteOptions};
+use slipway_core::testing::wait_until;
 use slipway_worker::rollout::{Driven, Engine};
 use std::time::{Duration, Instant};
 
@@ -22,20 +24,22 @@ fn events(rig: &Rig, id: &DeploymentId, kind: &str) -> usize {
 
 /// Waits until the deployment is `running` (its first wave under way).
 async fn until_running(rig: &Rig, id: &DeploymentId) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while rig.store.deployment(id).unwrap().status != DeploymentStatus::Running {
-        assert!(Instant::now() < deadline, "the rollout never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status = || std::future::ready(rig.store.deployment(id).unwrap().status);
+    wait_until("the rollout to start", status, |s| {
+        *s == DeploymentStatus::Running
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_deployment_handed_out_twice_in_one_process_is_driven_once() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let next = rig.release("--healthy-after-ms 500", 2);
-    let d = rig.promote(&next, PromoteOptions::default());
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let next = rig
+        .release(testapp_manifest("--healthy-after-ms 500", 2))
+        .await;
+    let d = rig.promote(&next, PromoteOptions::default()).await;
     // The same engine (one owner name) gets the job twice at once, as after
     // a queue hands an orphaned job back while the first drive still runs.
     let (a, b) = tokio::join!(rig.engine.drive(&d.id), rig.engine.drive(&d.id));
@@ -51,11 +55,13 @@ async fn a_deployment_handed_out_twice_in_one_process_is_driven_once() {
 
 #[tokio::test]
 async fn a_drive_whose_lease_was_taken_stops_acting() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let next = rig.release("--healthy-after-ms 1500", 2);
-    let d = rig.promote(&next, PromoteOptions::default());
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let next = rig
+        .release(testapp_manifest("--healthy-after-ms 1500", 2))
+        .await;
+    let d = rig.promote(&next, PromoteOptions::default()).await;
     let first = rig.engine.drive(&d.id);
     let thief = async {
         until_running(&rig, &d.id).await;
@@ -82,11 +88,13 @@ async fn a_drive_whose_lease_was_taken_stops_acting() {
 
 #[tokio::test]
 async fn a_stopping_worker_hands_its_rollout_over_at_a_safe_point() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let next = rig.release("--healthy-after-ms 1000", 2);
-    let d = rig.promote(&next, PromoteOptions::default());
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let next = rig
+        .release(testapp_manifest("--healthy-after-ms 1000", 2))
+        .await;
+    let d = rig.promote(&next, PromoteOptions::default()).await;
     let stopping = async {
         until_running(&rig, &d.id).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -115,9 +123,9 @@ async fn a_stopping_worker_hands_its_rollout_over_at_a_safe_point() {
 
 #[tokio::test]
 async fn a_release_no_key_opens_fails_at_once_naming_it() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
     // Its env was sealed under a newer key the workers do not hold.
     let newer = generate_key().unwrap();
     let keyring = Keyring::from_base64(newer.expose(), Some(rig.db().secret_key())).unwrap();
@@ -128,7 +136,7 @@ async fn a_release_no_key_opens_fails_at_once_naming_it() {
         .change_env(&rig.app, &change, None, "tester")
         .unwrap()
         .unwrap();
-    let d = rig.promote(&sealed.id, PromoteOptions::default());
+    let d = rig.promote(&sealed.id, PromoteOptions::default()).await;
     let engine = &rig.engine;
     let started = Instant::now();
     assert_eq!(engine.drive(&d.id).await.unwrap(), Driven::Finished);

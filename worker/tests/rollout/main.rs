@@ -9,31 +9,15 @@ mod supervise;
 
 use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};
-use slipway_core::store::{Backend, Deployment, NewBuild, PromoteOptions, Store};
-use slipway_core::testing::TestDatabase;
+use slipway_core::store::{Backend, NewBuild, PromoteOptions};
 use slipway_worker::rollout::{Engine, EngineConfig};
 use slipway_worker::runtime::local::LocalRuntime;
-use slipway_worker::runtime::{Instance, Runtime};
+use slipway_worker::runtime::Instance;
+use slipway_worker::testing::Rig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::TESTAPP;
-
-struct Rig {
-    store: Store,
-    app: AppName,
-    runtime: Arc<LocalRuntime>,
-    engine: Engine<LocalRuntime>,
-    dir: tempfile::TempDir,
-    db: TestDatabase,
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        // Stop whatever a test left running, also when it failed.
-        support::stop_everything_in(self.dir.path());
-    }
-}
+use support::{testapp_manifest, TESTAPP};
 
 fn config(owner: &str) -> EngineConfig {
     let mut config = EngineConfig::new(owner);
@@ -42,64 +26,14 @@ fn config(owner: &str) -> EngineConfig {
     config
 }
 
-fn rig(backend: Backend) -> Rig {
-    let db = TestDatabase::new(backend);
-    let store = db.store();
+/// The worker's rig for app `web-app`, its engine (`w1`) with [`config`]'s
+/// two-second lease, no router.
+async fn rig(backend: Backend) -> Rig {
     let app = AppName::parse("web-app").unwrap();
-    store.create_app(&app, None, "tester").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Arc::new(LocalRuntime::new(dir.path()).unwrap());
-    let engine = Engine::new(store.clone(), runtime.clone(), config("w1"));
-    Rig {
-        store,
-        app,
-        runtime,
-        engine,
-        dir,
-        db,
-    }
-}
-
-impl Rig {
-    fn db(&self) -> &TestDatabase {
-        &self.db
-    }
-
-    fn release(&self, flags: &str, count: u32) -> ReleaseId {
-        let build = NewBuild {
-            manifest: support::testapp_manifest(flags, count),
-            git: None,
-            description: None,
-        };
-        self.store
-            .create_build(&self.app, &build, "tester")
-            .unwrap()
-            .1
-            .id
-    }
-
-    fn promote(&self, release: &ReleaseId, options: PromoteOptions) -> Deployment {
-        self.store
-            .promote(&self.app, release, &options, "tester")
-            .unwrap()
-            .1
-    }
-
-    async fn deploy(&self, release: &ReleaseId, options: PromoteOptions) -> Deployment {
-        let deployment = self.promote(release, options);
-        self.engine.drive(&deployment.id).await.unwrap();
-        self.store
-            .get_deployment(&self.app, &deployment.id)
-            .unwrap()
-    }
-
-    async fn instances(&self) -> Vec<Instance> {
-        self.runtime.instances(&self.app).await.unwrap()
-    }
-
-    fn active(&self) -> Option<ReleaseId> {
-        self.store.get_app(&self.app).unwrap().active_release
-    }
+    Rig::builder(backend, app)
+        .engine(|engine| *engine = config("w1"))
+        .start()
+        .await
 }
 
 /// What the instance answers on `/`: the release it runs.
@@ -119,15 +53,19 @@ async fn serving(rig: &Rig, release: &ReleaseId, count: usize) {
 
 #[tokio::test]
 async fn a_healthy_release_rolls_out_and_replaces_the_old_one() {
-    let rig = rig(Backend::Sqlite);
-    let first = rig.release("--healthy-after-ms 200", 3);
-    let d = rig.deploy(&first, PromoteOptions::default()).await;
+    let rig = rig(Backend::Sqlite).await;
+    let first = rig
+        .release(testapp_manifest("--healthy-after-ms 200", 3))
+        .await;
+    let d = rig.deploy(&first).await;
     assert_eq!(d.status, DeploymentStatus::Succeeded, "{d:?}");
     assert_eq!(rig.active(), Some(first.clone()));
     serving(&rig, &first, 3).await;
 
-    let second = rig.release("--healthy-after-ms 100", 2);
-    let d = rig.deploy(&second, PromoteOptions::default()).await;
+    let second = rig
+        .release(testapp_manifest("--healthy-after-ms 100", 2))
+        .await;
+    let d = rig.deploy(&second).await;
     assert_eq!(d.status, DeploymentStatus::Succeeded, "{d:?}");
     assert_eq!(d.previous_release.as_ref(), Some(&first));
     assert_eq!(rig.active(), Some(second.clone()));
@@ -136,12 +74,14 @@ async fn a_healthy_release_rolls_out_and_replaces_the_old_one() {
 
 #[tokio::test]
 async fn a_release_that_exits_at_once_is_rolled_back_fast() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 2);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let bad = rig.release("--exit-after-ms 0 --exit-code 3", 2);
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 2)).await;
+    rig.deploy(&good).await;
+    let bad = rig
+        .release(testapp_manifest("--exit-after-ms 0 --exit-code 3", 2))
+        .await;
     let started = Instant::now();
-    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    let d = rig.deploy(&bad).await;
     let took = started.elapsed();
     assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
     let reason = d.reason.unwrap();
@@ -188,12 +128,14 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
 
 #[tokio::test]
 async fn a_failing_health_check_rolls_back_well_before_the_deadline() {
-    let rig = rig(Backend::Sqlite);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let bad = rig.release("--health-status 500", 2);
+    let rig = rig(Backend::Sqlite).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let bad = rig
+        .release(testapp_manifest("--health-status 500", 2))
+        .await;
     let started = Instant::now();
-    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    let d = rig.deploy(&bad).await;
     assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
     assert!(
         d.reason.as_deref().unwrap().contains("answered 500"),
@@ -210,9 +152,9 @@ async fn a_failing_health_check_rolls_back_well_before_the_deadline() {
 
 #[tokio::test]
 async fn a_release_never_healthy_is_rolled_back_at_its_deadline() {
-    let rig = rig(Backend::Sqlite);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
+    let rig = rig(Backend::Sqlite).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
     // Healthy only after a minute, with a health window longer than the deadline.
     let slow = Manifest::from_json(&json!({ "services": { "web": {
         "command": format!("'{TESTAPP}' --healthy-after-ms 60000"),
@@ -231,7 +173,7 @@ async fn a_release_never_healthy_is_rolled_back_at_its_deadline() {
         ..PromoteOptions::default()
     };
     let started = Instant::now();
-    let d = rig.deploy(&slow, options).await;
+    let d = rig.deploy_with(&slow, options).await;
     let took = started.elapsed();
     assert_eq!(d.status, DeploymentStatus::RolledBack, "{d:?}");
     assert!(d.reason.as_deref().unwrap().contains("deadline"), "{d:?}");
@@ -244,9 +186,9 @@ async fn a_release_never_healthy_is_rolled_back_at_its_deadline() {
 
 #[tokio::test]
 async fn a_failure_with_nothing_to_return_to_fails_and_cleans_up() {
-    let rig = rig(Backend::Sqlite);
-    let bad = rig.release("--exit-after-ms 0", 2);
-    let d = rig.deploy(&bad, PromoteOptions::default()).await;
+    let rig = rig(Backend::Sqlite).await;
+    let bad = rig.release(testapp_manifest("--exit-after-ms 0", 2)).await;
+    let d = rig.deploy(&bad).await;
     assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
     assert!(
         d.reason.as_deref().unwrap().contains("no previous release"),
@@ -258,11 +200,13 @@ async fn a_failure_with_nothing_to_return_to_fails_and_cleans_up() {
 
 #[tokio::test]
 async fn a_cancelled_rollout_rolls_back() {
-    let rig = rig(Backend::Sqlite);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let slow = rig.release("--healthy-after-ms 30000", 1);
-    let d = rig.promote(&slow, PromoteOptions::default());
+    let rig = rig(Backend::Sqlite).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let slow = rig
+        .release(testapp_manifest("--healthy-after-ms 30000", 1))
+        .await;
+    let d = rig.promote(&slow, PromoteOptions::default()).await;
     let (store, app, id) = (rig.store.clone(), rig.app.clone(), d.id.clone());
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(800)).await;
@@ -280,11 +224,13 @@ async fn a_cancelled_rollout_rolls_back() {
 
 #[tokio::test]
 async fn another_worker_takes_over_a_deployment_whose_worker_died() {
-    let rig = rig(Backend::Postgres);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
-    let next = rig.release("--healthy-after-ms 1500", 2);
-    let d = rig.promote(&next, PromoteOptions::default());
+    let rig = rig(Backend::Postgres).await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
+    let next = rig
+        .release(testapp_manifest("--healthy-after-ms 1500", 2))
+        .await;
+    let d = rig.promote(&next, PromoteOptions::default()).await;
     // Worker 1 starts the rollout and dies mid-way (its task is dropped).
     let first = Engine::new(rig.store.clone(), rig.runtime.clone(), config("w-dead"));
     let _ = tokio::time::timeout(Duration::from_millis(700), first.drive(&d.id)).await;
@@ -292,7 +238,7 @@ async fn another_worker_takes_over_a_deployment_whose_worker_died() {
     let midway = rig.store.get_deployment(&rig.app, &d.id).unwrap();
     assert_eq!(midway.status, DeploymentStatus::Running);
     // Worker 2 (another runtime over the same state) waits out the lease and finishes.
-    let runtime = Arc::new(LocalRuntime::new(rig.dir.path()).unwrap());
+    let runtime = Arc::new(LocalRuntime::new(rig.dir()).unwrap());
     let second = Engine::new(rig.store.clone(), runtime, config("w-alive"));
     second.drive(&d.id).await.unwrap();
     let early = rig.store.get_deployment(&rig.app, &d.id).unwrap();

@@ -3,9 +3,11 @@
 //! processes list); instances gone with a restart are brought back; an
 //! instance that keeps crashing waits longer each time.
 
+use crate::support::testapp_manifest;
 use crate::{config, rig, serving, Rig};
 use slipway_core::domain::ReleaseId;
-use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus, PromoteOptions};
+use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus};
+use slipway_core::testing::{wait_until, Wait};
 use slipway_worker::rollout::{Engine, SuperviseConfig};
 use slipway_worker::runtime::local::LocalRuntime;
 use std::time::{Duration, Instant};
@@ -58,23 +60,18 @@ fn crashes(rig: &Rig) -> usize {
 
 /// Waits until the processes list satisfies `done`.
 async fn until_processes(rig: &Rig, what: &str, done: impl Fn(&[Process]) -> bool) -> Vec<Process> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let processes = rig.store.processes(&rig.app).unwrap();
-        if done(&processes) {
-            return processes;
-        }
-        assert!(Instant::now() < deadline, "never {what}: {processes:#?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    Wait::new(what)
+        .within(Duration::from_secs(15))
+        .every(Duration::from_millis(10))
+        .until(
+            || std::future::ready(rig.store.processes(&rig.app).unwrap()),
+            |processes| done(processes),
+        )
+        .await
 }
 
 fn kill(rig: &Rig, instance: &str) {
-    let record = rig
-        .dir
-        .path()
-        .join("instances")
-        .join(format!("{instance}.json"));
+    let record = rig.dir().join("instances").join(format!("{instance}.json"));
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
     let pid = record["pid"].as_i64().unwrap();
@@ -94,9 +91,11 @@ fn running(processes: &[Process], release: &ReleaseId, count: usize) -> bool {
 
 #[tokio::test]
 async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
-    let rig = rig(Backend::Postgres);
-    let release = rig.release("--healthy-after-ms 200", 2);
-    rig.deploy(&release, PromoteOptions::default()).await;
+    let rig = rig(Backend::Postgres).await;
+    let release = rig
+        .release(testapp_manifest("--healthy-after-ms 200", 2))
+        .await;
+    rig.deploy(&release).await;
     supervised(&rig, quick(), async {
         let before = until_processes(&rig, "running", |p| running(p, &release, 2)).await;
         assert!(before.iter().all(|p| p.restarts == 0 && p.port.is_some()));
@@ -140,9 +139,9 @@ async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
 
 #[tokio::test]
 async fn instances_gone_with_a_restart_are_brought_back_without_a_crash() {
-    let rig = rig(Backend::Sqlite);
-    let release = rig.release("", 2);
-    rig.deploy(&release, PromoteOptions::default()).await;
+    let rig = rig(Backend::Sqlite).await;
+    let release = rig.release(testapp_manifest("", 2)).await;
+    rig.deploy(&release).await;
     // A machine restart: every instance and its record are gone.
     rig.runtime.stop_all(Duration::ZERO).await;
     assert!(rig.instances().await.is_empty());
@@ -156,10 +155,12 @@ async fn instances_gone_with_a_restart_are_brought_back_without_a_crash() {
 
 #[tokio::test]
 async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
-    let rig = rig(Backend::Postgres);
-    let release = rig.release("--exit-after-ms 50 --exit-code 3", 1);
-    let good = rig.release("", 1);
-    rig.deploy(&good, PromoteOptions::default()).await;
+    let rig = rig(Backend::Postgres).await;
+    let release = rig
+        .release(testapp_manifest("--exit-after-ms 50 --exit-code 3", 1))
+        .await;
+    let good = rig.release(testapp_manifest("", 1)).await;
+    rig.deploy(&good).await;
     // Made the active release by hand: it crashes 50 ms after every start.
     rig.db().execute(&format!(
         "UPDATE apps SET active_release = '{release}' WHERE name = '{}'",
@@ -167,11 +168,10 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
     ));
     rig.runtime.stop_all(Duration::ZERO).await;
     supervised(&rig, quick(), async {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while crashes(&rig) < 4 {
-            assert!(Instant::now() < deadline, "{} crashes", crashes(&rig));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        Wait::new("four crashes")
+            .within(Duration::from_secs(15))
+            .until(|| std::future::ready(crashes(&rig)), |n| *n >= 4)
+            .await;
     })
     .await;
     let waits: Vec<u64> = rig
@@ -201,24 +201,17 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
 
 #[tokio::test]
 async fn what_instances_write_is_shipped_line_by_line() {
-    let rig = rig(Backend::Sqlite);
-    let release = rig.release("", 2);
+    let rig = rig(Backend::Sqlite).await;
+    let release = rig.release(testapp_manifest("", 2)).await;
     supervised(&rig, quick(), async {
         // Started while supervised: its output from the first line on.
-        rig.deploy(&release, PromoteOptions::default()).await;
+        rig.deploy(&release).await;
         let all = LogQuery {
             limit: 100,
             ..LogQuery::default()
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let lines = loop {
-            let lines = rig.store.logs(&rig.app, &all).unwrap();
-            if lines.len() >= 2 {
-                break lines;
-            }
-            assert!(Instant::now() < deadline, "{lines:#?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let logs = || std::future::ready(rig.store.logs(&rig.app, &all).unwrap());
+        let lines = wait_until("a line from each instance", logs, |l| l.len() >= 2).await;
         let mut ids: Vec<_> = rig.instances().await.into_iter().map(|i| i.id).collect();
         let mut shipped: Vec<_> = lines.iter().map(|l| l.instance.clone()).collect();
         ids.sort();
@@ -245,11 +238,8 @@ async fn what_instances_write_is_shipped_line_by_line() {
             limit: 100,
             ..LogQuery::default()
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while rig.store.logs(&rig.app, &all).unwrap().len() < 3 {
-            assert!(Instant::now() < deadline, "the restarted one's line");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let logs = || std::future::ready(rig.store.logs(&rig.app, &all).unwrap());
+        wait_until("the restarted one's line", logs, |l| l.len() >= 3).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let lines = rig.store.logs(&rig.app, &all).unwrap();
         assert_eq!(lines.len(), 3, "one more, none again: {lines:#?}");

@@ -3,19 +3,18 @@
 //! 431) when no instance can give one.
 
 use super::{error_of, raw, rig};
-use serde_json::json;
 use slipway_core::store::Backend;
+use slipway_core::testing::wait_until;
 use slipway_worker::runtime::Runtime;
 use std::collections::HashSet;
 use std::time::Duration;
-use support::eventually;
 
-use super::support;
+use super::support::{self, testapp_manifest};
 
 #[tokio::test]
 async fn an_instance_failing_its_health_check_is_taken_out_until_it_passes() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let release = rig.running("", 2, json!({})).await;
+    let release = rig.running(testapp_manifest("", 2)).await;
     rig.serves(&release).await;
     let instances = rig.instances().await;
     let sick = &instances[0];
@@ -29,18 +28,18 @@ async fn an_instance_failing_its_health_check_is_taken_out_until_it_passes() {
     };
     rig.http.get(direct("/health/down")).send().await.unwrap();
     let healthy = HashSet::from([instances[1].id.clone()]);
-    eventually("the sick instance is taken out", answered_by, |seen| {
+    wait_until("the sick instance is taken out", answered_by, |seen| {
         seen == &healthy
     })
     .await;
     rig.http.get(direct("/health/up")).send().await.unwrap();
-    eventually("the instance is back", answered_by, |seen| seen.len() == 2).await;
+    wait_until("the instance is back", answered_by, |seen| seen.len() == 2).await;
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_tried_on_another_instance() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let release = rig.running("", 2, json!({})).await;
+    let release = rig.running(testapp_manifest("", 2)).await;
     rig.serves(&release).await;
     // Killed behind the runtime's back: its record still says it runs.
     let victim = support::processes_of(rig.app.as_str())[0];
@@ -57,13 +56,13 @@ async fn a_refused_connection_is_tried_on_another_instance() {
 #[tokio::test]
 async fn with_no_healthy_instance_the_router_answers_503() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let release = rig.running("", 1, json!({})).await;
+    let release = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&release).await;
     for instance in rig.instances().await {
         rig.runtime.stop(&instance, Duration::ZERO).await.unwrap();
     }
     let host = rig.host("web");
-    let response = eventually(
+    let response = wait_until(
         "the router has no instance",
         || rig.get(&host, "/"),
         |response| response.status() == 503,
@@ -80,7 +79,7 @@ async fn an_instance_that_does_not_answer_in_time_gets_504() {
         config.first_byte_timeout = Duration::from_millis(300)
     })
     .await;
-    let release = rig.running("", 1, json!({})).await;
+    let release = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&release).await;
     let (status, error) = error_of(rig.get(&rig.host("web"), "/sleep/3000").await).await;
     assert_eq!(status, 504);
@@ -90,7 +89,7 @@ async fn an_instance_that_does_not_answer_in_time_gets_504() {
 #[tokio::test]
 async fn an_instance_dying_under_a_request_gets_502() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let release = rig.running("", 1, json!({})).await;
+    let release = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&release).await;
     let host = rig.host("web");
     let pending = rig.get(&host, "/sleep/3000");
@@ -114,9 +113,9 @@ async fn oversized_requests_are_refused() {
         config.max_header = 8192;
     })
     .await;
-    let release = rig.running("", 1, json!({})).await;
+    let release = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&release).await;
-    let url = format!("http://{}/", rig.router);
+    let url = format!("http://{}/", rig.router());
     let fits = rig
         .http
         .post(&url)
@@ -136,7 +135,7 @@ async fn oversized_requests_are_refused() {
         "GET / HTTP/1.1\r\nHost: {}\r\nX-Long: {long}\r\n\r\n",
         rig.host("web")
     );
-    let answer = raw(rig.router, request.as_bytes(), "\r\n\r\n").await;
+    let answer = raw(rig.router(), request.as_bytes(), "\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
@@ -146,10 +145,10 @@ async fn an_idle_client_connection_is_closed() {
         config.idle_timeout = Duration::from_millis(300)
     })
     .await;
-    let release = rig.running("", 1, json!({})).await;
+    let release = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&release).await;
     let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", rig.host("web"));
-    let mut stream = tokio::net::TcpStream::connect(rig.router).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(rig.router()).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
         .await
         .unwrap();

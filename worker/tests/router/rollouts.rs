@@ -1,10 +1,11 @@
 //! Rollouts and rollbacks under load through the router: no request fails,
 //! and an instance's requests in flight finish before it is stopped.
 
+use super::support::{testapp, testapp_manifest};
 use super::{rig, Rig};
-use serde_json::json;
 use slipway_core::domain::DeploymentStatus;
 use slipway_core::store::Backend;
+use slipway_core::testing::ManifestBuilder;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,7 +28,7 @@ struct Tally {
 
 fn load(rig: &Rig, connections: usize, path: &str) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
-    let url = format!("http://{}{path}", rig.router);
+    let url = format!("http://{}{path}", rig.router());
     let tasks = (0..connections)
         .map(|_| {
             let (stop, url, host) = (stop.clone(), url.clone(), rig.host("web"));
@@ -72,12 +73,17 @@ impl Load {
 #[tokio::test]
 async fn a_rollout_under_load_fails_no_request() {
     let rig = rig(Backend::Postgres, |_| {}).await;
-    let first = rig.running("", 2, json!({})).await;
+    let first = rig.running(testapp_manifest("", 2)).await;
     rig.serves(&first).await;
     let load = load(&rig, 8, "/sleep/5");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = rig.release(super::manifest("--healthy-after-ms 300", 2, json!({})));
-    assert_eq!(rig.deploy(&second).await, DeploymentStatus::Succeeded);
+    let second = rig
+        .release(testapp_manifest("--healthy-after-ms 300", 2))
+        .await;
+    assert_eq!(
+        rig.deploy(&second).await.status,
+        DeploymentStatus::Succeeded
+    );
     rig.serves(&second).await;
     let tally = load.finish().await;
     assert!(
@@ -94,11 +100,14 @@ async fn a_rollout_under_load_fails_no_request() {
 #[tokio::test]
 async fn a_crashing_release_is_rolled_back_without_a_failed_request() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let good = rig.running("", 2, json!({})).await;
+    let good = rig.running(testapp_manifest("", 2)).await;
     rig.serves(&good).await;
     let load = load(&rig, 8, "/sleep/5");
-    let crashing = rig.release(super::manifest("--exit-after-ms 0", 2, json!({})));
-    assert_eq!(rig.deploy(&crashing).await, DeploymentStatus::RolledBack);
+    let crashing = rig.release(testapp_manifest("--exit-after-ms 0", 2)).await;
+    assert_eq!(
+        rig.deploy(&crashing).await.status,
+        DeploymentStatus::RolledBack
+    );
     let tally = load.finish().await;
     assert!(
         tally.failed.is_empty(),
@@ -112,12 +121,12 @@ async fn a_crashing_release_is_rolled_back_without_a_failed_request() {
 #[tokio::test]
 async fn requests_in_flight_finish_before_their_instance_is_stopped() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let first = rig.running("", 1, json!({})).await;
+    let first = rig.running(testapp_manifest("", 1)).await;
     rig.serves(&first).await;
     let slow = rig.spawn_get("/sleep/1500");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    let second = rig.running("", 1, json!({})).await;
+    let second = rig.running(testapp_manifest("", 1)).await;
     // SIGTERM ends the test app at once: the answer proves it came first.
     assert_eq!(slow.await.unwrap(), (200, first.to_string()));
     assert!(
@@ -130,12 +139,15 @@ async fn requests_in_flight_finish_before_their_instance_is_stopped() {
 #[tokio::test]
 async fn a_drain_ends_at_the_services_drain_time() {
     let rig = rig(Backend::Sqlite, |_| {}).await;
-    let first = rig.running("", 1, json!({ "drain": 1 })).await;
+    let first = rig
+        .running(ManifestBuilder::web(testapp("").drain(1)).build())
+        .await;
     rig.serves(&first).await;
     let stuck = rig.spawn_get("/sleep/20000");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    rig.running("", 1, json!({ "drain": 1 })).await;
+    rig.running(ManifestBuilder::web(testapp("").drain(1)).build())
+        .await;
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(8),

@@ -1,38 +1,33 @@
-//! What the process-level tests of the local runtime share: unique app
-//! names, finding an app's processes by the `SLIPWAY_APP` the runtime puts in
+//! What the process-level tests of the local runtime share: the test app,
+//! unique app names, finding an app's processes by the `SLIPWAY_APP` the runtime puts in
 //! their env, and a [`Reaper`] that SIGKILLs them when a test ends, passed or
 //! failed, so no test leaves a process behind.
 
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use slipway_core::domain::{AppName, Env, ReleaseId, ServiceName};
+use slipway_core::domain::{AppName, Env, Manifest, ReleaseId, ServiceName};
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 use slipway_worker::runtime::InstanceSpec;
 
 /// The test app the worker crate builds.
 pub const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
 
-/// A manifest of one `web` service running the test app with these flags,
+/// A service running the test app with these flags, one instance,
 /// health-checked from the start, every second.
-pub fn testapp_manifest(flags: &str, count: u32) -> slipway_core::domain::Manifest {
-    slipway_core::domain::Manifest::from_json(&serde_json::json!({ "services": { "web": {
-        "command": format!("'{TESTAPP}' {flags}"),
-        "port": 8000,
-        "health": { "path": "/health", "grace": 0, "interval": 1, "timeout": 1 },
-        "scale": { "count": count },
-    }}}))
-    .unwrap()
+pub fn testapp(flags: &str) -> ServiceBuilder {
+    ServiceBuilder::testapp(TESTAPP, flags)
 }
 
-/// Longest a test waits for a state it expects.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+/// A manifest of `count` such `web` instances.
+pub fn testapp_manifest(flags: &str, count: u32) -> Manifest {
+    ManifestBuilder::web(testapp(flags).count(count)).build()
+}
 
 /// An app name no other test (or earlier run) uses: `<prefix>-<pid>-<n>`.
 pub fn unique_app(prefix: &str) -> AppName {
@@ -134,24 +129,6 @@ impl Drop for Reaper {
     }
 }
 
-/// Polls `look` until `done` holds; panics with the last value after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut look: F, done: impl Fn(&T) -> bool) -> T
-where
-    T: std::fmt::Debug,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = T>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let value = look().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: still {value:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// Files in `dir` whose name ends with `suffix`.
 pub fn files_ending(dir: &Path, suffix: &str) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -160,19 +137,4 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<String> {
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n.ends_with(suffix))
         .collect()
-}
-
-/// Stops every instance recorded under the runtime state dir `dir`, from a
-/// `Drop` (any thread, with or without a tokio runtime around it).
-pub fn stop_everything_in(dir: &Path) {
-    let dir = dir.to_owned();
-    let _ = std::thread::spawn(move || {
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let runtime = slipway_worker::runtime::local::LocalRuntime::new(&dir).unwrap();
-        tokio.block_on(runtime.stop_all(Duration::ZERO));
-    })
-    .join();
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
 use slipway_core::store::{Backend, Delivery, NewWebhook, Store, Webhook};
-use slipway_core::testing::{Receiver, Reply, Request, TestDatabase};
+use slipway_core::testing::{Receiver, Reply, Request, TestDatabase, Wait};
 use slipway_worker::webhooks::{Deliverer, DeliveryConfig, RetrySchedule};
+use std::future::ready;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -79,19 +80,12 @@ impl Setup {
 
     /// Waits until the webhook's newest delivery satisfies `done`.
     async fn wait_log(&self, webhook: &Webhook, done: impl Fn(&Delivery) -> bool) -> Delivery {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(latest) = self.log(webhook).into_iter().next() {
-                if done(&latest) {
-                    return latest;
-                }
-                if Instant::now() > deadline {
-                    panic!("the delivery never got there: {latest:?}");
-                }
-            }
-            assert!(Instant::now() < deadline, "no delivery was written");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let latest = || ready(self.log(webhook).into_iter().next());
+        Wait::new("the newest delivery to get there")
+            .within(WAIT)
+            .until(latest, |latest| latest.as_ref().is_some_and(&done))
+            .await
+            .expect("a delivery")
     }
 
     /// Waits until the webhook has `n` deliveries, all satisfying `done`.
@@ -101,18 +95,13 @@ impl Setup {
         n: usize,
         done: impl Fn(&Delivery) -> bool,
     ) -> Vec<Delivery> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.log(webhook);
-            if log.len() == n && log.iter().all(&done) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "deliveries never got there: {log:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        Wait::new(format!("{n} deliveries to get there"))
+            .within(WAIT)
+            .until(
+                || ready(self.log(webhook)),
+                |log| log.len() == n && log.iter().all(&done),
+            )
+            .await
     }
 
     async fn stop(mut self) {

@@ -2,8 +2,8 @@
 //! against: which (method, path, status) it lists, and whether a body
 //! validates against the schema it gives for one (a JSON Schema validator).
 
-use crate::support::{expect_status, TestApp};
 use serde_json::Value;
+use slipway_api::testing::{expect_status, TestApp};
 use std::collections::BTreeSet;
 
 /// One documented answer: `("post", "/apps", 201)`.

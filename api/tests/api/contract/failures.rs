@@ -4,9 +4,9 @@
 
 use super::fixture::{Fixture, USED_KEY};
 use super::probe::Probe;
-use crate::support::TestApp;
 use reqwest::{Method, RequestBuilder};
 use sha2::{Digest, Sha256};
+use slipway_api::testing::TestApp;
 
 /// Whether the method writes (takes a body and an `Idempotency-Key`).
 fn writes(method: &Method) -> bool {

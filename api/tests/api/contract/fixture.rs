@@ -2,12 +2,13 @@
 //! and a deployment, a webhook with a delivery, tokens of narrower scopes,
 //! an app whose release no key opens, and a used `Idempotency-Key`.
 
-use crate::support::{expect_status, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_status, TestApp};
 use slipway_core::domain::{AppName, Env};
 use slipway_core::seal::{generate_key, Keyring};
 use slipway_core::store::NewRelease;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 use std::collections::BTreeMap;
 
 /// The `Idempotency-Key` of a request already answered.
@@ -30,8 +31,9 @@ pub struct Fixture {
     pub locked: String,
 }
 
+/// One web service with a port.
 pub fn manifest() -> Value {
-    json!({ "services": { "web": { "command": "run", "port": 8080 } } })
+    ManifestBuilder::web(ServiceBuilder::new().command("run").port(8080)).json()
 }
 
 impl Fixture {

@@ -12,11 +12,11 @@ mod fixture;
 mod probe;
 mod successes;
 
-use crate::support::{spawn_app, spawn_app_on, spawn_app_with_rate, TestApp};
 use document::Document;
 use fixture::Fixture;
 use probe::Probe;
 use reqwest::Method;
+use slipway_api::testing::{spawn_app, spawn_app_on, spawn_app_with_rate, TestApp};
 use slipway_core::store::Backend;
 use slipway_core::testing::TestDatabase;
 

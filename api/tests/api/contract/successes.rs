@@ -2,9 +2,9 @@
 
 use super::fixture::{manifest, Fixture};
 use super::probe::Probe;
-use crate::support::{expect_status, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_api::testing::{expect_status, TestApp};
 
 /// An app `name` with one build; the id of its release.
 async fn built(app: &TestApp, name: &str) -> String {

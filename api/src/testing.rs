@@ -1,15 +1,18 @@
-//! `spawn_app()`: the real API on port 0 over a fresh database, and a client
-//! that speaks to it as CI would.
+//! Test support (feature `testing`), the API's part of the test kit:
+//! `spawn_app()` builds the real API on port 0 over a fresh database, and
+//! [`TestApp`] speaks to it as CI would. What needs only `core` (databases,
+//! manifests, `wait_until`) is in `slipway_core::testing`.
 
+use crate::{ApiConfig, Application};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
-use slipway_api::{ApiConfig, Application};
 use slipway_core::domain::{AppName, RouterUrl};
 use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
-use slipway_core::testing::TestDatabase;
+use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
 
+/// A running API, its database and a client of it.
 pub struct TestApp {
     /// Jobs the API enqueued (no worker runs here).
     pub jobs: tokio::sync::Mutex<InProcessJobs>,
@@ -20,6 +23,7 @@ pub struct TestApp {
     pub db: TestDatabase,
 }
 
+/// The API on `backend`, with the admin token, no rate limit, no router URL.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with_rate(backend, 0).await
 }
@@ -53,6 +57,7 @@ async fn spawn_app_with(
     .await
 }
 
+/// Builds and starts the API: the one place tests call `Application::build`.
 async fn spawn_app_over(
     db: TestDatabase,
     write_rate_per_minute: u32,
@@ -127,7 +132,8 @@ impl TestApp {
 
     /// Posts a build of one service; returns `{"build", "release"}`.
     pub async fn build(&self, app: &str, extra: Value) -> Value {
-        let mut body = json!({ "manifest": { "services": { "web": { "command": "true" } } } });
+        let manifest = ManifestBuilder::web(ServiceBuilder::new().command("true"));
+        let mut body = json!({ "manifest": manifest.json() });
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());

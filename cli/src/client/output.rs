@@ -127,6 +127,8 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
 }
 
 /// "just now", "1 minute ago", "3 hours ago", "1 week ago", "2 years ago".
+/// By hand: `timeago` counts a month as 30.4 days and a year as 365.04
+/// (30 days would read "4 weeks ago", 365 "12 months ago").
 pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - then).num_seconds();
     if seconds < 60 {

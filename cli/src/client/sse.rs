@@ -1,6 +1,6 @@
 //! Server-sent events from a streaming answer (a deployment's
-//! `events/stream`, `logs --follow`), parsed by `eventsource-stream` over
-//! reqwest's byte stream.
+//! `events/stream`, `logs --follow`), parsed by `eventsource-stream` from
+//! the answer's chunks.
 
 use eventsource_stream::Eventsource;
 use futures_util::{stream, Stream, StreamExt};

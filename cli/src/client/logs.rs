@@ -3,11 +3,11 @@
 //! service and its instance, like `convox logs`.
 
 use super::output::{self, text};
-use super::wait::{read, Sse};
+use super::sse;
 use super::{code, Ctx, Exit};
 use clap::Args;
+use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -51,9 +51,8 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<()> {
     }
     query.push(("follow", "true".to_owned()));
     let response = ctx.api.stream(&path, &query, None).await?;
-    let (tx, mut rx) = mpsc::channel::<Sse>(64);
-    tokio::spawn(read(response, tx));
-    while let Some(event) = rx.recv().await {
+    let mut events = std::pin::pin!(sse::events(response));
+    while let Some(event) = events.next().await {
         print(ctx, &event.data);
     }
     Err(Exit {

@@ -12,6 +12,7 @@ mod logs;
 pub mod output;
 mod ps;
 mod releases;
+mod sse;
 mod tokens;
 mod wait;
 mod webhooks;

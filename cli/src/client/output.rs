@@ -1,7 +1,9 @@
 //! What the client prints: aligned tables, relative times, JSON, colour
 //! (only on a terminal, never with `NO_COLOR`), and durations people type.
 
+use anstyle::{AnsiColor, Color, Style};
 use chrono::{DateTime, Utc};
+use comfy_table::ContentArrangement;
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 
@@ -35,7 +37,7 @@ pub fn json(value: &Value) {
 /// A table cell: its text and, on a terminal, its colour.
 pub struct Cell {
     text: String,
-    colour: Option<&'static str>,
+    colour: Option<Style>,
 }
 
 impl Cell {
@@ -61,9 +63,13 @@ impl Cell {
     }
 }
 
-pub const GREEN: &str = "32";
-pub const YELLOW: &str = "33";
-pub const RED: &str = "31";
+pub const GREEN: Style = fg(AnsiColor::Green);
+pub const YELLOW: Style = fg(AnsiColor::Yellow);
+pub const RED: Style = fg(AnsiColor::Red);
+
+const fn fg(colour: AnsiColor) -> Style {
+    Style::new().fg_color(Some(Color::Ansi(colour)))
+}
 
 /// Control characters from the server never reach the terminal.
 fn one_line(text: &str) -> String {
@@ -72,53 +78,38 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-pub fn paint(text: &str, colour: &str, enabled: bool) -> String {
+/// `text` in `colour` when `enabled` (`\x1b[31m...\x1b[0m`), else as it is.
+pub fn paint(text: &str, colour: Style, enabled: bool) -> String {
     if enabled {
-        format!("\x1b[{colour}m{text}\x1b[0m")
+        format!("{colour}{text}{colour:#}")
     } else {
         text.to_owned()
     }
 }
 
-/// Columns two spaces apart, the last one unpadded (as Convox prints them).
+/// Columns two spaces apart, the last one unpadded (as Convox prints them):
+/// a table with no borders whose cells are padded two spaces on the right.
 pub fn table(headers: &[&str], rows: Vec<Vec<Cell>>, colour: bool) -> String {
-    let width = |s: &str| s.chars().count();
-    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate().take(widths.len()) {
-            widths[i] = widths[i].max(width(&cell.text));
-        }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.iter().copied());
+    for row in rows {
+        table.add_row(row.into_iter().map(|cell| match cell.colour {
+            Some(style) if !cell.text.is_empty() => paint(&cell.text, style, colour),
+            _ => cell.text,
+        }));
     }
     let last = headers.len().saturating_sub(1);
-    let render = |cells: Vec<(String, Option<&'static str>)>| {
-        let mut out = String::new();
-        for (i, (text, paint_with)) in cells.into_iter().enumerate() {
-            let padded = if i == last {
-                text.clone()
-            } else {
-                let pad = widths[i].saturating_sub(width(&text)) + 2;
-                format!("{text}{}", " ".repeat(pad))
-            };
-            match paint_with {
-                Some(c) if colour && !text.is_empty() => {
-                    let rest = &padded[text.len()..];
-                    out.push_str(&paint(&text, c, true));
-                    out.push_str(rest);
-                }
-                _ => out.push_str(&padded),
-            }
-        }
-        out.trim_end().to_owned()
-    };
-    let mut lines = vec![render(
-        headers.iter().map(|h| ((*h).to_owned(), None)).collect(),
-    )];
-    for row in rows {
-        lines.push(render(
-            row.into_iter().map(|c| (c.text, c.colour)).collect(),
-        ));
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i < last { 2 } else { 0 }));
     }
-    lines.join("\n")
+    table
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `Key  value` lines, keys aligned.
@@ -136,6 +127,8 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
 }
 
 /// "just now", "1 minute ago", "3 hours ago", "1 week ago", "2 years ago".
+/// By hand: `timeago` counts a month as 30.4 days and a year as 365.04
+/// (30 days would read "4 weeks ago", 365 "12 months ago").
 pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - then).num_seconds();
     if seconds < 60 {

@@ -5,18 +5,21 @@
 //! success line ends with where the app answers.
 
 use super::output::{self, paint, text};
+use super::sse::{self, Sse};
 use super::{code, Ctx, Exit};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressFinish, ProgressState, ProgressStyle};
 use serde_json::Value;
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::io::IsTerminal;
+use std::time::Duration;
 
 /// Reconnection attempts before the connection counts as lost; the n-th
 /// waits n seconds, at most `RECONNECT_WAIT_MAX` (21 s in all): long enough
 /// for an API to restart.
 const RECONNECTS: u32 = 8;
 const RECONNECT_WAIT_MAX: u32 = 3;
-const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/// The spinner's frames; the last is shown once it stops (never: it is cleared).
+const FRAMES: [&str; 11] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", " "];
 
 /// After a deploying request: prints the deployment and, with `wait`,
 /// follows it to its end. `started` is the API's answer, with `deployment`.
@@ -64,13 +67,6 @@ pub fn outcome(deployment: &Value) -> anyhow::Result<()> {
     .into())
 }
 
-/// One server-sent event.
-pub(super) struct Sse {
-    id: Option<String>,
-    kind: String,
-    pub data: Value,
-}
-
 /// Follows the events until the final one; returns the final deployment.
 pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
     follow_to(ctx, app, id, false).await
@@ -79,7 +75,7 @@ pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
 /// [`follow`]; with `with_url`, a success line ends with the app's URL.
 async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Result<Value> {
     let path = ["apps", app, "deployments", id, "events"];
-    let mut show = Show::new(ctx.json);
+    let show = Show::new(ctx.json);
     let mut last_id: Option<String> = None;
     let mut failures = 0;
     loop {
@@ -94,38 +90,25 @@ async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Re
             }
             Err(_) => return Err(lost(ctx, app, id)),
         };
-        let (tx, mut rx) = mpsc::channel(16);
-        let reader = tokio::spawn(read(response, tx));
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => {
-                        failures = 0;
-                        if event.id.is_some() {
-                            last_id = event.id.clone();
-                        }
-                        if let Some((last, mut line)) = show.event(&event) {
-                            reader.abort();
-                            if with_url && text(&last["status"]) == "succeeded" {
-                                if let Some(url) = app_url(ctx, app).await {
-                                    line = format!("{line}: {url}");
-                                }
-                            }
-                            let line = paint_final(&line, &last, show.colour);
-                            show.say(line);
-                            show.clear();
-                            return Ok(last);
-                        }
+        let mut events = std::pin::pin!(sse::events(response));
+        while let Some(event) = events.next().await {
+            failures = 0;
+            if event.id.is_some() {
+                last_id = event.id.clone();
+            }
+            if let Some((last, mut line)) = show.event(&event) {
+                if with_url && text(&last["status"]) == "succeeded" {
+                    if let Some(url) = app_url(ctx, app).await {
+                        line = format!("{line}: {url}");
                     }
-                    None => break,
-                },
-                _ = tick.tick() => show.spin(),
+                }
+                let line = paint_final(&line, &last, show.colour);
+                show.say(line);
+                return Ok(last);
             }
         }
         // The stream ended before the final event: reconnect and resume.
         if failures >= RECONNECTS {
-            show.clear();
             return Err(lost(ctx, app, id));
         }
         failures += 1;
@@ -172,145 +155,83 @@ fn lost(ctx: &Ctx, app: &str, id: &str) -> anyhow::Error {
     .into()
 }
 
-/// Reads the stream, sending each complete event; ends with the stream.
-pub(super) async fn read(mut response: reqwest::Response, tx: mpsc::Sender<Sse>) {
-    let mut buffer: Vec<u8> = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = find_blank_line(&buffer) {
-            let block: Vec<u8> = buffer.drain(..end.1).collect();
-            let block = String::from_utf8_lossy(&block[..end.0]).into_owned();
-            if let Some(event) = parse(&block) {
-                if tx.send(event).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// The end of the first event block: (its length, length with the blank line).
-fn find_blank_line(buffer: &[u8]) -> Option<(usize, usize)> {
-    let plain = buffer
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|i| (i, i + 2));
-    let crlf = buffer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, i + 4));
-    match (plain, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
-}
-
-fn parse(block: &str) -> Option<Sse> {
-    let (mut id, mut kind, mut data) = (None, String::from("message"), String::new());
-    for line in block.lines() {
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "id" => id = Some(value.to_owned()),
-            "event" => kind = value.to_owned(),
-            "data" => {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(value);
-            }
-            _ => {}
-        }
-    }
-    if data.is_empty() {
-        return None; // a comment (keep-alive)
-    }
-    Some(Sse {
-        id,
-        kind,
-        data: serde_json::from_str(&data).unwrap_or(Value::Null),
-    })
-}
-
 /// How progress is shown: lines to stdout (stderr with `--json`), and on a
 /// terminal a spinner line on stderr kept below them.
 struct Show {
     json: bool,
-    spinner: bool,
     colour: bool,
-    frame: usize,
-    started: Instant,
-    phase: String,
-    drawn: bool,
+    /// Hidden off a terminal; cleared for good by the final event.
+    spinner: ProgressBar,
 }
 
 impl Show {
     fn new(json: bool) -> Show {
         let terminal = std::io::stderr().is_terminal() && (json || std::io::stdout().is_terminal());
+        let spinner = if terminal {
+            let style = ProgressStyle::with_template("{spinner} {msg} ({secs}s)")
+                .expect("the spinner's template is valid")
+                .tick_strings(&FRAMES)
+                .with_key(
+                    "secs",
+                    |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = write!(out, "{}", state.elapsed().as_secs());
+                    },
+                );
+            // Whichever way `--wait` ends, its spinner line goes.
+            let spinner = ProgressBar::new_spinner()
+                .with_style(style)
+                .with_finish(ProgressFinish::AndClear);
+            spinner.enable_steady_tick(Duration::from_millis(100));
+            spinner
+        } else {
+            ProgressBar::hidden()
+        };
+        spinner.set_message("waiting for a worker");
         Show {
             json,
-            spinner: terminal,
             colour: output::colour_for(terminal),
-            frame: 0,
-            started: Instant::now(),
-            phase: "waiting for a worker".into(),
-            drawn: false,
+            spinner,
         }
     }
 
-    fn say(&mut self, line: String) {
-        self.clear();
-        if self.json {
-            output::err_line(line);
-        } else {
-            output::line(line);
-        }
-        self.spin();
+    /// What the spinner line says is going on.
+    fn phase(&self, phase: String) {
+        self.spinner.set_message(phase);
     }
 
-    fn note(&mut self, line: &str) {
-        self.clear();
-        output::err_line(line);
+    /// A line above the spinner.
+    fn say(&self, line: String) {
+        self.spinner.suspend(|| {
+            if self.json {
+                output::err_line(line);
+            } else {
+                output::line(line);
+            }
+        });
     }
 
-    fn spin(&mut self) {
-        if !self.spinner {
-            return;
-        }
-        self.frame = (self.frame + 1) % FRAMES.len();
-        let secs = self.started.elapsed().as_secs();
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[K{} {} ({secs}s)",
-            FRAMES[self.frame], self.phase
-        );
-        let _ = err.flush();
-        self.drawn = true;
+    fn note(&self, line: &str) {
+        self.spinner.suspend(|| output::err_line(line));
     }
 
-    fn clear(&mut self) {
-        if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[K");
-            let _ = err.flush();
-            self.drawn = false;
-        }
+    /// Removes the spinner line for good.
+    fn clear(&self) {
+        self.spinner.finish_and_clear();
     }
 
     /// Shows one event; for the last, returns the final deployment and the
     /// line that tells its end, for the caller to show.
-    fn event(&mut self, event: &Sse) -> Option<(Value, String)> {
+    fn event(&self, event: &Sse) -> Option<(Value, String)> {
         let d = &event.data["data"]["deployment"];
         let reason = text(&d["reason"]);
         match event.kind.as_str() {
             "deployment.started" => {
-                self.phase = format!("rolling out {}", text(&d["release"]));
+                self.phase(format!("rolling out {}", text(&d["release"])));
                 self.say(format!("Rolling out {}", text(&d["release"])));
             }
             "deployment.progress" => self.progress(&event.data["data"]),
             "deployment.rolling_back" => {
-                self.phase = "rolling back".into();
+                self.phase("rolling back".into());
                 let line = format!("Rolling back: {reason}");
                 let line = paint(&line, output::YELLOW, self.colour && !self.json);
                 self.say(line);
@@ -327,7 +248,6 @@ impl Show {
                     _ => format!("Deployment {id} failed{took}"),
                 };
                 // The last line: no spinner after it.
-                self.spinner = false;
                 self.clear();
                 return Some((d.clone(), line));
             }
@@ -336,7 +256,7 @@ impl Show {
         None
     }
 
-    fn progress(&mut self, data: &Value) {
+    fn progress(&self, data: &Value) {
         let service = text(&data["service"]);
         let release = text(&data["release"]);
         let count = text(&data["count"]);
@@ -344,20 +264,20 @@ impl Show {
             Some("wave") => {
                 let n = data["instances"].as_u64().unwrap_or(0);
                 let plural = if n == 1 { "" } else { "s" };
-                self.phase = format!("{service}: starting {n} instance{plural}");
+                self.phase(format!("{service}: starting {n} instance{plural}"));
                 self.say(format!(
                     "{service}: starting {n} instance{plural} of {release} ({count} wanted)"
                 ));
             }
             Some("healthy") => {
                 let healthy = text(&data["healthy"]);
-                self.phase = format!("{service}: {healthy}/{count} healthy");
+                self.phase(format!("{service}: {healthy}/{count} healthy"));
                 self.say(format!("{service}: {healthy}/{count} healthy ({release})"));
             }
             Some("cancel") => self.say(format!("Cancel requested by {}", text(&data["by"]))),
             Some("rollback") => {
                 let to = text(&data["to"]);
-                self.phase = format!("rolling back to {to}");
+                self.phase(format!("rolling back to {to}"));
                 self.say(format!("Rolling back to {to}"));
             }
             _ => {}
@@ -368,19 +288,6 @@ impl Show {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_parse_and_keep_alives_are_skipped() {
-        let event = parse("id: 7\nevent: deployment.started\ndata: {\"a\":1}").unwrap();
-        assert_eq!(event.id.as_deref(), Some("7"));
-        assert_eq!(event.kind, "deployment.started");
-        assert_eq!(event.data, serde_json::json!({ "a": 1 }));
-        assert!(parse(": keep-alive").is_none());
-        assert!(parse("data: not json").is_some_and(|e| e.data.is_null()));
-        assert_eq!(find_blank_line(b"a\n\nb"), Some((1, 3)));
-        assert_eq!(find_blank_line(b"a\r\n\r\nb"), Some((1, 5)));
-        assert_eq!(find_blank_line(b"a\n"), None);
-    }
 
     #[test]
     fn only_success_exits_zero() {

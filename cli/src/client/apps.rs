@@ -1,11 +1,12 @@
 //! `slipway apps`, `apps create NAME`, `apps delete NAME`, `apps info`
 //! (with where each service answers).
 
-use super::output::{self, ago, text, Cell};
+use super::output::{self, optional, since, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
+use slipway_core::contract::{App, AppList};
 
 #[derive(Debug, Args)]
 pub struct AppsArgs {
@@ -63,16 +64,17 @@ pub async fn run(ctx: &Ctx, args: AppsArgs) -> anyhow::Result<()> {
                 Some(name) => name,
                 None => ctx.app(None)?,
             };
-            let app = ctx.api.get(&["apps", &name]).await?;
+            let shown = ctx.api.get(&["apps", &name]).await?;
             if ctx.json {
-                output::json(&app);
+                output::json(&shown);
                 return Ok(());
             }
+            let app: App = ctx.api.read(&shown)?;
             output::line(output::fields(&[
-                ("Name", text(&app["name"])),
-                ("Release", text(&app["active_release"])),
-                ("Deadline", format!("{} s", text(&app["deadline_seconds"]))),
-                ("Created", ago(&app["created_at"])),
+                ("Name", app.name.to_string()),
+                ("Release", optional(&app.active_release)),
+                ("Deadline", format!("{} s", app.deadline_seconds.seconds())),
+                ("Created", since(app.created_at)),
             ]));
             if let Some(table) = services(&app, ctx.colour) {
                 output::line("");
@@ -85,17 +87,18 @@ pub async fn run(ctx: &Ctx, args: AppsArgs) -> anyhow::Result<()> {
 
 /// One row per URL of each service of the active release (`-` for a
 /// service without one: no router URL is configured); none without services.
-fn services(app: &Value, colour: bool) -> Option<String> {
-    let services = app["services"].as_array().filter(|s| !s.is_empty())?;
+fn services(app: &App, colour: bool) -> Option<String> {
+    if app.services.is_empty() {
+        return None;
+    }
     let mut rows = Vec::new();
-    for service in services {
-        let name = text(&service["name"]);
-        let urls = service["urls"].as_array().cloned().unwrap_or_default();
-        if urls.is_empty() {
+    for service in &app.services {
+        let name = service.name.to_string();
+        if service.urls.is_empty() {
             rows.push(vec![Cell::new(name.clone()), Cell::new("-")]);
         }
-        for url in &urls {
-            rows.push(vec![Cell::new(name.clone()), Cell::new(text(url))]);
+        for url in &service.urls {
+            rows.push(vec![Cell::new(name.clone()), Cell::new(url.clone())]);
         }
     }
     Some(output::table(&["SERVICE", "URL"], rows, colour))
@@ -107,14 +110,15 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
         output::json(&listed);
         return Ok(());
     }
-    let apps = listed["apps"].as_array().cloned().unwrap_or_default();
-    let rows = apps
+    let listed: AppList = ctx.api.read(&listed)?;
+    let rows = listed
+        .apps
         .iter()
         .map(|a| {
             vec![
-                Cell::new(text(&a["name"])),
-                Cell::new(text(&a["active_release"])),
-                Cell::new(ago(&a["created_at"])),
+                Cell::new(a.name.to_string()),
+                Cell::new(optional(&a.active_release)),
+                Cell::new(since(a.created_at)),
             ]
         })
         .collect();

@@ -1,11 +1,12 @@
 //! `slipway deployments` (every promotion attempt), `deployments info ID`,
 //! `deployments cancel ID [--wait]`.
 
-use super::output::{self, ago, text, Cell};
+use super::output::{self, optional, since, timestamp, Cell};
 use super::{wait, Ctx};
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::Value;
+use slipway_core::contract::{Deployment, DeploymentList};
+use slipway_core::domain::DeploymentStatus;
 
 #[derive(Debug, Args)]
 pub struct DeploymentsArgs {
@@ -42,10 +43,8 @@ pub async fn run(ctx: &Ctx, args: DeploymentsArgs) -> anyhow::Result<()> {
                 output::json(&listed);
                 return Ok(());
             }
-            let rows = listed["deployments"]
-                .as_array()
-                .map(|all| all.iter().map(row).collect())
-                .unwrap_or_default();
+            let listed: DeploymentList = ctx.api.read(&listed)?;
+            let rows = listed.deployments.iter().map(row).collect();
             let headers = [
                 "ID", "STATUS", "RELEASE", "PREVIOUS", "ACTOR", "CREATED", "DURATION", "REASON",
             ];
@@ -53,25 +52,29 @@ pub async fn run(ctx: &Ctx, args: DeploymentsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Some(DeploymentsCommand::Info { id }) => {
-            let d = ctx.api.get(&["apps", &app, "deployments", &id]).await?;
+            let shown = ctx.api.get(&["apps", &app, "deployments", &id]).await?;
             if ctx.json {
-                output::json(&d);
+                output::json(&shown);
                 return Ok(());
             }
+            let d: Deployment = ctx.api.read(&shown)?;
             output::line(output::fields(&[
-                ("Id", text(&d["id"])),
-                ("Status", text(&d["status"])),
-                ("Release", text(&d["release"])),
-                ("Previous", text(&d["previous_release"])),
-                ("Reason", text(&d["reason"])),
-                ("Actor", text(&d["actor"])),
-                ("Created", ago(&d["created_at"])),
-                ("Started", text(&d["started_at"])),
-                ("Finished", text(&d["finished_at"])),
-                ("Duration", duration(&d["duration_ms"])),
-                ("Deadline", text(&d["deadline_at"])),
-                ("Cancel asked", yes(&d["cancel_requested"])),
-                ("Trace", text(&d["trace_id"])),
+                ("Id", d.id.to_string()),
+                ("Status", d.status.as_str().to_owned()),
+                ("Release", d.release.to_string()),
+                ("Previous", optional(&d.previous_release)),
+                ("Reason", optional(&d.reason)),
+                ("Actor", d.actor.clone()),
+                ("Created", since(d.created_at)),
+                ("Started", optional(&d.started_at.map(timestamp))),
+                ("Finished", optional(&d.finished_at.map(timestamp))),
+                ("Duration", duration(d.duration_ms)),
+                ("Deadline", timestamp(d.deadline_at)),
+                (
+                    "Cancel asked",
+                    if d.cancel_requested { "yes" } else { "no" }.into(),
+                ),
+                ("Trace", optional(&d.trace_id)),
             ]));
             Ok(())
         }
@@ -89,39 +92,30 @@ pub async fn run(ctx: &Ctx, args: DeploymentsArgs) -> anyhow::Result<()> {
             }
             let last = wait::follow(ctx, &app, &id).await?;
             if ctx.json {
-                output::json(&last);
+                output::json(&last.shown);
             }
             // A cancelled rollout that rolled back is what was asked for.
-            match text(&last["status"]).as_str() {
-                "rolled_back" | "succeeded" => Ok(()),
-                _ => wait::outcome(&last),
+            match last.deployment.status {
+                DeploymentStatus::RolledBack | DeploymentStatus::Succeeded => Ok(()),
+                _ => wait::outcome(&last.deployment),
             }
         }
     }
 }
 
-fn row(d: &Value) -> Vec<Cell> {
+fn row(d: &Deployment) -> Vec<Cell> {
     vec![
-        Cell::new(text(&d["id"])),
-        Cell::status(&text(&d["status"])),
-        Cell::new(text(&d["release"])),
-        Cell::new(text(&d["previous_release"])),
-        Cell::new(text(&d["actor"])),
-        Cell::new(ago(&d["created_at"])),
-        Cell::new(duration(&d["duration_ms"])),
-        Cell::new(text(&d["reason"])),
+        Cell::new(d.id.to_string()),
+        Cell::status(d.status.as_str()),
+        Cell::new(d.release.to_string()),
+        Cell::new(optional(&d.previous_release)),
+        Cell::new(d.actor.clone()),
+        Cell::new(since(d.created_at)),
+        Cell::new(duration(d.duration_ms)),
+        Cell::new(optional(&d.reason)),
     ]
 }
 
-fn duration(ms: &Value) -> String {
-    ms.as_i64().map(output::duration_ms).unwrap_or_default()
-}
-
-fn yes(value: &Value) -> String {
-    if value.as_bool().unwrap_or(false) {
-        "yes"
-    } else {
-        "no"
-    }
-    .into()
+fn duration(ms: Option<i64>) -> String {
+    ms.map(output::duration_ms).unwrap_or_default()
 }

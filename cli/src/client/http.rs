@@ -140,6 +140,17 @@ impl Api {
         }
     }
 
+    /// An answer read into its contract type (`slipway_core::contract`);
+    /// fields a newer server added are ignored.
+    pub fn read<T: serde::de::DeserializeOwned>(&self, answer: &Value) -> anyhow::Result<T> {
+        T::deserialize(answer).map_err(|err| {
+            anyhow::anyhow!(
+                "{} answered with something this slipway cannot read ({err})",
+                self.host()
+            )
+        })
+    }
+
     fn answer(&self, status: reqwest::StatusCode, text: &str) -> anyhow::Result<Value> {
         if status.is_success() {
             if text.trim().is_empty() {

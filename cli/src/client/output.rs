@@ -157,6 +157,21 @@ pub fn ago(value: &Value) -> String {
     }
 }
 
+/// A time from the API, relative to now.
+pub fn since(then: DateTime<Utc>) -> String {
+    relative(then, Utc::now())
+}
+
+/// A time from the API as it sent it (RFC 3339, UTC, microseconds).
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// An optional field of an answer, or empty.
+pub fn optional(value: &Option<impl std::fmt::Display>) -> String {
+    value.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
 /// A JSON string field, or empty.
 pub fn text(value: &Value) -> String {
     match value {
@@ -270,6 +285,19 @@ mod tests {
     fn control_characters_are_not_printed() {
         let shown = table(&["A"], vec![vec![Cell::new("a\x1b[2Jb\nc")]], false);
         assert_eq!(shown, "A\na [2Jb c");
+    }
+
+    #[test]
+    fn timestamps_show_as_the_api_sent_them() {
+        for sent in [
+            "2026-11-29T22:29:46.848949Z",
+            "2026-11-29T22:29:46.100Z",
+            "2026-11-29T22:29:46Z",
+        ] {
+            let at: DateTime<Utc> = serde_json::from_value(Value::from(sent)).unwrap();
+            assert_eq!(timestamp(at), sent);
+            assert_eq!(serde_json::to_value(at).unwrap(), sent);
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::{code, Ctx, Exit};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressFinish, ProgressState, ProgressStyle};
 use serde_json::Value;
+use slipway_core::contract::{App, Deployment};
+use slipway_core::domain::DeploymentStatus;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -43,37 +45,42 @@ pub async fn promoted(ctx: &Ctx, app: &str, mut started: Value, wait: bool) -> a
     }
     let last = follow_to(ctx, app, &id, true).await?;
     if ctx.json {
-        started["deployment"] = last.clone();
+        started["deployment"] = last.shown;
         output::json(&started);
     }
-    outcome(&last)
+    outcome(&last.deployment)
 }
 
 /// The exit code a final deployment stands for.
-pub fn outcome(deployment: &Value) -> anyhow::Result<()> {
-    let id = text(&deployment["id"]);
-    let status = text(&deployment["status"]);
-    if status == "succeeded" {
-        return Ok(());
-    }
-    let reason = match text(&deployment["reason"]) {
-        r if r.is_empty() => String::new(),
-        r => format!(": {r}"),
+pub fn outcome(deployment: &Deployment) -> anyhow::Result<()> {
+    let status = match deployment.status {
+        DeploymentStatus::Succeeded => return Ok(()),
+        status => status.as_str().replace('_', " "),
+    };
+    let reason = match deployment.reason.as_deref() {
+        None | Some("") => String::new(),
+        Some(r) => format!(": {r}"),
     };
     Err(Exit {
         code: code::DEPLOYMENT_FAILED,
-        message: format!("deployment {id} {}{reason}", status.replace('_', " ")),
+        message: format!("deployment {} {status}{reason}", deployment.id),
     }
     .into())
 }
 
+/// A deployment at its end: as the stream showed it (for `--json`), and read.
+pub struct Final {
+    pub shown: Value,
+    pub deployment: Deployment,
+}
+
 /// Follows the events until the final one; returns the final deployment.
-pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Value> {
+pub async fn follow(ctx: &Ctx, app: &str, id: &str) -> anyhow::Result<Final> {
     follow_to(ctx, app, id, false).await
 }
 
 /// [`follow`]; with `with_url`, a success line ends with the app's URL.
-async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Result<Value> {
+async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Result<Final> {
     let path = ["apps", app, "deployments", id, "events"];
     let show = Show::new(ctx.json);
     let mut last_id: Option<String> = None;
@@ -96,15 +103,17 @@ async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Re
             if event.id.is_some() {
                 last_id = event.id.clone();
             }
-            if let Some((last, mut line)) = show.event(&event) {
-                if with_url && text(&last["status"]) == "succeeded" {
+            if let Some((shown, mut line)) = show.event(&event) {
+                let deployment: Deployment = ctx.api.read(&shown)?;
+                let succeeded = deployment.status == DeploymentStatus::Succeeded;
+                if with_url && succeeded {
                     if let Some(url) = app_url(ctx, app).await {
                         line = format!("{line}: {url}");
                     }
                 }
-                let line = paint_final(&line, &last, show.colour);
-                show.say(line);
-                return Ok(last);
+                // The final line, green on a terminal when it succeeded.
+                show.say(paint(&line, output::GREEN, show.colour && succeeded));
+                return Ok(Final { shown, deployment });
             }
         }
         // The stream ended before the final event: reconnect and resume.
@@ -122,19 +131,13 @@ async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Re
 /// none (no router URL configured) or cannot be asked.
 async fn app_url(ctx: &Ctx, app: &str) -> Option<String> {
     let shown = ctx.api.get(&["apps", app]).await.ok()?;
-    let services = shown["services"].as_array()?;
-    let first_url = |service: &Value| service["urls"].get(0).map(text);
+    let shown: App = ctx.api.read(&shown).ok()?;
+    let services = &shown.services;
     services
         .iter()
-        .filter(|s| s["default"] == Value::Bool(true))
+        .filter(|s| s.default)
         .chain(services)
-        .find_map(first_url)
-}
-
-/// The final line, green on a terminal when the deployment succeeded.
-fn paint_final(line: &str, deployment: &Value, colour: bool) -> String {
-    let succeeded = text(&deployment["status"]) == "succeeded";
-    paint(line, output::GREEN, colour && succeeded)
+        .find_map(|service| service.urls.first().cloned())
 }
 
 /// The wait before reconnection attempt `n`.
@@ -289,14 +292,27 @@ impl Show {
 mod tests {
     use super::*;
 
+    fn deployment(status: &str, reason: Option<&str>) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "id": "DABCDEFGHIJ", "app": "a", "release": "RABCDEFGHIJ",
+            "previous_release": null, "status": status, "reason": reason,
+            "deadline_at": "2026-11-29T10:00:00Z", "minimum": null, "maximum": null,
+            "actor": "ci", "trace_id": null, "cancel_requested": false,
+            "created_at": "2026-11-29T09:50:00Z", "started_at": null,
+            "finished_at": null, "duration_ms": null
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn only_success_exits_zero() {
-        let ok = serde_json::json!({ "id": "D1", "status": "succeeded" });
-        assert!(outcome(&ok).is_ok());
-        let bad = serde_json::json!({ "id": "D1", "status": "rolled_back", "reason": "cancelled" });
-        let err = outcome(&bad).unwrap_err();
+        assert!(outcome(&deployment("succeeded", None)).is_ok());
+        let err = outcome(&deployment("rolled_back", Some("cancelled"))).unwrap_err();
         let exit = err.downcast_ref::<Exit>().unwrap();
         assert_eq!(exit.code, code::DEPLOYMENT_FAILED);
-        assert_eq!(exit.message, "deployment D1 rolled back: cancelled");
+        assert_eq!(
+            exit.message,
+            "deployment DABCDEFGHIJ rolled back: cancelled"
+        );
     }
 }

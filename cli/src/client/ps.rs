@@ -1,10 +1,10 @@
 //! `slipway ps`: the app's instances, as its supervising worker last saw
 //! them: id, service, release, status, restarts, age and its address.
 
-use super::output::{self, ago, text, Cell};
+use super::output::{self, since, Cell};
 use super::Ctx;
 use clap::Args;
-use serde_json::Value;
+use slipway_core::contract::{Process, ProcessList};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {}
@@ -16,10 +16,8 @@ pub async fn run(ctx: &Ctx, _args: PsArgs) -> anyhow::Result<()> {
         output::json(&listed);
         return Ok(());
     }
-    let rows = listed["processes"]
-        .as_array()
-        .map(|all| all.iter().map(row).collect())
-        .unwrap_or_default();
+    let listed: ProcessList = ctx.api.read(&listed)?;
+    let rows = listed.processes.iter().map(row).collect();
     let headers = [
         "ID", "SERVICE", "RELEASE", "STATUS", "RESTARTS", "STARTED", "ADDRESS",
     ];
@@ -27,18 +25,14 @@ pub async fn run(ctx: &Ctx, _args: PsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn row(p: &Value) -> Vec<Cell> {
-    let address = match text(&p["address"]) {
-        a if a.is_empty() => "-".to_owned(),
-        a => a,
-    };
+fn row(p: &Process) -> Vec<Cell> {
     vec![
-        Cell::new(text(&p["id"])),
-        Cell::new(text(&p["service"])),
-        Cell::new(text(&p["release"])),
-        Cell::new(text(&p["status"])),
-        Cell::new(p["restarts"].as_u64().unwrap_or(0).to_string()),
-        Cell::new(ago(&p["started_at"])),
-        Cell::new(address),
+        Cell::new(p.id.clone()),
+        Cell::new(p.service.to_string()),
+        Cell::new(p.release.to_string()),
+        Cell::new(p.status.as_str()),
+        Cell::new(p.restarts.to_string()),
+        Cell::new(since(p.started_at)),
+        Cell::new(p.address.as_deref().unwrap_or("-")),
     ]
 }

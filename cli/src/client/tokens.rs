@@ -1,12 +1,12 @@
 //! `slipway tokens`, `tokens create NAME --scope S [--apps A,B] [--expires-in 90d]`,
 //! `tokens remove ID`. The token is shown once, at `create`.
 
-use super::output::{self, ago, text, Cell};
-use super::webhooks::items;
+use super::output::{self, optional, since, text, timestamp, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
+use slipway_core::contract::TokenList;
 
 #[derive(Debug, Args)]
 pub struct TokensArgs {
@@ -94,25 +94,27 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
         output::json(&listed);
         return Ok(());
     }
-    let apps = |v: &Value| match v.as_array() {
-        Some(a) if !a.is_empty() => a.iter().map(text).collect::<Vec<_>>().join(","),
-        _ => "*".to_owned(),
-    };
-    let never = |v: &Value| match ago(v) {
-        a if a.is_empty() => "never".to_owned(),
-        a => a,
-    };
-    let rows = items(&listed, "tokens")
+    let listed: TokenList = ctx.api.read(&listed)?;
+    let rows = listed
+        .tokens
         .iter()
         .map(|t| {
+            let apps = match t.apps.as_slice() {
+                [] => "*".to_owned(),
+                apps => apps
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            };
             vec![
-                Cell::new(text(&t["id"])),
-                Cell::new(text(&t["name"])),
-                Cell::new(text(&t["scope"])),
-                Cell::new(apps(&t["apps"])),
-                Cell::new(ago(&t["created_at"])),
-                Cell::new(never(&t["last_used_at"])),
-                Cell::new(text(&t["expires_at"])),
+                Cell::new(t.id.to_string()),
+                Cell::new(t.name.clone()),
+                Cell::new(t.scope.as_str()),
+                Cell::new(apps),
+                Cell::new(since(t.created_at)),
+                Cell::new(t.last_used_at.map_or("never".to_owned(), since)),
+                Cell::new(optional(&t.expires_at.map(timestamp))),
             ]
         })
         .collect();

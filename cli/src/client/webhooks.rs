@@ -1,11 +1,12 @@
 //! `slipway webhooks`, `webhooks add URL`, `webhooks remove ID`,
 //! `webhooks deliveries ID`. The signing secret is shown once, at `add`.
 
-use super::output::{self, ago, text, Cell};
+use super::output::{self, optional, since, text, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
+use slipway_core::contract::{DeliveryList, WebhookList};
 
 #[derive(Debug, Args)]
 pub struct WebhooksArgs {
@@ -99,20 +100,21 @@ pub async fn run(ctx: &Ctx, args: WebhooksArgs) -> anyhow::Result<()> {
                 output::json(&listed);
                 return Ok(());
             }
-            let rows = items(&listed, "deliveries")
+            let listed: DeliveryList = ctx.api.read(&listed)?;
+            let rows = listed
+                .deliveries
                 .iter()
                 .map(|d| {
-                    let code = text(&d["last_status_code"]);
-                    let last = match text(&d["last_error"]) {
-                        e if e.is_empty() => code,
-                        e => e,
+                    let last = match d.last_error.as_deref() {
+                        None | Some("") => optional(&d.last_status_code),
+                        Some(error) => error.to_owned(),
                     };
                     vec![
-                        Cell::new(text(&d["id"])),
-                        Cell::new(text(&d["event_type"])),
-                        Cell::status(&text(&d["status"])),
-                        Cell::new(text(&d["attempts"])),
-                        Cell::new(ago(&d["created_at"])),
+                        Cell::new(d.id.to_string()),
+                        Cell::new(d.event_type.clone()),
+                        Cell::status(d.status.as_str()),
+                        Cell::new(d.attempts.to_string()),
+                        Cell::new(since(d.created_at)),
                         Cell::new(last),
                     ]
                 })
@@ -130,39 +132,31 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
         output::json(&listed);
         return Ok(());
     }
-    let join = |v: &Value| {
-        v.as_array()
-            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
-            .unwrap_or_default()
-    };
-    let rows = items(&listed, "webhooks")
+    let listed: WebhookList = ctx.api.read(&listed)?;
+    let rows = listed
+        .webhooks
         .iter()
         .map(|w| {
-            let apps = match join(&w["apps"]) {
-                a if a.is_empty() => "*".to_owned(),
-                a => a,
+            let events: Vec<&str> = w.events.iter().map(|e| e.as_str()).collect();
+            let apps = match w.apps.as_slice() {
+                [] => "*".to_owned(),
+                apps => apps
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             };
             vec![
-                Cell::new(text(&w["id"])),
-                Cell::new(text(&w["kind"])),
-                Cell::new(join(&w["events"])),
+                Cell::new(w.id.to_string()),
+                Cell::new(w.kind.as_str()),
+                Cell::new(events.join(",")),
                 Cell::new(apps),
-                Cell::new(ago(&w["created_at"])),
-                Cell::new(text(&w["url"])),
+                Cell::new(since(w.created_at)),
+                Cell::new(w.url.clone()),
             ]
         })
         .collect();
     let headers = ["ID", "KIND", "EVENTS", "APPS", "CREATED", "URL"];
     output::line(output::table(&headers, rows, ctx.colour));
     Ok(())
-}
-
-/// A listing's items, whether wrapped (`{"webhooks": [...]}`) or bare.
-pub(super) fn items(listed: &Value, key: &str) -> Vec<Value> {
-    listed
-        .get(key)
-        .unwrap_or(listed)
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }

@@ -21,6 +21,18 @@ pub enum ProcessStatus {
     Stopping,
 }
 
+impl ProcessStatus {
+    /// The status as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessStatus::Starting => "starting",
+            ProcessStatus::Running => "running",
+            ProcessStatus::Crashed => "crashed",
+            ProcessStatus::Stopping => "stopping",
+        }
+    }
+}
+
 impl From<store::ProcessStatus> for ProcessStatus {
     fn from(status: store::ProcessStatus) -> ProcessStatus {
         match status {

@@ -2,11 +2,12 @@
 //! JSON schema, plus an optional `app:`), and the git commit as the
 //! description when the working tree is clean.
 
-use super::output::{self, text};
+use super::output;
 use super::{wait, Ctx, Exit};
 use clap::Args;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use slipway_core::contract::{BuildCreated, Deployed};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,8 +48,9 @@ pub async fn build(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
         output::json(&created);
         return Ok(());
     }
-    output::line(format!("Build: {}", text(&created["build"]["id"])));
-    output::line(format!("Release: {}", text(&created["release"]["id"])));
+    let created: BuildCreated = ctx.api.read(&created)?;
+    output::line(format!("Build: {}", created.build.id));
+    output::line(format!("Release: {}", created.release.id));
     Ok(())
 }
 
@@ -63,8 +65,9 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<()> {
         .call(Method::POST, &["apps", &app, "deploy"], &[], Some(&body))
         .await?;
     if !ctx.json {
-        output::line(format!("Build: {}", text(&started["build"]["id"])));
-        output::line(format!("Release: {}", text(&started["release"]["id"])));
+        let deployed: Deployed = ctx.api.read(&started)?;
+        output::line(format!("Build: {}", deployed.build.id));
+        output::line(format!("Release: {}", deployed.release.id));
     }
     wait::promoted(ctx, &app, started, args.wait).await
 }

@@ -3,13 +3,14 @@
 //! from stdin, so secrets stay out of shell history. Values are printed
 //! only by `env` and `env get`, never in messages.
 
-use super::output::{self, text};
+use super::output;
 use super::releases::PromoteFlags;
 use super::{wait, Ctx, Exit};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use slipway_core::contract::{EnvChanged, EnvShow};
 use std::io::Read;
 
 #[derive(Debug, Args)]
@@ -59,18 +60,18 @@ pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
                 output::json(&shown);
                 return Ok(());
             }
-            if let Some(env) = shown["env"].as_object() {
-                for (key, value) in env {
-                    output::line(format!("{key}={}", text(value)));
-                }
+            let shown: EnvShow = ctx.api.read(&shown)?;
+            for (key, value) in shown.env.iter() {
+                output::line(format!("{key}={value}"));
             }
             Ok(())
         }
         Some(EnvCommand::Get { key }) => {
             let shown = ctx.api.get(&["apps", &app, "env"]).await?;
-            match shown["env"].get(&key) {
+            let shown: EnvShow = ctx.api.read(&shown)?;
+            match shown.env.get(&key) {
                 Some(value) if ctx.json => output::json(&json!({ key: value })),
-                Some(value) => output::line(text(value)),
+                Some(value) => output::line(value),
                 None => {
                     let key = super::clip(&key);
                     return Err(Exit::error(format!("{key} is not set in app {app}")).into());
@@ -137,8 +138,9 @@ async fn change(
         .await?;
     if !ctx.json {
         output::line(format!("{doing}... OK"));
-        match changed["release"]["id"].as_str() {
-            Some(release) => output::line(format!("Release: {release}")),
+        let read: EnvChanged = ctx.api.read(&changed)?;
+        match read.release {
+            Some(release) => output::line(format!("Release: {}", release.id)),
             None => output::line("No change: no release created"),
         }
     }

@@ -2,12 +2,13 @@
 //! app's instances wrote, each line prefixed with when it was shipped, its
 //! service and its instance, like `convox logs`.
 
-use super::output::{self, text};
+use super::output;
 use super::sse;
 use super::{code, Ctx, Exit};
 use clap::Args;
 use futures_util::StreamExt;
 use serde_json::Value;
+use slipway_core::contract::LogLine;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -45,7 +46,7 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         for line in listed["lines"].as_array().into_iter().flatten() {
-            print(ctx, line);
+            print(ctx, line)?;
         }
         return Ok(());
     }
@@ -53,7 +54,7 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<()> {
     let response = ctx.api.stream(&path, &query, None).await?;
     let mut events = std::pin::pin!(sse::events(response));
     while let Some(event) = events.next().await {
-        print(ctx, &event.data);
+        print(ctx, &event.data)?;
     }
     Err(Exit {
         code: code::CONNECTION_LOST,
@@ -64,16 +65,18 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<()> {
 
 /// `2026-11-29T17:40:01.123Z web/web-rabc-x1y2z3 the line`, or (following
 /// with `--json`) one JSON object a line.
-fn print(ctx: &Ctx, line: &Value) {
+fn print(ctx: &Ctx, shown: &Value) -> anyhow::Result<()> {
     if ctx.json {
-        output::line(line.to_string());
-    } else {
-        output::line(format!(
-            "{} {}/{} {}",
-            text(&line["at"]),
-            text(&line["service"]),
-            text(&line["instance"]),
-            line["line"].as_str().unwrap_or_default()
-        ));
+        output::line(shown.to_string());
+        return Ok(());
     }
+    let line: LogLine = ctx.api.read(shown)?;
+    output::line(format!(
+        "{} {}/{} {}",
+        output::timestamp(line.at),
+        line.service,
+        line.instance,
+        line.line
+    ));
+    Ok(())
 }

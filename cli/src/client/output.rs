@@ -146,17 +146,6 @@ pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{n} {unit}{plural} ago")
 }
 
-/// A timestamp from the API, relative to now; the raw text if it is not one.
-pub fn ago(value: &Value) -> String {
-    match value.as_str() {
-        Some(text) => match DateTime::parse_from_rfc3339(text) {
-            Ok(t) => relative(t.with_timezone(&Utc), Utc::now()),
-            Err(_) => text.to_owned(),
-        },
-        None => String::new(),
-    }
-}
-
 /// A time from the API, relative to now.
 pub fn since(then: DateTime<Utc>) -> String {
     relative(then, Utc::now())

@@ -1,10 +1,12 @@
 //! `slipway releases` (Convox's table), `releases info|promote|rollback|diff`.
 
-use super::output::{self, ago, text, Cell};
+use super::output::{self, optional, since, text, Cell};
 use super::{wait, Ctx};
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
+use slipway_core::contract::{Promoted, Release, ReleaseDiff};
+use slipway_core::domain::BuildId;
 
 /// The API's largest page.
 const PAGE: u32 = 100;
@@ -87,7 +89,8 @@ pub async fn run(ctx: &Ctx, args: ReleasesArgs) -> anyhow::Result<()> {
                 .await?;
             if !ctx.json {
                 output::line(format!("Rolling back to {id}... OK"));
-                output::line(format!("Release: {}", text(&started["release"]["id"])));
+                let promoted: Promoted = ctx.api.read(&started)?;
+                output::line(format!("Release: {}", promoted.release.id));
             }
             wait::promoted(ctx, &app, started, flags.wait).await
         }
@@ -118,15 +121,19 @@ async fn list(ctx: &Ctx, app: &str, limit: u32) -> anyhow::Result<()> {
         output::json(&json!({ "releases": releases }));
         return Ok(());
     }
+    let releases = releases
+        .iter()
+        .map(|r| ctx.api.read(r))
+        .collect::<anyhow::Result<Vec<Release>>>()?;
     let rows = releases
         .iter()
         .map(|r| {
             vec![
-                Cell::new(text(&r["id"])),
-                Cell::status(&text(&r["status"])),
-                Cell::new(text(&r["build"])),
-                Cell::new(ago(&r["created_at"])),
-                Cell::new(text(&r["description"])),
+                Cell::new(r.id.to_string()),
+                Cell::status(r.status.as_str()),
+                Cell::new(optional(&r.build)),
+                Cell::new(since(r.created_at)),
+                Cell::new(r.description.clone()),
             ]
         })
         .collect();
@@ -148,21 +155,19 @@ async fn info(ctx: &Ctx, app: &str, id: &str, reveal: bool) -> anyhow::Result<()
         output::json(&release);
         return Ok(());
     }
-    let env: Vec<String> = release["env"]
-        .as_object()
-        .map(|env| {
-            env.iter()
-                .map(|(k, v)| format!("{k}={}", text(v)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let release: Release = ctx.api.read(&release)?;
+    let env: Vec<String> = release
+        .env
+        .iter()
+        .flat_map(|env| env.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect();
     let mut pairs = vec![
-        ("Id", text(&release["id"])),
-        ("Build", text(&release["build"])),
-        ("Status", text(&release["status"])),
-        ("Created", ago(&release["created_at"])),
-        ("Actor", text(&release["actor"])),
-        ("Description", text(&release["description"])),
+        ("Id", release.id.to_string()),
+        ("Build", optional(&release.build)),
+        ("Status", release.status.as_str().to_owned()),
+        ("Created", since(release.created_at)),
+        ("Actor", release.actor),
+        ("Description", release.description),
     ];
     match env.split_first() {
         None => pairs.push(("Env", String::new())),
@@ -183,27 +188,21 @@ async fn diff(ctx: &Ctx, app: &str, from: &str, to: &str) -> anyhow::Result<()> 
         output::json(&diff);
         return Ok(());
     }
-    let build = &diff["build"];
-    let build_line = if build["changed"].as_bool().unwrap_or(false) {
-        format!("{} -> {}", or_none(&build["from"]), or_none(&build["to"]))
+    let diff: ReleaseDiff = ctx.api.read(&diff)?;
+    let build = &diff.build;
+    let build_line = if build.changed {
+        format!("{} -> {}", or_none(&build.from), or_none(&build.to))
     } else {
-        format!("{} (unchanged)", or_none(&build["to"]))
+        format!("{} (unchanged)", or_none(&build.to))
     };
     let mut pairs = vec![("build", build_line)];
-    let keys = |group: &str| -> Vec<String> {
-        diff["env"][group]
-            .as_array()
-            .map(|keys| keys.iter().map(text).collect())
-            .unwrap_or_default()
-    };
-    for (label, group) in [
-        ("add", "added"),
-        ("change", "changed"),
-        ("remove", "removed"),
+    let env = &diff.env;
+    for (label, keys) in [
+        ("add", env.added()),
+        ("change", env.changed()),
+        ("remove", env.removed()),
     ] {
-        for key in keys(group) {
-            pairs.push((label, key));
-        }
+        pairs.extend(keys.iter().map(|key| (label, key.clone())));
     }
     if pairs.len() == 1 {
         pairs.push(("env", "(unchanged)".into()));
@@ -212,9 +211,9 @@ async fn diff(ctx: &Ctx, app: &str, from: &str, to: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn or_none(value: &Value) -> String {
-    match text(value) {
-        s if s.is_empty() => "(none)".into(),
-        s => s,
+fn or_none(build: &Option<BuildId>) -> String {
+    match build {
+        Some(id) => id.to_string(),
+        None => "(none)".into(),
     }
 }

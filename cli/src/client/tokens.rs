@@ -1,12 +1,12 @@
 //! `slipway tokens`, `tokens create NAME --scope S [--apps A,B] [--expires-in 90d]`,
 //! `tokens remove ID`. The token is shown once, at `create`.
 
-use super::output::{self, optional, since, text, timestamp, Cell};
+use super::output::{self, optional, since, timestamp, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
-use slipway_core::contract::TokenList;
+use slipway_core::contract::{TokenList, TokenWithSecret};
 
 #[derive(Debug, Args)]
 pub struct TokensArgs {
@@ -69,8 +69,9 @@ pub async fn run(ctx: &Ctx, args: TokensArgs) -> anyhow::Result<()> {
                 output::json(&created);
                 return Ok(());
             }
-            output::line(format!("Token: {}", text(&created["id"])));
-            output::line(format!("Secret: {}", text(&created["token"])));
+            let created: TokenWithSecret = ctx.api.read(&created)?;
+            output::line(format!("Token: {}", created.token.id));
+            output::line(format!("Secret: {}", created.secret));
             output::line("Keep the token now: it is not shown again.");
             Ok(())
         }

@@ -26,14 +26,14 @@ const FRAMES: [&str; 11] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 /// After a deploying request: prints the deployment and, with `wait`,
 /// follows it to its end. `started` is the API's answer, with `deployment`.
 pub async fn promoted(ctx: &Ctx, app: &str, mut started: Value, wait: bool) -> anyhow::Result<()> {
-    let id = text(&started["deployment"]["id"]);
-    if id.is_empty() {
+    let deployment: Option<Deployment> = ctx.api.read(&started["deployment"])?;
+    let Some(Deployment { id, .. }) = deployment else {
         // Nothing changed, so nothing was promoted.
         if ctx.json {
             output::json(&started);
         }
         return Ok(());
-    }
+    };
     if !ctx.json {
         output::line(format!("Deployment: {id}"));
     }
@@ -43,7 +43,7 @@ pub async fn promoted(ctx: &Ctx, app: &str, mut started: Value, wait: bool) -> a
         }
         return Ok(());
     }
-    let last = follow_to(ctx, app, &id, true).await?;
+    let last = follow_to(ctx, app, id.as_str(), true).await?;
     if ctx.json {
         started["deployment"] = last.shown;
         output::json(&started);

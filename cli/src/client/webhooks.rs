@@ -1,12 +1,12 @@
 //! `slipway webhooks`, `webhooks add URL`, `webhooks remove ID`,
 //! `webhooks deliveries ID`. The signing secret is shown once, at `add`.
 
-use super::output::{self, optional, since, text, Cell};
+use super::output::{self, optional, since, Cell};
 use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
-use slipway_core::contract::{DeliveryList, WebhookList};
+use slipway_core::contract::{DeliveryList, WebhookList, WebhookWithSecret};
 
 #[derive(Debug, Args)]
 pub struct WebhooksArgs {
@@ -70,17 +70,10 @@ pub async fn run(ctx: &Ctx, args: WebhooksArgs) -> anyhow::Result<()> {
                 output::json(&created);
                 return Ok(());
             }
-            let hook = created.get("webhook").unwrap_or(&created);
-            output::line(format!("Webhook: {}", text(&hook["id"])));
-            let secret = created
-                .get("secret")
-                .or_else(|| hook.get("secret"))
-                .map(text)
-                .unwrap_or_default();
-            if !secret.is_empty() {
-                output::line(format!("Secret: {secret}"));
-                output::line("Keep the secret now: it is not shown again.");
-            }
+            let created: WebhookWithSecret = ctx.api.read(&created)?;
+            output::line(format!("Webhook: {}", created.webhook.id));
+            output::line(format!("Secret: {}", created.secret));
+            output::line("Keep the secret now: it is not shown again.");
             Ok(())
         }
         Some(WebhooksCommand::Remove { id }) => {

@@ -64,6 +64,18 @@ pub enum ReleaseStatus {
     Failed,
 }
 
+impl ReleaseStatus {
+    /// The status as the API writes it (empty for an inactive release).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Inactive => "",
+            ReleaseStatus::Active => "active",
+            ReleaseStatus::Promoting => "promoting",
+            ReleaseStatus::Failed => "failed",
+        }
+    }
+}
+
 /// By hand: utoipa's derive reads `rename = ""` as no rename.
 impl utoipa::PartialSchema for ReleaseStatus {
     fn schema() -> RefOr<Schema> {

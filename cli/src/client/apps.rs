@@ -6,7 +6,7 @@ use super::Ctx;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
-use slipway_core::contract::{App, AppList};
+use slipway_core::contract::{App, AppList, CreateApp};
 
 #[derive(Debug, Args)]
 pub struct AppsArgs {
@@ -33,14 +33,11 @@ pub async fn run(ctx: &Ctx, args: AppsArgs) -> anyhow::Result<()> {
     match args.command {
         None => list(ctx).await,
         Some(AppsCommand::Create { name, deadline }) => {
-            let mut body = json!({ "name": name });
-            if let Some(seconds) = deadline {
-                body["deadline_seconds"] = json!(seconds);
-            }
-            let app = ctx
-                .api
-                .call(Method::POST, &["apps"], &[], Some(&body))
-                .await?;
+            let body = CreateApp {
+                name: name.clone(),
+                deadline_seconds: deadline,
+            };
+            let app = ctx.api.send(Method::POST, &["apps"], &body).await?;
             if ctx.json {
                 output::json(&app);
             } else {

@@ -6,8 +6,8 @@ use super::output;
 use super::{wait, Ctx, Exit};
 use clap::Args;
 use reqwest::Method;
-use serde_json::{json, Map, Value};
-use slipway_core::contract::{BuildCreated, Deployed};
+use serde_json::{Map, Value};
+use slipway_core::contract::{BuildCreated, CreateBuild, Deploy, Deployed};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -42,7 +42,7 @@ pub async fn build(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
     let body = body(&args)?;
     let created = ctx
         .api
-        .call(Method::POST, &["apps", &app, "builds"], &[], Some(&body))
+        .send(Method::POST, &["apps", &app, "builds"], &body)
         .await?;
     if ctx.json {
         output::json(&created);
@@ -56,13 +56,19 @@ pub async fn build(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
 
 pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<()> {
     let app = ctx.app(Some(&args.build.manifest))?;
-    let mut body = body(&args.build)?;
-    if let Some(seconds) = args.deadline {
-        body["deadline_seconds"] = json!(seconds);
-    }
+    let build = body(&args.build)?;
+    let body = Deploy {
+        manifest: build.manifest,
+        git_sha: build.git_sha,
+        git_message: build.git_message,
+        description: build.description,
+        deadline_seconds: args.deadline,
+        minimum: None,
+        maximum: None,
+    };
     let started = ctx
         .api
-        .call(Method::POST, &["apps", &app, "deploy"], &[], Some(&body))
+        .send(Method::POST, &["apps", &app, "deploy"], &body)
         .await?;
     if !ctx.json {
         let deployed: Deployed = ctx.api.read(&started)?;
@@ -73,12 +79,17 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<()> {
 }
 
 /// The build request: manifest, description or git info.
-fn body(args: &BuildArgs) -> anyhow::Result<Value> {
+fn body(args: &BuildArgs) -> anyhow::Result<CreateBuild> {
     let mut manifest = read_manifest(&args.manifest)?;
     manifest.remove("app");
-    let mut body = json!({ "manifest": manifest });
+    let mut body = CreateBuild {
+        manifest: Value::Object(manifest),
+        git_sha: None,
+        git_message: None,
+        description: None,
+    };
     match &args.description {
-        Some(description) => body["description"] = json!(description),
+        Some(description) => body.description = Some(description.clone()),
         None => {
             let dir = args
                 .manifest
@@ -86,8 +97,8 @@ fn body(args: &BuildArgs) -> anyhow::Result<Value> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             if let Some((sha, subject)) = clean_commit(dir) {
-                body["git_sha"] = json!(sha);
-                body["git_message"] = json!(subject);
+                body.git_sha = Some(sha);
+                body.git_message = Some(subject);
             }
         }
     }
@@ -172,10 +183,10 @@ mod tests {
             manifest: path.clone(),
             description: Some("by hand".into()),
         };
-        let body = body(&args).unwrap();
+        let body = serde_json::to_value(body(&args).unwrap()).unwrap();
         assert_eq!(
             body,
-            json!({ "manifest": { "services": { "web": {
+            serde_json::json!({ "manifest": { "services": { "web": {
                 "command": "bin/web --port $PORT", "port": 8000 } } },
                 "description": "by hand" })
         );

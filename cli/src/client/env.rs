@@ -9,8 +9,9 @@ use super::{wait, Ctx, Exit};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{json, Map, Value};
-use slipway_core::contract::{EnvChanged, EnvShow};
+use serde_json::json;
+use slipway_core::contract::{EnvChanged, EnvShow, PatchEnv};
+use std::collections::BTreeMap;
 use std::io::Read;
 
 #[derive(Debug, Args)]
@@ -89,7 +90,10 @@ pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
                     keys.push(key);
                 }
             }
-            let body = json!({ "set": set });
+            let body = PatchEnv {
+                set,
+                ..PatchEnv::default()
+            };
             change(
                 ctx,
                 &app,
@@ -100,7 +104,10 @@ pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
             .await
         }
         Some(EnvCommand::Unset { keys, flags }) => {
-            let body = json!({ "unset": keys });
+            let body = PatchEnv {
+                unset: keys.clone(),
+                ..PatchEnv::default()
+            };
             let shown: Vec<&str> = keys.iter().map(|k| super::clip(k)).collect();
             change(
                 ctx,
@@ -117,24 +124,20 @@ pub async fn run(ctx: &Ctx, args: EnvArgs) -> anyhow::Result<()> {
 async fn change(
     ctx: &Ctx,
     app: &str,
-    mut body: Value,
+    mut body: PatchEnv,
     flags: &ChangeFlags,
     doing: &str,
 ) -> anyhow::Result<()> {
-    if let Some(description) = &flags.description {
-        body["description"] = json!(description);
-    }
+    body.description = flags.description.clone();
     if flags.promote {
-        body["promote"] = json!(true);
-        if let Some(seconds) = flags.promote_flags.deadline {
-            body["deadline_seconds"] = json!(seconds);
-        }
+        body.promote = true;
+        body.deadline_seconds = flags.promote_flags.deadline;
     } else if flags.promote_flags.wait || flags.promote_flags.deadline.is_some() {
         return Err(Exit::error("--wait and --deadline need --promote").into());
     }
     let changed = ctx
         .api
-        .call(Method::PATCH, &["apps", app, "env"], &[], Some(&body))
+        .send(Method::PATCH, &["apps", app, "env"], &body)
         .await?;
     if !ctx.json {
         output::line(format!("{doing}... OK"));
@@ -154,8 +157,8 @@ async fn change(
 }
 
 /// `KEY=VALUE` arguments; one `KEY=-` takes its value from stdin.
-fn parse_pairs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
-    let mut set = Map::new();
+fn parse_pairs(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut set = BTreeMap::new();
     let mut from_stdin = None;
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
@@ -172,7 +175,7 @@ fn parse_pairs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
             from_stdin = Some(key.to_owned());
             continue;
         }
-        set.insert(key.to_owned(), json!(value));
+        set.insert(key.to_owned(), value.to_owned());
     }
     if let Some(key) = from_stdin {
         let mut value = String::new();
@@ -183,7 +186,7 @@ fn parse_pairs(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
             .strip_suffix("\r\n")
             .or_else(|| value.strip_suffix('\n'))
             .unwrap_or(&value);
-        set.insert(key, json!(value));
+        set.insert(key, value.to_owned());
     }
     Ok(set)
 }

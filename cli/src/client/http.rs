@@ -89,6 +89,18 @@ impl Api {
         self.call(Method::GET, segments, &[], None).await
     }
 
+    /// [`Api::call`] with a request body of the contract
+    /// (`slipway_core::contract::CreateApp`, ...).
+    pub async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<Value> {
+        let body = serde_json::to_value(body)?;
+        self.call(method, segments, &[], Some(&body)).await
+    }
+
     /// One request; the JSON answer (`null` for an empty one), or the API's
     /// error as one line. A POST or PATCH carries this command's
     /// `Idempotency-Key`; any request is tried again when the connection

@@ -5,7 +5,7 @@ use super::{wait, Ctx};
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
-use slipway_core::contract::{Promoted, Release, ReleaseDiff};
+use slipway_core::contract::{PromoteBody, Promoted, Release, ReleaseDiff};
 use slipway_core::domain::BuildId;
 
 /// The API's largest page.
@@ -32,10 +32,10 @@ pub struct PromoteFlags {
 }
 
 impl PromoteFlags {
-    pub fn body(&self) -> Value {
-        match self.deadline {
-            Some(seconds) => json!({ "deadline_seconds": seconds }),
-            None => json!({}),
+    pub fn body(&self) -> PromoteBody {
+        PromoteBody {
+            deadline_seconds: self.deadline,
+            ..PromoteBody::default()
         }
     }
 }
@@ -72,10 +72,7 @@ pub async fn run(ctx: &Ctx, args: ReleasesArgs) -> anyhow::Result<()> {
         Some(ReleasesCommand::Info { id, reveal }) => info(ctx, &app, &id, reveal).await,
         Some(ReleasesCommand::Promote { id, flags }) => {
             let path = ["apps", app.as_str(), "releases", id.as_str(), "promote"];
-            let started = ctx
-                .api
-                .call(Method::POST, &path, &[], Some(&flags.body()))
-                .await?;
+            let started = ctx.api.send(Method::POST, &path, &flags.body()).await?;
             if !ctx.json {
                 output::line(format!("Promoting {id}... OK"));
             }
@@ -83,10 +80,7 @@ pub async fn run(ctx: &Ctx, args: ReleasesArgs) -> anyhow::Result<()> {
         }
         Some(ReleasesCommand::Rollback { id, flags }) => {
             let path = ["apps", app.as_str(), "releases", id.as_str(), "rollback"];
-            let started = ctx
-                .api
-                .call(Method::POST, &path, &[], Some(&flags.body()))
-                .await?;
+            let started = ctx.api.send(Method::POST, &path, &flags.body()).await?;
             if !ctx.json {
                 output::line(format!("Rolling back to {id}... OK"));
                 let promoted: Promoted = ctx.api.read(&started)?;

@@ -6,7 +6,7 @@ use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
-use slipway_core::contract::{TokenList, TokenWithSecret};
+use slipway_core::contract::{CreateToken, TokenList, TokenWithSecret};
 
 #[derive(Debug, Args)]
 pub struct TokensArgs {
@@ -57,14 +57,13 @@ pub async fn run(ctx: &Ctx, args: TokensArgs) -> anyhow::Result<()> {
                 Scope::Deploy => "deploy",
                 Scope::Admin => "admin",
             };
-            let mut body = json!({ "name": name, "scope": scope, "apps": apps });
-            if let Some(seconds) = expires_in {
-                body["expires_in"] = json!(seconds);
-            }
-            let created = ctx
-                .api
-                .call(Method::POST, &["tokens"], &[], Some(&body))
-                .await?;
+            let body = CreateToken {
+                name,
+                scope: scope.into(),
+                apps,
+                expires_in,
+            };
+            let created = ctx.api.send(Method::POST, &["tokens"], &body).await?;
             if ctx.json {
                 output::json(&created);
                 return Ok(());

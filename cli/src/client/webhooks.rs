@@ -6,7 +6,7 @@ use super::Ctx;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
-use slipway_core::contract::{DeliveryList, WebhookList, WebhookWithSecret};
+use slipway_core::contract::{CreateWebhook, DeliveryList, WebhookList, WebhookWithSecret};
 
 #[derive(Debug, Args)]
 pub struct WebhooksArgs {
@@ -58,14 +58,14 @@ pub async fn run(ctx: &Ctx, args: WebhooksArgs) -> anyhow::Result<()> {
                 Kind::Generic => "generic",
                 Kind::Slack => "slack",
             };
-            let mut body = json!({ "url": url, "kind": kind, "events": events, "apps": apps });
-            if let Some(description) = description {
-                body["description"] = json!(description);
-            }
-            let created = ctx
-                .api
-                .call(Method::POST, &["webhooks"], &[], Some(&body))
-                .await?;
+            let body = CreateWebhook {
+                url,
+                kind: kind.into(),
+                events,
+                apps,
+                description,
+            };
+            let created = ctx.api.send(Method::POST, &["webhooks"], &body).await?;
             if ctx.json {
                 output::json(&created);
                 return Ok(());

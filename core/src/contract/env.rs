@@ -12,12 +12,12 @@ use utoipa::ToSchema;
 pub struct PatchEnv {
     /// Variables to add or change. Defaults to none.
     #[schema(value_type = Env)]
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
     /// Variables to remove; a key that is not set is ignored. A key may not
     /// be both set and unset (422).
     #[schema(value_type = Vec<EnvKey>)]
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unset: Vec<String>,
     /// An explicit description: one line, at most 1024 characters.
     #[schema(max_length = 1024)]
@@ -25,7 +25,7 @@ pub struct PatchEnv {
     pub description: Option<String>,
     /// Promote the new release at once (202 with the deployment), the
     /// console's "Apply Changes". Without a change nothing is created or promoted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub promote: bool,
     /// Only with `"promote": true` (else 422).
     #[schema(value_type = Option<Deadline>)]

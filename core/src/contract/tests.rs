@@ -51,7 +51,7 @@ fn requests_are_sent_as_the_server_reads_them() {
         ..PatchEnv::default()
     };
     let text = serde_json::to_string(&sent).unwrap();
-    assert_eq!(text, r#"{"set":{"A":"1"},"unset":[],"promote":true}"#);
+    assert_eq!(text, r#"{"set":{"A":"1"},"promote":true}"#);
     let mut read: PatchEnv = serde_json::from_str(&text).unwrap();
     let (change, description) = read.parse().unwrap();
     assert!(description.is_none());

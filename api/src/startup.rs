@@ -10,10 +10,10 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use slipway_core::domain::RouterUrl;
-use slipway_core::jobs::JobQueue;
 use slipway_core::metrics::Metrics;
 use slipway_core::secret::{hash_token, Secret};
 use slipway_core::store::{Store, StoreError};
+use slipway_queue::JobQueue;
 use std::net::{SocketAddr, TcpListener};
 
 /// The name of the token configured by `SLIPWAY_ADMIN_TOKEN`, recorded as

@@ -5,10 +5,10 @@
 use anyhow::Context;
 use clap::Args;
 use slipway_core::domain::RouterUrl;
-use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
-use slipway_worker::queue::ConsumerConfig;
+use slipway_queue::ConsumerConfig;
+use slipway_queue::JobQueue;
 use slipway_worker::router::{Router, RouterConfig};
 use slipway_worker::runtime::local::{LocalRuntime, UidRange, Users};
 use slipway_worker::webhooks::schedule::parse_duration;

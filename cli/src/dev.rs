@@ -10,11 +10,11 @@ use crate::config::{
 use anyhow::Context;
 use clap::Args;
 use slipway_api::{ApiConfig, Application};
-use slipway_core::jobs::JobQueue;
 use slipway_core::metrics::Metrics;
 use slipway_core::secret::{generate_token, Secret};
 use slipway_core::store::Store;
-use slipway_worker::queue::ConsumerConfig;
+use slipway_queue::ConsumerConfig;
+use slipway_queue::JobQueue;
 use slipway_worker::run::Workers;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -16,7 +16,7 @@ use config::{
 };
 use slipway_api::{ApiConfig, Application};
 use slipway_core::store::Store;
-use slipway_worker::queue::JobSource;
+use slipway_queue::JobSource;
 use slipway_worker::run::Workers;
 use std::process::ExitCode;
 

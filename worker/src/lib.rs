@@ -1,11 +1,11 @@
-//! Slipway's workers: the rollout engine above a `Runtime` driver, the job
-//! consumers, and the reconciler.
+//! Slipway's workers: the rollout engine above a `Runtime` driver, the
+//! rollout job's handler (the consumers are `slipway-queue`'s), and the reconciler.
 
-pub mod queue;
 pub mod reconcile;
 pub mod rollout;
 pub mod router;
 pub mod run;
 pub mod runtime;
 pub mod teardown;
+pub mod trace;
 pub mod webhooks;

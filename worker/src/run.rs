@@ -4,16 +4,16 @@
 //! running between deployments), the teardown of deleted apps, the webhook
 //! deliverer and the router, stopped together.
 
-use crate::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
 use crate::reconcile::{self, enqueue_or_unmark, ReconcileConfig};
 use crate::rollout::{Driven, Engine, EngineConfig, SuperviseConfig};
 use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::webhooks::deliver::ClientError;
 use crate::webhooks::{Deliverer, DeliveryConfig};
-use slipway_core::jobs::{JobQueue, RolloutJob};
+use slipway_core::domain::RolloutJob;
 use slipway_core::metrics::Metrics;
 use slipway_core::store::Store;
+use slipway_queue::{consume, ConsumerConfig, JobFailed, JobQueue, JobSource};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -92,7 +92,7 @@ impl<R: Runtime> Workers<R> {
         };
         let consumer_shutdown = until_stopped();
         let consumer = tokio::spawn(async move {
-            if let Err(err) = consume_rollouts(source, consumer, handler, consumer_shutdown).await {
+            if let Err(err) = consume(source, consumer, handler, consumer_shutdown).await {
                 tracing::error!(error = %err, "rollout consumer stopped");
             }
         });

@@ -5,10 +5,10 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use slipway_api::{ApiConfig, Application};
 use slipway_core::domain::{AppName, RouterUrl};
-use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
 use slipway_core::testing::TestDatabase;
+use slipway_queue::{InProcessJobs, JobQueue};
 
 pub struct TestApp {
     /// Jobs the API enqueued (no worker runs here).

@@ -5,8 +5,8 @@
 use super::step::StepOf;
 use super::watch::{Limits, Stop};
 use super::{Drive, Engine, EngineError, Interrupted};
-use crate::queue::trace;
 use crate::runtime::Runtime;
+use crate::trace;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use slipway_core::domain::DeploymentStatus;

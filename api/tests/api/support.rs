@@ -3,7 +3,7 @@
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
-use slipway_api::{ApiConfig, Application};
+use slipway_api::{ApiConfig, ApiSettings, Application};
 use slipway_core::domain::{AppName, RouterUrl};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
@@ -51,7 +51,7 @@ async fn spawn_app_with(
         router_url,
     };
     let (queue, jobs) = JobQueue::in_process();
-    let app = Application::build(config, store.clone(), queue)
+    let app = Application::build(ApiSettings::new(config, store.clone(), queue))
         .await
         .expect("build the API");
     let url = format!("http://{}", app.local_addr());

@@ -124,3 +124,88 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("unknown panic")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::domain::{DeploymentId, RolloutJob};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn quick() -> ConsumerConfig {
+        let mut config = ConsumerConfig::new("attempts-test");
+        config.job_timeout = Duration::from_millis(50);
+        config.retry_backoff = Duration::from_millis(1);
+        config
+    }
+
+    /// A handler counting its calls, doing `behaviour` each time.
+    fn counting(
+        calls: &Arc<AtomicUsize>,
+        behaviour: fn(usize) -> Result<(), JobFailed>,
+        hang: bool,
+    ) -> impl Fn(RolloutJob) -> futures_util::future::BoxFuture<'static, Result<(), JobFailed>>
+    {
+        let calls = calls.clone();
+        move |_job| {
+            let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                behaviour(call)
+            }
+            .boxed()
+        }
+    }
+
+    fn job() -> RolloutJob {
+        RolloutJob::new(DeploymentId::generate(), None)
+    }
+
+    #[tokio::test]
+    async fn a_call_past_the_timeout_is_cut_off_and_retried_to_the_limit() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler = counting(&calls, |_| Ok(()), true);
+        let gave_up = run_attempts(job(), &handler, &quick()).await;
+        assert!(
+            matches!(&gave_up, Err(GaveUp::Failed(f)) if f.to_string().contains("timed out")),
+            "{gave_up:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_retried_failure_can_succeed_and_a_permanent_one_stops_at_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler = counting(
+            &calls,
+            |call| match call {
+                1 => Err(JobFailed::retry("first")),
+                _ => Ok(()),
+            },
+            false,
+        );
+        assert!(run_attempts(job(), &handler, &quick()).await.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler = counting(&calls, |_| Err(JobFailed::permanent("gone")), false);
+        let gave_up = run_attempts(job(), &handler, &quick()).await;
+        assert!(matches!(gave_up, Err(GaveUp::Failed(f)) if f.is_permanent()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_caught_and_not_retried() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler = counting(&calls, |_| panic!("scripted panic"), false);
+        let gave_up = run_attempts(job(), &handler, &quick()).await;
+        assert!(
+            matches!(&gave_up, Err(GaveUp::Panicked(message)) if message == "scripted panic"),
+            "{gave_up:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

@@ -3,14 +3,14 @@
 //! [`TestApp`] speaks to it as CI would. What needs only `core` (databases,
 //! manifests, `wait_until`) is in `slipway_core::testing`.
 
-use crate::{ApiConfig, Application};
+use crate::{ApiConfig, ApiSettings, Application};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use slipway_core::domain::{AppName, RouterUrl};
-use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
+use slipway_queue::{InProcessJobs, JobQueue};
 
 /// A running API, its database and a client of it.
 pub struct TestApp {
@@ -56,7 +56,7 @@ async fn spawn_app_with(
         router_url,
     };
     let (queue, jobs) = JobQueue::in_process();
-    let app = Application::build(config, store.clone(), queue)
+    let app = Application::build(ApiSettings::new(config, store.clone(), queue))
         .await
         .expect("build the API");
     let url = format!("http://{}", app.local_addr());

@@ -3,7 +3,6 @@
 
 pub mod domain;
 pub mod events;
-pub mod jobs;
 pub mod metrics;
 pub mod seal;
 pub mod secret;

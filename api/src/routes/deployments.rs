@@ -11,10 +11,10 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use slipway_core::domain::RolloutJob;
 use slipway_core::domain::{
     AppName, Deadline, DeploymentId, InvalidInput, ReleaseId, Scope, Strategy,
 };
-use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
 use tracing::Instrument;
 

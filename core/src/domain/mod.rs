@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod description;
 pub mod env;
 pub mod ids;
+pub mod job;
 pub mod manifest;
 pub mod names;
 pub mod routes;
@@ -23,6 +24,7 @@ pub use description::{
 };
 pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
+pub use job::RolloutJob;
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
 pub use routes::{service_hosts, service_urls, RouterUrl, ServiceUrls};

@@ -16,13 +16,13 @@ mod supervise;
 mod target;
 mod watch;
 
-use crate::queue::trace;
 use crate::router::Table;
 use crate::runtime::Runtime;
+use crate::trace;
 use chrono::TimeDelta;
 use progress::Progress;
 use slipway_core::domain::DeploymentId;
-use slipway_core::jobs::RolloutJob;
+use slipway_core::domain::RolloutJob;
 use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};

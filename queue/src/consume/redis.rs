@@ -1,47 +1,47 @@
-//! The Redis consumer: apalis workers with retry, panic and timeout layers,
-//! the always re-armed poll timer, and the restart of a worker that stopped.
+//! The Redis consumer: apalis workers that deliver each job once to
+//! [`run_attempts`], the always re-armed poll timer, and the restart of a
+//! worker that stopped.
 
 use std::error::Error as StdError;
-use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apalis::layers::limit::GlobalConcurrencyLimitLayer;
-use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
-use apalis::layers::retry::{HasherRng, RetryPolicy};
 use apalis::layers::tracing::{DefaultOnFailure, TraceLayer};
-use apalis::layers::WorkerBuilderExt;
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use apalis_core::backend::ext::BackendExt;
 use apalis_core::error::{AbortError, BoxDynError};
 use apalis_core::monitor::Monitor;
-use apalis_core::task::attempt::Attempt;
 use apalis_core::worker::builder::WorkerBuilder;
 use apalis_core::worker::context::WorkerContext;
 use apalis_core::worker::event::Event;
 use apalis_core::worker::ext::parallelize::ParallelizeExt;
 use apalis_redis::RedisStorage;
 use futures_util::FutureExt;
-use slipway_core::jobs::{QueueError, RedisQueue, RolloutJob};
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
 
-use super::{log_failure, ConsumerConfig, JobFailed};
+use crate::attempts::{run_attempts, GaveUp, JobFailed};
+use crate::config::ConsumerConfig;
+use crate::error::QueueError;
+use crate::job::Job;
+use crate::producer::RedisQueue;
 
 /// Restart delays after a Redis worker stopped on its own (Redis unreachable).
 const MIN_RESTART_DELAY: Duration = Duration::from_millis(500);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 
-pub(super) async fn consume_redis<F, Fut>(
+pub(super) async fn consume<J, F, Fut>(
     queue: RedisQueue,
     config: ConsumerConfig,
     handler: F,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), QueueError>
 where
-    F: Fn(RolloutJob) -> Fut + Clone + Send + Sync + 'static,
+    J: Job,
+    F: Fn(J) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), JobFailed>> + Send + 'static,
 {
     let shutdown = shutdown.boxed().shared();
@@ -50,10 +50,6 @@ where
     let limit = Arc::new(Semaphore::new(config.concurrency));
     let handlers = Handlers::default();
     let _abort_on_exit = AbortOnDrop(handlers.clone());
-    let runner = Arc::new(Runner {
-        handler,
-        max_attempts: config.max_attempts,
-    });
     let apalis_config = queue
         .config()
         .clone()
@@ -70,46 +66,32 @@ where
         let build = {
             let (queue, apalis_config, config) =
                 (queue.clone(), apalis_config.clone(), config.clone());
-            let (limit, handlers, runner, name) = (
+            let (limit, handlers, handler, name) = (
                 limit.clone(),
                 handlers.clone(),
-                runner.clone(),
+                handler.clone(),
                 name.clone(),
             );
             move |_restarts: usize| {
                 let storage = RedisStorage::<serde_json::Value>::new(queue.connection())
                     .with_config(apalis_config.clone())
                     .poll_with_strategy(PollEvery::new(config.poll_interval));
-                let retry = RetryPolicy::retries(config.max_attempts - 1)
-                    .with_backoff(
-                        ExponentialBackoffMaker::new(
-                            config.retry_backoff,
-                            config.max_backoff(),
-                            0.1,
-                            HasherRng::default(),
-                        )
-                        .expect("validated: 0 < min <= max")
-                        .make_backoff(),
-                    )
-                    .retry_if(should_retry);
-                let runner = runner.clone();
-                // Layer order as apalis expects: retry, catch_panic, timeout, tracing.
+                let (handler, config) = (handler.clone(), config.clone());
+                // No retry, timeout or panic layers: `run_attempts` applies the
+                // rules both backends share, so apalis sees one call per job.
                 // Handlers run as their own tasks (parallelize) so a worker restart
                 // does not cancel a rollout halfway through a step.
                 WorkerBuilder::new(name.as_str())
                     .backend(storage)
                     .parallelize(spawner(handlers.clone()))
                     .layer(GlobalConcurrencyLimitLayer::with_semaphore(limit.clone()))
-                    .retry(retry)
-                    .catch_panic()
-                    .timeout(config.job_timeout)
                     .layer(
                         TraceLayer::new()
                             .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
                     )
-                    .build(move |payload: serde_json::Value, attempt: Attempt| {
-                        let runner = runner.clone();
-                        async move { runner.run_payload(payload, attempt.current()).await }
+                    .build(move |payload: serde_json::Value| {
+                        let (handler, config) = (handler.clone(), config.clone());
+                        async move { run_payload::<J, _, _>(payload, &handler, &config).await }
                     })
             }
         };
@@ -127,7 +109,7 @@ where
                     Err(e) => e.to_string(),
                 };
                 tracing::error!(worker = %name, %error, retry_in = ?restart_delay,
-                    "rollout job worker stopped; restarting it under a new name");
+                    "job worker stopped; restarting it under a new name");
                 tokio::select! {
                     () = tokio::time::sleep(restart_delay) => {}
                     () = shutdown.clone() => break,
@@ -135,7 +117,7 @@ where
                 restart_delay = (restart_delay * 2).min(MAX_RESTART_DELAY);
             }
             () = shutdown.clone() => {
-                tracing::info!(worker = %name, "rollout job worker shutting down");
+                tracing::info!(worker = %name, "job worker shutting down");
                 let _ = monitor_ctx.shutdown();
                 if tokio::time::timeout(config.shutdown_grace, &mut run).await.is_err() {
                     // Dropping the worker first sends no result for the abandoned jobs:
@@ -143,7 +125,7 @@ where
                     // heartbeat is missed.
                     drop(run);
                     tracing::warn!(abandoned = handlers.abort_all(),
-                        "shutdown grace elapsed; abandoning running rollout jobs");
+                        "shutdown grace elapsed; abandoning running jobs");
                 }
                 break;
             }
@@ -181,89 +163,42 @@ impl PollStrategy for PollEvery {
     }
 }
 
-/// Calls the handler for one delivery and turns its outcome into what the
-/// apalis layers act on: `AbortError` stops retries (and the Redis backend's
-/// own rescheduling), any other error is retried.
-struct Runner<F> {
-    handler: F,
-    max_attempts: usize,
-}
-
-impl<F, Fut> Runner<F>
+/// Decodes one delivery and runs it; a job given up on is answered with
+/// `AbortError`, which the Redis backend files as dead instead of
+/// rescheduling it (it would, up to 25 times).
+async fn run_payload<J, F, Fut>(
+    payload: serde_json::Value,
+    handler: &F,
+    config: &ConsumerConfig,
+) -> Result<(), BoxDynError>
 where
-    F: Fn(RolloutJob) -> Fut,
+    J: Job,
+    F: Fn(J) -> Fut,
     Fut: Future<Output = Result<(), JobFailed>>,
 {
-    async fn run_payload(
-        &self,
-        payload: serde_json::Value,
-        attempt: usize,
-    ) -> Result<(), BoxDynError> {
-        // Decoding here rather than in apalis: a payload that does not decode
-        // would otherwise stop the worker and come back forever.
-        let job: RolloutJob = match serde_json::from_value(payload) {
-            Ok(job) => job,
-            Err(e) => {
-                tracing::error!(error = %e, "dropping a rollout job that does not decode");
-                return Err(AbortError::new(Reported(JobFailed::permanent(e))).into());
-            }
-        };
-        // No span of our own around the attempt: the handler's span continues
-        // the job's trace, and one here would start an unconnected trace.
-        let deployment = job.deployment.clone();
-        let Err(failed) = (self.handler)(job).await else {
-            return Ok(());
-        };
-        let give_up = failed.is_permanent() || attempt >= self.max_attempts;
-        log_failure(&deployment, &failed, attempt, self.max_attempts, give_up);
-        let reported = Reported(failed);
-        Err(if give_up {
-            AbortError::new(reported).into()
-        } else {
-            Box::new(reported)
-        })
-    }
+    // Decoding here rather than in apalis: a payload that does not decode
+    // would otherwise stop the worker and come back forever.
+    let job: J = match serde_json::from_value(payload) {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!(queue = J::NAME, error = %e, "dropping a job that does not decode");
+            return Err(AbortError::new(GaveUp::Failed(JobFailed::permanent(e))).into());
+        }
+    };
+    run_attempts(job, handler, config)
+        .await
+        .map_err(|gave_up| AbortError::new(gave_up).into())
 }
 
-/// A handler failure the runner has already logged.
-#[derive(Debug)]
-struct Reported(JobFailed);
-
-impl fmt::Display for Reported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl StdError for Reported {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source()
-    }
-}
-
-fn is_reported(error: &(dyn StdError + 'static)) -> bool {
-    std::iter::successors(Some(error), |e| (*e).source()).any(|e| e.is::<Reported>())
-}
-
-/// Retry policy predicate: never after an abort (attempt limit, permanent
-/// failure, panic); log failures the handler could not report (timeouts).
-fn should_retry(error: &BoxDynError) -> bool {
-    if error.is::<AbortError>() {
-        return false;
-    }
-    if !is_reported(error.as_ref()) {
-        tracing::warn!(%error, "rollout job attempt failed");
-    }
-    true
-}
-
-/// Monitor event hook: the final failure of a job that the runner did not log
-/// (a panic, the last timeout).
+/// Monitor event hook: errors nobody logged yet (the backend's own); a job
+/// given up on was logged by `run_attempts`.
 fn log_final_failure(worker: &WorkerContext, event: &Event) {
     if let Event::Error(error) = event {
         let error: &(dyn StdError + 'static) = error.as_ref().as_ref();
-        if !is_reported(error) {
-            tracing::error!(worker = worker.name(), %error, "rollout job failed; not retrying");
+        let logged =
+            std::iter::successors(Some(error), |e| (*e).source()).any(|e| e.is::<GaveUp>());
+        if !logged {
+            tracing::error!(worker = worker.name(), %error, "job worker error");
         }
     }
 }
@@ -314,6 +249,7 @@ impl Drop for AbortOnDrop {
         self.0.abort_all();
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,7 @@ async fn the_job_of_a_killed_worker_comes_back_after_the_orphan_timeout() {
 #[tokio::test]
 async fn unreachable_redis_fails_without_echoing_the_password() {
     let started = Instant::now();
-    let err = JobQueue::redis("redis://:hunter2@127.0.0.1:1/0", "slipway-test")
+    let err = JobQueue::<RolloutJob>::redis("redis://:hunter2@127.0.0.1:1/0", "slipway-test")
         .await
         .expect_err("nothing listens on port 1");
     assert!(matches!(err, QueueError::Connect(_)), "{err}");

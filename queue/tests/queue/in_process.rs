@@ -91,10 +91,10 @@ async fn in_process_shutdown_waits_for_running_handlers_and_bad_configs_are_refu
     consumer.stop().await;
     assert_eq!(recorder.finished(), 1);
 
-    let (_queue, jobs) = JobQueue::in_process();
+    let (_queue, jobs) = JobQueue::<RolloutJob>::in_process();
     let mut bad = config("bad");
     bad.concurrency = 0;
-    let err = consume_rollouts(jobs.into(), bad, |_| async { Ok(()) }, async {})
+    let err = consume(jobs.into(), bad, |_| async { Ok(()) }, async {})
         .await
         .expect_err("concurrency 0");
     assert!(matches!(err, QueueError::InvalidConfig(_)), "{err}");

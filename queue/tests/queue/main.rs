@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use slipway_core::domain::DeploymentId;
-use slipway_core::jobs::{JobQueue, QueueError, RolloutJob};
-use slipway_worker::queue::{consume_rollouts, ConsumerConfig, JobFailed, JobSource};
+use slipway_core::domain::{DeploymentId, RolloutJob};
+use slipway_queue::testing::TestRedis;
+use slipway_queue::{consume, ConsumerConfig, JobFailed, JobQueue, JobSource, QueueError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 mod in_process;
@@ -30,81 +29,6 @@ fn config(name: &str) -> ConsumerConfig {
     config
 }
 
-/// A Redis namespace of its own, whose keys are deleted on drop (even when
-/// the test fails).
-struct TestRedis {
-    url: String,
-    namespace: String,
-}
-
-impl TestRedis {
-    fn new() -> Self {
-        let url =
-            std::env::var("SLIPWAY_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.into());
-        let namespace = format!("slipway-test-{:016x}", rand::random::<u64>());
-        Self { url, namespace }
-    }
-
-    async fn queue(&self) -> JobQueue {
-        JobQueue::redis(&self.url, &self.namespace).await.unwrap_or_else(|e| {
-            panic!("these tests need Redis (SLIPWAY_TEST_REDIS_URL, default {DEFAULT_REDIS_URL}): {e}")
-        })
-    }
-
-    fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url.as_str())
-            .and_then(|client| client.get_connection())
-            .expect("Redis connection for checks")
-    }
-
-    /// Members of one of the queue's sets (`done`, `dead`, `scheduled`) or length of `active`.
-    fn count(&self, set: &str) -> usize {
-        let key = format!("{}:rollouts:{set}", self.namespace);
-        let command = match set {
-            "active" => "LLEN",
-            "scheduled" => "ZCARD",
-            _ => "SCARD",
-        };
-        redis::cmd(command)
-            .arg(&key)
-            .query(&mut self.connection())
-            .expect(command)
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        let Ok(mut redis) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
-        else {
-            return;
-        };
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.namespace))
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut redis)
-                .expect("SCAN");
-            if !keys.is_empty() {
-                let _: () = redis::cmd("DEL").arg(&keys).query(&mut redis).expect("DEL");
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        // apalis also lists each queue's worker set in one global key.
-        let _: () = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(format!("{}:rollouts:workers", self.namespace))
-            .query(&mut redis)
-            .expect("ZREM");
-    }
-}
-
 /// A consumer running in the background.
 struct Consumer {
     stop: oneshot::Sender<()>,
@@ -112,7 +36,7 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn start<F, Fut>(source: JobSource, config: ConsumerConfig, handler: F) -> Self
+    fn start<F, Fut>(source: JobSource<RolloutJob>, config: ConsumerConfig, handler: F) -> Self
     where
         F: Fn(RolloutJob) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), JobFailed>> + Send + 'static,
@@ -121,7 +45,7 @@ impl Consumer {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(consume_rollouts(source, config, handler, shutdown));
+        let task = tokio::spawn(consume(source, config, handler, shutdown));
         Self { stop, task }
     }
 

@@ -3,7 +3,7 @@
 //! one at a time with a 2-8 ms gap, so it measures pickup rather than backlog.
 //! Prints p50/p90/p99/max for Redis and for the in-process queue.
 //!
-//! `cargo bench -p slipway-worker --bench queue_pickup`
+//! `cargo bench -p slipway-queue --bench queue_pickup`
 //! Redis from `SLIPWAY_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`);
 //! unreachable Redis exits non-zero. `SLIPWAY_BENCH_POLL_MS` overrides the poll
 //! interval, `SLIPWAY_BENCH_JOBS` the job count.
@@ -11,12 +11,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use slipway_core::domain::DeploymentId;
-use slipway_core::jobs::{JobQueue, RolloutJob};
-use slipway_worker::queue::{consume_rollouts, ConsumerConfig, JobSource};
+use slipway_core::domain::{DeploymentId, RolloutJob};
+use slipway_queue::testing::TestRedis;
+use slipway_queue::{consume, ConsumerConfig, JobQueue, JobSource};
 use tokio::sync::{mpsc, oneshot};
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const WARM_UP_JOBS: usize = 20;
 const GOAL_P50_MS: f64 = 5.0;
 
@@ -35,7 +34,6 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let url = std::env::var("SLIPWAY_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.into());
     let jobs: usize = env_number("SLIPWAY_BENCH_JOBS").unwrap_or(1000);
     let mut config = ConsumerConfig::new(ConsumerConfig::unique_worker_name("bench"));
     if let Some(ms) = env_number("SLIPWAY_BENCH_POLL_MS") {
@@ -46,26 +44,22 @@ async fn run() -> Result<(), String> {
         config.poll_interval, config.concurrency
     );
 
-    let namespace = format!("slipway-bench-{:016x}", rand::random::<u64>());
-    let _cleanup = Cleanup {
-        url: url.clone(),
-        namespace: namespace.clone(),
-    };
-    let producer = JobQueue::redis(&url, &namespace).await.map_err(|e| {
-        format!("Redis is required (SLIPWAY_TEST_REDIS_URL, default {DEFAULT_REDIS_URL}): {e}")
-    })?;
-    let consumer_queue = JobQueue::redis(&url, &namespace)
+    // Its keys are deleted on the way out.
+    let redis = TestRedis::<RolloutJob>::with_prefix("slipway-bench");
+    let producer = redis.try_queue().await?;
+    let consumer_queue = redis
+        .try_queue()
         .await
         .map_err(|e| format!("second Redis connection: {e}"))?;
     let source = JobSource::from_queue(&consumer_queue).expect("a Redis queue");
-    let redis = measure(&producer, source, config.clone(), jobs).await?;
-    report("redis", &redis);
+    let on_redis = measure(&producer, source, config.clone(), jobs).await?;
+    report("redis", &on_redis);
 
     let (producer, receiver) = JobQueue::in_process();
     let in_process = measure(&producer, receiver.into(), config, jobs).await?;
     report("in-process", &in_process);
 
-    let p50 = percentile(&redis, 0.50);
+    let p50 = percentile(&on_redis, 0.50);
     println!(
         "goal: Redis p50 <= {GOAL_P50_MS} ms: {}",
         if p50 <= GOAL_P50_MS { "met" } else { "NOT met" }
@@ -75,8 +69,8 @@ async fn run() -> Result<(), String> {
 
 /// Pickup latencies in milliseconds, sorted.
 async fn measure(
-    producer: &JobQueue,
-    source: JobSource,
+    producer: &JobQueue<RolloutJob>,
+    source: JobSource<RolloutJob>,
     config: ConsumerConfig,
     jobs: usize,
 ) -> Result<Vec<f64>, String> {
@@ -87,7 +81,7 @@ async fn measure(
         async { Ok(()) }
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let consumer = tokio::spawn(consume_rollouts(source, config, handler, async move {
+    let consumer = tokio::spawn(consume(source, config, handler, async move {
         let _ = stopped.await;
     }));
 
@@ -159,44 +153,5 @@ impl Jitter {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         low + self.0 % (high - low + 1)
-    }
-}
-
-/// Deletes the bench's Redis keys on the way out.
-struct Cleanup {
-    url: String,
-    namespace: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Ok(mut redis) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
-        else {
-            return;
-        };
-        let mut cursor = 0u64;
-        loop {
-            let Ok((next, keys)) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.namespace))
-                .arg("COUNT")
-                .arg(1000)
-                .query::<(u64, Vec<String>)>(&mut redis)
-            else {
-                return;
-            };
-            if !keys.is_empty() {
-                let _ = redis::cmd("DEL").arg(&keys).query::<()>(&mut redis);
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        let _ = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(format!("{}:rollouts:workers", self.namespace))
-            .query::<()>(&mut redis);
     }
 }

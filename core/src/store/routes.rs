@@ -5,8 +5,8 @@
 //! manifests are read once, by release (`manifests`), also by the API to
 //! show where each app's services answer.
 
-use super::deployments::open_statuses;
-use super::records::parse_manifest;
+use super::rows::builds::parse_manifest;
+use super::rows::deployments::open_statuses;
 use super::schema::{apps, builds, deployments, releases};
 use super::{Store, StoreError};
 use crate::domain::{AppName, Manifest, ReleaseId};

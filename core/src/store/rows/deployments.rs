@@ -1,10 +1,11 @@
-//! Deployments as the API shows them, their rows, and reading them back.
+//! The `deployments` table: a deployment as the API shows it, its row, and
+//! the lookups that deployments, deletion, supervision and routing share
+//! (by id, the app's open one, which statuses are open).
 
-use super::apps;
-use super::records::now;
-use super::schema::deployments;
-use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, DeploymentId, DeploymentStatus, ReleaseId};
+use crate::store::connection::DbConnection;
+use crate::store::error::StoreError;
+use crate::store::schema::deployments;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct Deployment {
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = deployments)]
-pub(super) struct DeploymentRow {
+pub(crate) struct DeploymentRow {
     pub id: String,
     pub app: String,
     pub seq: i64,
@@ -104,108 +105,7 @@ impl TryFrom<DeploymentRow> for Deployment {
     }
 }
 
-impl Store {
-    pub fn get_deployment(
-        &self,
-        app: &AppName,
-        id: &DeploymentId,
-    ) -> Result<Deployment, StoreError> {
-        self.read(|conn| {
-            apps::exists(conn, app)?;
-            let row = find(conn, id)?.filter(|row| row.app == app.as_str());
-            row.ok_or_else(|| not_found(id, app))?.try_into()
-        })
-    }
-
-    /// A deployment by id alone (for workers).
-    pub fn deployment(&self, id: &DeploymentId) -> Result<Deployment, StoreError> {
-        self.read(|conn| {
-            let row = find(conn, id)?;
-            row.ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?
-                .try_into()
-        })
-    }
-
-    /// The app's deployment history, newest first.
-    pub fn list_deployments(
-        &self,
-        app: &AppName,
-        limit: u32,
-        before: Option<&DeploymentId>,
-    ) -> Result<Vec<Deployment>, StoreError> {
-        self.read(|conn| {
-            apps::exists(conn, app)?;
-            let mut query = deployments::table
-                .filter(deployments::app.eq(app.as_str().to_owned()))
-                .order(deployments::seq.desc())
-                .limit(limit.into())
-                .select(DeploymentRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let row = find(conn, before)?.filter(|row| row.app == app.as_str());
-                let seq = row.ok_or_else(|| not_found(before, app))?.seq;
-                query = query.filter(deployments::seq.lt(seq));
-            }
-            query
-                .load(conn)?
-                .into_iter()
-                .map(Deployment::try_from)
-                .collect()
-        })
-    }
-
-    /// Deployments that need a worker and have no job coming, marked as
-    /// queued now: the caller puts a job for each on the queue. That is an
-    /// open deployment nobody holds a live lease on (a worker died, or gave
-    /// it back), unless its job was queued less than `requeue_after` ago and
-    /// not taken yet: a new deployment's first job is on the way, and one
-    /// waiting its turn behind others is not queued twice. A job lost on the
-    /// way (a flushed Redis) is replaced after `requeue_after`. Marking and
-    /// selecting are one transaction, so two reconcilers never both queue
-    /// the same deployment.
-    pub fn take_due_deployments(
-        &self,
-        requeue_after: chrono::TimeDelta,
-    ) -> Result<Vec<Deployment>, StoreError> {
-        let now = now();
-        let open = open_statuses();
-        let requeue_before = now - requeue_after;
-        self.write(|conn| {
-            let queueable = deployments::queued_at
-                .is_null()
-                .or(deployments::queued_at.lt(requeue_before));
-            let unleased = deployments::lease_expires_at
-                .lt(now)
-                .or(deployments::lease_expires_at.is_null());
-            let candidates = deployments::table
-                .filter(deployments::status.eq_any(open))
-                .filter(unleased)
-                .filter(queueable)
-                .order(deployments::seq)
-                .select(DeploymentRow::as_select())
-                .load(conn)?;
-            // Marked one by one, each on the same conditions: of two
-            // reconcilers racing, the second finds the mark and skips it.
-            let mut due = Vec::new();
-            for row in candidates {
-                let marked = diesel::update(
-                    deployments::table
-                        .find(&row.id)
-                        .filter(queueable)
-                        .filter(unleased),
-                )
-                .set(deployments::queued_at.eq(Some(now)))
-                .execute(conn)?;
-                if marked == 1 {
-                    due.push(row);
-                }
-            }
-            due.into_iter().map(Deployment::try_from).collect()
-        })
-    }
-}
-
-pub(super) fn find(
+pub(crate) fn find(
     conn: &mut DbConnection,
     id: &DeploymentId,
 ) -> Result<Option<DeploymentRow>, StoreError> {
@@ -217,7 +117,7 @@ pub(super) fn find(
 }
 
 /// The app's deployment that is not final, if any (at most one).
-pub(super) fn open_for(
+pub(crate) fn open_for(
     conn: &mut DbConnection,
     app: &AppName,
 ) -> Result<Option<DeploymentRow>, StoreError> {
@@ -231,10 +131,10 @@ pub(super) fn open_for(
 }
 
 /// The stored form of the statuses of deployments under way.
-pub(super) fn open_statuses() -> [&'static str; 3] {
+pub(crate) fn open_statuses() -> [&'static str; 3] {
     DeploymentStatus::OPEN.map(DeploymentStatus::as_str)
 }
 
-pub(super) fn not_found(id: &DeploymentId, app: &AppName) -> StoreError {
+pub(crate) fn not_found(id: &DeploymentId, app: &AppName) -> StoreError {
     StoreError::NotFound(format!("deployment `{id}` not found in app `{app}`"))
 }

@@ -2,13 +2,13 @@
 //! row for one worker until `locked_until`; a worker that dies leaves the
 //! lock to expire and another picks it up.
 
-use super::deliveries::DeliveryRow;
-use super::records::now;
-use super::schema::{deliveries, webhooks};
-use super::webhooks::WebhookRow;
-use super::{Store, StoreError};
 use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId, WebhookKind};
 use crate::secret::Secret;
+use crate::store::rows::deliveries::DeliveryRow;
+use crate::store::rows::now;
+use crate::store::rows::webhooks::WebhookRow;
+use crate::store::schema::{deliveries, webhooks};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;

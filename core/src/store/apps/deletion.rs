@@ -5,14 +5,14 @@
 //! for good (see the worker's `teardown.rs`). Events stay: they are the
 //! audit trail.
 
-use super::apps::{live, not_found};
-use super::deployments::{find, open_for, Deployment};
-use super::events::{record, record_for};
-use super::records::now;
-use super::schema::{apps, builds, deployments, domains, releases};
-use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, DeploymentId, DeploymentStatus};
 use crate::events::EventKind;
+use crate::store::event_log::{record, record_for};
+use crate::store::rows::apps::{live, not_found};
+use crate::store::rows::deployments::{find, open_for, Deployment};
+use crate::store::rows::now;
+use crate::store::schema::{apps, builds, deployments, domains, releases};
+use crate::store::{DbConnection, Store, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;

@@ -2,10 +2,10 @@
 //! rollback under way): `deployment.progress` events beside the state
 //! changes, so people following a deployment see what it is doing.
 
-use super::deployments::Deployment;
-use super::events::record_for;
-use super::{Store, StoreError};
 use crate::events::EventKind;
+use crate::store::event_log::record_for;
+use crate::store::rows::deployments::Deployment;
+use crate::store::{Store, StoreError};
 
 impl Store {
     /// Records one step of `deployment`'s rollout. `data` says what

@@ -2,12 +2,12 @@
 //! one delivery row per matching webhook, carrying the payload that will be
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
-use super::deployments::{find, Deployment};
-use super::records::now;
-use super::schema::{deliveries, deployments, releases, webhooks};
-use super::webhooks::{Webhook, WebhookRow};
-use super::{DbConnection, StoreError};
-use crate::domain::{DeliveryId, DeliveryStatus, DeploymentId, EventId, WebhookId};
+use crate::domain::{DeploymentId, EventId};
+use crate::store::rows::deliveries::insert_traced;
+use crate::store::rows::deployments::{find, Deployment};
+use crate::store::rows::webhooks::{Webhook, WebhookRow};
+use crate::store::schema::{deployments, releases, webhooks};
+use crate::store::{DbConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};
@@ -76,45 +76,6 @@ fn traceparent(
         .first(conn)
         .optional()?;
     Ok(found.flatten())
-}
-
-/// A pending delivery due now, outside any trace.
-pub(super) fn insert(
-    conn: &mut DbConnection,
-    webhook: &WebhookId,
-    event: &EventId,
-    event_type: &str,
-    payload: &str,
-) -> Result<DeliveryId, StoreError> {
-    insert_traced(conn, webhook, event, event_type, payload, None)
-}
-
-/// A pending delivery due now, continuing `traceparent`.
-fn insert_traced(
-    conn: &mut DbConnection,
-    webhook: &WebhookId,
-    event: &EventId,
-    event_type: &str,
-    payload: &str,
-    traceparent: Option<&str>,
-) -> Result<DeliveryId, StoreError> {
-    let id = DeliveryId::generate();
-    let now = now();
-    diesel::insert_into(deliveries::table)
-        .values((
-            deliveries::id.eq(id.as_str()),
-            deliveries::webhook.eq(webhook.as_str()),
-            deliveries::event.eq(event.as_str()),
-            deliveries::event_type.eq(event_type),
-            deliveries::payload.eq(payload),
-            deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-            deliveries::attempts.eq(0),
-            deliveries::next_attempt_at.eq(Some(now)),
-            deliveries::created_at.eq(now),
-            deliveries::traceparent.eq(traceparent),
-        ))
-        .execute(conn)?;
-    Ok(id)
 }
 
 /// The webhook body: `{id, type, timestamp, data}` with a flat `data` a
@@ -198,7 +159,7 @@ fn payload(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<Value, Store
 }
 
 /// RFC 3339 in UTC with microseconds, as every payload shows time.
-pub(super) fn timestamp(at: NaiveDateTime) -> String {
+pub(crate) fn timestamp(at: NaiveDateTime) -> String {
     at.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

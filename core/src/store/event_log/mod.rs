@@ -1,16 +1,26 @@
 //! The event log: rows written inside the transaction of the change they
-//! record, read back in the order they were written.
+//! record, each fanned out to the webhooks that want it (`fanout.rs`), and
+//! read back in the order they were written. Every aggregate records its
+//! events here; nothing else writes `events` or new deliveries of an event.
 
-use super::fanout::{fan_out, NewEvent};
-use super::records::{now, Event, EventRow};
+mod fanout;
+
+pub(crate) use fanout::timestamp;
+
+use super::rows::builds::Build;
+use super::rows::events::{Event, EventRow};
+use super::rows::now;
+use super::rows::releases::Release;
 use super::schema::events;
 use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, DeploymentId, EventId};
+use crate::domain::{AppName, DeploymentId, EnvDiff, EventId};
 use crate::events::EventKind;
 use diesel::prelude::*;
+use fanout::{fan_out, NewEvent};
+use serde_json::json;
 
 /// Appends an event; call inside the transaction that makes the change.
-pub(super) fn record(
+pub(crate) fn record(
     conn: &mut DbConnection,
     app: &AppName,
     kind: EventKind,
@@ -22,7 +32,7 @@ pub(super) fn record(
 
 /// Appends an event about a deployment (found again by its id), and its
 /// deliveries to the webhooks that want it.
-pub(super) fn record_for(
+pub(crate) fn record_for(
     conn: &mut DbConnection,
     app: &AppName,
     deployment: Option<&DeploymentId>,
@@ -54,6 +64,40 @@ pub(super) fn record_for(
     };
     fan_out(conn, &event)?;
     Ok(id)
+}
+
+/// Records a new release: `build.created` first when a build was made with
+/// it, then `release.created`, then `env.changed` when it carries env
+/// changes (key names only, never values).
+pub(crate) fn record_release(
+    conn: &mut DbConnection,
+    release: &Release,
+    build: Option<&Build>,
+    changes: Option<&EnvDiff>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let app = &release.app;
+    if let Some(build) = build {
+        record(
+            conn,
+            app,
+            EventKind::BuildCreated,
+            json!({ "build": build }),
+            actor,
+        )?;
+    }
+    record(
+        conn,
+        app,
+        EventKind::ReleaseCreated,
+        json!({ "release": release }),
+        actor,
+    )?;
+    if let Some(diff) = changes {
+        let data = json!({ "release": release.id, "changes": diff });
+        record(conn, app, EventKind::EnvChanged, data, actor)?;
+    }
+    Ok(())
 }
 
 impl Store {

@@ -112,7 +112,7 @@ impl Store {
     }
 
     /// What `token` sent before with `key`; `fingerprint` identifies this request.
-    pub fn idempotency_prior(
+    pub fn get_idempotency_prior(
         &self,
         token: &TokenId,
         key: &str,

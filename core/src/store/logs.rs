@@ -104,7 +104,7 @@ impl Store {
     }
 
     /// How far each of the app's instances' output has been shipped.
-    pub fn log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
+    pub fn list_log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
         self.read(|conn| {
             let rows: Vec<(String, i64)> = log_offsets::table
                 .filter(log_offsets::app.eq(app.as_str()))
@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// The app's lines that match `query`, oldest first; `NotFound` without the app.
-    pub fn logs(&self, app: &AppName, query: &LogQuery) -> Result<Vec<LogLine>, StoreError> {
+    pub fn list_logs(&self, app: &AppName, query: &LogQuery) -> Result<Vec<LogLine>, StoreError> {
         self.read(|conn| {
             apps::exists(conn, app)?;
             let mut select = log_lines::table

@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// The apps `owner` supervises, as they are now, without renewing.
-    pub fn supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
+    pub fn list_supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
         self.read(|conn| {
             let held: Vec<(String, Option<String>)> = supervisors::table
                 .inner_join(apps::table.on(apps::name.eq(supervisors::app)))
@@ -190,7 +190,7 @@ impl Store {
     }
 
     /// What runs of `app`, by service and age; `NotFound` without the app.
-    pub fn processes(&self, app: &AppName) -> Result<Vec<Process>, StoreError> {
+    pub fn list_processes(&self, app: &AppName) -> Result<Vec<Process>, StoreError> {
         self.read(|conn| {
             app_rows::exists(conn, app)?;
             let rows: Vec<ProcessRow> = processes::table

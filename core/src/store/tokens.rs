@@ -104,7 +104,7 @@ impl Store {
     }
 
     /// Every token, oldest first.
-    pub fn tokens(&self) -> Result<Vec<Token>, StoreError> {
+    pub fn list_tokens(&self) -> Result<Vec<Token>, StoreError> {
         self.read(|conn| {
             tokens::table
                 .order((tokens::created_at, tokens::id))

@@ -30,7 +30,7 @@ fn drive(f: &Fixture, id: &slipway_core::domain::DeploymentId, statuses: &[S]) {
     let (_, lease) = f.store.claim_deployment(id, "w1", TTL).unwrap().unwrap();
     for status in statuses {
         f.store
-            .transition(id, &lease, *status, Some("because"))
+            .transition_deployment(id, &lease, *status, Some("because"))
             .unwrap();
     }
 }
@@ -190,9 +190,12 @@ fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
     let history = f.store.list_deployments(&f.app, 10, None).unwrap();
     let ids: Vec<_> = history.iter().map(|d| d.id.clone()).collect();
     assert_eq!(ids, [d2.id.clone(), d1.id.clone()], "newest first");
-    let streamed = f.store.deployment_events(&d2.id, 0).unwrap();
+    let streamed = f.store.list_deployment_events(&d2.id, 0).unwrap();
     assert_eq!(streamed.len(), 4);
-    let after = f.store.deployment_events(&d2.id, streamed[1].seq).unwrap();
+    let after = f
+        .store
+        .list_deployment_events(&d2.id, streamed[1].seq)
+        .unwrap();
     assert_eq!(after.len(), 2);
 }
 
@@ -203,19 +206,21 @@ fn transitions_follow_the_state_machine(backend: Backend) {
     let (_, w1) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
     let err = f
         .store
-        .transition(&d.id, &w1, S::Succeeded, None)
+        .transition_deployment(&d.id, &w1, S::Succeeded, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(_)),
         "pending cannot succeed: {err:?}"
     );
-    f.store.transition(&d.id, &w1, S::Running, None).unwrap();
     f.store
-        .transition(&d.id, &w1, S::Failed, Some("no previous release"))
+        .transition_deployment(&d.id, &w1, S::Running, None)
+        .unwrap();
+    f.store
+        .transition_deployment(&d.id, &w1, S::Failed, Some("no previous release"))
         .unwrap();
     let err = f
         .store
-        .transition(&d.id, &w1, S::Running, None)
+        .transition_deployment(&d.id, &w1, S::Running, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::LeaseLost(_) | StoreError::Conflict(_)),
@@ -244,7 +249,7 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
         .unwrap();
     let asked: Vec<_> = f
         .store
-        .events(Some(&f.app))
+        .list_events(Some(&f.app))
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "deployment.progress" && e.data["step"] == "cancel")

@@ -40,7 +40,7 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
     assert!(!f.store.renew_lease(&d.id, &stranger, TTL).unwrap());
     let err = f
         .store
-        .transition(&d.id, &stranger, S::Running, None)
+        .transition_deployment(&d.id, &stranger, S::Running, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
 
@@ -58,10 +58,12 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
     assert!(!f.store.release_lease(&d.id, &expiring, false).unwrap());
     let err = f
         .store
-        .transition(&d.id, &expiring, S::Running, None)
+        .transition_deployment(&d.id, &expiring, S::Running, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
-    f.store.transition(&d.id, &again, S::Running, None).unwrap();
+    f.store
+        .transition_deployment(&d.id, &again, S::Running, None)
+        .unwrap();
     // Given up on shutdown: anyone may take it at once.
     assert!(f.store.release_lease(&d.id, &again, true).unwrap());
     assert!(f
@@ -78,10 +80,17 @@ fn racing_transitions_end_a_deployment_once(backend: Backend) {
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
     let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    f.store.transition(&d.id, &lease, S::Running, None).unwrap();
+    f.store
+        .transition_deployment(&d.id, &lease, S::Running, None)
+        .unwrap();
     let outcomes: Vec<_> = std::thread::scope(|scope| {
         let racers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| f.store.transition(&d.id, &lease, S::Succeeded, None)))
+            .map(|_| {
+                scope.spawn(|| {
+                    f.store
+                        .transition_deployment(&d.id, &lease, S::Succeeded, None)
+                })
+            })
             .collect();
         racers.into_iter().map(|r| r.join().unwrap()).collect()
     });

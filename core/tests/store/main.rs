@@ -71,7 +71,7 @@ impl Fixture {
     }
 
     pub fn event_kinds(&self) -> Vec<String> {
-        let events = self.store.events(Some(&self.app)).unwrap();
+        let events = self.store.list_events(Some(&self.app)).unwrap();
         events.into_iter().map(|e| e.kind).collect()
     }
 }

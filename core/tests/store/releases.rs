@@ -118,7 +118,7 @@ fn events_are_written_with_their_changes(backend: Backend) {
             "env.changed"
         ]
     );
-    let events = f.store.events(Some(&f.app)).unwrap();
+    let events = f.store.list_events(Some(&f.app)).unwrap();
     let env_event = events.last().unwrap();
     assert_eq!(env_event.data["changes"]["added"], json!(["SECRET"]));
     assert_eq!(env_event.actor, "tester");
@@ -135,7 +135,7 @@ fn apps_conflict_and_missing_things_are_not_found(backend: Backend) {
     let ghost = AppName::parse("ghost").unwrap();
     for err in [
         f.store.get_app(&ghost).unwrap_err(),
-        f.store.env(&ghost).unwrap_err(),
+        f.store.get_env(&ghost).unwrap_err(),
         f.store.list_releases(&ghost, 10, None).unwrap_err(),
         f.store
             .create_build(
@@ -321,7 +321,7 @@ fn concurrent_env_changes_lose_nothing(backend: Backend) {
     for thread in threads {
         thread.join().unwrap();
     }
-    let (env, latest) = f.store.env(&f.app).unwrap();
+    let (env, latest) = f.store.get_env(&f.app).unwrap();
     assert_eq!(env.len(), 6, "every change is in the latest env: {env:?}");
     assert_eq!(latest, Some(f.releases()[0].id.clone()));
     assert_eq!(f.releases().len(), 6);

@@ -37,7 +37,7 @@ fn subscribe(f: &Fixture, events: &[&str], apps: &[&str]) -> slipway_core::store
 }
 
 fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {
-    let mut list = f.store.deliveries(&webhook.id, 100).unwrap();
+    let mut list = f.store.list_deliveries(&webhook.id, 100).unwrap();
     list.reverse();
     list.into_iter().map(|d| d.event_type).collect()
 }
@@ -54,15 +54,18 @@ fn subscriptions_are_created_listed_and_deleted(backend: Backend) {
     let (webhook, secret) = f.store.create_webhook(&new, "tester").unwrap();
     assert!(secret.expose().starts_with("whsec_"));
     assert_eq!(webhook.kind, WebhookKind::Slack);
-    assert_eq!(f.store.webhooks().unwrap(), vec![webhook.clone()]);
-    assert_eq!(f.store.webhook(&webhook.id).unwrap(), Some(webhook.clone()));
+    assert_eq!(f.store.list_webhooks().unwrap(), vec![webhook.clone()]);
+    assert_eq!(
+        f.store.get_webhook(&webhook.id).unwrap(),
+        Some(webhook.clone())
+    );
     let json = serde_json::to_string(&webhook).unwrap();
     assert!(!json.contains(secret.expose()), "{json}");
     assert!(f.store.delete_webhook(&webhook.id).unwrap());
     assert!(!f.store.delete_webhook(&webhook.id).unwrap());
-    assert!(f.store.webhooks().unwrap().is_empty());
+    assert!(f.store.list_webhooks().unwrap().is_empty());
     assert!(matches!(
-        f.store.deliveries(&webhook.id, 10),
+        f.store.list_deliveries(&webhook.id, 10),
         Err(StoreError::NotFound(_))
     ));
 }
@@ -84,11 +87,11 @@ fn events_become_deliveries_for_matching_webhooks_only(backend: Backend) {
     assert_eq!(types_of(&f, &deploys), ["deployment.created"]);
     assert_eq!(types_of(&f, &releases_here), ["release.created"]);
     assert!(types_of(&f, &elsewhere).is_empty());
-    let delivery = &f.store.deliveries(&deploys.id, 1).unwrap()[0];
+    let delivery = &f.store.list_deliveries(&deploys.id, 1).unwrap()[0];
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts, 0);
     // The delivery carries the id of the event it was written with.
-    let events = f.store.events(Some(&f.app)).unwrap();
+    let events = f.store.list_events(Some(&f.app)).unwrap();
     assert_eq!(delivery.event, events.last().unwrap().id);
 }
 
@@ -218,7 +221,7 @@ fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
     f.store.finish_deliveries("w4", &[late]).unwrap();
     let log = f
         .store
-        .delivery(&webhook.id, &dying[0].id)
+        .get_delivery(&webhook.id, &dying[0].id)
         .unwrap()
         .unwrap();
     assert_eq!(log.status, DeliveryStatus::Pending);
@@ -248,11 +251,11 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
         },
     ];
     f.store.finish_deliveries("w1", &finished).unwrap();
-    let done = f.store.delivery(&webhook.id, &a.id).unwrap().unwrap();
+    let done = f.store.get_delivery(&webhook.id, &a.id).unwrap().unwrap();
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.last_status_code, Some(204));
     assert!(done.delivered_at.is_some() && done.next_attempt_at.is_none());
-    let retry = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
+    let retry = f.store.get_delivery(&webhook.id, &b.id).unwrap().unwrap();
     assert_eq!(retry.status, DeliveryStatus::Pending);
     assert_eq!(retry.last_status_code, Some(500));
     assert_eq!(
@@ -277,7 +280,7 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
         },
     };
     f.store.finish_deliveries("w1", &[failed]).unwrap();
-    let log = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
+    let log = f.store.get_delivery(&webhook.id, &b.id).unwrap().unwrap();
     assert_eq!((log.status, log.attempts), (DeliveryStatus::Failed, 2));
     assert_eq!(log.last_status_code, None);
 }
@@ -295,18 +298,18 @@ fn gone_disables_the_webhook_and_fails_its_pending_deliveries(backend: Backend) 
         outcome: Outcome::Gone,
     };
     f.store.finish_deliveries("w1", &[gone]).unwrap();
-    let disabled = f.store.webhook(&webhook.id).unwrap().unwrap();
+    let disabled = f.store.get_webhook(&webhook.id).unwrap().unwrap();
     assert!(disabled.disabled_at.is_some());
     assert!(disabled.disabled_reason.unwrap().contains("410"));
-    let log = f.store.deliveries(&webhook.id, 10).unwrap();
+    let log = f.store.list_deliveries(&webhook.id, 10).unwrap();
     assert!(
         log.iter().all(|d| d.status == DeliveryStatus::Failed),
         "{log:?}"
     );
     // Later events skip it; the other webhook still gets everything.
     f.build(None);
-    assert_eq!(f.store.deliveries(&webhook.id, 10).unwrap().len(), 2);
-    assert_eq!(f.store.deliveries(&other.id, 10).unwrap().len(), 4);
+    assert_eq!(f.store.list_deliveries(&webhook.id, 10).unwrap().len(), 2);
+    assert_eq!(f.store.list_deliveries(&other.id, 10).unwrap().len(), 4);
     assert!(matches!(
         f.store.test_webhook(&webhook.id, "tester"),
         Err(StoreError::Conflict(_))

@@ -1,6 +1,6 @@
 //! One drive of a deployment through its state machine: roll the release
 //! out; on failure roll back to the previous release (or fail when there is
-//! none); every move through `Store::transition` under the drive's lease.
+//! none); every move through `Store::transition_deployment` under the drive's lease.
 
 use super::step::StepOf;
 use super::watch::{Limits, Stop};
@@ -165,7 +165,7 @@ impl<R: Runtime> Engine<R> {
         let (id, lease) = (drive.d.id.clone(), drive.lease.clone());
         let reason = reason.map(str::to_owned);
         let moved = self
-            .db(move |s| s.transition(&id, &lease, to, reason.as_deref()))
+            .db(move |s| s.transition_deployment(&id, &lease, to, reason.as_deref()))
             .await?;
         tracing::info!(status = %to, reason = moved.reason.as_deref().unwrap_or(""), "deployment {to}");
         if matches!(

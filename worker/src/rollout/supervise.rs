@@ -106,7 +106,7 @@ impl<R: Runtime> Engine<R> {
                     if renew {
                         s.supervise(&owner, lease)
                     } else {
-                        s.supervised(&owner)
+                        s.list_supervised(&owner)
                     }
                 })
                 .await;

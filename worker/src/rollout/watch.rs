@@ -129,7 +129,7 @@ async fn watch(
             } else {
                 None
             };
-            let cancel = store.deployment(&id)?.cancel_requested;
+            let cancel = store.get_deployment_by_id(&id)?.cancel_requested;
             Ok::<_, slipway_core::store::StoreError>((kept, cancel))
         })
         .await;

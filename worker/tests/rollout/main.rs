@@ -149,7 +149,7 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
     assert!(took < Duration::from_secs(5), "fail fast, took {took:?}");
     assert_eq!(rig.active(), Some(good.clone()));
     serving(&rig, &good, 2).await;
-    let events = rig.store.events(Some(&rig.app)).unwrap();
+    let events = rig.store.list_events(Some(&rig.app)).unwrap();
     let statuses: Vec<_> = events
         .iter()
         .map(|e| e.kind.clone())

@@ -49,7 +49,7 @@ async fn supervised_by<T>(
 
 fn crashes(rig: &Rig) -> usize {
     rig.store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .iter()
         .filter(|e| e.kind == "app.crashed")
@@ -60,7 +60,7 @@ fn crashes(rig: &Rig) -> usize {
 async fn until_processes(rig: &Rig, what: &str, done: impl Fn(&[Process]) -> bool) -> Vec<Process> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let processes = rig.store.processes(&rig.app).unwrap();
+        let processes = rig.store.list_processes(&rig.app).unwrap();
         if done(&processes) {
             return processes;
         }
@@ -128,7 +128,7 @@ async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
             "{after:#?}"
         );
         assert_eq!(crashes(&rig), 1);
-        let event = rig.store.events(Some(&rig.app)).unwrap();
+        let event = rig.store.list_events(Some(&rig.app)).unwrap();
         let crash = event.iter().find(|e| e.kind == "app.crashed").unwrap();
         assert_eq!(crash.data["instance"], victim.as_str());
         assert_eq!(crash.data["restarts"], 1);
@@ -176,7 +176,7 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
     .await;
     let waits: Vec<u64> = rig
         .store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .iter()
         .filter(|e| e.kind == "app.crashed")
@@ -189,7 +189,7 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
     );
     let reason = rig
         .store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .into_iter()
         .find(|e| e.kind == "app.crashed")
@@ -212,7 +212,7 @@ async fn what_instances_write_is_shipped_line_by_line() {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         let lines = loop {
-            let lines = rig.store.logs(&rig.app, &all).unwrap();
+            let lines = rig.store.list_logs(&rig.app, &all).unwrap();
             if lines.len() >= 2 {
                 break lines;
             }
@@ -233,7 +233,7 @@ async fn what_instances_write_is_shipped_line_by_line() {
         }
         // Nothing is shipped twice.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(rig.store.logs(&rig.app, &all).unwrap().len(), 2);
+        assert_eq!(rig.store.list_logs(&rig.app, &all).unwrap().len(), 2);
     })
     .await;
     // Another worker takes the app over: it goes on where the first stopped.
@@ -246,12 +246,12 @@ async fn what_instances_write_is_shipped_line_by_line() {
             ..LogQuery::default()
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while rig.store.logs(&rig.app, &all).unwrap().len() < 3 {
+        while rig.store.list_logs(&rig.app, &all).unwrap().len() < 3 {
             assert!(Instant::now() < deadline, "the restarted one's line");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let lines = rig.store.logs(&rig.app, &all).unwrap();
+        let lines = rig.store.list_logs(&rig.app, &all).unwrap();
         assert_eq!(lines.len(), 3, "one more, none again: {lines:#?}");
     })
     .await;

@@ -59,7 +59,7 @@ impl Store {
     }
 
     /// Every deleted app whose rows are still there, oldest deletion first.
-    pub fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+    pub fn list_tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
         self.read(|conn| {
             let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = apps::table
                 .filter(apps::deleted_at.is_not_null())

@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// Deployments still `pending`: enqueued, not yet picked up.
-    pub fn pending_deployments(&self) -> Result<i64, StoreError> {
+    pub fn count_pending_deployments(&self) -> Result<i64, StoreError> {
         self.read(|conn| {
             Ok(deployments::table
                 .filter(deployments::status.eq(DeploymentStatus::Pending.as_str()))

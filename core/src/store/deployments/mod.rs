@@ -34,7 +34,7 @@ impl Store {
     }
 
     /// A deployment by id alone (for workers).
-    pub fn deployment(&self, id: &DeploymentId) -> Result<Deployment, StoreError> {
+    pub fn get_deployment_by_id(&self, id: &DeploymentId) -> Result<Deployment, StoreError> {
         self.read(|conn| {
             let row = find(conn, id)?;
             row.ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?

@@ -19,7 +19,7 @@ impl Store {
     /// event and (on success) the app's active release are written together.
     /// The write is one update conditional on the status read and the lease,
     /// so of two writers racing for the same move only one succeeds.
-    pub fn transition(
+    pub fn transition_deployment(
         &self,
         id: &DeploymentId,
         lease: &Lease,

@@ -102,7 +102,7 @@ pub(crate) fn record_release(
 
 impl Store {
     /// The events of one app (or of all apps), oldest first.
-    pub fn events(&self, app: Option<&AppName>) -> Result<Vec<Event>, StoreError> {
+    pub fn list_events(&self, app: Option<&AppName>) -> Result<Vec<Event>, StoreError> {
         self.read(|conn| {
             let mut query = events::table
                 .order(events::seq)
@@ -117,7 +117,7 @@ impl Store {
 
     /// The events of one deployment after the event `after` (a sequence
     /// number from [`Event::seq`]), oldest first: what a live stream polls.
-    pub fn deployment_events(
+    pub fn list_deployment_events(
         &self,
         deployment: &DeploymentId,
         after: i64,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 impl Store {
     /// The env of the latest release and that release's id.
-    pub fn env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
+    pub fn get_env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
         let keys = self.keyring()?;
         self.read(|conn| {
             apps::exists(conn, app)?;

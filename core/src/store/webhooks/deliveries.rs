@@ -13,7 +13,11 @@ use serde_json::json;
 
 impl Store {
     /// A webhook's deliveries, newest first.
-    pub fn deliveries(&self, webhook: &WebhookId, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    pub fn list_deliveries(
+        &self,
+        webhook: &WebhookId,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
         self.read(|conn| {
             find_webhook(conn, webhook)?.ok_or_else(|| not_found(webhook))?;
             deliveries::table
@@ -29,7 +33,7 @@ impl Store {
     }
 
     /// One delivery of a webhook.
-    pub fn delivery(
+    pub fn get_delivery(
         &self,
         webhook: &WebhookId,
         id: &DeliveryId,

@@ -69,7 +69,7 @@ impl Store {
     }
 
     /// All subscriptions, oldest first.
-    pub fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+    pub fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         self.read(|conn| {
             webhooks::table
                 .order((webhooks::created_at, webhooks::id))
@@ -81,7 +81,7 @@ impl Store {
         })
     }
 
-    pub fn webhook(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+    pub fn get_webhook(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.read(|conn| find(conn, id)?.map(Webhook::try_from).transpose())
     }
 

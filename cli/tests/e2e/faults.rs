@@ -46,7 +46,10 @@ fn claims_and_events(store: &Store, id: &str, kind: &str) -> (i64, usize) {
     let id = DeploymentId::parse(id).unwrap();
     let claims = store.get_deployment_by_id(&id).unwrap().lease_epoch;
     let events = store.list_deployment_events(&id, 0).unwrap();
-    (claims, events.iter().filter(|e| e.kind == kind).count())
+    (
+        claims,
+        events.iter().filter(|e| e.kind.as_str() == kind).count(),
+    )
 }
 
 pub(crate) fn signal(server: &Server, signal: &str) {

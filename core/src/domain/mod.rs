@@ -11,6 +11,7 @@ pub mod env;
 pub mod ids;
 pub mod manifest;
 pub mod names;
+pub mod records;
 pub mod routes;
 pub mod token;
 pub mod webhook;
@@ -25,6 +26,7 @@ pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
+pub use records::{App, Build, Deployment, Release, ReleaseStatus};
 pub use routes::{service_hosts, service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};
 pub use webhook::{DeliveryStatus, EventPattern, WebhookKind};

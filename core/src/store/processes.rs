@@ -10,7 +10,7 @@ use super::rows::processes::{Process, ProcessRow};
 use super::schema::{apps, deployments, processes, supervisors};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, ReleaseId};
-use crate::events::EventKind;
+use crate::events::{AppCrashed, EventPayload};
 use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -202,12 +202,14 @@ impl Store {
         })
     }
 
-    /// Records that an instance of `app` crashed (`app.crashed`, delivered
-    /// to webhooks like any event); `data` says which and what happens next.
-    pub fn record_crash(&self, app: &AppName, data: serde_json::Value) -> Result<(), StoreError> {
+    /// Records that an instance of `crash.app` crashed (`app.crashed`,
+    /// delivered to webhooks like any event): which, and what happens next.
+    pub fn record_crash(&self, crash: &AppCrashed) -> Result<(), StoreError> {
+        let app = &crash.app;
         self.write(|conn| {
             app_rows::exists(conn, app)?;
-            record(conn, app, EventKind::AppCrashed, data.clone(), WORKER_ACTOR)?;
+            let payload = EventPayload::AppCrashed(crash.clone());
+            record(conn, app, payload, WORKER_ACTOR)?;
             Ok(())
         })
     }

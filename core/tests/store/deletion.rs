@@ -5,6 +5,7 @@
 use crate::{change, fixture, manifest, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::{AppName, Deadline, DeploymentId, DeploymentStatus as S};
+use slipway_core::events::EventKind;
 use slipway_core::store::{
     Backend, NewBuild, NewRelease, PromoteOptions, StoreError, Tombstone, APP_DELETED,
 };
@@ -90,10 +91,7 @@ fn a_deleted_app_is_not_found_by_any_read_or_write(backend: Backend) {
     assert_eq!(tombstones.len(), 1);
     assert_eq!(tombstones[0].app, f.app);
     assert!(tombstones[0].deleted_at <= Utc::now());
-    assert_eq!(
-        f.event_kinds().last().map(String::as_str),
-        Some("app.deleted")
-    );
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::AppDeleted));
 }
 
 fn a_deleted_name_is_taken_until_its_rows_are_purged(backend: Backend) {
@@ -175,7 +173,7 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
     let kinds = f.event_kinds();
     assert_eq!(
         kinds[kinds.len() - 2..],
-        ["deployment.failed", "app.deleted"]
+        [EventKind::DeploymentFailed, EventKind::AppDeleted]
     );
 }
 

@@ -4,6 +4,7 @@
 use crate::{change, fixture, manifest, on_both_backends, Fixture};
 use chrono::TimeDelta;
 use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
 
 on_both_backends!(
@@ -70,7 +71,7 @@ fn a_promotion_starts_pending_with_the_apps_deadline(backend: Backend) {
         "default 10 minutes, got {deadline}s"
     );
     assert_eq!(status_of(&f, &release.id), ReleaseStatus::Promoting);
-    assert_eq!(f.event_kinds().last().unwrap(), "deployment.created");
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::DeploymentCreated));
     assert_eq!(
         f.store.get_deployment(&f.app, &deployment.id).unwrap(),
         deployment
@@ -171,20 +172,14 @@ fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
     assert!(done.started_at.is_some() && done.finished_at.is_some());
     assert!(done.duration_ms.unwrap() >= 0);
     let kinds = f.event_kinds();
-    let tail: Vec<_> = kinds
-        .iter()
-        .rev()
-        .take(4)
-        .rev()
-        .map(String::as_str)
-        .collect();
+    let tail: Vec<_> = kinds.iter().rev().take(4).rev().copied().collect();
     assert_eq!(
         tail,
         [
-            "deployment.created",
-            "deployment.started",
-            "deployment.rolling_back",
-            "deployment.rolled_back"
+            EventKind::DeploymentCreated,
+            EventKind::DeploymentStarted,
+            EventKind::DeploymentRollingBack,
+            EventKind::DeploymentRolledBack,
         ]
     );
     let history = f.store.list_deployments(&f.app, 10, None).unwrap();
@@ -252,7 +247,7 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
         .list_events(Some(&f.app))
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "deployment.progress" && e.data["step"] == "cancel")
+        .filter(|e| e.kind == EventKind::DeploymentProgress && e.data["step"] == "cancel")
         .collect();
     assert_eq!(asked.len(), 1);
     assert_eq!(

@@ -5,6 +5,7 @@ use crate::deployments::{promote, TTL};
 use crate::{fixture, on_both_backends};
 use chrono::TimeDelta;
 use slipway_core::domain::DeploymentStatus as S;
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, Lease, StoreError};
 
 on_both_backends!(
@@ -102,7 +103,7 @@ fn racing_transitions_end_a_deployment_once(backend: Backend) {
     let succeeded = f
         .event_kinds()
         .iter()
-        .filter(|k| k.as_str() == "deployment.succeeded")
+        .filter(|k| **k == EventKind::DeploymentSucceeded)
         .count();
     assert_eq!(succeeded, 1);
 }

@@ -15,6 +15,7 @@ mod webhooks;
 
 use serde_json::json;
 use slipway_core::domain::{AppName, Env, EnvChange, GitInfo, Manifest, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, Build, NewBuild, Release, Store};
 use slipway_core::testing::TestDatabase;
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ impl Fixture {
         self.store.list_releases(&self.app, 100, None).unwrap()
     }
 
-    pub fn event_kinds(&self) -> Vec<String> {
+    pub fn event_kinds(&self) -> Vec<EventKind> {
         let events = self.store.list_events(Some(&self.app)).unwrap();
         events.into_iter().map(|e| e.kind).collect()
     }

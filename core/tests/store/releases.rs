@@ -3,6 +3,7 @@
 use crate::{change, env_of, fixture, manifest, on_both_backends};
 use serde_json::json;
 use slipway_core::domain::{AppName, BuildId, Deadline, Description, Env, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewBuild, NewRelease, Store, StoreError};
 use slipway_core::testing::{force_next_ids, TestDatabase};
 use std::collections::BTreeMap;
@@ -111,11 +112,11 @@ fn events_are_written_with_their_changes(backend: Backend) {
     assert_eq!(
         f.event_kinds(),
         [
-            "app.created",
-            "build.created",
-            "release.created",
-            "release.created",
-            "env.changed"
+            EventKind::AppCreated,
+            EventKind::BuildCreated,
+            EventKind::ReleaseCreated,
+            EventKind::ReleaseCreated,
+            EventKind::EnvChanged,
         ]
     );
     let events = f.store.list_events(Some(&f.app)).unwrap();
@@ -260,10 +261,7 @@ fn deleting_an_app_keeps_its_events(backend: Backend) {
         f.store.get_app(&f.app),
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(
-        f.event_kinds().last().map(String::as_str),
-        Some("app.deleted")
-    );
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::AppDeleted));
     // The name is free again once a worker purged the rows, and the new
     // app starts empty.
     assert!(f.store.purge_app(&f.app, chrono::Utc::now()).unwrap());

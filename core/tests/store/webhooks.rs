@@ -4,7 +4,8 @@
 use crate::{fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
-use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
+use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, ServiceName, WebhookKind};
+use slipway_core::events::AppCrashed;
 use slipway_core::store::{Backend, Finished, NewWebhook, Outcome, PromoteOptions, StoreError};
 
 on_both_backends!(
@@ -158,11 +159,16 @@ fn crash_payloads_say_which_instance_and_what_next(backend: Backend) {
     let f = fixture(backend);
     subscribe(&f, &["app.*"], &[]);
     let (_, release) = f.build(None);
-    let crash = serde_json::json!({
-        "app": f.app, "service": "web", "release": release.id, "instance": "web-r1-abc123",
-        "reason": "exited with status 1", "restarts": 2, "restart_in_ms": 2000,
-    });
-    f.store.record_crash(&f.app, crash).unwrap();
+    let crash = AppCrashed {
+        app: f.app.clone(),
+        service: ServiceName::parse("web").unwrap(),
+        release: release.id.clone(),
+        instance: "web-r1-abc123".into(),
+        reason: "exited with status 1".into(),
+        restarts: 2,
+        restart_in_ms: 2000,
+    };
+    f.store.record_crash(&crash).unwrap();
     let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(due.len(), 1);
     let payload: Value = serde_json::from_str(&due[0].payload).unwrap();

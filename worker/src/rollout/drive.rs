@@ -8,8 +8,8 @@ use super::{Drive, Engine, EngineError, Interrupted};
 use crate::queue::trace;
 use crate::runtime::Runtime;
 use chrono::{TimeDelta, Utc};
-use serde_json::json;
 use slipway_core::domain::DeploymentStatus;
+use slipway_core::events::Progress;
 use slipway_core::store::Deployment;
 
 impl<R: Runtime> Engine<R> {
@@ -69,9 +69,9 @@ impl<R: Runtime> Engine<R> {
                 .await?;
         }
         if let Some(previous) = &d.previous_release {
-            drive
-                .progress
-                .record(json!({ "step": "rollback", "to": previous }));
+            drive.progress.record(Progress::Rollback {
+                to: previous.clone(),
+            });
         }
         self.roll_back(drive).await
     }

@@ -176,9 +176,9 @@ pub struct Limits<'a> {
 
 impl Limits<'_> {
     /// Tells people following the deployment about a step.
-    pub fn progress(&self, data: impl FnOnce() -> serde_json::Value) {
+    pub fn progress(&self, step: impl FnOnce() -> slipway_core::events::Progress) {
         if let Some(progress) = self.progress {
-            progress.record(data());
+            progress.record(step());
         }
     }
 

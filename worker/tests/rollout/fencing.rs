@@ -16,7 +16,7 @@ fn events(rig: &Rig, id: &DeploymentId, kind: &str) -> usize {
         .list_deployment_events(id, 0)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == kind)
+        .filter(|e| e.kind.as_str() == kind)
         .count()
 }
 

@@ -5,6 +5,7 @@
 
 use crate::{config, rig, serving, Rig};
 use slipway_core::domain::ReleaseId;
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus, PromoteOptions};
 use slipway_worker::rollout::{Engine, SuperviseConfig};
 use slipway_worker::runtime::local::LocalRuntime;
@@ -52,7 +53,7 @@ fn crashes(rig: &Rig) -> usize {
         .list_events(Some(&rig.app))
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "app.crashed")
+        .filter(|e| e.kind == EventKind::AppCrashed)
         .count()
 }
 
@@ -129,7 +130,10 @@ async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
         );
         assert_eq!(crashes(&rig), 1);
         let event = rig.store.list_events(Some(&rig.app)).unwrap();
-        let crash = event.iter().find(|e| e.kind == "app.crashed").unwrap();
+        let crash = event
+            .iter()
+            .find(|e| e.kind == EventKind::AppCrashed)
+            .unwrap();
         assert_eq!(crash.data["instance"], victim.as_str());
         assert_eq!(crash.data["restarts"], 1);
         assert_eq!(crash.actor, "slipway");
@@ -179,7 +183,7 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
         .list_events(Some(&rig.app))
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "app.crashed")
+        .filter(|e| e.kind == EventKind::AppCrashed)
         .map(|e| e.data["restart_in_ms"].as_u64().unwrap())
         .collect();
     assert_eq!(
@@ -192,7 +196,7 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
         .list_events(Some(&rig.app))
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "app.crashed")
+        .find(|e| e.kind == EventKind::AppCrashed)
         .unwrap()
         .data["reason"]
         .clone();

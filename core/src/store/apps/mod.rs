@@ -7,15 +7,14 @@ mod deletion;
 pub use deletion::{Tombstone, APP_DELETED};
 
 use super::event_log::record;
-use super::rows::apps::{find, find_any, live, not_found, App, AppRow};
+use super::rows::apps::{find, find_any, live, not_found, AppRow};
 use super::rows::now;
 use super::schema::apps;
 use super::{Store, StoreError};
-use crate::domain::{AppName, Deadline};
-use crate::events::EventKind;
+use crate::domain::{App, AppName, Deadline};
+use crate::events::{AppChanged, EventPayload};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde_json::json;
 
 impl Store {
     pub fn create_app(
@@ -43,13 +42,8 @@ impl Store {
                 .values(&row)
                 .execute(conn)?;
             let app = App::try_from(row)?;
-            record(
-                conn,
-                name,
-                EventKind::AppCreated,
-                json!({ "app": app }),
-                actor,
-            )?;
+            let created = AppChanged { app: app.clone() };
+            record(conn, name, EventPayload::AppCreated(created), actor)?;
             Ok(app)
         });
         match result {
@@ -96,13 +90,8 @@ impl Store {
             let app: App = find(conn, name)?
                 .ok_or_else(|| not_found(name))?
                 .try_into()?;
-            record(
-                conn,
-                name,
-                EventKind::AppUpdated,
-                json!({ "app": app }),
-                actor,
-            )?;
+            let updated = AppChanged { app: app.clone() };
+            record(conn, name, EventPayload::AppUpdated(updated), actor)?;
             Ok(app)
         })
     }

@@ -4,8 +4,8 @@
 //! truth, so the number is right whichever process scrapes it and whatever
 //! the queue backend.
 
-use crate::domain::DeploymentStatus;
-use crate::store::rows::deployments::{open_statuses, Deployment, DeploymentRow};
+use crate::domain::{Deployment, DeploymentStatus};
+use crate::store::rows::deployments::{open_statuses, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::deployments;
 use crate::store::{Store, StoreError};

@@ -1,8 +1,8 @@
 //! The lease that makes exactly one worker drive a deployment: claimed,
 //! renewed, handed back. Every write of a drive goes through [`held_by`].
 
-use crate::domain::DeploymentId;
-use crate::store::rows::deployments::{find, open_statuses, Deployment};
+use crate::domain::{Deployment, DeploymentId};
+use crate::store::rows::deployments::{find, open_statuses};
 use crate::store::rows::now;
 use crate::store::schema::deployments;
 use crate::store::{Store, StoreError};

@@ -14,10 +14,10 @@ pub use lease::Lease;
 pub use promote::PromoteOptions;
 
 use super::rows::apps;
-use super::rows::deployments::{find, not_found, Deployment, DeploymentRow};
+use super::rows::deployments::{find, not_found, DeploymentRow};
 use super::schema::deployments;
 use super::{Store, StoreError};
-use crate::domain::{AppName, DeploymentId};
+use crate::domain::{AppName, Deployment, DeploymentId};
 use diesel::prelude::*;
 
 impl Store {

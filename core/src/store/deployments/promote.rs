@@ -3,23 +3,22 @@
 //! start its deployment (409) leaves no build or release behind either.
 
 use crate::domain::{
-    AppName, Deadline, DeploymentId, DeploymentStatus, Description, EnvChange, ReleaseId,
+    AppName, Build, Deadline, Deployment, DeploymentId, DeploymentStatus, Description, EnvChange,
+    Release, ReleaseId, ReleaseStatus,
 };
-use crate::events::EventKind;
+use crate::events::EventPayload;
 use crate::store::event_log::{record_for, record_release};
 use crate::store::rows::apps::{lock, parse_app, AppRow};
-use crate::store::rows::builds::Build;
-use crate::store::rows::deployments::{find, open_for, Deployment, DeploymentRow};
+use crate::store::rows::deployments::{find, open_for, DeploymentRow};
 use crate::store::rows::new_releases::{build_in, change_env_in, rollback_release_in, NewBuild};
 use crate::store::rows::now;
-use crate::store::rows::releases::{find_release, Release, ReleaseStatus};
+use crate::store::rows::releases::find_release;
 use crate::store::schema::deployments;
 use crate::store::{DbConnection, Store, StoreError};
 use crate::trace_context::parse_traceparent;
 use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde_json::json;
 
 /// How a promotion runs; what is left out comes from the app (deadline)
 /// and the manifest (strategy).
@@ -193,15 +192,8 @@ fn start_in(
         .execute(conn)?;
     let row = find(conn, &id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?;
     let deployment = Deployment::try_from(row)?;
-    let data = json!({ "deployment": deployment });
-    record_for(
-        conn,
-        &app,
-        Some(&id),
-        EventKind::DeploymentCreated,
-        data,
-        actor,
-    )?;
+    let payload = EventPayload::deployment(deployment.clone());
+    record_for(conn, &app, Some(&id), payload, actor)?;
     Ok(deployment)
 }
 

@@ -3,15 +3,14 @@
 //! in one transaction), and cancellation, which asks the drive to stop.
 
 use super::lease::{held_by, Lease};
-use crate::domain::{AppName, DeploymentId, DeploymentStatus};
-use crate::events::EventKind;
+use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus};
+use crate::events::{EventPayload, Progress};
 use crate::store::event_log::record_for;
-use crate::store::rows::deployments::{find, not_found, Deployment};
+use crate::store::rows::deployments::{find, not_found};
 use crate::store::rows::now;
 use crate::store::schema::{apps, deployments};
 use crate::store::{Store, StoreError};
 use diesel::prelude::*;
-use serde_json::json;
 
 impl Store {
     /// Moves the deployment to `to`, if the state machine allows it and
@@ -76,16 +75,9 @@ impl Store {
             let deployment = Deployment::try_from(
                 find(conn, id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?,
             )?;
-            let data = json!({ "deployment": deployment });
-            let kind = EventKind::for_deployment(to);
-            record_for(
-                conn,
-                &deployment.app,
-                Some(id),
-                kind,
-                data,
-                &deployment.actor,
-            )?;
+            // The event is named after the status the deployment entered.
+            let payload = EventPayload::deployment(deployment.clone());
+            record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
             Ok(deployment)
         })
     }
@@ -112,15 +104,11 @@ impl Store {
                 diesel::update(deployments::table.find(id.as_str()))
                     .set(deployments::cancel_requested_at.eq(Some(now())))
                     .execute(conn)?;
-                let data = json!({ "step": "cancel", "by": actor });
-                record_for(
-                    conn,
-                    app,
-                    Some(id),
-                    EventKind::DeploymentProgress,
-                    data,
-                    actor,
-                )?;
+                let step = Progress::Cancel {
+                    by: actor.to_owned(),
+                };
+                let payload = EventPayload::DeploymentProgress(step);
+                record_for(conn, app, Some(id), payload, actor)?;
             }
             find(conn, id)?
                 .ok_or_else(|| StoreError::corrupt("deployment vanished"))?

@@ -5,29 +5,23 @@
 
 mod fanout;
 
-pub(crate) use fanout::timestamp;
-
-use super::rows::builds::Build;
 use super::rows::events::{Event, EventRow};
 use super::rows::now;
-use super::rows::releases::Release;
 use super::schema::events;
 use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, DeploymentId, EnvDiff, EventId};
-use crate::events::EventKind;
+use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release};
+use crate::events::{BuildCreated, EnvChanged, EventPayload, ReleaseCreated};
 use diesel::prelude::*;
 use fanout::{fan_out, NewEvent};
-use serde_json::json;
 
 /// Appends an event; call inside the transaction that makes the change.
 pub(crate) fn record(
     conn: &mut DbConnection,
     app: &AppName,
-    kind: EventKind,
-    data: serde_json::Value,
+    payload: EventPayload,
     actor: &str,
 ) -> Result<EventId, StoreError> {
-    record_for(conn, app, None, kind, data, actor)
+    record_for(conn, app, None, payload, actor)
 }
 
 /// Appends an event about a deployment (found again by its id), and its
@@ -36,12 +30,15 @@ pub(crate) fn record_for(
     conn: &mut DbConnection,
     app: &AppName,
     deployment: Option<&DeploymentId>,
-    kind: EventKind,
-    data: serde_json::Value,
+    payload: EventPayload,
     actor: &str,
 ) -> Result<EventId, StoreError> {
     let id = EventId::generate();
     let at = now();
+    let kind = payload.kind();
+    // Through a JSON value, whose keys are sorted: the stored text is
+    // the same whatever the order of the payload's fields.
+    let data = serde_json::to_value(&payload).map_err(StoreError::corrupt)?;
     diesel::insert_into(events::table)
         .values((
             events::id.eq(id.as_str()),
@@ -55,10 +52,9 @@ pub(crate) fn record_for(
         .execute(conn)?;
     let event = NewEvent {
         id: &id,
-        app: app.as_str(),
-        kind: kind.as_str(),
-        deployment: deployment.map(DeploymentId::as_str),
-        data: &data,
+        app,
+        deployment,
+        payload: &payload,
         actor,
         at,
     };
@@ -78,24 +74,24 @@ pub(crate) fn record_release(
 ) -> Result<(), StoreError> {
     let app = &release.app;
     if let Some(build) = build {
+        let build = build.clone();
         record(
             conn,
             app,
-            EventKind::BuildCreated,
-            json!({ "build": build }),
+            EventPayload::BuildCreated(BuildCreated { build }),
             actor,
         )?;
     }
-    record(
-        conn,
-        app,
-        EventKind::ReleaseCreated,
-        json!({ "release": release }),
-        actor,
-    )?;
+    let created = ReleaseCreated {
+        release: release.clone(),
+    };
+    record(conn, app, EventPayload::ReleaseCreated(created), actor)?;
     if let Some(diff) = changes {
-        let data = json!({ "release": release.id, "changes": diff });
-        record(conn, app, EventKind::EnvChanged, data, actor)?;
+        let changed = EnvChanged {
+            release: release.id.clone(),
+            changes: diff.clone(),
+        };
+        record(conn, app, EventPayload::EnvChanged(changed), actor)?;
     }
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! Reading builds, releases and env back: listings newest first, one item,
 //! and each release's status (`active`, `promoting`, `failed`).
 
-use crate::domain::{AppName, BuildId, DeploymentStatus, Env, ReleaseId};
-use crate::store::rows::apps;
-use crate::store::rows::builds::{find_build, Build, BuildRow};
-use crate::store::rows::releases::{
-    find_release, latest, parse_release, Release, ReleaseRow, ReleaseStatus,
+use crate::domain::{
+    AppName, Build, BuildId, DeploymentStatus, Env, Release, ReleaseId, ReleaseStatus,
 };
+use crate::store::rows::apps;
+use crate::store::rows::builds::{find_build, BuildRow};
+use crate::store::rows::releases::{find_release, latest, parse_release, ReleaseRow};
 use crate::store::schema::{builds, deployments, releases};
 use crate::store::{DbConnection, Store, StoreError};
 use diesel::prelude::*;

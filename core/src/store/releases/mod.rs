@@ -7,11 +7,9 @@ mod listing;
 
 use super::event_log::record_release;
 use super::rows::apps::lock;
-use super::rows::builds::Build;
 use super::rows::new_releases::{build_in, change_env_in, release_in, NewBuild, NewRelease};
-use super::rows::releases::Release;
 use super::{Store, StoreError};
-use crate::domain::{AppName, Description, EnvChange};
+use crate::domain::{AppName, Build, Description, EnvChange, Release};
 
 impl Store {
     /// Creates the build and the release that pairs it with the latest env.

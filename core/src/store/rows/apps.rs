@@ -3,21 +3,12 @@
 //! found by any of them), including the per-app write lock.
 
 use super::parse;
-use crate::domain::{AppName, Deadline, ReleaseId};
+use crate::domain::{App, AppName, Deadline, ReleaseId};
 use crate::store::connection::DbConnection;
 use crate::store::error::StoreError;
 use crate::store::schema::apps;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct App {
-    pub name: AppName,
-    pub active_release: Option<ReleaseId>,
-    pub deadline_seconds: Deadline,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = apps)]

@@ -1,27 +1,12 @@
 //! The `builds` table: a build as shown, its row, finding one in an app.
 
 use super::parse;
-use crate::domain::{AppName, BuildId, Manifest, ReleaseId};
+use crate::domain::{AppName, Build, BuildId, Manifest, ReleaseId};
 use crate::store::connection::DbConnection;
 use crate::store::error::StoreError;
 use crate::store::schema::builds;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Build {
-    pub id: BuildId,
-    pub app: AppName,
-    /// The release this build created.
-    pub release: ReleaseId,
-    pub description: String,
-    pub git_sha: Option<String>,
-    pub git_message: Option<String>,
-    pub manifest: Manifest,
-    pub actor: String,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = builds)]

@@ -2,42 +2,12 @@
 //! the lookups that deployments, deletion, supervision and routing share
 //! (by id, the app's open one, which statuses are open).
 
-use crate::domain::{AppName, DeploymentId, DeploymentStatus, ReleaseId};
+use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus, ReleaseId};
 use crate::store::connection::DbConnection;
 use crate::store::error::StoreError;
 use crate::store::schema::deployments;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-
-/// One attempt to promote a release.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Deployment {
-    pub id: DeploymentId,
-    pub app: AppName,
-    pub release: ReleaseId,
-    /// The release that was active when it started: what a rollback returns to.
-    pub previous_release: Option<ReleaseId>,
-    pub status: DeploymentStatus,
-    pub reason: Option<String>,
-    pub deadline_at: DateTime<Utc>,
-    /// Strategy overrides of this promotion (percent), else the manifest's.
-    pub minimum: Option<u8>,
-    pub maximum: Option<u16>,
-    pub actor: String,
-    pub trace_id: Option<String>,
-    #[serde(skip)]
-    pub traceparent: Option<String>,
-    pub cancel_requested: bool,
-    /// How many times a drive has claimed it (the lease's fencing token).
-    #[serde(skip)]
-    pub lease_epoch: i64,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// From start to finish, once finished.
-    pub duration_ms: Option<i64>,
-}
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = deployments)]

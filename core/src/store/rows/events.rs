@@ -3,13 +3,16 @@
 
 use super::parse;
 use crate::domain::EventId;
+use crate::events::{EventKind, EventPayload};
 use crate::store::error::StoreError;
 use crate::store::schema::events;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// An event as read back: its `data` exactly as stored, and typed by
+/// [`Event::payload`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Orders events; streams resume after it.
     #[serde(skip)]
@@ -17,7 +20,7 @@ pub struct Event {
     pub id: EventId,
     pub app: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventKind,
     pub data: serde_json::Value,
     pub actor: String,
     pub created_at: DateTime<Utc>,
@@ -42,10 +45,17 @@ impl TryFrom<EventRow> for Event {
             seq: row.seq,
             id: parse(EventId::parse(&row.id))?,
             app: row.app,
-            kind: row.kind,
+            kind: parse(EventKind::parse(&row.kind))?,
             data: parse(serde_json::from_str(&row.data))?,
             actor: row.actor,
             created_at: row.created_at.and_utc(),
         })
+    }
+}
+
+impl Event {
+    /// The data, typed by the event's kind.
+    pub fn payload(&self) -> Result<EventPayload, serde_json::Error> {
+        EventPayload::parse(self.kind, self.data.clone())
     }
 }

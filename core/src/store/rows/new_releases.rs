@@ -7,13 +7,13 @@
 //! one; the caller records the events (`event_log::record_release`).
 
 use super::apps::{parse_app, AppRow};
-use super::builds::{find_build, parse_build, Build, BuildRow};
+use super::builds::{find_build, parse_build, BuildRow};
 use super::domains::claim_in;
 use super::now;
-use super::releases::{find_release, latest, latest_with_env, Release, ReleaseRow, ReleaseStatus};
+use super::releases::{find_release, latest, latest_with_env, ReleaseRow};
 use crate::domain::{
-    build_description, env_description, rollback_description, BuildId, Description, Env, EnvChange,
-    EnvDiff, GitInfo, Manifest, ReleaseId,
+    build_description, env_description, rollback_description, Build, BuildId, Description, Env,
+    EnvChange, EnvDiff, GitInfo, Manifest, Release, ReleaseId, ReleaseStatus,
 };
 use crate::seal::Keyring;
 use crate::store::connection::DbConnection;

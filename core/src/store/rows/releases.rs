@@ -2,44 +2,14 @@
 //! and finding one: by id in an app, or the app's latest.
 
 use super::parse;
-use crate::domain::{AppName, BuildId, Env, ReleaseId};
+use crate::domain::{AppName, BuildId, Env, Release, ReleaseId, ReleaseStatus};
 use crate::seal::Keyring;
 use crate::store::connection::DbConnection;
 use crate::store::error::StoreError;
 use crate::store::schema::releases;
 use crate::store::sealed::open_env;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-
-/// A release's standing in its app, as listings show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum ReleaseStatus {
-    #[serde(rename = "")]
-    Inactive,
-    #[serde(rename = "active")]
-    Active,
-    /// Its deployment is under way.
-    #[serde(rename = "promoting")]
-    Promoting,
-    /// Its latest deployment ended without making it active.
-    #[serde(rename = "failed")]
-    Failed,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Release {
-    pub id: ReleaseId,
-    pub app: AppName,
-    pub build: Option<BuildId>,
-    pub description: String,
-    pub status: ReleaseStatus,
-    pub actor: String,
-    pub created_at: DateTime<Utc>,
-    /// Only when one release is fetched: listings leave values out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<Env>,
-}
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = releases)]

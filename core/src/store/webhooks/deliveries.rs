@@ -2,14 +2,13 @@
 //! claim and finish them in `claims.rs`.
 
 use crate::domain::{DeliveryId, EventId, WebhookId};
-use crate::store::event_log::timestamp;
+use crate::events::{BodyData, BodyKind, TestData, WebhookBody};
 use crate::store::rows::deliveries::{insert, Delivery, DeliveryRow};
 use crate::store::rows::now;
 use crate::store::rows::webhooks::{find as find_webhook, not_found, WebhookRow};
 use crate::store::schema::deliveries;
 use crate::store::{DbConnection, Store, StoreError};
 use diesel::prelude::*;
-use serde_json::json;
 
 impl Store {
     /// A webhook's deliveries, newest first.
@@ -81,13 +80,19 @@ impl Store {
         self.write(|conn| {
             active(conn, webhook)?;
             let event = EventId::generate();
-            let payload = json!({
-                "id": event,
-                "type": "webhook.test",
-                "timestamp": timestamp(now()),
-                "data": { "webhook": webhook, "actor": actor },
-            });
-            let new = insert(conn, webhook, &event, "webhook.test", &payload.to_string())?;
+            let body = WebhookBody {
+                id: event.clone(),
+                kind: BodyKind::Test,
+                timestamp: now().and_utc(),
+                data: BodyData::Test(TestData {
+                    webhook: webhook.clone(),
+                    actor: actor.to_owned(),
+                }),
+            };
+            // Through a JSON value, whose keys are sorted, as every body is sent.
+            let body = serde_json::to_value(body).map_err(StoreError::corrupt)?;
+            let kind = BodyKind::Test.as_str();
+            let new = insert(conn, webhook, &event, kind, &body.to_string())?;
             load(conn, &new)
         })
     }

@@ -1,5 +1,6 @@
 //! Event kinds: what happened, as the `type` of every event and webhook body.
 
+use crate::domain::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 
 /// What happened. The string form (`release.created`) is the public contract;
@@ -83,6 +84,18 @@ impl EventKind {
             .into_iter()
             .find(|kind| kind.as_str() == s)
             .ok_or_else(|| UnknownEventKind(s.to_owned()))
+    }
+
+    /// The event that records a deployment entering `status`.
+    pub fn for_deployment(status: DeploymentStatus) -> EventKind {
+        match status {
+            DeploymentStatus::Pending => EventKind::DeploymentCreated,
+            DeploymentStatus::Running => EventKind::DeploymentStarted,
+            DeploymentStatus::Succeeded => EventKind::DeploymentSucceeded,
+            DeploymentStatus::RollingBack => EventKind::DeploymentRollingBack,
+            DeploymentStatus::RolledBack => EventKind::DeploymentRolledBack,
+            DeploymentStatus::Failed => EventKind::DeploymentFailed,
+        }
     }
 }
 

@@ -13,4 +13,4 @@ pub use payload::{
     AppChanged, AppCrashed, AppDeleted, BuildCreated, DeploymentChanged, EnvChanged, EventPayload,
     Progress, ReleaseCreated,
 };
-pub use webhook::{BodyData, BodyKind, EventData, TestData, WebhookBody};
+pub use webhook::{BodyData, BodyKind, EventData, ProgressStep, TestData, WebhookBody};

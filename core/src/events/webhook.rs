@@ -101,7 +101,7 @@ pub struct EventData {
     pub changes: Option<EnvDiff>,
     /// `deployment.progress`: the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressStep>,
     /// `app.crashed`: which instance, and when it comes back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceName>,
@@ -111,6 +111,15 @@ pub struct EventData {
     pub restarts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_in_ms: Option<u64>,
+}
+
+/// A progress step as a receiver reads it: one this version knows, or
+/// only the name of a newer server's step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProgressStep {
+    Known(Progress),
+    Unknown { step: String },
 }
 
 /// A test message's data: which webhook, asked by whom.

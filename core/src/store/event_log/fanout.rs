@@ -3,7 +3,9 @@
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
 use crate::domain::{AppName, Deployment, DeploymentId, EventId};
-use crate::events::{BodyData, BodyKind, EventData, EventPayload, Progress, WebhookBody};
+use crate::events::{
+    BodyData, BodyKind, EventData, EventPayload, Progress, ProgressStep, WebhookBody,
+};
 use crate::store::rows::deliveries::insert_traced;
 use crate::store::rows::deployments::find;
 use crate::store::rows::webhooks::{Webhook, WebhookRow};
@@ -141,7 +143,9 @@ fn body(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<WebhookBody, St
     };
     match payload {
         EventPayload::EnvChanged(changed) => data.changes = Some(changed.changes.clone()),
-        EventPayload::DeploymentProgress(progress) => data.progress = Some(progress.clone()),
+        EventPayload::DeploymentProgress(progress) => {
+            data.progress = Some(ProgressStep::Known(progress.clone()));
+        }
         EventPayload::AppCrashed(crash) => {
             // Which instance crashed, why, and when it comes back.
             data.service = Some(crash.service.clone());

@@ -180,3 +180,66 @@ impl EventPayload {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(payload: EventPayload) {
+        let data = serde_json::to_value(&payload).unwrap();
+        let read = EventPayload::parse(payload.kind(), data.clone()).unwrap();
+        assert_eq!(read, payload, "{data}");
+    }
+
+    #[test]
+    fn payloads_read_back_as_written() {
+        let release = ReleaseId::parse("RABCDEFGHIJ").unwrap();
+        let web = ServiceName::parse("web").unwrap();
+        round_trip(EventPayload::AppDeleted(AppDeleted {
+            app: AppName::parse("shop").unwrap(),
+        }));
+        round_trip(EventPayload::AppCrashed(AppCrashed {
+            app: AppName::parse("shop").unwrap(),
+            service: web.clone(),
+            release: release.clone(),
+            instance: "web-1".into(),
+            reason: "exited with status 1".into(),
+            restarts: 2,
+            restart_in_ms: 2000,
+        }));
+        for step in [
+            Progress::Cancel { by: "ops".into() },
+            Progress::Rollback {
+                to: release.clone(),
+            },
+            Progress::Healthy {
+                service: web.clone(),
+                release: release.clone(),
+                instances: vec!["web-1".into()],
+                healthy: 1,
+                count: 2,
+            },
+            Progress::Wave {
+                service: web,
+                release,
+                instances: 1,
+                count: 2,
+            },
+        ] {
+            round_trip(EventPayload::DeploymentProgress(step));
+        }
+    }
+
+    #[test]
+    fn progress_is_tagged_by_its_step_and_unknown_fields_are_ignored() {
+        let step = Progress::Rollback {
+            to: ReleaseId::parse("RABCDEFGHIJ").unwrap(),
+        };
+        let data = serde_json::to_value(&step).unwrap();
+        assert_eq!(data, json!({"step": "rollback", "to": "RABCDEFGHIJ"}));
+        let newer = json!({"step": "rollback", "to": "RABCDEFGHIJ", "why": "later"});
+        let read = EventPayload::parse(EventKind::DeploymentProgress, newer).unwrap();
+        assert_eq!(read, EventPayload::DeploymentProgress(step));
+    }
+}

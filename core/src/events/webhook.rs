@@ -147,3 +147,41 @@ mod micros {
             .map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_test_body_reads_back_and_times_keep_microseconds() {
+        let body = json!({
+            "id": "EABCDEFGHIJ", "type": "webhook.test",
+            "timestamp": "2026-11-28T17:00:00.123400Z",
+            "data": {"webhook": "WABCDEFGHIJ", "actor": "ops"},
+        });
+        let read: WebhookBody = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(read.kind, BodyKind::Test);
+        assert!(matches!(read.data, BodyData::Test(_)));
+        assert_eq!(serde_json::to_value(&read).unwrap(), body);
+    }
+
+    #[test]
+    fn event_data_keeps_its_nulls_and_reads_unknown_steps_by_name() {
+        let data = EventData {
+            app: Some(AppName::parse("shop").unwrap()),
+            actor: Some("ops".into()),
+            ..EventData::default()
+        };
+        let shown = serde_json::to_value(&data).unwrap();
+        assert_eq!(shown["release"], serde_json::Value::Null);
+        assert!(shown.get("progress").is_none() && shown.get("changes").is_none());
+        let newer = json!({"app": "shop", "progress": {"step": "paused", "for": 3}});
+        let read: EventData = serde_json::from_value(newer).unwrap();
+        let step = ProgressStep::Unknown {
+            step: "paused".into(),
+        };
+        assert_eq!(read.progress, Some(step));
+        assert!(BodyKind::parse("app.renamed").is_err());
+    }
+}

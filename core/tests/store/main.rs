@@ -5,6 +5,7 @@
 mod deletion;
 mod deployments;
 mod domains;
+mod events;
 mod leases;
 mod logs;
 mod releases;

@@ -5,7 +5,7 @@ use crate::{fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, ServiceName, WebhookKind};
-use slipway_core::events::AppCrashed;
+use slipway_core::events::{AppCrashed, BodyKind};
 use slipway_core::store::{Backend, Finished, NewWebhook, Outcome, PromoteOptions, StoreError};
 
 on_both_backends!(
@@ -40,7 +40,7 @@ fn subscribe(f: &Fixture, events: &[&str], apps: &[&str]) -> slipway_core::store
 fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {
     let mut list = f.store.list_deliveries(&webhook.id, 100).unwrap();
     list.reverse();
-    list.into_iter().map(|d| d.event_type).collect()
+    list.into_iter().map(|d| d.event_type.to_string()).collect()
 }
 
 fn subscriptions_are_created_listed_and_deleted(backend: Backend) {
@@ -111,7 +111,7 @@ fn payloads_are_flat_snapshots_without_env_values(backend: Backend) {
     for d in &due {
         assert!(!d.payload.contains("hunter2-value"), "{}", d.payload);
     }
-    let delivery = |kind: &str| due.iter().find(|d| d.event_type == kind).unwrap();
+    let delivery = |kind: &str| due.iter().find(|d| d.event_type.as_str() == kind).unwrap();
     let payload = |kind: &str| -> Value { serde_json::from_str(&delivery(kind).payload).unwrap() };
     let env = payload("env.changed");
     assert_eq!(env["type"], "env.changed");
@@ -358,7 +358,7 @@ fn redeliver_and_test_queue_new_deliveries(backend: Backend) {
     assert_eq!(again.event, original.event);
     assert_eq!((again.status, again.attempts), (DeliveryStatus::Pending, 0));
     let test = f.store.test_webhook(&webhook.id, "tester").unwrap();
-    assert_eq!(test.event_type, "webhook.test");
+    assert_eq!(test.event_type, BodyKind::Test);
     let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(due.len(), 2);
     let resent = due.iter().find(|d| d.id == again.id).unwrap();

@@ -51,7 +51,7 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
             conn,
             webhook,
             event.id,
-            kind.as_str(),
+            BodyKind::Event(kind),
             &body,
             traceparent.as_deref(),
         )?;

@@ -4,6 +4,7 @@
 
 use super::now;
 use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId};
+use crate::events::BodyKind;
 use crate::store::connection::DbConnection;
 use crate::store::error::StoreError;
 use crate::store::schema::deliveries;
@@ -17,7 +18,7 @@ pub struct Delivery {
     pub id: DeliveryId,
     pub webhook: WebhookId,
     pub event: EventId,
-    pub event_type: String,
+    pub event_type: BodyKind,
     pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_status_code: Option<i32>,
@@ -53,7 +54,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             id: DeliveryId::parse(&row.id).map_err(corrupt)?,
             webhook: WebhookId::parse(&row.webhook).map_err(corrupt)?,
             event: EventId::parse(&row.event).map_err(corrupt)?,
-            event_type: row.event_type,
+            event_type: BodyKind::parse(&row.event_type).map_err(StoreError::corrupt)?,
             status: DeliveryStatus::parse(&row.status).map_err(corrupt)?,
             attempts: row.attempts,
             last_status_code: row.last_status_code,
@@ -70,7 +71,7 @@ pub(crate) fn insert(
     conn: &mut DbConnection,
     webhook: &WebhookId,
     event: &EventId,
-    event_type: &str,
+    event_type: BodyKind,
     payload: &str,
 ) -> Result<DeliveryId, StoreError> {
     insert_traced(conn, webhook, event, event_type, payload, None)
@@ -81,7 +82,7 @@ pub(crate) fn insert_traced(
     conn: &mut DbConnection,
     webhook: &WebhookId,
     event: &EventId,
-    event_type: &str,
+    event_type: BodyKind,
     payload: &str,
     traceparent: Option<&str>,
 ) -> Result<DeliveryId, StoreError> {
@@ -92,7 +93,7 @@ pub(crate) fn insert_traced(
             deliveries::id.eq(id.as_str()),
             deliveries::webhook.eq(webhook.as_str()),
             deliveries::event.eq(event.as_str()),
-            deliveries::event_type.eq(event_type),
+            deliveries::event_type.eq(event_type.as_str()),
             deliveries::payload.eq(payload),
             deliveries::status.eq(DeliveryStatus::Pending.as_str()),
             deliveries::attempts.eq(0),

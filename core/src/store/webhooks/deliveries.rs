@@ -64,13 +64,8 @@ impl Store {
                     StoreError::NotFound(format!("delivery {id} of webhook {webhook} not found"))
                 })?;
             let event = EventId::parse(&original.event).map_err(StoreError::corrupt)?;
-            let new = insert(
-                conn,
-                webhook,
-                &event,
-                &original.event_type,
-                &original.payload,
-            )?;
+            let kind = BodyKind::parse(&original.event_type).map_err(StoreError::corrupt)?;
+            let new = insert(conn, webhook, &event, kind, &original.payload)?;
             load(conn, &new)
         })
     }
@@ -91,8 +86,7 @@ impl Store {
             };
             // Through a JSON value, whose keys are sorted, as every body is sent.
             let body = serde_json::to_value(body).map_err(StoreError::corrupt)?;
-            let kind = BodyKind::Test.as_str();
-            let new = insert(conn, webhook, &event, kind, &body.to_string())?;
+            let new = insert(conn, webhook, &event, BodyKind::Test, &body.to_string())?;
             load(conn, &new)
         })
     }

@@ -2,7 +2,8 @@
 //! it (the snapshot in `deployment.*`, `app.*`, `build.created` and
 //! `release.created`): apps, builds, releases and deployments. The store's
 //! rows convert into these; serde reads them back ignoring unknown fields, so
-//! a newer server's snapshot does not break an older reader.
+//! a newer server's snapshot does not break an older reader. Their fields
+//! are public: each is itself a parsed type, or a fact the store recorded.
 
 use crate::domain::{
     AppName, BuildId, Deadline, DeploymentId, DeploymentStatus, Env, Manifest, ReleaseId,

@@ -2,7 +2,7 @@
 //! one delivery row per matching webhook, carrying the body that will be
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
-use crate::domain::{AppName, Deployment, DeploymentId, EventId};
+use crate::domain::{AppName, BuildId, Deployment, DeploymentId, EventId};
 use crate::events::{
     BodyData, BodyKind, EventData, EventPayload, Progress, ProgressStep, WebhookBody,
 };
@@ -35,7 +35,7 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
     let mut targets = Vec::new();
     for row in rows {
         let webhook = Webhook::try_from(row)?;
-        if webhook.wants(kind.as_str(), event.app.as_str()) {
+        if webhook.wants(kind, event.app) {
             targets.push(webhook.id);
         }
     }
@@ -121,7 +121,7 @@ fn body(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<WebhookBody, St
         if let Some((found_build, text)) = found {
             if build.is_none() {
                 build = found_build
-                    .map(|b| crate::domain::BuildId::parse(&b).map_err(StoreError::corrupt))
+                    .map(|b| BuildId::parse(&b).map_err(StoreError::corrupt))
                     .transpose()?;
             }
             description = Some(text);

@@ -3,6 +3,7 @@
 
 use super::now;
 use crate::domain::{AppName, EventPattern, WebhookId, WebhookKind};
+use crate::events::EventKind;
 use crate::seal::Keyring;
 use crate::secret::Secret;
 use crate::store::connection::DbConnection;
@@ -34,10 +35,10 @@ pub struct Webhook {
 
 impl Webhook {
     /// Whether an event of `kind` about `app` goes to this webhook.
-    pub fn wants(&self, kind: &str, app: &str) -> bool {
+    pub fn wants(&self, kind: EventKind, app: &AppName) -> bool {
         self.disabled_at.is_none()
-            && (self.apps.is_empty() || self.apps.iter().any(|a| a.as_str() == app))
-            && self.events.iter().any(|p| p.matches(kind))
+            && (self.apps.is_empty() || self.apps.contains(app))
+            && self.events.iter().any(|p| p.matches(kind.as_str()))
     }
 }
 

@@ -158,7 +158,7 @@ impl TestApp {
     /// How many events the app has, read straight from the store.
     pub fn event_count(&self, app: &str) -> usize {
         let app = AppName::parse(app).unwrap();
-        self.store.events(Some(&app)).unwrap().len()
+        self.store.list_events(Some(&app)).unwrap().len()
     }
 }
 

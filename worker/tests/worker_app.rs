@@ -48,7 +48,7 @@ async fn a_worker_app_drives_a_queued_deployment_and_stops_when_told() {
 
     let ended = wait_until(
         "the deployment to succeed",
-        || async { store.deployment(&deployment.id).unwrap().status },
+        || async { store.get_deployment_by_id(&deployment.id).unwrap().status },
         |status| *status == DeploymentStatus::Succeeded,
     )
     .await;

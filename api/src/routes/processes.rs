@@ -30,7 +30,7 @@ pub async fn list(
     let name = app_path(&path)?;
     caller.require(Scope::Read, Some(&name))?;
     let processes: Vec<ProcessView> = state
-        .db(move |store| store.processes(&name))
+        .db(move |store| store.list_processes(&name))
         .await?
         .into_iter()
         .map(|process| ProcessView {

@@ -71,7 +71,7 @@ pub async fn create(
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
-    let tokens = state.db(|store| store.tokens()).await?;
+    let tokens = state.db(|store| store.list_tokens()).await?;
     Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
 }
 

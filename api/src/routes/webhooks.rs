@@ -104,7 +104,7 @@ pub async fn create(
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
-    let webhooks = state.db(|store| store.webhooks()).await?;
+    let webhooks = state.db(|store| store.list_webhooks()).await?;
     Ok(HttpResponse::Ok().json(json!({ "webhooks": webhooks })))
 }
 
@@ -117,7 +117,7 @@ pub async fn show(
     let id = webhook_path(&path)?;
     let found = state.db({
         let id = id.clone();
-        move |store| store.webhook(&id)
+        move |store| store.get_webhook(&id)
     });
     match found.await? {
         Some(webhook) => Ok(HttpResponse::Ok().json(webhook)),
@@ -191,7 +191,9 @@ pub async fn deliveries(
         let message = format!("must be between 1 and {MAX_DELIVERIES}");
         return Err(InvalidInput::new("limit", message).into());
     }
-    let list = state.db(move |store| store.deliveries(&id, limit)).await?;
+    let list = state
+        .db(move |store| store.list_deliveries(&id, limit))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "deliveries": list })))
 }
 

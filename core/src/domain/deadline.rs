@@ -1,7 +1,7 @@
 //! The rollout deadline of an app or a promotion.
 
 use crate::domain::InvalidInput;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Seconds a rollout may take before it is rolled back (Convox: 10 minutes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -26,6 +26,14 @@ impl Deadline {
 
     pub fn seconds(self) -> u32 {
         self.0
+    }
+}
+
+/// Read back from an app or event as its seconds, within the same bounds.
+impl<'de> Deserialize<'de> for Deadline {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = i64::deserialize(deserializer)?;
+        Deadline::parse(seconds, "deadline_seconds").map_err(serde::de::Error::custom)
     }
 }
 

@@ -253,7 +253,8 @@ impl fmt::Debug for EnvChange {
 }
 
 /// Which keys differ between two envs (keys only, never values).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnvDiff {
     added: Vec<String>,
     changed: Vec<String>,

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod job;
 pub mod manifest;
 pub mod names;
+pub mod records;
 pub mod routes;
 pub mod token;
 pub mod webhook;
@@ -27,6 +28,7 @@ pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, We
 pub use job::RolloutJob;
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
+pub use records::{App, Build, Deployment, Release, ReleaseStatus};
 pub use routes::{service_hosts, service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};
 pub use webhook::{DeliveryStatus, EventPattern, WebhookKind};

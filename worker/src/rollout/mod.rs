@@ -1,7 +1,7 @@
 //! The rollout engine: drives one deployment through its state machine
 //! (`pending → running → succeeded | rolling_back → rolled_back | failed`)
 //! above a `Runtime`. It owns the deadline, fail-fast rules and rollback;
-//! every transition goes through `Store::transition`.
+//! every transition goes through `Store::transition_deployment`.
 
 #[macro_use]
 mod step;

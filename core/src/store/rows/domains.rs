@@ -3,10 +3,11 @@
 //! domain another app holds is refused and writes nothing. Claims stay with
 //! the app (later builds may drop the domain) until the app is purged.
 
-use super::records::now;
-use super::schema::domains;
-use super::{DbConnection, StoreError};
+use super::now;
 use crate::domain::{AppName, InvalidInput, Manifest};
+use crate::store::connection::DbConnection;
+use crate::store::error::StoreError;
+use crate::store::schema::domains;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 /// Claims every domain of `manifest` for `app`; one another app holds (a
 /// deleted app not yet purged too) is [`StoreError::Invalid`] on its field,
 /// `manifest.services.<service>.domains[<i>]`. Call after the app's lock.
-pub(super) fn claim_in(
+pub(crate) fn claim_in(
     conn: &mut DbConnection,
     app: &AppName,
     manifest: &Manifest,

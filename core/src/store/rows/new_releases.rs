@@ -1,25 +1,26 @@
-//! Creating builds and releases. Rule 1: a new release takes its build and
-//! env from the app's latest *created* release, with the change applied.
+//! Making a release, the one way every new release is made. Rule 1: a new
+//! release takes its build and env from the app's latest *created* release,
+//! with the change applied. A build claims its manifest's domains.
 //!
 //! Each `*_in` function works inside a caller's transaction after the app
-//! lock was taken, so a build, a release and a deployment can be made in one.
+//! lock was taken, so a build, a release and a deployment can be made in
+//! one; the caller records the events (`event_log::record_release`).
 
-use super::apps::lock;
+use super::apps::{parse_app, AppRow};
+use super::builds::{find_build, parse_build, BuildRow};
 use super::domains::claim_in;
-use super::events::record;
-use super::listings::{find_build, find_release, latest, latest_with_env, parse_build};
-use super::records::{now, AppRow, Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
-use super::schema::{builds, releases};
-use super::sealed::seal_env;
-use super::{DbConnection, Store, StoreError};
+use super::now;
+use super::releases::{find_release, latest, latest_with_env, ReleaseRow};
 use crate::domain::{
-    build_description, env_description, rollback_description, AppName, BuildId, Description, Env,
-    EnvChange, EnvDiff, GitInfo, Manifest, ReleaseId,
+    build_description, env_description, rollback_description, Build, BuildId, Description, Env,
+    EnvChange, EnvDiff, GitInfo, Manifest, Release, ReleaseId, ReleaseStatus,
 };
-use crate::events::EventKind;
 use crate::seal::Keyring;
+use crate::store::connection::DbConnection;
+use crate::store::error::StoreError;
+use crate::store::schema::{builds, releases};
+use crate::store::sealed::seal_env;
 use diesel::prelude::*;
-use serde_json::json;
 
 /// A build as CI posts it.
 #[derive(Clone, Debug)]
@@ -37,53 +38,8 @@ pub struct NewRelease {
     pub description: Option<Description>,
 }
 
-impl Store {
-    /// Creates the build and the release that pairs it with the latest env.
-    pub fn create_build(
-        &self,
-        app: &AppName,
-        new: &NewBuild,
-        actor: &str,
-    ) -> Result<(Build, Release), StoreError> {
-        let keys = self.keyring()?;
-        self.write(|conn| {
-            let app_row = lock(conn, app)?;
-            build_in(conn, keys, &app_row, new, actor)
-        })
-    }
-
-    /// Applies an env change; `None` when it changes nothing (no release).
-    pub fn change_env(
-        &self,
-        app: &AppName,
-        change: &EnvChange,
-        description: Option<&Description>,
-        actor: &str,
-    ) -> Result<Option<Release>, StoreError> {
-        let keys = self.keyring()?;
-        self.write(|conn| {
-            let app_row = lock(conn, app)?;
-            change_env_in(conn, keys, &app_row, change, description, actor)
-        })
-    }
-
-    /// Creates a release from an explicit build and/or env (Convox's
-    /// `releases create`); what is left out comes from the latest release.
-    pub fn create_release(
-        &self,
-        app: &AppName,
-        new: &NewRelease,
-        actor: &str,
-    ) -> Result<Release, StoreError> {
-        let keys = self.keyring()?;
-        self.write(|conn| {
-            let app_row = lock(conn, app)?;
-            release_in(conn, keys, &app_row, new, actor)
-        })
-    }
-}
-
-pub(super) fn build_in(
+/// A build and the release that pairs it with the latest env.
+pub(crate) fn build_in(
     conn: &mut DbConnection,
     keys: &Keyring,
     app_row: &AppRow,
@@ -110,13 +66,6 @@ pub(super) fn build_in(
         .values(&row)
         .execute(conn)?;
     let build = Build::try_from(row)?;
-    record(
-        conn,
-        &app,
-        EventKind::BuildCreated,
-        json!({ "build": build }),
-        actor,
-    )?;
     let description = build.description.clone();
     let release = insert_release(
         conn,
@@ -130,14 +79,16 @@ pub(super) fn build_in(
     Ok((build, release))
 }
 
-pub(super) fn change_env_in(
+/// The release an env change makes, and the change; `None` when it
+/// changes nothing.
+pub(crate) fn change_env_in(
     conn: &mut DbConnection,
     keys: &Keyring,
     app_row: &AppRow,
     change: &EnvChange,
     description: Option<&Description>,
     actor: &str,
-) -> Result<Option<Release>, StoreError> {
+) -> Result<Option<(Release, EnvDiff)>, StoreError> {
     let app = parse_app(app_row)?;
     let (base, old) = latest_with_env(conn, keys, &app)?;
     let new = old.apply(change)?;
@@ -153,12 +104,12 @@ pub(super) fn change_env_in(
     let id = ReleaseId::generate();
     let env = seal_env(keys, &new)?;
     let release = insert_release(conn, app_row, id, build.as_ref(), env, description, actor)?;
-    let data = json!({ "release": release.id, "changes": diff });
-    record(conn, &app, EventKind::EnvChanged, data, actor)?;
-    Ok(Some(release))
+    Ok(Some((release, diff)))
 }
 
-pub(super) fn release_in(
+/// A release from an explicit build and/or env; what is left out comes
+/// from the latest release.
+pub(crate) fn release_in(
     conn: &mut DbConnection,
     keys: &Keyring,
     app_row: &AppRow,
@@ -196,7 +147,7 @@ pub(super) fn release_in(
 }
 
 /// Convox's rollback: a new release with an older release's build and env.
-pub(super) fn rollback_release_in(
+pub(crate) fn rollback_release_in(
     conn: &mut DbConnection,
     keys: &Keyring,
     app_row: &AppRow,
@@ -243,18 +194,5 @@ fn insert_release(
         .values(&row)
         .execute(conn)?;
     // A release that was just created is neither active nor promoting yet.
-    let release = row.into_release(ReleaseStatus::Inactive, None)?;
-    let app_name = &release.app;
-    record(
-        conn,
-        app_name,
-        EventKind::ReleaseCreated,
-        json!({ "release": release }),
-        actor,
-    )?;
-    Ok(release)
-}
-
-pub(super) fn parse_app(row: &AppRow) -> Result<AppName, StoreError> {
-    AppName::parse(&row.name).map_err(StoreError::corrupt)
+    row.into_release(ReleaseStatus::Inactive, None)
 }

@@ -1,11 +1,11 @@
-//! Event kinds: the facts recorded with each state change, in the same
-//! transaction as the change, later delivered to webhooks.
+//! Event kinds: what happened, as the `type` of every event and webhook body.
 
 use crate::domain::DeploymentStatus;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// What happened. The string form (`release.created`) is the public contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// What happened. The string form (`release.created`) is the public contract;
+/// reading an unknown one is an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     #[serde(rename = "app.created")]
     AppCreated,
@@ -78,6 +78,14 @@ impl EventKind {
         }
     }
 
+    /// The kind named `s` (`release.created`).
+    pub fn parse(s: &str) -> Result<EventKind, UnknownEventKind> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownEventKind(s.to_owned()))
+    }
+
     /// The event that records a deployment entering `status`.
     pub fn for_deployment(status: DeploymentStatus) -> EventKind {
         match status {
@@ -97,6 +105,18 @@ impl std::fmt::Display for EventKind {
     }
 }
 
+impl std::str::FromStr for EventKind {
+    type Err = UnknownEventKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::parse(s)
+    }
+}
+
+/// A `type` this version does not know (a newer server's, or corrupt data).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event kind `{0}`")]
+pub struct UnknownEventKind(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +126,15 @@ mod tests {
         for kind in EventKind::ALL {
             let json = serde_json::to_value(kind).unwrap();
             assert_eq!(json, serde_json::Value::String(kind.as_str().into()));
+            assert_eq!(serde_json::from_value::<EventKind>(json).unwrap(), kind);
+            assert_eq!(EventKind::parse(kind.as_str()), Ok(kind));
         }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_an_error() {
+        assert!(serde_json::from_str::<EventKind>(r#""app.renamed""#).is_err());
+        let err = EventKind::parse("app.renamed").unwrap_err();
+        assert_eq!(err.to_string(), "unknown event kind `app.renamed`");
     }
 }

@@ -1,16 +1,20 @@
-//! Apps: create, list, get, update, and the per-app lock. Deleting lives in
-//! `deletion.rs`: a deleted app keeps a tombstone row until its instances
-//! are stopped, and every lookup here treats a tombstone as not found.
+//! Apps: create, list, get, update. Deleting lives in `deletion.rs`: a
+//! deleted app keeps a tombstone row until its instances are stopped, and
+//! every lookup treats a tombstone as not found (`rows::apps`).
 
-use super::events::record;
-use super::records::{now, App, AppRow};
+mod deletion;
+
+pub use deletion::{Tombstone, APP_DELETED};
+
+use super::event_log::record;
+use super::rows::apps::{find, find_any, live, not_found, AppRow};
+use super::rows::now;
 use super::schema::apps;
-use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, Deadline, ReleaseId};
-use crate::events::EventKind;
+use super::{Store, StoreError};
+use crate::domain::{App, AppName, Deadline};
+use crate::events::{AppChanged, EventPayload};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde_json::json;
 
 impl Store {
     pub fn create_app(
@@ -38,13 +42,8 @@ impl Store {
                 .values(&row)
                 .execute(conn)?;
             let app = App::try_from(row)?;
-            record(
-                conn,
-                name,
-                EventKind::AppCreated,
-                json!({ "app": app }),
-                actor,
-            )?;
+            let created = AppChanged { app: app.clone() };
+            record(conn, name, EventPayload::AppCreated(created), actor)?;
             Ok(app)
         });
         match result {
@@ -91,56 +90,11 @@ impl Store {
             let app: App = find(conn, name)?
                 .ok_or_else(|| not_found(name))?
                 .try_into()?;
-            record(
-                conn,
-                name,
-                EventKind::AppUpdated,
-                json!({ "app": app }),
-                actor,
-            )?;
+            let updated = AppChanged { app: app.clone() };
+            record(conn, name, EventPayload::AppUpdated(updated), actor)?;
             Ok(app)
         })
     }
-}
-
-/// The app's row unless it is deleted (a tombstone is not found).
-fn find(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, StoreError> {
-    Ok(find_any(conn, name)?.filter(|row| row.deleted_at.is_none()))
-}
-
-/// The app's row, tombstone or not.
-fn find_any(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, StoreError> {
-    Ok(apps::table
-        .find(name.as_str())
-        .select(AppRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-/// The app's row as a target of `UPDATE`, unless it is deleted.
-pub(super) fn live(
-    name: &AppName,
-) -> diesel::dsl::Filter<diesel::dsl::Find<apps::table, &str>, diesel::dsl::IsNull<apps::deleted_at>>
-{
-    apps::table
-        .find(name.as_str())
-        .filter(apps::deleted_at.is_null())
-}
-
-/// Takes the app's write lock (its row) and returns the row with `seq`
-/// bumped: the sequence number for what this transaction creates.
-pub(super) fn lock(conn: &mut DbConnection, name: &AppName) -> Result<AppRow, StoreError> {
-    let updated = diesel::update(live(name))
-        .set(apps::seq.eq(apps::seq + 1))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(not_found(name));
-    }
-    find(conn, name)?.ok_or_else(|| not_found(name))
-}
-
-pub(super) fn not_found(name: &AppName) -> StoreError {
-    StoreError::NotFound(format!("app `{name}` not found"))
 }
 
 fn already_exists(name: &AppName) -> StoreError {
@@ -159,20 +113,4 @@ fn being_deleted(name: &AppName) -> StoreError {
 fn deadline_column(deadline: Deadline) -> i32 {
     // Deadline::MAX fits comfortably in an i32.
     i32::try_from(deadline.seconds()).unwrap_or(i32::MAX)
-}
-
-/// `NotFound` unless the app exists.
-pub(super) fn exists(conn: &mut DbConnection, name: &AppName) -> Result<(), StoreError> {
-    find(conn, name)?.map(drop).ok_or_else(|| not_found(name))
-}
-
-/// The app's active release; `NotFound` unless the app exists.
-pub(super) fn active_release(
-    conn: &mut DbConnection,
-    name: &AppName,
-) -> Result<Option<ReleaseId>, StoreError> {
-    let row = find(conn, name)?.ok_or_else(|| not_found(name))?;
-    row.active_release
-        .map(|r| ReleaseId::parse(&r).map_err(StoreError::corrupt))
-        .transpose()
 }

@@ -2,23 +2,23 @@
 //! promote, roll back. Each is one transaction, so a request that cannot
 //! start its deployment (409) leaves no build or release behind either.
 
-use super::apps::lock;
-use super::deployments::{find, open_for, Deployment, DeploymentRow};
-use super::events::record_for;
-use super::listings::find_release;
-use super::records::{now, AppRow, Build, Release, ReleaseStatus};
-use super::releases::{build_in, change_env_in, parse_app, rollback_release_in, NewBuild};
-use super::schema::deployments;
-use super::{DbConnection, Store, StoreError};
 use crate::domain::{
-    AppName, Deadline, DeploymentId, DeploymentStatus, Description, EnvChange, ReleaseId,
+    AppName, Build, Deadline, Deployment, DeploymentId, DeploymentStatus, Description, EnvChange,
+    Release, ReleaseId, ReleaseStatus,
 };
-use crate::events::EventKind;
+use crate::events::EventPayload;
+use crate::store::event_log::{record_for, record_release};
+use crate::store::rows::apps::{lock, parse_app, AppRow};
+use crate::store::rows::deployments::{find, open_for, DeploymentRow};
+use crate::store::rows::new_releases::{build_in, change_env_in, rollback_release_in, NewBuild};
+use crate::store::rows::now;
+use crate::store::rows::releases::find_release;
+use crate::store::schema::deployments;
+use crate::store::{DbConnection, Store, StoreError};
 use crate::trace_context::parse_traceparent;
 use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde_json::json;
 
 /// How a promotion runs; what is left out comes from the app (deadline)
 /// and the manifest (strategy).
@@ -64,6 +64,7 @@ impl Store {
         let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
             let (build, mut release) = build_in(conn, keys, app_row, build, actor)?;
+            record_release(conn, &release, Some(&build), None, actor)?;
             let deployment = start_in(conn, app_row, &release.id, options, actor)?;
             release.status = ReleaseStatus::Promoting;
             Ok((build, release, deployment))
@@ -82,10 +83,12 @@ impl Store {
     ) -> Result<Option<(Release, Deployment)>, StoreError> {
         let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
-            let Some(mut release) = change_env_in(conn, keys, app_row, change, description, actor)?
+            let Some((mut release, diff)) =
+                change_env_in(conn, keys, app_row, change, description, actor)?
             else {
                 return Ok(None);
             };
+            record_release(conn, &release, None, Some(&diff), actor)?;
             let deployment = start_in(conn, app_row, &release.id, options, actor)?;
             release.status = ReleaseStatus::Promoting;
             Ok(Some((release, deployment)))
@@ -104,6 +107,7 @@ impl Store {
         let keys = self.keyring()?;
         self.start(app, |conn, app_row| {
             let mut release = rollback_release_in(conn, keys, app_row, to, actor)?;
+            record_release(conn, &release, None, None, actor)?;
             let deployment = start_in(conn, app_row, &release.id, options, actor)?;
             release.status = ReleaseStatus::Promoting;
             Ok((release, deployment))
@@ -188,15 +192,8 @@ fn start_in(
         .execute(conn)?;
     let row = find(conn, &id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?;
     let deployment = Deployment::try_from(row)?;
-    let data = json!({ "deployment": deployment });
-    record_for(
-        conn,
-        &app,
-        Some(&id),
-        EventKind::DeploymentCreated,
-        data,
-        actor,
-    )?;
+    let payload = EventPayload::deployment(deployment.clone());
+    record_for(conn, &app, Some(&id), payload, actor)?;
     Ok(deployment)
 }
 

@@ -2,13 +2,14 @@
 //! row for one worker until `locked_until`; a worker that dies leaves the
 //! lock to expire and another picks it up.
 
-use super::deliveries::DeliveryRow;
-use super::records::now;
-use super::schema::{deliveries, webhooks};
-use super::webhooks::WebhookRow;
-use super::{Store, StoreError};
 use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId, WebhookKind};
+use crate::events::BodyKind;
 use crate::secret::Secret;
+use crate::store::rows::deliveries::DeliveryRow;
+use crate::store::rows::now;
+use crate::store::rows::webhooks::WebhookRow;
+use crate::store::schema::{deliveries, webhooks};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ pub struct DueDelivery {
     pub secrets: Vec<Secret<String>>,
     /// The `webhook-id` header: stable across attempts and redeliveries.
     pub event: EventId,
-    pub event_type: String,
+    pub event_type: BodyKind,
     pub payload: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
@@ -165,7 +166,8 @@ impl Store {
                         secrets: webhook.signing_secrets(keys, now)?,
                         url: webhook.url,
                         event: EventId::parse(&delivery.event).map_err(corrupt)?,
-                        event_type: delivery.event_type,
+                        event_type: BodyKind::parse(&delivery.event_type)
+                            .map_err(StoreError::corrupt)?,
                         payload: delivery.payload,
                         attempts: u32::try_from(delivery.attempts).unwrap_or(0),
                         traceparent: delivery.traceparent,

@@ -2,26 +2,24 @@
 //! rollback under way): `deployment.progress` events beside the state
 //! changes, so people following a deployment see what it is doing.
 
-use super::deployments::Deployment;
-use super::events::record_for;
-use super::{Store, StoreError};
-use crate::events::EventKind;
+use crate::domain::Deployment;
+use crate::events::{EventPayload, Progress};
+use crate::store::event_log::record_for;
+use crate::store::{Store, StoreError};
 
 impl Store {
-    /// Records one step of `deployment`'s rollout. `data` says what
-    /// happened (`{"step": "wave", ...}`); it never holds env values.
+    /// Records one step of `deployment`'s rollout.
     pub fn record_progress(
         &self,
         deployment: &Deployment,
-        data: serde_json::Value,
+        step: &Progress,
     ) -> Result<(), StoreError> {
         self.write(|conn| {
             record_for(
                 conn,
                 &deployment.app,
                 Some(&deployment.id),
-                EventKind::DeploymentProgress,
-                data.clone(),
+                EventPayload::DeploymentProgress(step.clone()),
                 &deployment.actor,
             )
             .map(|_| ())

@@ -5,17 +5,16 @@
 //! for good (see the worker's `teardown.rs`). Events stay: they are the
 //! audit trail.
 
-use super::apps::{live, not_found};
-use super::deployments::{find, open_for, Deployment};
-use super::events::{record, record_for};
-use super::records::now;
-use super::schema::{apps, builds, deployments, domains, releases};
-use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, DeploymentId, DeploymentStatus};
-use crate::events::EventKind;
+use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus};
+use crate::events::{AppDeleted, EventPayload};
+use crate::store::event_log::{record, record_for};
+use crate::store::rows::apps::{live, not_found};
+use crate::store::rows::deployments::{find, open_for};
+use crate::store::rows::now;
+use crate::store::schema::{apps, builds, deployments, domains, releases};
+use crate::store::{DbConnection, Store, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::json;
 
 /// Why a deployment ended when its app was deleted.
 pub const APP_DELETED: &str = "app deleted";
@@ -47,19 +46,14 @@ impl Store {
                 let id = DeploymentId::parse(&open.id).map_err(StoreError::corrupt)?;
                 end_deployment(conn, name, &id, actor)?;
             }
-            record(
-                conn,
-                name,
-                EventKind::AppDeleted,
-                json!({ "app": name }),
-                actor,
-            )?;
+            let deleted = AppDeleted { app: name.clone() };
+            record(conn, name, EventPayload::AppDeleted(deleted), actor)?;
             Ok(())
         })
     }
 
     /// Every deleted app whose rows are still there, oldest deletion first.
-    pub fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+    pub fn list_tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
         self.read(|conn| {
             let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = apps::table
                 .filter(apps::deleted_at.is_not_null())
@@ -144,8 +138,7 @@ fn end_deployment(
     let deployment = Deployment::try_from(
         find(conn, id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?,
     )?;
-    let kind = EventKind::for_deployment(DeploymentStatus::Failed);
-    let data = json!({ "deployment": deployment });
-    record_for(conn, app, Some(id), kind, data, actor)?;
+    let payload = EventPayload::deployment(deployment.clone());
+    record_for(conn, app, Some(id), payload, actor)?;
     Ok(deployment)
 }

@@ -6,10 +6,9 @@
 //! current key, in batches of one transaction each; values already under
 //! it are left alone, so running it again changes nothing.
 
-use super::idempotency::RESPONSE;
-use super::records::now;
+use super::rows::now;
 use super::schema::{idempotency_keys, releases, seal_check, webhooks};
-use super::sealed::reseal;
+use super::sealed::{reseal, RESPONSE};
 use super::{Backend, DbConnection, Store, StoreError};
 use crate::seal::{Keyring, Purpose, SealError};
 use diesel::prelude::*;

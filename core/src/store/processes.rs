@@ -1,18 +1,19 @@
-//! Supervision: which worker keeps each app's instances running between
+//! Processes and their supervision: which worker keeps each app's instances running between
 //! deployments (a lease per app in `supervisors`), what it last saw running
 //! (`processes`, for the API), and the crashes it reports (`app.crashed`).
 
-use super::deployments::open_statuses;
-use super::events::record;
-use super::records::now;
+use super::event_log::record;
+use super::rows::apps as app_rows;
+use super::rows::deployments::open_statuses;
+use super::rows::now;
+use super::rows::processes::{Process, ProcessRow};
 use super::schema::{apps, deployments, processes, supervisors};
-use super::{Store, StoreError};
-use crate::domain::{AppName, ReleaseId, ServiceName};
-use crate::events::EventKind;
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use super::{DbConnection, Store, StoreError};
+use crate::domain::{AppName, ReleaseId};
+use crate::events::{AppCrashed, EventPayload};
+use chrono::TimeDelta;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
 
 /// The actor of what workers do on their own (restarts, crash reports).
 pub const WORKER_ACTOR: &str = "slipway";
@@ -25,71 +26,6 @@ pub struct Supervised {
     /// No deployment is under way: the supervisor may start and stop
     /// instances. While one is, it only reports what runs.
     pub idle: bool,
-}
-
-/// Where an instance is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProcessStatus {
-    /// Running, not yet seen passing its health check.
-    Starting,
-    /// Running and healthy (or without a health check).
-    Running,
-    /// Exited on its own; waiting out its backoff before a restart.
-    Crashed,
-    /// Signalled to stop (a rollout replacing it), not yet gone.
-    Stopping,
-}
-
-impl ProcessStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessStatus::Starting => "starting",
-            ProcessStatus::Running => "running",
-            ProcessStatus::Crashed => "crashed",
-            ProcessStatus::Stopping => "stopping",
-        }
-    }
-
-    fn parse(s: &str) -> Result<ProcessStatus, StoreError> {
-        [
-            ProcessStatus::Starting,
-            ProcessStatus::Running,
-            ProcessStatus::Crashed,
-            ProcessStatus::Stopping,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-        .ok_or_else(|| StoreError::corrupt(format!("unknown process status {s:?}")))
-    }
-}
-
-/// One instance of an app, as `GET /apps/{app}/processes` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Process {
-    pub id: String,
-    pub service: ServiceName,
-    pub release: ReleaseId,
-    pub status: ProcessStatus,
-    /// How often this service's instances were restarted since they last
-    /// ran steadily.
-    pub restarts: u32,
-    /// The port it listens on (on the worker's machine), if any.
-    pub port: Option<u16>,
-    pub started_at: DateTime<Utc>,
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = processes)]
-struct ProcessRow {
-    id: String,
-    app: String,
-    service: String,
-    release: String,
-    status: String,
-    restarts: i32,
-    port: Option<i32>,
-    started_at: NaiveDateTime,
 }
 
 impl Store {
@@ -127,7 +63,7 @@ impl Store {
     }
 
     /// The apps `owner` supervises, as they are now, without renewing.
-    pub fn supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
+    pub fn list_supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
         self.read(|conn| {
             let held: Vec<(String, Option<String>)> = supervisors::table
                 .inner_join(apps::table.on(apps::name.eq(supervisors::app)))
@@ -241,7 +177,7 @@ impl Store {
         self.write(|conn| {
             diesel::delete(processes::table.filter(processes::app.eq(app.as_str())))
                 .execute(conn)?;
-            if super::apps::exists(conn, app).is_ok() {
+            if app_rows::exists(conn, app).is_ok() {
                 // One by one: the SQLite side of the connection has no batch insert.
                 for row in &rows {
                     diesel::insert_into(processes::table)
@@ -254,9 +190,9 @@ impl Store {
     }
 
     /// What runs of `app`, by service and age; `NotFound` without the app.
-    pub fn processes(&self, app: &AppName) -> Result<Vec<Process>, StoreError> {
+    pub fn list_processes(&self, app: &AppName) -> Result<Vec<Process>, StoreError> {
         self.read(|conn| {
-            super::apps::exists(conn, app)?;
+            app_rows::exists(conn, app)?;
             let rows: Vec<ProcessRow> = processes::table
                 .filter(processes::app.eq(app.as_str()))
                 .order((processes::service, processes::started_at, processes::id))
@@ -266,19 +202,21 @@ impl Store {
         })
     }
 
-    /// Records that an instance of `app` crashed (`app.crashed`, delivered
-    /// to webhooks like any event); `data` says which and what happens next.
-    pub fn record_crash(&self, app: &AppName, data: serde_json::Value) -> Result<(), StoreError> {
+    /// Records that an instance of `crash.app` crashed (`app.crashed`,
+    /// delivered to webhooks like any event): which, and what happens next.
+    pub fn record_crash(&self, crash: &AppCrashed) -> Result<(), StoreError> {
+        let app = &crash.app;
         self.write(|conn| {
-            super::apps::exists(conn, app)?;
-            record(conn, app, EventKind::AppCrashed, data.clone(), WORKER_ACTOR)?;
+            app_rows::exists(conn, app)?;
+            let payload = EventPayload::AppCrashed(crash.clone());
+            record(conn, app, payload, WORKER_ACTOR)?;
             Ok(())
         })
     }
 }
 
 /// The apps with a deployment under way.
-fn busy_apps(conn: &mut super::DbConnection) -> Result<Vec<String>, StoreError> {
+fn busy_apps(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     Ok(deployments::table
         .filter(deployments::status.eq_any(open_statuses()))
         .select(deployments::app)
@@ -297,20 +235,4 @@ fn supervised(
             .transpose()?,
         app: AppName::parse(&app).map_err(StoreError::corrupt)?,
     })
-}
-
-impl TryFrom<ProcessRow> for Process {
-    type Error = StoreError;
-    fn try_from(row: ProcessRow) -> Result<Self, StoreError> {
-        let corrupt = StoreError::corrupt;
-        Ok(Process {
-            status: ProcessStatus::parse(&row.status)?,
-            id: row.id,
-            service: ServiceName::parse(&row.service).map_err(corrupt)?,
-            release: ReleaseId::parse(&row.release).map_err(corrupt)?,
-            restarts: u32::try_from(row.restarts).unwrap_or(0),
-            port: row.port.and_then(|p| u16::try_from(p).ok()),
-            started_at: row.started_at.and_utc(),
-        })
-    }
 }

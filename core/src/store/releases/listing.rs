@@ -1,18 +1,20 @@
 //! Reading builds, releases and env back: listings newest first, one item,
 //! and each release's status (`active`, `promoting`, `failed`).
 
-use super::apps;
-use super::records::{Build, BuildRow, Release, ReleaseRow, ReleaseStatus};
-use super::schema::{builds, deployments, releases};
-use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, BuildId, DeploymentStatus, Env, ReleaseId};
-use crate::seal::Keyring;
+use crate::domain::{
+    AppName, Build, BuildId, DeploymentStatus, Env, Release, ReleaseId, ReleaseStatus,
+};
+use crate::store::rows::apps;
+use crate::store::rows::builds::{find_build, BuildRow};
+use crate::store::rows::releases::{find_release, latest, parse_release, ReleaseRow};
+use crate::store::schema::{builds, deployments, releases};
+use crate::store::{DbConnection, Store, StoreError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
 impl Store {
     /// The env of the latest release and that release's id.
-    pub fn env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
+    pub fn get_env(&self, app: &AppName) -> Result<(Env, Option<ReleaseId>), StoreError> {
         let keys = self.keyring()?;
         self.read(|conn| {
             apps::exists(conn, app)?;
@@ -140,68 +142,4 @@ fn release_statuses<'a>(
         }
     }
     Ok(statuses)
-}
-
-/// The latest created release of the app (highest sequence).
-pub(super) fn latest(
-    conn: &mut DbConnection,
-    app: &AppName,
-) -> Result<Option<ReleaseRow>, StoreError> {
-    Ok(releases::table
-        .filter(releases::app.eq(app.as_str()))
-        .order(releases::seq.desc())
-        .select(ReleaseRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-/// The latest created release and its env (empty before the first release):
-/// where every new release starts (rule 1).
-pub(super) fn latest_with_env(
-    conn: &mut DbConnection,
-    keys: &Keyring,
-    app: &AppName,
-) -> Result<(Option<ReleaseRow>, Env), StoreError> {
-    let base = latest(conn, app)?;
-    let env = match &base {
-        Some(row) => row.env(keys)?,
-        None => Env::empty(),
-    };
-    Ok((base, env))
-}
-
-pub(super) fn find_release(
-    conn: &mut DbConnection,
-    app: &AppName,
-    id: &ReleaseId,
-) -> Result<ReleaseRow, StoreError> {
-    releases::table
-        .filter(releases::id.eq(id.as_str()))
-        .filter(releases::app.eq(app.as_str()))
-        .select(ReleaseRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("release `{id}` not found in app `{app}`")))
-}
-
-pub(super) fn find_build(
-    conn: &mut DbConnection,
-    app: &AppName,
-    id: &BuildId,
-) -> Result<BuildRow, StoreError> {
-    builds::table
-        .filter(builds::id.eq(id.as_str()))
-        .filter(builds::app.eq(app.as_str()))
-        .select(BuildRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("build `{id}` not found in app `{app}`")))
-}
-
-pub(super) fn parse_build(id: &str) -> Result<BuildId, StoreError> {
-    BuildId::parse(id).map_err(StoreError::corrupt)
-}
-
-pub(super) fn parse_release(id: &str) -> Result<ReleaseId, StoreError> {
-    ReleaseId::parse(id).map_err(StoreError::corrupt)
 }

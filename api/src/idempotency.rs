@@ -53,7 +53,7 @@ pub async fn idempotency(
     let token = caller.identity.token.clone();
     let (lookup_key, lookup_print) = (key.clone(), fingerprint.clone());
     let prior = state
-        .db(move |store| store.idempotency_prior(&token, &lookup_key, &lookup_print))
+        .db(move |store| store.get_idempotency_prior(&token, &lookup_key, &lookup_print))
         .await?;
     match prior {
         Prior::New => {}

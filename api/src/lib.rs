@@ -16,7 +16,8 @@ pub mod tracing_mw;
 pub use error::ApiError;
 pub use routes::metrics::metrics_only_server;
 pub use startup::{
-    ApiConfig, Application, StartError, ADMIN_TOKEN_NAME, DEFAULT_WRITE_RATE_PER_MINUTE,
+    ApiConfig, ApiSettings, Application, StartError, ADMIN_TOKEN_NAME,
+    DEFAULT_WRITE_RATE_PER_MINUTE,
 };
 
 /// Request bodies over this size are refused with 413: builds, releases,

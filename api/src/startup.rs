@@ -10,10 +10,10 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use slipway_core::domain::RouterUrl;
-use slipway_core::jobs::JobQueue;
 use slipway_core::metrics::Metrics;
 use slipway_core::secret::{hash_token, Secret};
 use slipway_core::store::{Store, StoreError};
+use slipway_queue::JobQueue;
 use std::net::{SocketAddr, TcpListener};
 
 /// The name of the token configured by `SLIPWAY_ADMIN_TOKEN`, recorded as
@@ -34,6 +34,31 @@ pub struct ApiConfig {
     /// Where users reach the router (`SLIPWAY_ROUTER_URL`): apps show their
     /// services' URLs under it. None: services are shown without URLs.
     pub router_url: Option<RouterUrl>,
+}
+
+/// Everything the API server runs with: its configuration and what it
+/// shares with the rest of the process.
+pub struct ApiSettings {
+    pub config: ApiConfig,
+    /// A migrated store.
+    pub store: Store,
+    /// Where deployments are queued for workers.
+    pub queue: JobQueue,
+    /// The process's metrics, served at `/metrics`; shared with the workers
+    /// when they run in the same process.
+    pub metrics: Metrics,
+}
+
+impl ApiSettings {
+    /// Settings with a metrics registry of the server's own.
+    pub fn new(config: ApiConfig, store: Store, queue: JobQueue) -> ApiSettings {
+        ApiSettings {
+            config,
+            store,
+            queue,
+            metrics: Metrics::new(),
+        }
+    }
 }
 
 /// Writes a minute per token unless configured otherwise: enough for any CI
@@ -62,22 +87,13 @@ pub struct Application {
 
 impl Application {
     /// Registers the admin token and binds the listener. The store must be migrated.
-    pub async fn build(
-        config: ApiConfig,
-        store: Store,
-        queue: JobQueue,
-    ) -> Result<Application, StartError> {
-        Self::build_with_metrics(config, store, queue, Metrics::new()).await
-    }
-
-    /// [`Application::build`], recording into the process's `metrics`
-    /// (shared with the workers of the same process).
-    pub async fn build_with_metrics(
-        config: ApiConfig,
-        store: Store,
-        queue: JobQueue,
-        metrics: Metrics,
-    ) -> Result<Application, StartError> {
+    pub async fn build(settings: ApiSettings) -> Result<Application, StartError> {
+        let ApiSettings {
+            config,
+            store,
+            queue,
+            metrics,
+        } = settings;
         let hash = hash_token(config.admin_token.expose());
         let admin_store = store.clone();
         tokio::task::spawn_blocking(move || {

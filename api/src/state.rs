@@ -3,8 +3,8 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use slipway_core::jobs::JobQueue;
 use slipway_core::store::{Store, StoreError};
+use slipway_queue::JobQueue;
 
 pub struct AppState {
     pub store: Store,

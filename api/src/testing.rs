@@ -3,14 +3,14 @@
 //! [`TestApp`] speaks to it as CI would. What needs only `core` (databases,
 //! manifests, `wait_until`) is in `slipway_core::testing`.
 
-use crate::{ApiConfig, Application};
+use crate::{ApiConfig, ApiSettings, Application};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use slipway_core::domain::{AppName, RouterUrl};
-use slipway_core::jobs::{InProcessJobs, JobQueue};
 use slipway_core::secret::generate_token;
 use slipway_core::store::{Backend, Store};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
+use slipway_queue::{InProcessJobs, JobQueue};
 
 /// A running API, its database and a client of it.
 pub struct TestApp {
@@ -73,7 +73,7 @@ async fn spawn_app_over(
         router_url,
     };
     let (queue, jobs) = JobQueue::in_process();
-    let app = Application::build(config, store.clone(), queue)
+    let app = Application::build(ApiSettings::new(config, store.clone(), queue))
         .await
         .expect("build the API");
     let url = format!("http://{}", app.local_addr());
@@ -175,7 +175,7 @@ impl TestApp {
     /// How many events the app has, read straight from the store.
     pub fn event_count(&self, app: &str) -> usize {
         let app = AppName::parse(app).unwrap();
-        self.store.events(Some(&app)).unwrap().len()
+        self.store.list_events(Some(&app)).unwrap().len()
     }
 }
 

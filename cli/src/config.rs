@@ -1,14 +1,17 @@
-//! Configuration shared by the commands, from flags or `SLIPWAY_*` variables.
-//! Secrets (the admin token, the database URL) are read from the environment
-//! and never echoed.
+//! Configuration of the commands, read from the environment here and nowhere
+//! else: one settings type per server process ([`ApiServerSettings`],
+//! [`WorkerServerSettings`]; `dev`'s is `DevArgs`), built by clap from flags
+//! or `SLIPWAY_*` variables out of the argument groups below. The secrets
+//! that have no flag (the admin token, the secret keys) are read by the
+//! functions at the end of the file. Secrets are never echoed.
 
 use anyhow::Context;
 use clap::Args;
 use slipway_core::domain::RouterUrl;
-use slipway_core::jobs::JobQueue;
 use slipway_core::secret::Secret;
 use slipway_core::store::Store;
-use slipway_worker::queue::ConsumerConfig;
+use slipway_queue::ConsumerConfig;
+use slipway_queue::JobQueue;
 use slipway_worker::router::{Router, RouterConfig};
 use slipway_worker::runtime::local::{LocalRuntime, UidRange, Users};
 use slipway_worker::webhooks::schedule::parse_duration;
@@ -21,6 +24,38 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Shortest admin token accepted: anything shorter is guessable.
 const MIN_TOKEN_LEN: usize = 16;
+const ADMIN_TOKEN_VAR: &str = "SLIPWAY_ADMIN_TOKEN";
+/// The secret key that seals secrets at rest, and the one it replaces.
+pub const KEY_VAR: &str = "SLIPWAY_SECRET_KEY";
+pub const PREVIOUS_VAR: &str = "SLIPWAY_SECRET_KEY_PREVIOUS";
+
+// `slipway server api`: what its variant's doc comment says.
+#[derive(Debug, Args)]
+pub struct ApiServerSettings {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub router: RouterUrlArgs,
+}
+
+// `slipway server worker`: what its variant's doc comment says.
+#[derive(Debug, Args)]
+pub struct WorkerServerSettings {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
 
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
@@ -90,19 +125,6 @@ pub fn router_url_for(listen: SocketAddr) -> RouterUrl {
 /// The router URL check, with its message alone (clap names the flag).
 fn parse_router_url(raw: &str) -> Result<RouterUrl, String> {
     RouterUrl::parse(raw).map_err(|err| err.message)
-}
-
-/// `SLIPWAY_ADMIN_TOKEN`, when set; refused when too short to be safe.
-pub fn admin_token_from_env() -> anyhow::Result<Option<Secret<String>>> {
-    let Some(token) = std::env::var_os("SLIPWAY_ADMIN_TOKEN") else {
-        return Ok(None);
-    };
-    let token = token
-        .into_string()
-        .ok()
-        .context("SLIPWAY_ADMIN_TOKEN is not valid UTF-8")?;
-    check_token(&token).context("SLIPWAY_ADMIN_TOKEN is unusable")?;
-    Ok(Some(Secret::new(token)))
 }
 
 pub fn check_token(token: &str) -> anyhow::Result<()> {
@@ -244,6 +266,37 @@ impl WebhookArgs {
             ..DeliveryConfig::default()
         }
     }
+}
+
+/// `SLIPWAY_ADMIN_TOKEN`, when set; refused when too short to be safe.
+pub fn admin_token_from_env() -> anyhow::Result<Option<Secret<String>>> {
+    let Some(token) = env_var(ADMIN_TOKEN_VAR)? else {
+        return Ok(None);
+    };
+    check_token(&token).with_context(|| format!("{ADMIN_TOKEN_VAR} is unusable"))?;
+    Ok(Some(Secret::new(token)))
+}
+
+/// `SLIPWAY_SECRET_KEY` and `SLIPWAY_SECRET_KEY_PREVIOUS` as given (base64),
+/// when the first is set; empty counts as unset (compose passes `${X:-}` so).
+pub fn secret_keys_from_env() -> anyhow::Result<Option<(String, Option<String>)>> {
+    let set = |name| Ok::<_, anyhow::Error>(env_var(name)?.filter(|v| !v.trim().is_empty()));
+    let Some(current) = set(KEY_VAR)? else {
+        return Ok(None);
+    };
+    Ok(Some((current, set(PREVIOUS_VAR)?)))
+}
+
+/// A variable's value, when set; refused when not UTF-8.
+fn env_var(name: &str) -> anyhow::Result<Option<String>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let value = value
+        .into_string()
+        .ok()
+        .with_context(|| format!("{name} is not valid UTF-8"))?;
+    Ok(Some(value))
 }
 
 /// Resolves on SIGINT or SIGTERM.

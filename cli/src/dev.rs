@@ -4,18 +4,18 @@
 //! SLIPWAY_ADMIN_TOKEN and SLIPWAY_SECRET_KEY are set.
 
 use crate::config::{
-    admin_token_from_env, check_token, router_url_for, ListenArgs, LocalRuntimeArgs, RouterArgs,
-    RouterListen, WebhookArgs,
+    admin_token_from_env, check_token, router_url_for, DatabaseArgs, ListenArgs, LocalRuntimeArgs,
+    RouterArgs, RouterListen, WebhookArgs,
 };
+use crate::keys::{dev_keyring, kept_or_new};
+use crate::startup::{prepare, QueueChoice};
 use anyhow::Context;
 use clap::Args;
-use slipway_api::{ApiConfig, Application};
-use slipway_core::jobs::JobQueue;
+use slipway_api::{ApiConfig, ApiSettings, Application};
 use slipway_core::metrics::Metrics;
 use slipway_core::secret::{generate_token, Secret};
-use slipway_core::store::Store;
-use slipway_worker::queue::ConsumerConfig;
-use slipway_worker::run::Workers;
+use slipway_queue::ConsumerConfig;
+use slipway_worker::run::{WorkerApp, WorkerSettings};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -65,20 +65,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     keep_private(&db_path)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o711))
         .with_context(|| format!("cannot set the mode of the data dir {}", dir.display()))?;
-    let db_url = format!(
-        "sqlite://{}",
-        db_path
-            .to_str()
-            .context("the data dir path must be valid UTF-8")?
-    );
-    let keyring = crate::keys::dev_keyring(&dir.join(KEY_FILE))?;
-    let store = tokio::task::spawn_blocking(move || Store::connect(&db_url, 1)).await??;
-    let store = store.with_keyring(keyring);
-    crate::migrate(&store).await?;
-    crate::keys::verify(&store).await?;
+    let database = DatabaseArgs {
+        database_url: format!(
+            "sqlite://{}",
+            db_path
+                .to_str()
+                .context("the data dir path must be valid UTF-8")?
+        ),
+        pool_size: 1,
+    };
+    let keyring = dev_keyring(&dir.join(KEY_FILE))?;
+    let opened = prepare(&database, Some(keyring), QueueChoice::InProcess).await?;
+    let (store, (queue, jobs)) = (opened.store, opened.queue.context("dev needs a queue")?);
 
     let runtime = Arc::new(args.local.runtime(dir)?);
-    let (queue, jobs) = JobQueue::in_process();
     let router = args.router.bind(ROUTER_LISTEN).await?;
     // Where users reach the router: as configured, else its own address.
     let router_url = match (args.router.url.router_url.clone(), &router) {
@@ -98,24 +98,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     // One registry for the whole process: /metrics shows the workers' too.
     let metrics = Metrics::new();
-    let app =
-        Application::build_with_metrics(config, store.clone(), queue.clone(), metrics.clone())
-            .await?;
-    let consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
-    let lease = Duration::from_secs(15);
-    let mut workers = Workers::start_with_metrics(
-        store.clone(),
-        queue,
-        jobs.into(),
-        runtime.clone(),
-        consumer,
-        lease,
-        metrics,
-    );
-    workers.deliver_webhooks(store.clone(), delivery)?;
-    if let Some(router) = router {
-        workers.route(store.clone(), router);
-    }
+    let mut api = ApiSettings::new(config, store.clone(), queue.clone());
+    api.metrics = metrics.clone();
+    let app = Application::build(api).await?;
+    let mut worker = WorkerSettings::new(store, queue, jobs, runtime.clone());
+    worker.consumer = ConsumerConfig::new(ConsumerConfig::unique_worker_name("dev"));
+    worker.metrics = metrics;
+    worker.webhooks = Some(delivery);
+    worker.router = router;
+    let worker = WorkerApp::build(worker)?;
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");
     println!("  API:   {url}");
@@ -126,10 +117,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!("  Apps:  {example}");
     }
     println!("Try:    curl -u :{token_shown} {url}/apps");
-    let served = app.run_until_stopped().await;
+    // The worker runs until the API has stopped (SIGINT or SIGTERM).
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = async {
+        let served = app.run_until_stopped().await;
+        let _ = stop.send(());
+        served
+    };
+    let worker = worker.run_until_stopped(async {
+        let _ = stopped.await;
+    });
+    let (served, ()) = tokio::join!(api, worker);
     // Everything runs in this process: stop the apps' instances with it
     // (at the next start the supervisor brings the active releases back up).
-    workers.stop().await;
     runtime.stop_all(STOP_GRACE).await;
     Ok(served?)
 }
@@ -150,7 +150,7 @@ fn keep_private(path: &Path) -> anyhow::Result<()> {
 
 /// Reads the kept token, or makes one and keeps it readable by its owner only.
 fn load_or_create_token(path: &Path) -> anyhow::Result<Secret<String>> {
-    let token = crate::keys::kept_or_new(path, || Ok(generate_token()))?;
+    let token = kept_or_new(path, || Ok(generate_token()))?;
     check_token(token.expose()).with_context(|| format!("{} is unusable", path.display()))?;
     Ok(token)
 }

@@ -3,28 +3,25 @@
 //! for the servers and `slipway rekey`; `slipway dev` keeps a generated one
 //! in its data dir. Neither the keys nor anything they seal is ever printed.
 
-use crate::config::DatabaseArgs;
+use crate::config::{secret_keys_from_env, DatabaseArgs, KEY_VAR, PREVIOUS_VAR};
+use crate::startup::{prepare, wrong_key, QueueChoice};
 use anyhow::Context;
 use slipway_core::seal::{generate_key, Keyring};
 use slipway_core::secret::Secret;
-use slipway_core::store::{Store, StoreError};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-const KEY_VAR: &str = "SLIPWAY_SECRET_KEY";
-const PREVIOUS_VAR: &str = "SLIPWAY_SECRET_KEY_PREVIOUS";
 /// Rows `rekey` re-seals per transaction.
 const REKEY_BATCH: usize = 500;
 const MAKE_ONE: &str = "make one with `openssl rand -base64 32`";
 
 /// The keyring from the environment; `None` when SLIPWAY_SECRET_KEY is unset.
 fn keyring_from_env() -> anyhow::Result<Option<Keyring>> {
-    let Some(current) = var(KEY_VAR)? else {
+    let Some((current, previous)) = secret_keys_from_env()? else {
         return Ok(None);
     };
-    let previous = var(PREVIOUS_VAR)?;
     // Parsed one at a time so the error names the variable at fault.
     Keyring::from_base64(&current, None)
         .with_context(|| format!("{KEY_VAR} is unusable ({MAKE_ONE})"))?;
@@ -34,18 +31,6 @@ fn keyring_from_env() -> anyhow::Result<Option<Keyring>> {
     }
     let keyring = Keyring::from_base64(&current, previous.as_deref())?;
     Ok(Some(keyring))
-}
-
-/// A variable's value; empty counts as unset (compose passes `${X:-}` so).
-fn var(name: &str) -> anyhow::Result<Option<String>> {
-    let Some(value) = std::env::var_os(name) else {
-        return Ok(None);
-    };
-    let value = value
-        .into_string()
-        .ok()
-        .with_context(|| format!("{name} is not valid UTF-8"))?;
-    Ok(Some(value).filter(|v| !v.trim().is_empty()))
 }
 
 /// The keyring a server or `rekey` needs: SLIPWAY_SECRET_KEY must be set.
@@ -68,19 +53,11 @@ pub fn dev_keyring(path: &Path) -> anyhow::Result<Keyring> {
         .with_context(|| format!("{} is unusable", path.display()))
 }
 
-/// Opens the database's key check with the keyring (writing it on a first
-/// start): a wrong key stops the process here, before anything is served.
-pub async fn verify(store: &Store) -> anyhow::Result<()> {
-    let store = store.clone();
-    let checked = tokio::task::spawn_blocking(move || store.verify_keyring()).await?;
-    checked.map_err(wrong_key)
-}
-
 /// `slipway rekey`: every sealed value re-sealed under the current key.
 pub async fn rekey(database: &DatabaseArgs) -> anyhow::Result<()> {
     let keyring = required_keyring("rekey")?;
-    let store = database.open().await?.with_keyring(keyring);
-    crate::migrate(&store).await?;
+    let opened = prepare(database, None, QueueChoice::None).await?;
+    let store = opened.store.with_keyring(keyring);
     let done = tokio::task::spawn_blocking(move || store.rekey(REKEY_BATCH))
         .await?
         .map_err(wrong_key)?;
@@ -94,16 +71,6 @@ pub async fn rekey(database: &DatabaseArgs) -> anyhow::Result<()> {
         u8::from(done.key_check)
     );
     Ok(())
-}
-
-fn wrong_key(err: StoreError) -> anyhow::Error {
-    match err {
-        StoreError::WrongKey(reason) => anyhow::anyhow!(
-            "{KEY_VAR} does not open this database's secrets: {reason}; \
-             set the key it was sealed with (as {PREVIOUS_VAR} while rotating)"
-        ),
-        other => other.into(),
-    }
 }
 
 /// The secret kept in `path`, or `make`'s, written there first, readable by

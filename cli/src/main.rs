@@ -6,18 +6,13 @@ mod client;
 mod config;
 mod dev;
 mod keys;
+mod servers;
+mod startup;
 mod telemetry;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::{
-    admin_token_from_env, shutdown_signal, DatabaseArgs, ListenArgs, QueueArgs, RouterListen,
-    RouterUrlArgs, WebhookArgs, WorkerArgs,
-};
-use slipway_api::{ApiConfig, Application};
-use slipway_core::store::Store;
-use slipway_worker::queue::JobSource;
-use slipway_worker::run::Workers;
+use config::{ApiServerSettings, DatabaseArgs, WorkerServerSettings};
+use startup::{prepare, QueueChoice};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -61,29 +56,9 @@ enum Command {
 enum Server {
     /// The HTTP API (PostgreSQL from SLIPWAY_DATABASE_URL, Redis from
     /// SLIPWAY_REDIS_URL, admin token from SLIPWAY_ADMIN_TOKEN)
-    Api {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
-        queue: QueueArgs,
-        #[command(flatten)]
-        listen: ListenArgs,
-        #[command(flatten)]
-        webhooks: WebhookArgs,
-        #[command(flatten)]
-        router: RouterUrlArgs,
-    },
+    Api(ApiServerSettings),
     /// The rollout worker and reconciler (several may run)
-    Worker {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
-        queue: QueueArgs,
-        #[command(flatten)]
-        worker: WorkerArgs,
-        #[command(flatten)]
-        webhooks: WebhookArgs,
-    },
+    Worker(WorkerServerSettings),
 }
 
 fn main() -> ExitCode {
@@ -94,8 +69,8 @@ fn main() -> ExitCode {
     // The client's own output is its messages: only warnings are logged.
     let (level, service) = match &cli.command {
         Command::Client(_) => ("warn", None),
-        Command::Server(Server::Api { .. }) => ("info", Some("slipway-api")),
-        Command::Server(Server::Worker { .. }) => ("info", Some("slipway-worker")),
+        Command::Server(Server::Api(_)) => ("info", Some("slipway-api")),
+        Command::Server(Server::Worker(_)) => ("info", Some("slipway-worker")),
         Command::Dev(_) | Command::Migrate { .. } | Command::Rekey { .. } => {
             ("info", Some("slipway"))
         }
@@ -104,7 +79,7 @@ fn main() -> ExitCode {
     // app, even one running as the same user, may read their env or memory.
     if matches!(
         &cli.command,
-        Command::Dev(_) | Command::Server(Server::Worker { .. })
+        Command::Dev(_) | Command::Server(Server::Worker(_))
     ) {
         if let Err(err) = slipway_worker::runtime::local::protect_this_process() {
             return fail(err.into());
@@ -185,93 +160,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => client::run(cli.global, command).await,
         Command::Dev(args) => dev::run(args).await,
         Command::Migrate { database } => {
-            let store = database.open().await?;
-            let ran = migrate(&store).await?;
-            println!("Applied {ran} migration(s).");
+            let opened = prepare(&database, None, QueueChoice::None).await?;
+            println!("Applied {} migration(s).", opened.migrations);
             Ok(())
         }
         Command::Rekey { database } => keys::rekey(&database).await,
-        Command::Server(Server::Api {
-            database,
-            queue,
-            listen,
-            webhooks,
-            router,
-        }) => {
-            let admin_token = admin_token_from_env()?
-                .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
-            let keyring = keys::required_keyring("server api")?;
-            let store = database.open().await?.with_keyring(keyring);
-            migrate(&store).await?;
-            keys::verify(&store).await?;
-            let queue = queue.open().await?;
-            let config = ApiConfig {
-                listen: listen.listen.clone(),
-                admin_token,
-                allow_private_webhooks: webhooks.delivery(false).allow_private,
-                write_rate_per_minute: listen.rate_limit,
-                router_url: router.router_url,
-            };
-            let app = Application::build(config, store, queue).await?;
-            tracing::info!(address = %app.local_addr(), "API listening");
-            app.run_until_stopped().await?;
-            Ok(())
-        }
-        Command::Server(Server::Worker {
-            database,
-            queue,
-            worker,
-            webhooks,
-        }) => {
-            let keyring = keys::required_keyring("server worker")?;
-            let store = database.open().await?.with_keyring(keyring);
-            migrate(&store).await?;
-            keys::verify(&store).await?;
-            let queue = queue.open().await?;
-            let source = JobSource::from_queue(&queue).context("the worker needs a Redis queue")?;
-            let consumer = worker.consumer();
-            tracing::info!(worker = %consumer.worker_name, "worker started");
-            let lease = worker.lease();
-            let runtime = worker.runtime()?;
-            let router = worker.router.bind(RouterListen::Off).await?;
-            let metrics = slipway_core::metrics::Metrics::new();
-            if let Some(listen) = &worker.metrics_listen {
-                let (server, address) =
-                    slipway_api::metrics_only_server(listen, metrics.clone())
-                        .with_context(|| format!("cannot serve metrics on {listen}"))?;
-                tracing::info!(%address, "metrics listening");
-                tokio::spawn(server);
-            }
-            let mut workers = Workers::start_with_metrics(
-                store.clone(),
-                queue,
-                source,
-                runtime,
-                consumer,
-                lease,
-                metrics,
-            );
-            if let Some(router) = router {
-                tracing::info!(address = %router.local_addr()?, "router listening");
-                workers.route(store.clone(), router);
-            }
-            workers.deliver_webhooks(store, webhooks.delivery(false))?;
-            shutdown_signal().await;
-            tracing::info!("stopping: running rollouts continue on other workers");
-            workers.stop().await;
-            Ok(())
-        }
+        Command::Server(Server::Api(settings)) => servers::api(settings).await,
+        Command::Server(Server::Worker(settings)) => servers::worker(settings).await,
     }
-}
-
-/// Runs the migrations on a blocking thread; returns how many ran.
-pub(crate) async fn migrate(store: &Store) -> anyhow::Result<usize> {
-    let store = store.clone();
-    let ran = tokio::task::spawn_blocking(move || store.migrate()).await??;
-    if ran > 0 {
-        tracing::info!(migrations = ran, "database migrated");
-    }
-    Ok(ran)
 }
 
 /// Logs go to stderr; colour only on a terminal and never with `NO_COLOR`.

@@ -112,11 +112,17 @@ pub fn init(default_level: &str, service: &'static str) -> anyhow::Result<Teleme
 /// server and webhook client spans are all `info`; dependencies' spans (the
 /// queue library's, the OTLP client's) are left out.
 fn export_filter() -> Targets {
-    ["slipway", "slipway_api", "slipway_core", "slipway_worker"]
-        .into_iter()
-        .fold(Targets::new(), |targets, crate_name| {
-            targets.with_target(crate_name, LevelFilter::INFO)
-        })
+    [
+        "slipway",
+        "slipway_api",
+        "slipway_core",
+        "slipway_queue",
+        "slipway_worker",
+    ]
+    .into_iter()
+    .fold(Targets::new(), |targets, crate_name| {
+        targets.with_target(crate_name, LevelFilter::INFO)
+    })
 }
 
 /// The OTLP/HTTP exporter, when an endpoint is configured.
@@ -250,6 +256,7 @@ mod tests {
             "slipway_api::tracing_mw",
             "slipway_worker::rollout::converge",
             "slipway_core::jobs",
+            "slipway_queue::producer",
         ] {
             assert!(filter.would_enable(target, &Level::INFO), "{target}");
             assert!(!filter.would_enable(target, &Level::DEBUG), "{target}");

@@ -4,7 +4,6 @@
 pub mod contract;
 pub mod domain;
 pub mod events;
-pub mod jobs;
 pub mod metrics;
 pub mod seal;
 pub mod secret;

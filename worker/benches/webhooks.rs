@@ -85,7 +85,7 @@ async fn run() -> Result<(), String> {
     loop {
         let reader = store.clone();
         let id = webhook.id.clone();
-        let log = tokio::task::spawn_blocking(move || reader.deliveries(&id, events as i64))
+        let log = tokio::task::spawn_blocking(move || reader.list_deliveries(&id, events as i64))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;

@@ -1,7 +1,6 @@
-//! Slipway's workers: the rollout engine above a `Runtime` driver, the job
-//! consumers, and the reconciler.
+//! Slipway's workers: the rollout engine above a `Runtime` driver, the
+//! rollout job's handler (the consumers are `slipway-queue`'s), and the reconciler.
 
-pub mod queue;
 pub mod reconcile;
 pub mod rollout;
 pub mod router;
@@ -10,4 +9,5 @@ pub mod runtime;
 pub mod teardown;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod webhooks;

@@ -6,8 +6,9 @@
 //! twice, the lease's fencing token lets one drive at a time.
 
 use chrono::TimeDelta;
-use slipway_core::jobs::{JobQueue, RolloutJob};
+use slipway_core::domain::RolloutJob;
 use slipway_core::store::Store;
+use slipway_queue::JobQueue;
 use std::future::Future;
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ pub async fn enqueue_or_unmark(
     store: &Store,
     queue: &JobQueue,
     job: RolloutJob,
-) -> Result<(), slipway_core::jobs::QueueError> {
+) -> Result<(), slipway_queue::QueueError> {
     let Err(err) = queue.enqueue(job.clone()).await else {
         return Ok(());
     };

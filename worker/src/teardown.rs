@@ -79,7 +79,7 @@ pub async fn once<R: Runtime>(
     grace: Duration,
     settle: Duration,
 ) -> Result<Pass, TeardownError> {
-    let tombstones = db(store, |s| s.tombstones()).await?;
+    let tombstones = db(store, |s| s.list_tombstones()).await?;
     let settle = TimeDelta::from_std(settle).unwrap_or(TimeDelta::MAX);
     let mut pass = Pass::default();
     for tombstone in tombstones {

@@ -144,7 +144,7 @@ async fn deleted_apps_are_stopped_then_removed(backend: Backend) {
     // What the runtime kept of it went too: a new `shop` inherits no files.
     assert!(!kept("apps", &rig.shop) && !kept("logs", &rig.shop));
     assert!(kept("apps", &rig.other), "another app keeps its own");
-    assert!(rig.store.tombstones().unwrap().is_empty());
+    assert!(rig.store.list_tombstones().unwrap().is_empty());
     assert_eq!(rig.pass(Duration::ZERO).await, Pass::default(), "once");
     // The rows are gone: a new `shop` starts empty.
     rig.store.create_app(&rig.shop, None, "t").unwrap();
@@ -191,7 +191,7 @@ async fn a_rollout_of_a_deleted_app_stops_and_is_torn_down(backend: Backend) {
     let drove = tokio::time::timeout(Duration::from_secs(5), drive).await;
     let drove = drove.expect("the drive kept going after the deletion");
     assert!(drove.unwrap().is_ok());
-    let ended = rig.store.deployment(&deployment.id).unwrap();
+    let ended = rig.store.get_deployment_by_id(&deployment.id).unwrap();
     assert_eq!(ended.status, DeploymentStatus::Failed);
     assert_eq!(ended.reason.as_deref(), Some(APP_DELETED));
 
@@ -200,7 +200,7 @@ async fn a_rollout_of_a_deleted_app_stops_and_is_torn_down(backend: Backend) {
     assert!(pass.stopped >= 1, "{pass:?}");
     assert!(rig.runtime.instances(&rig.shop).await.unwrap().is_empty());
     assert!(
-        rig.store.deployment(&deployment.id).is_err(),
+        rig.store.get_deployment_by_id(&deployment.id).is_err(),
         "rows removed"
     );
 }

@@ -122,7 +122,7 @@ async fn views(state: &AppState, apps: Vec<store::App>) -> Result<Vec<App>, ApiE
         .iter()
         .filter_map(|app| app.active_release.clone())
         .collect();
-    let manifests = state.db(move |store| store.manifests(&active)).await?;
+    let manifests = state.db(move |store| store.list_manifests(&active)).await?;
     let router = state.router_url.as_ref();
     Ok(apps
         .into_iter()

@@ -14,8 +14,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use slipway_core::contract::{
     self, Deploy, Deployed, DeploymentList, PageQuery, PromoteBody, Promoted,
 };
+use slipway_core::domain::RolloutJob;
 use slipway_core::domain::{AppName, DeploymentId, ReleaseId, Scope};
-use slipway_core::jobs::RolloutJob;
 use slipway_core::store::{Deployment, PromoteOptions, Release, Store, StoreError};
 use tracing::Instrument;
 

@@ -27,7 +27,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let app = app_path(&path)?;
     caller.require(Scope::Read, Some(&app))?;
-    let (env, release) = state.db(move |store| store.env(&app)).await?;
+    let (env, release) = state.db(move |store| store.get_env(&app)).await?;
     sorted_json(StatusCode::OK, &EnvShow { env, release })
 }
 

@@ -53,7 +53,7 @@ pub async fn list(
     let wanted = parse(&query, Utc::now())?;
     let (store, name) = (state.store.clone(), app.clone());
     let first = wanted.clone();
-    let lines = state.db(move |s| s.logs(&name, &first)).await?;
+    let lines = state.db(move |s| s.list_logs(&name, &first)).await?;
     if query.follow != Some(true) {
         let lines = lines.into_iter().map(contract::LogLine::from).collect();
         return sorted_json(StatusCode::OK, &LogLines { lines });
@@ -143,7 +143,7 @@ async fn next_chunk(mut cursor: Cursor) -> Option<(Result<Bytes, ApiError>, Curs
             cursor.app.clone(),
             cursor.query.clone(),
         );
-        let found = tokio::task::spawn_blocking(move || store.logs(&app, &query)).await;
+        let found = tokio::task::spawn_blocking(move || store.list_logs(&app, &query)).await;
         let lines = match found {
             Ok(Ok(lines)) => lines,
             // The app was deleted, or the database is away: the stream ends.

@@ -23,7 +23,7 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     // The depth is counted at scrape time; a database hiccup keeps the last value.
-    if let Ok(Ok(depth)) = web::block(move || store.pending_deployments()).await {
+    if let Ok(Ok(depth)) = web::block(move || store.count_pending_deployments()).await {
         state.metrics.set_queue_depth(depth);
     }
     HttpResponse::Ok()

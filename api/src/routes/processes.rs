@@ -34,6 +34,6 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let name = app_path(&path)?;
     caller.require(Scope::Read, Some(&name))?;
-    let processes = state.db(move |store| store.processes(&name)).await?;
+    let processes = state.db(move |store| store.list_processes(&name)).await?;
     sorted_json(StatusCode::OK, &ProcessList::from(processes))
 }

@@ -87,7 +87,8 @@ async fn next_chunk(mut cursor: Cursor) -> Option<(Result<Bytes, ApiError>, Curs
             cursor.deployment.clone(),
             cursor.after,
         );
-        let found = tokio::task::spawn_blocking(move || store.deployment_events(&id, after)).await;
+        let found =
+            tokio::task::spawn_blocking(move || store.list_deployment_events(&id, after)).await;
         let events = match found {
             Ok(Ok(events)) => events,
             Ok(Err(err)) => return Some((Err(ApiError::from(err)), finish(cursor))),

@@ -45,7 +45,7 @@ pub async fn create(
         Unauthorized, Forbidden, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
-    let tokens = state.db(|store| store.tokens()).await?;
+    let tokens = state.db(|store| store.list_tokens()).await?;
     sorted_json(StatusCode::OK, &TokenList::from(tokens))
 }
 

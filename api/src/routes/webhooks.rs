@@ -62,7 +62,7 @@ pub async fn create(
         Unauthorized, Forbidden, UriTooLong, HeaderTooLarge, Unavailable))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin, None)?;
-    let webhooks = state.db(|store| store.webhooks()).await?;
+    let webhooks = state.db(|store| store.list_webhooks()).await?;
     sorted_json(StatusCode::OK, &WebhookList::from(webhooks))
 }
 
@@ -81,7 +81,7 @@ pub async fn show(
     let id = webhook_path(&path)?;
     let found = state.db({
         let id = id.clone();
-        move |store| store.webhook(&id)
+        move |store| store.get_webhook(&id)
     });
     match found.await? {
         Some(webhook) => Ok(HttpResponse::Ok().json(Webhook::from(webhook))),
@@ -180,7 +180,9 @@ pub async fn deliveries(
     caller.require(Scope::Admin, None)?;
     let id = webhook_path(&path)?;
     let limit = query.limit()?;
-    let list = state.db(move |store| store.deliveries(&id, limit)).await?;
+    let list = state
+        .db(move |store| store.list_deliveries(&id, limit))
+        .await?;
     sorted_json(StatusCode::OK, &DeliveryList::from(list))
 }
 

@@ -316,7 +316,7 @@ async fn snapshot(app: &TestApp) -> Vec<Value> {
     ] {
         state.push(expect_status(app.get(path).await, 200).await);
     }
-    state.push(json!(app.store.events(None).unwrap().len()));
+    state.push(json!(app.store.list_events(None).unwrap().len()));
     state
 }
 

@@ -82,7 +82,7 @@ async fn a_deleted_app_is_not_found_at_once_and_its_deployment_ends(backend: Bac
 
     // The deployment no worker will drive any more ended, and was heard of.
     let id = DeploymentId::parse(deployment).unwrap();
-    let ended = app.store.deployment(&id).unwrap();
+    let ended = app.store.get_deployment_by_id(&id).unwrap();
     assert_eq!(ended.status.as_str(), "failed");
     assert_eq!(ended.reason.as_deref(), Some(APP_DELETED));
     let hook = hook["id"].as_str().unwrap();
@@ -115,7 +115,7 @@ async fn a_deleted_name_answers_409_until_it_is_purged(backend: Backend) {
 
     // What a worker's teardown does once no instance is left.
     let name = AppName::parse("myapp").unwrap();
-    let deleted_at = app.store.tombstones().unwrap()[0].deleted_at;
+    let deleted_at = app.store.list_tombstones().unwrap()[0].deleted_at;
     assert!(app.store.purge_app(&name, deleted_at).unwrap());
     let created = expect_status(app.send_json(Method::POST, "/apps", &again).await, 201).await;
     assert_eq!(created["active_release"], json!(null));

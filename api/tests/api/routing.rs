@@ -46,7 +46,7 @@ async fn deployed(app: &TestApp, name: &str, manifest: Value) {
         let ttl = TimeDelta::seconds(30);
         let (_, lease) = store.claim_deployment(&id, "w1", ttl).unwrap().unwrap();
         for to in [DeploymentStatus::Running, DeploymentStatus::Succeeded] {
-            store.transition(&id, &lease, to, None).unwrap();
+            store.transition_deployment(&id, &lease, to, None).unwrap();
         }
     })
     .await

@@ -137,7 +137,7 @@ async fn each_scope_reaches_exactly_its_routes(backend: Backend) {
     // The token's name is the actor of what it changed.
     let newest = &app.releases("a").await[0];
     assert_eq!(newest["actor"], "deploy-a", "{newest}");
-    let events = app.store.events(None).unwrap();
+    let events = app.store.list_events(None).unwrap();
     assert!(events.iter().any(|e| e.actor == "deploy-a"));
 
     // Admin-class routes: only `admin`.

@@ -76,7 +76,7 @@ async fn tokens_are_created_listed_and_deleted(backend: Backend) {
     );
 
     // The raw table holds only the hash.
-    let stored = app.store.tokens().unwrap();
+    let stored = app.store.list_tokens().unwrap();
     assert_eq!(stored.len(), 2);
 
     let response = app
@@ -172,7 +172,7 @@ async fn bad_token_requests_are_rejected_and_change_nothing(backend: Backend) {
         "invalid",
     )
     .await;
-    let admin_id = app.store.tokens().unwrap()[0].id.to_string();
+    let admin_id = app.store.list_tokens().unwrap()[0].id.to_string();
     let response = app
         .request(Method::DELETE, &format!("/tokens/{admin_id}"))
         .send()
@@ -187,7 +187,7 @@ async fn bad_token_requests_are_rejected_and_change_nothing(backend: Backend) {
         .unwrap();
     expect_error(response, 404, "not_found").await;
     assert_eq!(
-        app.store.tokens().unwrap().len(),
+        app.store.list_tokens().unwrap().len(),
         2,
         "nothing was created or deleted"
     );

@@ -104,7 +104,7 @@ pub async fn run(ctx: &Ctx, args: WebhooksArgs) -> anyhow::Result<()> {
                     };
                     vec![
                         Cell::new(d.id.to_string()),
-                        Cell::new(d.event_type.clone()),
+                        Cell::new(d.event_type.as_str()),
                         Cell::status(d.status.as_str()),
                         Cell::new(d.attempts.to_string()),
                         Cell::new(since(d.created_at)),

@@ -41,9 +41,12 @@ async fn until_running(api: &Api, id: &str) {
 /// The deployment's claim count and its events of `kind`, from the database.
 fn claims_and_events(store: &Store, id: &str, kind: &str) -> (i64, usize) {
     let id = DeploymentId::parse(id).unwrap();
-    let claims = store.deployment(&id).unwrap().lease_epoch;
-    let events = store.deployment_events(&id, 0).unwrap();
-    (claims, events.iter().filter(|e| e.kind == kind).count())
+    let claims = store.get_deployment_by_id(&id).unwrap().lease_epoch;
+    let events = store.list_deployment_events(&id, 0).unwrap();
+    (
+        claims,
+        events.iter().filter(|e| e.kind.as_str() == kind).count(),
+    )
 }
 
 pub(crate) fn signal(server: &Server, signal: &str) {
@@ -201,7 +204,7 @@ async fn a_deleted_app_stops_running_even_mid_rollout() {
         .await;
     let store = cluster.db.store();
     let d = store
-        .deployment(&DeploymentId::parse(&id).unwrap())
+        .get_deployment_by_id(&DeploymentId::parse(&id).unwrap())
         .unwrap();
     assert_eq!(d.reason.as_deref(), Some("app deleted"), "{d:?}");
     // Nothing comes back: the supervisor leaves a deleted app alone.

@@ -19,7 +19,7 @@ pub struct Event {
     /// What happened, e.g. `deployment.succeeded`.
     #[serde(rename = "type")]
     #[schema(schema_with = event_type)]
-    pub kind: String,
+    pub kind: EventKind,
     /// Details, by type.
     #[schema(schema_with = event_data)]
     pub data: serde_json::Value,

@@ -5,6 +5,7 @@ use crate::domain::{
     AppName, DeliveryId, DeliveryStatus, Description, EventId, EventPattern, InvalidInput,
     WebhookId, WebhookKind, WebhookUrl,
 };
+use crate::events::BodyKind;
 use crate::store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -184,7 +185,8 @@ pub struct Delivery {
     /// The event, sent as `webhook-id` on every attempt.
     pub event: EventId,
     /// The event's type (`deployment.succeeded`, or `webhook.test`).
-    pub event_type: String,
+    #[schema(value_type = String)]
+    pub event_type: BodyKind,
     pub status: DeliveryStatus,
     pub attempts: i32,
     #[schema(required = true)]

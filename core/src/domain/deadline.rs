@@ -8,13 +8,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[serde(transparent)]
 pub struct Deadline(u32);
 
-impl<'de> Deserialize<'de> for Deadline {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let seconds = i64::deserialize(deserializer)?;
-        Deadline::parse(seconds, "deadline_seconds").map_err(serde::de::Error::custom)
-    }
-}
-
 impl utoipa::PartialSchema for Deadline {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -52,6 +45,14 @@ impl Deadline {
 
     pub fn seconds(self) -> u32 {
         self.0
+    }
+}
+
+/// Read back from an app or event as its seconds, within the same bounds.
+impl<'de> Deserialize<'de> for Deadline {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = i64::deserialize(deserializer)?;
+        Deadline::parse(seconds, "deadline_seconds").map_err(serde::de::Error::custom)
     }
 }
 

@@ -285,6 +285,7 @@ impl fmt::Debug for EnvChange {
 
 /// Which keys differ between two envs (keys only, never values).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
 pub struct EnvDiff {
     added: Vec<String>,
     changed: Vec<String>,

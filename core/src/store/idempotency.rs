@@ -2,11 +2,11 @@
 //! written in the transaction of the work it guards, then the response is
 //! recorded for repeats to replay, for [`IDEMPOTENCY_TTL`].
 
-use super::records::now;
+use super::rows::now;
 use super::schema::idempotency_keys as keys;
+use super::sealed::RESPONSE;
 use super::{DbConnection, Store, StoreError};
 use crate::domain::TokenId;
-use crate::seal::Purpose;
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -102,10 +102,6 @@ fn this_key<'a>(token: &'a TokenId, key: &'a str) -> ThisKey<'a> {
         .filter(keys::key.eq(key))
 }
 
-/// The purpose recorded responses are sealed under: they may hold a new
-/// token or webhook secret.
-pub(super) const RESPONSE: Purpose = Purpose::new("idempotent-response");
-
 impl Store {
     /// A handle whose first committed write also stores `guard`'s key.
     pub fn guarded(&self, guard: Arc<IdempotencyGuard>) -> Store {
@@ -116,7 +112,7 @@ impl Store {
     }
 
     /// What `token` sent before with `key`; `fingerprint` identifies this request.
-    pub fn idempotency_prior(
+    pub fn get_idempotency_prior(
         &self,
         token: &TokenId,
         key: &str,

@@ -1,29 +1,19 @@
 //! Instance output: the newest lines of each app, as the supervising worker
 //! ships them from the instances' log files, read back by the API.
 
-use super::records::now;
+use super::rows::apps;
+use super::rows::logs::{LogLine, LogRow};
+use super::rows::now;
 use super::schema::{log_lines, log_offsets};
 use super::{Store, StoreError};
 use crate::domain::{AppName, ServiceName};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 
 /// How many lines of one app are kept; older ones go as new ones come.
 pub const LOG_LINES_KEPT: i64 = 10_000;
 /// The longest line kept, in bytes; a longer one is cut (at a character).
 pub const LOG_LINE_BYTES: usize = 8 * 1024;
-
-/// One line an instance wrote (stdout or stderr).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LogLine {
-    /// Orders lines; a follower resumes after it.
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub service: ServiceName,
-    pub instance: String,
-    pub line: String,
-}
 
 /// How far one instance's output has been shipped; `None` once it is gone
 /// and its last lines are shipped (the offset is forgotten).
@@ -53,16 +43,6 @@ pub struct LogQuery {
     pub limit: i64,
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = log_lines)]
-struct LogRow {
-    seq: i64,
-    service: String,
-    instance: String,
-    at: NaiveDateTime,
-    line: String,
-}
-
 impl Store {
     /// Appends `lines` of `app` (in order) and, in the same transaction,
     /// records how far each instance's output is shipped, then drops what is
@@ -78,7 +58,7 @@ impl Store {
         }
         let at = now();
         self.write(|conn| {
-            if super::apps::exists(conn, app).is_err() {
+            if apps::exists(conn, app).is_err() {
                 return Ok(());
             }
             for offset in offsets {
@@ -124,7 +104,7 @@ impl Store {
     }
 
     /// How far each of the app's instances' output has been shipped.
-    pub fn log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
+    pub fn list_log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
         self.read(|conn| {
             let rows: Vec<(String, i64)> = log_offsets::table
                 .filter(log_offsets::app.eq(app.as_str()))
@@ -138,9 +118,9 @@ impl Store {
     }
 
     /// The app's lines that match `query`, oldest first; `NotFound` without the app.
-    pub fn logs(&self, app: &AppName, query: &LogQuery) -> Result<Vec<LogLine>, StoreError> {
+    pub fn list_logs(&self, app: &AppName, query: &LogQuery) -> Result<Vec<LogLine>, StoreError> {
         self.read(|conn| {
-            super::apps::exists(conn, app)?;
+            apps::exists(conn, app)?;
             let mut select = log_lines::table
                 .filter(log_lines::app.eq(app.as_str()))
                 .filter(log_lines::seq.gt(query.after))
@@ -157,17 +137,7 @@ impl Store {
                 .select(LogRow::as_select())
                 .load(conn)?;
             rows.reverse();
-            rows.into_iter()
-                .map(|row| {
-                    Ok(LogLine {
-                        seq: row.seq,
-                        at: row.at.and_utc(),
-                        service: ServiceName::parse(&row.service).map_err(StoreError::corrupt)?,
-                        instance: row.instance,
-                        line: row.line,
-                    })
-                })
-                .collect()
+            rows.into_iter().map(LogLine::try_from).collect()
         })
     }
 }

@@ -4,51 +4,56 @@
 //! transaction. Writers of one app first bump `apps.seq`: that row lock
 //! serialises them (on PostgreSQL; SQLite has one writer anyway), and the new
 //! value orders the app's builds and releases.
+//!
+//! Layers, each importing only the ones below it:
+//! - `connection`, `schema`, `error`, `sealed`: the database, its tables,
+//!   what can fail, and the sealed columns.
+//! - `rows`: each table's row and its conversion to what the store hands
+//!   out, and the lookups several aggregates share.
+//! - `event_log`: appending an event and fanning it out to webhook
+//!   deliveries; reading events back.
+//! - one module per aggregate, which never import each other: `apps`,
+//!   `releases` (builds, releases, env), `deployments`, `webhooks` (and
+//!   their deliveries), `tokens`, `idempotency`, `logs`, `processes`
+//!   (supervision), `routes` (and the domains builds claim), `keyring`
+//!   (verify, rekey).
 
 mod apps;
-mod claims;
 mod connection;
-mod deletion;
-mod deliveries;
 mod deployments;
-mod domains;
 mod error;
-mod events;
-mod fanout;
+mod event_log;
 mod idempotency;
-mod leases;
-mod listings;
+mod keyring;
 mod logs;
-mod progress;
-mod promote;
-mod queue_depth;
-mod records;
-mod rekey;
+mod processes;
 mod releases;
 mod routes;
+mod rows;
 mod schema;
 mod sealed;
-mod supervision;
 mod tokens;
 mod webhooks;
 
-pub use claims::{DueDelivery, Finished, Outcome};
+pub use crate::domain::{App, Build, Deployment, Release, ReleaseStatus};
+pub use apps::{Tombstone, APP_DELETED};
 pub use connection::{Backend, DbConnection};
-pub use deletion::{Tombstone, APP_DELETED};
-pub use deliveries::Delivery;
-pub use deployments::Deployment;
+pub use deployments::{Lease, PromoteOptions};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyGuard, Prior};
-pub use leases::Lease;
-pub use logs::{LogLine, LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
-pub use promote::PromoteOptions;
-pub use records::{App, Build, Event, Release, ReleaseStatus};
-pub use rekey::Rekeyed;
-pub use releases::{NewBuild, NewRelease};
+pub use keyring::Rekeyed;
+pub use logs::{LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
+pub use processes::{Supervised, WORKER_ACTOR};
 pub use routes::AppRoutes;
-pub use supervision::{Process, ProcessStatus, Supervised, WORKER_ACTOR};
-pub use tokens::{Identity, NewToken, Token};
-pub use webhooks::{NewWebhook, Webhook, ROTATION_OVERLAP};
+pub use rows::deliveries::Delivery;
+pub use rows::events::Event;
+pub use rows::logs::LogLine;
+pub use rows::new_releases::{NewBuild, NewRelease};
+pub use rows::processes::{Process, ProcessStatus};
+pub use rows::tokens::Token;
+pub use rows::webhooks::Webhook;
+pub use tokens::{Identity, NewToken};
+pub use webhooks::{DueDelivery, Finished, NewWebhook, Outcome, ROTATION_OVERLAP};
 
 use crate::seal::{Keyring, Purpose};
 use connection::{DbPool, PooledDb};

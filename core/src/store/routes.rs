@@ -5,8 +5,8 @@
 //! manifests are read once, by release (`manifests`), also by the API to
 //! show where each app's services answer.
 
-use super::deployments::open_statuses;
-use super::records::parse_manifest;
+use super::rows::builds::parse_manifest;
+use super::rows::deployments::open_statuses;
 use super::schema::{apps, builds, deployments, releases};
 use super::{Store, StoreError};
 use crate::domain::{AppName, Manifest, ReleaseId};
@@ -25,7 +25,7 @@ pub struct AppRoutes {
 impl Store {
     /// Every app that is not deleted and has an active release or a
     /// deployment under way, by name; apps with neither are left out.
-    pub fn routes(&self) -> Result<Vec<AppRoutes>, StoreError> {
+    pub fn list_routes(&self) -> Result<Vec<AppRoutes>, StoreError> {
         self.read(|conn| {
             // Deployments first: a release becomes active only as its
             // deployment ends, so reading in this order never misses the
@@ -68,7 +68,7 @@ impl Store {
 
     /// The manifests of `releases` (one query), by release; a release
     /// without a build, or that does not exist, is left out.
-    pub fn manifests(
+    pub fn list_manifests(
         &self,
         releases: &[ReleaseId],
     ) -> Result<HashMap<ReleaseId, Manifest>, StoreError> {

@@ -11,6 +11,10 @@ use crate::seal::{Keyring, Purpose};
 use crate::secret::{Secret, WEBHOOK_SECRET_PREFIX};
 use std::collections::BTreeMap;
 
+/// The purpose recorded responses of idempotent requests are sealed under:
+/// they may hold a new token or webhook secret.
+pub(super) const RESPONSE: Purpose = Purpose::new("idempotent-response");
+
 /// `releases.env` as stored: the env's JSON, sealed.
 pub(super) fn seal_env(keys: &Keyring, env: &Env) -> Result<String, StoreError> {
     let json = Secret::new(serde_json::to_string(env.as_map()).map_err(StoreError::corrupt)?);

@@ -1,14 +1,14 @@
 //! API tokens, stored only as SHA-256 hashes, with their scope and apps.
 
-use super::records::now;
+use super::rows::now;
+use super::rows::tokens::{Token, TokenRow};
 use super::schema::tokens;
 use super::{Store, StoreError};
 use crate::domain::{AppName, Grant, Scope, TokenId, TokenName};
 use crate::secret::{constant_time_eq, generate_token, hash_token, Secret};
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
 
 /// `last_used_at` is refreshed at most this often, so reads stay reads.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
@@ -22,19 +22,6 @@ pub struct Identity {
     pub grant: Grant,
 }
 
-/// A token as listings show it: never its secret.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Token {
-    pub id: TokenId,
-    pub name: String,
-    pub scope: Scope,
-    /// The apps it may act on; empty: all.
-    pub apps: Vec<AppName>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
 /// What `POST /tokens` asks for, parsed.
 #[derive(Clone, Debug)]
 pub struct NewToken {
@@ -42,45 +29,6 @@ pub struct NewToken {
     pub scope: Scope,
     pub apps: Vec<AppName>,
     pub lifetime: Option<TimeDelta>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = tokens)]
-struct TokenRow {
-    id: String,
-    name: String,
-    hash: String,
-    scope: String,
-    apps: String,
-    created_at: NaiveDateTime,
-    expires_at: Option<NaiveDateTime>,
-    last_used_at: Option<NaiveDateTime>,
-}
-
-impl TokenRow {
-    fn grant(&self) -> Result<Grant, StoreError> {
-        let names: Vec<String> = serde_json::from_str(&self.apps).map_err(StoreError::corrupt)?;
-        Ok(Grant {
-            scope: Scope::parse(&self.scope).map_err(StoreError::corrupt)?,
-            apps: names
-                .iter()
-                .map(|a| AppName::parse(a).map_err(StoreError::corrupt))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-
-    fn into_token(self) -> Result<Token, StoreError> {
-        let grant = self.grant()?;
-        Ok(Token {
-            id: TokenId::parse(&self.id).map_err(StoreError::corrupt)?,
-            name: self.name,
-            scope: grant.scope,
-            apps: grant.apps,
-            created_at: self.created_at.and_utc(),
-            expires_at: self.expires_at.map(|t| t.and_utc()),
-            last_used_at: self.last_used_at.map(|t| t.and_utc()),
-        })
-    }
 }
 
 impl Store {
@@ -156,7 +104,7 @@ impl Store {
     }
 
     /// Every token, oldest first.
-    pub fn tokens(&self) -> Result<Vec<Token>, StoreError> {
+    pub fn list_tokens(&self) -> Result<Vec<Token>, StoreError> {
         self.read(|conn| {
             tokens::table
                 .order((tokens::created_at, tokens::id))

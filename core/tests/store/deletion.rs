@@ -5,6 +5,7 @@
 use crate::{change, fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::{AppName, Deadline, DeploymentId, DeploymentStatus as S};
+use slipway_core::events::EventKind;
 use slipway_core::store::{
     Backend, NewBuild, NewRelease, PromoteOptions, StoreError, Tombstone, APP_DELETED,
 };
@@ -54,7 +55,7 @@ fn deployed(backend: Backend) -> (Fixture, DeploymentId) {
         .unwrap();
     for to in [S::Running, S::Succeeded] {
         f.store
-            .transition(&deployment.id, &lease, to, None)
+            .transition_deployment(&deployment.id, &lease, to, None)
             .unwrap();
     }
     (f, deployment.id)
@@ -75,7 +76,7 @@ fn a_deleted_app_is_not_found_by_any_read_or_write(backend: Backend) {
     assert_not_found("build", s.get_build(app, &build));
     assert_not_found("deployments", s.list_deployments(app, 10, None));
     assert_not_found("deployment", s.get_deployment(app, &deployment));
-    assert_not_found("env", s.env(app));
+    assert_not_found("env", s.get_env(app));
     assert_not_found("update", s.update_app(app, Deadline::DEFAULT, "t"));
     assert_not_found("delete again", s.delete_app(app, "t"));
     assert_not_found("build", s.create_build(app, &new_build(), "t"));
@@ -87,14 +88,11 @@ fn a_deleted_app_is_not_found_by_any_read_or_write(backend: Backend) {
     assert_not_found("deploy", s.deploy(app, &new_build(), &options, "t"));
     assert_not_found("rollback", s.rollback(app, &release, &options, "t"));
 
-    let tombstones = s.tombstones().unwrap();
+    let tombstones = s.list_tombstones().unwrap();
     assert_eq!(tombstones.len(), 1);
     assert_eq!(tombstones[0].app, f.app);
     assert!(tombstones[0].deleted_at <= Utc::now());
-    assert_eq!(
-        f.event_kinds().last().map(String::as_str),
-        Some("app.deleted")
-    );
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::AppDeleted));
 }
 
 fn a_deleted_name_is_taken_until_its_rows_are_purged(backend: Backend) {
@@ -107,7 +105,11 @@ fn a_deleted_name_is_taken_until_its_rows_are_purged(backend: Backend) {
         matches!(&err, StoreError::Conflict(m) if m.contains("`myapp` is being deleted")),
         "{err:?}"
     );
-    assert_eq!(f.store.tombstones().unwrap().len(), 1, "nothing changed");
+    assert_eq!(
+        f.store.list_tombstones().unwrap().len(),
+        1,
+        "nothing changed"
+    );
 
     assert!(f.store.purge_app(&f.app, Utc::now()).unwrap());
     let again = f.store.create_app(&f.app, None, "tester").unwrap();
@@ -129,12 +131,12 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
         .unwrap()
         .unwrap();
     f.store
-        .transition(&open.id, &lease, S::Running, None)
+        .transition_deployment(&open.id, &lease, S::Running, None)
         .unwrap();
 
     f.store.delete_app(&f.app, "admin").unwrap();
 
-    let ended = f.store.deployment(&open.id).unwrap();
+    let ended = f.store.get_deployment_by_id(&open.id).unwrap();
     assert_eq!(ended.status, S::Failed);
     assert_eq!(ended.reason.as_deref(), Some(APP_DELETED));
     assert!(ended.finished_at.is_some());
@@ -142,7 +144,7 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
     assert!(!f.store.renew_lease(&open.id, &lease, TTL).unwrap());
     let err = f
         .store
-        .transition(&open.id, &lease, S::Succeeded, None)
+        .transition_deployment(&open.id, &lease, S::Succeeded, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
     assert!(f
@@ -156,7 +158,7 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
         .unwrap()
         .is_empty());
 
-    let events = f.store.deployment_events(&open.id, 0).unwrap();
+    let events = f.store.list_deployment_events(&open.id, 0).unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -172,20 +174,20 @@ fn deleting_ends_the_open_deployment_with_one_final_event(backend: Backend) {
     let kinds = f.event_kinds();
     assert_eq!(
         kinds[kinds.len() - 2..],
-        ["deployment.failed", "app.deleted"]
+        [EventKind::DeploymentFailed, EventKind::AppDeleted]
     );
 }
 
 fn a_purge_removes_the_rows_and_keeps_the_events(backend: Backend) {
     let (f, deployment) = deployed(backend);
-    let events = f.store.events(Some(&f.app)).unwrap().len();
+    let events = f.store.list_events(Some(&f.app)).unwrap().len();
     f.store.delete_app(&f.app, "tester").unwrap();
 
     assert!(f.store.purge_app(&f.app, Utc::now()).unwrap());
     assert!(!f.store.purge_app(&f.app, Utc::now()).unwrap(), "once");
-    assert_eq!(f.store.tombstones().unwrap(), Vec::<Tombstone>::new());
+    assert_eq!(f.store.list_tombstones().unwrap(), Vec::<Tombstone>::new());
     assert!(matches!(
-        f.store.deployment(&deployment),
+        f.store.get_deployment_by_id(&deployment),
         Err(StoreError::NotFound(_))
     ));
     // A new app of the name sees none of the old rows.
@@ -198,7 +200,7 @@ fn a_purge_removes_the_rows_and_keeps_the_events(backend: Backend) {
         .unwrap()
         .is_empty());
     // The audit trail stays: the old events, `app.deleted`, the new `app.created`.
-    assert_eq!(f.store.events(Some(&f.app)).unwrap().len(), events + 2);
+    assert_eq!(f.store.list_events(Some(&f.app)).unwrap().len(), events + 2);
 }
 
 fn a_purge_leaves_live_and_recently_deleted_apps_alone(backend: Backend) {
@@ -213,7 +215,7 @@ fn a_purge_leaves_live_and_recently_deleted_apps_alone(backend: Backend) {
     f.store.delete_app(&other, "tester").unwrap();
     let before = Utc::now() - TimeDelta::seconds(60);
     assert!(!f.store.purge_app(&other, before).unwrap(), "too recent");
-    assert_eq!(f.store.tombstones().unwrap().len(), 1);
+    assert_eq!(f.store.list_tombstones().unwrap().len(), 1);
     assert!(f.store.purge_app(&other, Utc::now()).unwrap());
     assert!(f.store.get_app(&f.app).is_ok(), "the live app is untouched");
 }

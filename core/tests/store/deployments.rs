@@ -4,6 +4,7 @@
 use crate::{change, fixture, on_both_backends, Fixture};
 use chrono::TimeDelta;
 use slipway_core::domain::{Deadline, DeploymentStatus as S, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, ReleaseStatus, StoreError};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
 
@@ -31,7 +32,7 @@ fn drive(f: &Fixture, id: &slipway_core::domain::DeploymentId, statuses: &[S]) {
     let (_, lease) = f.store.claim_deployment(id, "w1", TTL).unwrap().unwrap();
     for status in statuses {
         f.store
-            .transition(id, &lease, *status, Some("because"))
+            .transition_deployment(id, &lease, *status, Some("because"))
             .unwrap();
     }
 }
@@ -71,7 +72,7 @@ fn a_promotion_starts_pending_with_the_apps_deadline(backend: Backend) {
         "default 10 minutes, got {deadline}s"
     );
     assert_eq!(status_of(&f, &release.id), ReleaseStatus::Promoting);
-    assert_eq!(f.event_kinds().last().unwrap(), "deployment.created");
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::DeploymentCreated));
     assert_eq!(
         f.store.get_deployment(&f.app, &deployment.id).unwrap(),
         deployment
@@ -172,28 +173,25 @@ fn success_makes_the_release_active_and_failure_does_not(backend: Backend) {
     assert!(done.started_at.is_some() && done.finished_at.is_some());
     assert!(done.duration_ms.unwrap() >= 0);
     let kinds = f.event_kinds();
-    let tail: Vec<_> = kinds
-        .iter()
-        .rev()
-        .take(4)
-        .rev()
-        .map(String::as_str)
-        .collect();
+    let tail: Vec<_> = kinds.iter().rev().take(4).rev().copied().collect();
     assert_eq!(
         tail,
         [
-            "deployment.created",
-            "deployment.started",
-            "deployment.rolling_back",
-            "deployment.rolled_back"
+            EventKind::DeploymentCreated,
+            EventKind::DeploymentStarted,
+            EventKind::DeploymentRollingBack,
+            EventKind::DeploymentRolledBack,
         ]
     );
     let history = f.store.list_deployments(&f.app, 10, None).unwrap();
     let ids: Vec<_> = history.iter().map(|d| d.id.clone()).collect();
     assert_eq!(ids, [d2.id.clone(), d1.id.clone()], "newest first");
-    let streamed = f.store.deployment_events(&d2.id, 0).unwrap();
+    let streamed = f.store.list_deployment_events(&d2.id, 0).unwrap();
     assert_eq!(streamed.len(), 4);
-    let after = f.store.deployment_events(&d2.id, streamed[1].seq).unwrap();
+    let after = f
+        .store
+        .list_deployment_events(&d2.id, streamed[1].seq)
+        .unwrap();
     assert_eq!(after.len(), 2);
 }
 
@@ -204,19 +202,21 @@ fn transitions_follow_the_state_machine(backend: Backend) {
     let (_, w1) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
     let err = f
         .store
-        .transition(&d.id, &w1, S::Succeeded, None)
+        .transition_deployment(&d.id, &w1, S::Succeeded, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(_)),
         "pending cannot succeed: {err:?}"
     );
-    f.store.transition(&d.id, &w1, S::Running, None).unwrap();
     f.store
-        .transition(&d.id, &w1, S::Failed, Some("no previous release"))
+        .transition_deployment(&d.id, &w1, S::Running, None)
+        .unwrap();
+    f.store
+        .transition_deployment(&d.id, &w1, S::Failed, Some("no previous release"))
         .unwrap();
     let err = f
         .store
-        .transition(&d.id, &w1, S::Running, None)
+        .transition_deployment(&d.id, &w1, S::Running, None)
         .unwrap_err();
     assert!(
         matches!(err, StoreError::LeaseLost(_) | StoreError::Conflict(_)),
@@ -245,10 +245,10 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
         .unwrap();
     let asked: Vec<_> = f
         .store
-        .events(Some(&f.app))
+        .list_events(Some(&f.app))
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "deployment.progress" && e.data["step"] == "cancel")
+        .filter(|e| e.kind == EventKind::DeploymentProgress && e.data["step"] == "cancel")
         .collect();
     assert_eq!(asked.len(), 1);
     assert_eq!(

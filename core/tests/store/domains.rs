@@ -67,7 +67,7 @@ fn another_apps_build_or_deploy_listing_a_claimed_domain_writes_nothing(backend:
     f.store
         .create_build(&f.app, &web(&["example.com"]), "t")
         .unwrap();
-    let events_before = f.store.events(Some(&shop)).unwrap().len();
+    let events_before = f.store.list_events(Some(&shop)).unwrap().len();
 
     // The free domain comes first: its claim is undone with the rest.
     let build = with_domains(json!({
@@ -88,7 +88,10 @@ fn another_apps_build_or_deploy_listing_a_claimed_domain_writes_nothing(backend:
         .list_deployments(&shop, 10, None)
         .unwrap()
         .is_empty());
-    assert_eq!(f.store.events(Some(&shop)).unwrap().len(), events_before);
+    assert_eq!(
+        f.store.list_events(Some(&shop)).unwrap().len(),
+        events_before
+    );
     // Nothing was claimed: a third app may take the domains shop listed.
     let third = AppName::parse("third").unwrap();
     f.store.create_app(&third, None, "t").unwrap();

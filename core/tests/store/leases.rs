@@ -5,6 +5,7 @@ use crate::deployments::{promote, TTL};
 use crate::{fixture, on_both_backends};
 use chrono::TimeDelta;
 use slipway_core::domain::DeploymentStatus as S;
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, Lease, StoreError};
 
 on_both_backends!(
@@ -40,7 +41,7 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
     assert!(!f.store.renew_lease(&d.id, &stranger, TTL).unwrap());
     let err = f
         .store
-        .transition(&d.id, &stranger, S::Running, None)
+        .transition_deployment(&d.id, &stranger, S::Running, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
 
@@ -58,10 +59,12 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
     assert!(!f.store.release_lease(&d.id, &expiring, false).unwrap());
     let err = f
         .store
-        .transition(&d.id, &expiring, S::Running, None)
+        .transition_deployment(&d.id, &expiring, S::Running, None)
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost(_)), "{err:?}");
-    f.store.transition(&d.id, &again, S::Running, None).unwrap();
+    f.store
+        .transition_deployment(&d.id, &again, S::Running, None)
+        .unwrap();
     // Given up on shutdown: anyone may take it at once.
     assert!(f.store.release_lease(&d.id, &again, true).unwrap());
     assert!(f
@@ -78,10 +81,17 @@ fn racing_transitions_end_a_deployment_once(backend: Backend) {
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
     let (_, lease) = f.store.claim_deployment(&d.id, "w1", TTL).unwrap().unwrap();
-    f.store.transition(&d.id, &lease, S::Running, None).unwrap();
+    f.store
+        .transition_deployment(&d.id, &lease, S::Running, None)
+        .unwrap();
     let outcomes: Vec<_> = std::thread::scope(|scope| {
         let racers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| f.store.transition(&d.id, &lease, S::Succeeded, None)))
+            .map(|_| {
+                scope.spawn(|| {
+                    f.store
+                        .transition_deployment(&d.id, &lease, S::Succeeded, None)
+                })
+            })
             .collect();
         racers.into_iter().map(|r| r.join().unwrap()).collect()
     });
@@ -93,7 +103,7 @@ fn racing_transitions_end_a_deployment_once(backend: Backend) {
     let succeeded = f
         .event_kinds()
         .iter()
-        .filter(|k| k.as_str() == "deployment.succeeded")
+        .filter(|k| **k == EventKind::DeploymentSucceeded)
         .count();
     assert_eq!(succeeded, 1);
 }

@@ -32,7 +32,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
             .unwrap();
         shipped += batch;
     }
-    let kept = f.store.logs(&f.app, &all(0)).unwrap();
+    let kept = f.store.list_logs(&f.app, &all(0)).unwrap();
     assert_eq!(kept.len() as i64, LOG_LINES_KEPT);
     assert_eq!(kept[0].line, "line 5", "the oldest went first");
     assert_eq!(
@@ -46,7 +46,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     worker[0].line = long;
     f.store.append_logs(&f.app, &worker, &[]).unwrap();
     let after = kept.last().unwrap().seq;
-    let newer = f.store.logs(&f.app, &all(after)).unwrap();
+    let newer = f.store.list_logs(&f.app, &all(after)).unwrap();
     assert_eq!(newer.len(), 1);
     assert_eq!(newer[0].line.len(), 8 * 1024, "cut at a character");
     let web_only = LogQuery {
@@ -54,12 +54,12 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
         limit: 3,
         ..LogQuery::default()
     };
-    let web: Vec<_> = f.store.logs(&f.app, &web_only).unwrap();
+    let web: Vec<_> = f.store.list_logs(&f.app, &web_only).unwrap();
     assert_eq!(web.len(), 3);
     assert!(web.iter().all(|l| l.service.as_str() == "web"));
 
     let other = slipway_core::domain::AppName::parse("nope").unwrap();
-    let err = f.store.logs(&other, &all(0)).unwrap_err();
+    let err = f.store.list_logs(&other, &all(0)).unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     f.store
         .append_logs(&other, &lines("web", 0, 1), &[])
@@ -77,7 +77,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     f.store
         .append_logs(&f.app, &lines("web", 0, 1), &shipped)
         .unwrap();
-    let mut offsets = f.store.log_offsets(&f.app).unwrap();
+    let mut offsets = f.store.list_log_offsets(&f.app).unwrap();
     offsets.sort();
     let expected = [
         ("web-r1-abcdef".to_owned(), 42),
@@ -86,7 +86,7 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     assert_eq!(offsets, expected);
     let moved = [at("web-r1-abcdef", Some(50)), at("worker-r1-abcdef", None)];
     f.store.append_logs(&f.app, &[], &moved).unwrap();
-    let offsets = f.store.log_offsets(&f.app).unwrap();
+    let offsets = f.store.list_log_offsets(&f.app).unwrap();
     let expected = [("web-r1-abcdef".to_owned(), 50)];
     assert_eq!(offsets, expected, "a gone instance is forgotten");
 }

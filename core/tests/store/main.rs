@@ -5,6 +5,7 @@
 mod deletion;
 mod deployments;
 mod domains;
+mod events;
 mod leases;
 mod logs;
 mod releases;
@@ -14,6 +15,7 @@ mod unreadable;
 mod webhooks;
 
 use slipway_core::domain::{AppName, Env, EnvChange, GitInfo, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, Build, NewBuild, Release, Store};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
@@ -54,8 +56,8 @@ impl Fixture {
         self.store.list_releases(&self.app, 100, None).unwrap()
     }
 
-    pub fn event_kinds(&self) -> Vec<String> {
-        let events = self.store.events(Some(&self.app)).unwrap();
+    pub fn event_kinds(&self) -> Vec<EventKind> {
+        let events = self.store.list_events(Some(&self.app)).unwrap();
         events.into_iter().map(|e| e.kind).collect()
     }
 }

@@ -3,6 +3,7 @@
 use crate::{change, env_of, fixture, on_both_backends};
 use serde_json::json;
 use slipway_core::domain::{AppName, BuildId, Deadline, Description, Env, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewBuild, NewRelease, Store, StoreError};
 use slipway_core::testing::{force_next_ids, ManifestBuilder, ServiceBuilder, TestDatabase};
 use std::collections::BTreeMap;
@@ -111,14 +112,14 @@ fn events_are_written_with_their_changes(backend: Backend) {
     assert_eq!(
         f.event_kinds(),
         [
-            "app.created",
-            "build.created",
-            "release.created",
-            "release.created",
-            "env.changed"
+            EventKind::AppCreated,
+            EventKind::BuildCreated,
+            EventKind::ReleaseCreated,
+            EventKind::ReleaseCreated,
+            EventKind::EnvChanged,
         ]
     );
-    let events = f.store.events(Some(&f.app)).unwrap();
+    let events = f.store.list_events(Some(&f.app)).unwrap();
     let env_event = events.last().unwrap();
     assert_eq!(env_event.data["changes"]["added"], json!(["SECRET"]));
     assert_eq!(env_event.actor, "tester");
@@ -135,7 +136,7 @@ fn apps_conflict_and_missing_things_are_not_found(backend: Backend) {
     let ghost = AppName::parse("ghost").unwrap();
     for err in [
         f.store.get_app(&ghost).unwrap_err(),
-        f.store.env(&ghost).unwrap_err(),
+        f.store.get_env(&ghost).unwrap_err(),
         f.store.list_releases(&ghost, 10, None).unwrap_err(),
         f.store
             .create_build(
@@ -260,10 +261,7 @@ fn deleting_an_app_keeps_its_events(backend: Backend) {
         f.store.get_app(&f.app),
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(
-        f.event_kinds().last().map(String::as_str),
-        Some("app.deleted")
-    );
+    assert_eq!(f.event_kinds().last(), Some(&EventKind::AppDeleted));
     // The name is free again once a worker purged the rows, and the new
     // app starts empty.
     assert!(f.store.purge_app(&f.app, chrono::Utc::now()).unwrap());
@@ -321,7 +319,7 @@ fn concurrent_env_changes_lose_nothing(backend: Backend) {
     for thread in threads {
         thread.join().unwrap();
     }
-    let (env, latest) = f.store.env(&f.app).unwrap();
+    let (env, latest) = f.store.get_env(&f.app).unwrap();
     assert_eq!(env.len(), 6, "every change is in the latest env: {env:?}");
     assert_eq!(latest, Some(f.releases()[0].id.clone()));
     assert_eq!(f.releases().len(), 6);

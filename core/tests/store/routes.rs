@@ -51,7 +51,7 @@ impl Fixture {
             .unwrap();
         for status in to {
             self.store
-                .transition(&deployment.id, &lease, *status, None)
+                .transition_deployment(&deployment.id, &lease, *status, None)
                 .unwrap();
         }
     }
@@ -64,7 +64,7 @@ fn an_app_with_an_active_release_routes_to_it(backend: Backend) {
     // A newer release that is not being deployed does not count.
     f.build_on(&f.app, 8002);
     assert_eq!(
-        f.store.routes().unwrap(),
+        f.store.list_routes().unwrap(),
         [AppRoutes {
             app: f.app.clone(),
             releases: vec![release],
@@ -82,14 +82,14 @@ fn a_deployment_under_way_adds_its_release_after_the_active_one(backend: Backend
         app: f.app.clone(),
         releases: vec![active.clone(), next],
     }];
-    assert_eq!(f.store.routes().unwrap(), expected);
+    assert_eq!(f.store.list_routes().unwrap(), expected);
 
     // The active release deployed again is listed once.
     let g = fixture(backend);
     let release = g.build_on(&g.app, 8001);
     g.promote_to(&g.app, &release, &[S::Running, S::Succeeded]);
     g.promote_to(&g.app, &release, &[S::Running]);
-    let routes = g.store.routes().unwrap();
+    let routes = g.store.list_routes().unwrap();
     assert_eq!(routes[0].releases, [release]);
 }
 
@@ -98,7 +98,7 @@ fn a_first_deployment_routes_to_its_release_alone(backend: Backend) {
     let release = f.build_on(&f.app, 8001);
     f.promote_to(&f.app, &release, &[S::Running]);
     assert_eq!(
-        f.store.routes().unwrap(),
+        f.store.list_routes().unwrap(),
         [AppRoutes {
             app: f.app.clone(),
             releases: vec![release],
@@ -125,7 +125,7 @@ fn apps_without_a_release_to_route_to_and_deleted_apps_are_left_out(backend: Bac
     let release = f.build_on(&live, 8003);
     f.promote_to(&live, &release, &[S::Running, S::Succeeded]);
     let apps = |f: &Fixture| -> Vec<String> {
-        let routes = f.store.routes().unwrap();
+        let routes = f.store.list_routes().unwrap();
         routes.into_iter().map(|r| r.app.to_string()).collect()
     };
     assert_eq!(apps(&f), ["deleted", "live"]);
@@ -148,10 +148,10 @@ fn manifests_are_found_by_release(backend: Backend) {
         .id;
     let found = f
         .store
-        .manifests(&[one.clone(), two.clone(), bare])
+        .list_manifests(&[one.clone(), two.clone(), bare])
         .unwrap();
     assert_eq!(found.len(), 2);
     assert_eq!(found[&one], on_port(8001));
     assert_eq!(found[&two], on_port(8002));
-    assert!(f.store.manifests(&[]).unwrap().is_empty());
+    assert!(f.store.list_manifests(&[]).unwrap().is_empty());
 }

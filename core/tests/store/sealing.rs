@@ -142,7 +142,7 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         .unwrap();
     on_a.record_idempotent_response(&guard, 201, "{\"name\":\"other\"}")
         .unwrap();
-    let replay = |store: &Store| store.idempotency_prior(&token.id, "k", "f");
+    let replay = |store: &Store| store.get_idempotency_prior(&token.id, "k", "f");
     let response = Prior::Done {
         status: 201,
         body: "{\"name\":\"other\"}".into(),
@@ -248,7 +248,7 @@ fn a_store_without_a_keyring_refuses_sealed_values(backend: Backend) {
             .map(drop),
     );
     no_key(bare.get_release(&f.app, &release.id).map(drop));
-    no_key(bare.env(&f.app).map(drop));
+    no_key(bare.get_env(&f.app).map(drop));
     no_key(
         bare.create_release(&f.app, &NewRelease::default(), "t")
             .map(drop),
@@ -259,7 +259,7 @@ fn a_store_without_a_keyring_refuses_sealed_values(backend: Backend) {
     no_key(bare.seal(Purpose::RELEASE_ENV, "x").map(drop));
     // Nothing was written; what holds no secret still reads.
     assert_eq!(bare.list_releases(&f.app, 100, None).unwrap().len(), 1);
-    assert!(f.store.webhooks().unwrap().is_empty());
+    assert!(f.store.list_webhooks().unwrap().is_empty());
 }
 
 fn webhook() -> NewWebhook {
@@ -310,7 +310,7 @@ fn a_tampered_value_fails_to_open(backend: Backend) {
     ));
     // The env of the latest release is untouched: the app still works.
     assert_eq!(
-        f.store.env(&f.app).unwrap().0.get("A"),
+        f.store.get_env(&f.app).unwrap().0.get("A"),
         Some(value.as_str())
     );
 }

@@ -67,7 +67,7 @@ fn an_unreadable_latest_release_is_named_by_every_write_that_needs_it(backend: B
     assert_names("build", store.create_build(&app, &build(), "t"), &id);
     let set = change(&[("B", "2")], &[]);
     assert_names("env change", store.change_env(&app, &set, None, "t"), &id);
-    assert_names("env", store.env(&app), &id);
+    assert_names("env", store.get_env(&app), &id);
     assert_names("release", store.get_release(&app, &id), &id);
     let new = NewRelease::default();
     assert_names("release", store.create_release(&app, &new, "t"), &id);

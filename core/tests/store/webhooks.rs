@@ -4,7 +4,8 @@
 use crate::{fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
-use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, WebhookKind};
+use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, ServiceName, WebhookKind};
+use slipway_core::events::{AppCrashed, BodyKind};
 use slipway_core::store::{Backend, Finished, NewWebhook, Outcome, PromoteOptions, StoreError};
 
 on_both_backends!(
@@ -37,9 +38,9 @@ fn subscribe(f: &Fixture, events: &[&str], apps: &[&str]) -> slipway_core::store
 }
 
 fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {
-    let mut list = f.store.deliveries(&webhook.id, 100).unwrap();
+    let mut list = f.store.list_deliveries(&webhook.id, 100).unwrap();
     list.reverse();
-    list.into_iter().map(|d| d.event_type).collect()
+    list.into_iter().map(|d| d.event_type.to_string()).collect()
 }
 
 fn subscriptions_are_created_listed_and_deleted(backend: Backend) {
@@ -54,15 +55,18 @@ fn subscriptions_are_created_listed_and_deleted(backend: Backend) {
     let (webhook, secret) = f.store.create_webhook(&new, "tester").unwrap();
     assert!(secret.expose().starts_with("whsec_"));
     assert_eq!(webhook.kind, WebhookKind::Slack);
-    assert_eq!(f.store.webhooks().unwrap(), vec![webhook.clone()]);
-    assert_eq!(f.store.webhook(&webhook.id).unwrap(), Some(webhook.clone()));
+    assert_eq!(f.store.list_webhooks().unwrap(), vec![webhook.clone()]);
+    assert_eq!(
+        f.store.get_webhook(&webhook.id).unwrap(),
+        Some(webhook.clone())
+    );
     let json = serde_json::to_string(&webhook).unwrap();
     assert!(!json.contains(secret.expose()), "{json}");
     assert!(f.store.delete_webhook(&webhook.id).unwrap());
     assert!(!f.store.delete_webhook(&webhook.id).unwrap());
-    assert!(f.store.webhooks().unwrap().is_empty());
+    assert!(f.store.list_webhooks().unwrap().is_empty());
     assert!(matches!(
-        f.store.deliveries(&webhook.id, 10),
+        f.store.list_deliveries(&webhook.id, 10),
         Err(StoreError::NotFound(_))
     ));
 }
@@ -84,11 +88,11 @@ fn events_become_deliveries_for_matching_webhooks_only(backend: Backend) {
     assert_eq!(types_of(&f, &deploys), ["deployment.created"]);
     assert_eq!(types_of(&f, &releases_here), ["release.created"]);
     assert!(types_of(&f, &elsewhere).is_empty());
-    let delivery = &f.store.deliveries(&deploys.id, 1).unwrap()[0];
+    let delivery = &f.store.list_deliveries(&deploys.id, 1).unwrap()[0];
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     assert_eq!(delivery.attempts, 0);
     // The delivery carries the id of the event it was written with.
-    let events = f.store.events(Some(&f.app)).unwrap();
+    let events = f.store.list_events(Some(&f.app)).unwrap();
     assert_eq!(delivery.event, events.last().unwrap().id);
 }
 
@@ -107,7 +111,7 @@ fn payloads_are_flat_snapshots_without_env_values(backend: Backend) {
     for d in &due {
         assert!(!d.payload.contains("hunter2-value"), "{}", d.payload);
     }
-    let delivery = |kind: &str| due.iter().find(|d| d.event_type == kind).unwrap();
+    let delivery = |kind: &str| due.iter().find(|d| d.event_type.as_str() == kind).unwrap();
     let payload = |kind: &str| -> Value { serde_json::from_str(&delivery(kind).payload).unwrap() };
     let env = payload("env.changed");
     assert_eq!(env["type"], "env.changed");
@@ -155,11 +159,16 @@ fn crash_payloads_say_which_instance_and_what_next(backend: Backend) {
     let f = fixture(backend);
     subscribe(&f, &["app.*"], &[]);
     let (_, release) = f.build(None);
-    let crash = serde_json::json!({
-        "app": f.app, "service": "web", "release": release.id, "instance": "web-r1-abc123",
-        "reason": "exited with status 1", "restarts": 2, "restart_in_ms": 2000,
-    });
-    f.store.record_crash(&f.app, crash).unwrap();
+    let crash = AppCrashed {
+        app: f.app.clone(),
+        service: ServiceName::parse("web").unwrap(),
+        release: release.id.clone(),
+        instance: "web-r1-abc123".into(),
+        reason: "exited with status 1".into(),
+        restarts: 2,
+        restart_in_ms: 2000,
+    };
+    f.store.record_crash(&crash).unwrap();
     let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(due.len(), 1);
     let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
@@ -218,7 +227,7 @@ fn a_claim_locks_a_delivery_until_it_expires(backend: Backend) {
     f.store.finish_deliveries("w4", &[late]).unwrap();
     let log = f
         .store
-        .delivery(&webhook.id, &dying[0].id)
+        .get_delivery(&webhook.id, &dying[0].id)
         .unwrap()
         .unwrap();
     assert_eq!(log.status, DeliveryStatus::Pending);
@@ -248,11 +257,11 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
         },
     ];
     f.store.finish_deliveries("w1", &finished).unwrap();
-    let done = f.store.delivery(&webhook.id, &a.id).unwrap().unwrap();
+    let done = f.store.get_delivery(&webhook.id, &a.id).unwrap().unwrap();
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!(done.last_status_code, Some(204));
     assert!(done.delivered_at.is_some() && done.next_attempt_at.is_none());
-    let retry = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
+    let retry = f.store.get_delivery(&webhook.id, &b.id).unwrap().unwrap();
     assert_eq!(retry.status, DeliveryStatus::Pending);
     assert_eq!(retry.last_status_code, Some(500));
     assert_eq!(
@@ -277,7 +286,7 @@ fn outcomes_are_recorded_and_retries_come_due(backend: Backend) {
         },
     };
     f.store.finish_deliveries("w1", &[failed]).unwrap();
-    let log = f.store.delivery(&webhook.id, &b.id).unwrap().unwrap();
+    let log = f.store.get_delivery(&webhook.id, &b.id).unwrap().unwrap();
     assert_eq!((log.status, log.attempts), (DeliveryStatus::Failed, 2));
     assert_eq!(log.last_status_code, None);
 }
@@ -295,18 +304,18 @@ fn gone_disables_the_webhook_and_fails_its_pending_deliveries(backend: Backend) 
         outcome: Outcome::Gone,
     };
     f.store.finish_deliveries("w1", &[gone]).unwrap();
-    let disabled = f.store.webhook(&webhook.id).unwrap().unwrap();
+    let disabled = f.store.get_webhook(&webhook.id).unwrap().unwrap();
     assert!(disabled.disabled_at.is_some());
     assert!(disabled.disabled_reason.unwrap().contains("410"));
-    let log = f.store.deliveries(&webhook.id, 10).unwrap();
+    let log = f.store.list_deliveries(&webhook.id, 10).unwrap();
     assert!(
         log.iter().all(|d| d.status == DeliveryStatus::Failed),
         "{log:?}"
     );
     // Later events skip it; the other webhook still gets everything.
     f.build(None);
-    assert_eq!(f.store.deliveries(&webhook.id, 10).unwrap().len(), 2);
-    assert_eq!(f.store.deliveries(&other.id, 10).unwrap().len(), 4);
+    assert_eq!(f.store.list_deliveries(&webhook.id, 10).unwrap().len(), 2);
+    assert_eq!(f.store.list_deliveries(&other.id, 10).unwrap().len(), 4);
     assert!(matches!(
         f.store.test_webhook(&webhook.id, "tester"),
         Err(StoreError::Conflict(_))
@@ -349,7 +358,7 @@ fn redeliver_and_test_queue_new_deliveries(backend: Backend) {
     assert_eq!(again.event, original.event);
     assert_eq!((again.status, again.attempts), (DeliveryStatus::Pending, 0));
     let test = f.store.test_webhook(&webhook.id, "tester").unwrap();
-    assert_eq!(test.event_type, "webhook.test");
+    assert_eq!(test.event_type, BodyKind::Test);
     let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
     assert_eq!(due.len(), 2);
     let resent = due.iter().find(|d| d.id == again.id).unwrap();

@@ -8,12 +8,12 @@ use super::plan::next_step;
 use super::step::{in_step, StepOf};
 use super::watch::{Limits, Stop};
 use super::{Engine, Target};
-use crate::queue::trace;
 use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+use crate::trace;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
-use serde_json::json;
 use slipway_core::domain::{Health, Service, ServiceName};
+use slipway_core::events::Progress;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -115,9 +115,12 @@ impl<R: Runtime> Engine<R> {
                 self.traffic.admit(instance);
             }
             if !newly.is_empty() {
-                limits.progress(|| {
-                    json!({ "step": "healthy", "service": name, "release": target.release,
-                            "instances": newly, "healthy": healthy, "count": count })
+                limits.progress(|| Progress::Healthy {
+                    service: name.clone(),
+                    release: target.release.clone(),
+                    instances: newly.clone(),
+                    healthy,
+                    count,
                 });
             }
 
@@ -126,9 +129,11 @@ impl<R: Runtime> Engine<R> {
                 return Ok(());
             }
             if step.start > 0 {
-                limits.progress(|| {
-                    json!({ "step": "wave", "service": name, "release": target.release,
-                            "instances": step.start, "count": count })
+                limits.progress(|| Progress::Wave {
+                    service: name.clone(),
+                    release: target.release.clone(),
+                    instances: step.start,
+                    count,
                 });
                 self.wave(target, name, service, limits, step.start).await?;
             }

@@ -1,16 +1,16 @@
 //! One drive of a deployment through its state machine: roll the release
 //! out; on failure roll back to the previous release (or fail when there is
-//! none); every move through `Store::transition` under the drive's lease.
+//! none); every move through `Store::transition_deployment` under the drive's lease.
 
 use super::failure::Failure;
 use super::step::StepOf;
 use super::watch::{Limits, Stop};
 use super::{Drive, Engine, EngineError, Interrupted};
-use crate::queue::trace;
 use crate::runtime::Runtime;
+use crate::trace;
 use chrono::{TimeDelta, Utc};
-use serde_json::json;
 use slipway_core::domain::DeploymentStatus;
+use slipway_core::events::Progress;
 use slipway_core::store::Deployment;
 
 impl<R: Runtime> Engine<R> {
@@ -69,9 +69,9 @@ impl<R: Runtime> Engine<R> {
                 .await?;
         }
         if let Some(previous) = &d.previous_release {
-            drive
-                .progress
-                .record(json!({ "step": "rollback", "to": previous }));
+            drive.progress.record(Progress::Rollback {
+                to: previous.clone(),
+            });
         }
         self.roll_back(drive).await
     }
@@ -170,7 +170,7 @@ impl<R: Runtime> Engine<R> {
         let (id, lease) = (drive.d.id.clone(), drive.lease.clone());
         let reason = failure.map(Failure::to_string);
         let moved = self
-            .db(move |s| s.transition(&id, &lease, to, reason.as_deref()))
+            .db(move |s| s.transition_deployment(&id, &lease, to, reason.as_deref()))
             .await?;
         tracing::info!(status = %to, reason = moved.reason.as_deref().unwrap_or(""), "deployment {to}");
         if matches!(

@@ -1,7 +1,7 @@
 //! The rollout engine: drives one deployment through its state machine
 //! (`pending → running → succeeded | rolling_back → rolled_back | failed`)
 //! above a `Runtime`. It owns the deadline, fail-fast rules and rollback;
-//! every transition goes through `Store::transition`.
+//! every transition goes through `Store::transition_deployment`.
 
 #[macro_use]
 mod step;
@@ -16,13 +16,13 @@ mod supervise;
 mod target;
 mod watch;
 
-use crate::queue::trace;
 use crate::router::Table;
 use crate::runtime::Runtime;
+use crate::trace;
 use chrono::TimeDelta;
 use progress::Progress;
 use slipway_core::domain::DeploymentId;
-use slipway_core::jobs::RolloutJob;
+use slipway_core::domain::RolloutJob;
 use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,12 +3,12 @@
 //! in order, so the rollout never waits on the database for them; `flush`
 //! before a state change keeps them ahead of it in the event stream.
 
-use serde_json::Value;
+use slipway_core::events::Progress as Step;
 use slipway_core::store::{Deployment, Store};
 use tokio::sync::{mpsc, oneshot};
 
 enum Message {
-    Record(Value),
+    Record(Step),
     Flush(oneshot::Sender<()>),
 }
 
@@ -25,8 +25,8 @@ impl Progress {
     }
 
     /// Queues one step; best effort (a lost step is only a missed line).
-    pub fn record(&self, data: Value) {
-        let _ = self.tx.send(Message::Record(data));
+    pub fn record(&self, step: Step) {
+        let _ = self.tx.send(Message::Record(step));
     }
 
     /// Waits until every step queued so far is written (or given up).
@@ -44,10 +44,10 @@ async fn write(store: Store, deployment: Deployment, mut rx: mpsc::UnboundedRece
             Message::Flush(done) => {
                 let _ = done.send(());
             }
-            Message::Record(data) => {
+            Message::Record(step) => {
                 let (store, d) = (store.clone(), deployment.clone());
                 let written =
-                    tokio::task::spawn_blocking(move || store.record_progress(&d, data)).await;
+                    tokio::task::spawn_blocking(move || store.record_progress(&d, &step)).await;
                 match written {
                     Ok(Ok(())) => {}
                     Ok(Err(err)) => tracing::warn!(error = %err, "cannot record progress"),

@@ -165,7 +165,7 @@ impl Tail {
 /// The app's shipping offsets by instance; `None` when the store cannot say.
 async fn offsets(store: &Store, app: &AppName) -> Option<HashMap<String, u64>> {
     let (store, app) = (store.clone(), app.clone());
-    match tokio::task::spawn_blocking(move || store.log_offsets(&app)).await {
+    match tokio::task::spawn_blocking(move || store.list_log_offsets(&app)).await {
         Ok(Ok(known)) => Some(known.into_iter().collect()),
         Ok(Err(error)) => {
             tracing::warn!(%error, "cannot read how far output was shipped");

@@ -2,7 +2,7 @@
 //! the macro that opens one, and running a step in it.
 
 use super::watch::Stop;
-use crate::queue::trace;
+use crate::trace;
 use slipway_core::domain::{AppName, DeploymentId, ReleaseId, ServiceName};
 use tracing::Instrument;
 

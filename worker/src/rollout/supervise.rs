@@ -15,8 +15,8 @@ use super::watch::Limits;
 use super::Engine;
 use crate::runtime::{Instance, Probe, Runtime};
 use chrono::{TimeDelta, Utc};
-use serde_json::json;
 use slipway_core::domain::{AppName, Health, ReleaseId, Service, ServiceName};
+use slipway_core::events::AppCrashed;
 use slipway_core::store::{Process, ProcessStatus, Supervised};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -107,7 +107,7 @@ impl<R: Runtime> Engine<R> {
                     if renew {
                         s.supervise(&owner, lease)
                     } else {
-                        s.supervised(&owner)
+                        s.list_supervised(&owner)
                     }
                 })
                 .await;
@@ -291,15 +291,18 @@ impl<R: Runtime> Engine<R> {
         let slot = state.slots.entry((app.clone(), name.clone())).or_default();
         shown.restarts = slot.restarts;
         slot.crashed.push(shown);
-        let data = json!({
-            "app": app, "service": name, "release": instance.release, "instance": instance.id,
-            "reason": reason, "restarts": slot.restarts,
-            "restart_in_ms": u64::try_from(slot.backoff.as_millis()).unwrap_or(u64::MAX),
-        });
+        let crash = AppCrashed {
+            app: app.clone(),
+            service: name.clone(),
+            release: instance.release.clone(),
+            instance: instance.id.clone(),
+            reason: reason.to_owned(),
+            restarts: slot.restarts,
+            restart_in_ms: u64::try_from(slot.backoff.as_millis()).unwrap_or(u64::MAX),
+        };
         tracing::warn!(%app, instance = %instance.id, %reason, restarts = slot.restarts,
             backoff = ?slot.backoff, "instance crashed; restarting after the backoff");
-        let app = app.clone();
-        if let Err(error) = self.db(move |s| s.record_crash(&app, data)).await {
+        if let Err(error) = self.db(move |s| s.record_crash(&crash)).await {
             tracing::warn!(%error, "cannot record the crash");
         }
     }

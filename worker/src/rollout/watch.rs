@@ -130,7 +130,7 @@ async fn watch(
             } else {
                 None
             };
-            let cancel = store.deployment(&id)?.cancel_requested;
+            let cancel = store.get_deployment_by_id(&id)?.cancel_requested;
             Ok::<_, slipway_core::store::StoreError>((kept, cancel))
         })
         .await;
@@ -178,9 +178,9 @@ pub struct Limits<'a> {
 
 impl Limits<'_> {
     /// Tells people following the deployment about a step.
-    pub fn progress(&self, data: impl FnOnce() -> serde_json::Value) {
+    pub fn progress(&self, step: impl FnOnce() -> slipway_core::events::Progress) {
         if let Some(progress) = self.progress {
-            progress.record(data());
+            progress.record(step());
         }
     }
 

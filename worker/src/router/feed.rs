@@ -64,7 +64,7 @@ impl<R: Runtime> Feed<R> {
 
     async fn look(&mut self) {
         let store = self.store.clone();
-        let routes = match tokio::task::spawn_blocking(move || store.routes()).await {
+        let routes = match tokio::task::spawn_blocking(move || store.list_routes()).await {
             Ok(Ok(routes)) => routes,
             Ok(Err(error)) => return tracing::warn!(%error, "router cannot read the routes"),
             Err(error) => return tracing::warn!(%error, "router cannot read the routes"),
@@ -116,7 +116,7 @@ impl<R: Runtime> Feed<R> {
             return Ok(());
         }
         let store = self.store.clone();
-        let read = tokio::task::spawn_blocking(move || store.manifests(&missing)).await;
+        let read = tokio::task::spawn_blocking(move || store.list_manifests(&missing)).await;
         let found = read
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;

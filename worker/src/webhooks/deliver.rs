@@ -7,7 +7,7 @@ use super::answer::{describe, retry_after};
 use super::resolve::GuardedResolver;
 use super::schedule::RetrySchedule;
 use super::{sign, slack};
-use crate::queue::trace;
+use crate::trace;
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use reqwest::StatusCode;

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 /// How many events of `kind` the deployment has.
 fn events(rig: &Rig, id: &DeploymentId, kind: &str) -> usize {
     rig.store
-        .deployment_events(id, 0)
+        .list_deployment_events(id, 0)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == kind)
+        .filter(|e| e.kind.as_str() == kind)
         .count()
 }
 
 /// Waits until the deployment is `running` (its first wave under way).
 async fn until_running(rig: &Rig, id: &DeploymentId) {
-    let status = || std::future::ready(rig.store.deployment(id).unwrap().status);
+    let status = || std::future::ready(rig.store.get_deployment_by_id(id).unwrap().status);
     wait_until("the rollout to start", status, |s| {
         *s == DeploymentStatus::Running
     })
@@ -46,7 +46,7 @@ async fn a_deployment_handed_out_twice_in_one_process_is_driven_once() {
     let mut outcomes = [a.unwrap(), b.unwrap()];
     outcomes.sort_by_key(|o| format!("{o:?}"));
     assert_eq!(outcomes, [Driven::Finished, Driven::NotDriven]);
-    let done = rig.store.deployment(&d.id).unwrap();
+    let done = rig.store.get_deployment_by_id(&d.id).unwrap();
     assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
     assert_eq!(done.lease_epoch, 1, "claimed once");
     assert_eq!(events(&rig, &d.id, "deployment.succeeded"), 1);
@@ -78,7 +78,7 @@ async fn a_drive_whose_lease_was_taken_stops_acting() {
     let (first, second) = tokio::join!(first, thief);
     assert_eq!(first.unwrap(), Driven::NotDriven, "the first gave way");
     assert_eq!(second, Driven::Finished);
-    let done = rig.store.deployment(&d.id).unwrap();
+    let done = rig.store.get_deployment_by_id(&d.id).unwrap();
     assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
     assert_eq!(done.lease_epoch, 2);
     assert_eq!(events(&rig, &d.id, "deployment.succeeded"), 1);
@@ -109,12 +109,12 @@ async fn a_stopping_worker_hands_its_rollout_over_at_a_safe_point() {
         asked.elapsed()
     );
     // The lease is free at once: another worker claims without waiting it out.
-    let midway = rig.store.deployment(&d.id).unwrap();
+    let midway = rig.store.get_deployment_by_id(&d.id).unwrap();
     assert_eq!(midway.status, DeploymentStatus::Running);
     assert_eq!(rig.engine.drive(&d.id).await.unwrap(), Driven::HandedOver);
     let other = Engine::new(rig.store.clone(), rig.runtime.clone(), config("w2"));
     assert_eq!(other.drive(&d.id).await.unwrap(), Driven::Finished);
-    let done = rig.store.deployment(&d.id).unwrap();
+    let done = rig.store.get_deployment_by_id(&d.id).unwrap();
     assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
     assert_eq!(done.lease_epoch, 2, "one claim each");
     assert_eq!(events(&rig, &d.id, "deployment.succeeded"), 1);
@@ -144,7 +144,7 @@ async fn a_release_no_key_opens_fails_at_once_naming_it() {
         started.elapsed() < Duration::from_secs(5),
         "not retried until the deadline"
     );
-    let done = rig.store.deployment(&d.id).unwrap();
+    let done = rig.store.get_deployment_by_id(&d.id).unwrap();
     assert_eq!(done.status, DeploymentStatus::RolledBack, "{done:?}");
     let reason = done.reason.unwrap_or_default();
     assert!(

@@ -9,6 +9,7 @@ mod supervise;
 
 use serde_json::json;
 use slipway_core::domain::{AppName, DeploymentStatus, Manifest, ReleaseId};
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewBuild, PromoteOptions};
 use slipway_worker::rollout::{Engine, EngineConfig};
 use slipway_worker::runtime::local::LocalRuntime;
@@ -89,18 +90,18 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
     assert!(took < Duration::from_secs(5), "fail fast, took {took:?}");
     assert_eq!(rig.active(), Some(good.clone()));
     serving(&rig, &good, 2).await;
-    let events = rig.store.events(Some(&rig.app)).unwrap();
+    let events = rig.store.list_events(Some(&rig.app)).unwrap();
     let statuses: Vec<_> = events
         .iter()
-        .map(|e| e.kind.clone())
-        .filter(|kind| kind != "deployment.progress")
+        .map(|e| e.kind)
+        .filter(|kind| *kind != EventKind::DeploymentProgress)
         .collect();
     assert!(
         statuses.ends_with(&[
-            "deployment.created".to_owned(),
-            "deployment.started".to_owned(),
-            "deployment.rolling_back".to_owned(),
-            "deployment.rolled_back".to_owned(),
+            EventKind::DeploymentCreated,
+            EventKind::DeploymentStarted,
+            EventKind::DeploymentRollingBack,
+            EventKind::DeploymentRolledBack,
         ]),
         "{statuses:?}"
     );
@@ -108,7 +109,7 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
     // the good one, all before the final event.
     let steps: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "deployment.progress")
+        .filter(|e| e.kind == EventKind::DeploymentProgress)
         .map(|e| e.data.clone())
         .collect();
     let wave = |release: &str| {
@@ -123,7 +124,7 @@ async fn a_release_that_exits_at_once_is_rolled_back_fast() {
             .any(|s| s["step"] == "rollback" && s["to"] == good.as_str()),
         "{steps:?}"
     );
-    assert_eq!(events.last().unwrap().kind, "deployment.rolled_back");
+    assert_eq!(events.last().unwrap().kind, EventKind::DeploymentRolledBack);
 }
 
 #[tokio::test]

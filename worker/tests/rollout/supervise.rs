@@ -6,6 +6,7 @@
 use crate::support::testapp_manifest;
 use crate::{config, rig, serving, Rig};
 use slipway_core::domain::ReleaseId;
+use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, LogQuery, Process, ProcessStatus};
 use slipway_core::testing::{wait_until, Wait};
 use slipway_worker::rollout::{Engine, SuperviseConfig};
@@ -51,10 +52,10 @@ async fn supervised_by<T>(
 
 fn crashes(rig: &Rig) -> usize {
     rig.store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "app.crashed")
+        .filter(|e| e.kind == EventKind::AppCrashed)
         .count()
 }
 
@@ -64,7 +65,7 @@ async fn until_processes(rig: &Rig, what: &str, done: impl Fn(&[Process]) -> boo
         .within(Duration::from_secs(15))
         .every(Duration::from_millis(10))
         .until(
-            || std::future::ready(rig.store.processes(&rig.app).unwrap()),
+            || std::future::ready(rig.store.list_processes(&rig.app).unwrap()),
             |processes| done(processes),
         )
         .await
@@ -127,8 +128,11 @@ async fn a_crashed_instance_is_restarted_after_its_backoff_and_reported() {
             "{after:#?}"
         );
         assert_eq!(crashes(&rig), 1);
-        let event = rig.store.events(Some(&rig.app)).unwrap();
-        let crash = event.iter().find(|e| e.kind == "app.crashed").unwrap();
+        let event = rig.store.list_events(Some(&rig.app)).unwrap();
+        let crash = event
+            .iter()
+            .find(|e| e.kind == EventKind::AppCrashed)
+            .unwrap();
         assert_eq!(crash.data["instance"], victim.as_str());
         assert_eq!(crash.data["restarts"], 1);
         assert_eq!(crash.actor, "slipway");
@@ -176,10 +180,10 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
     .await;
     let waits: Vec<u64> = rig
         .store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "app.crashed")
+        .filter(|e| e.kind == EventKind::AppCrashed)
         .map(|e| e.data["restart_in_ms"].as_u64().unwrap())
         .collect();
     assert_eq!(
@@ -189,10 +193,10 @@ async fn an_instance_that_keeps_crashing_waits_longer_each_time() {
     );
     let reason = rig
         .store
-        .events(Some(&rig.app))
+        .list_events(Some(&rig.app))
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "app.crashed")
+        .find(|e| e.kind == EventKind::AppCrashed)
         .unwrap()
         .data["reason"]
         .clone();
@@ -210,7 +214,7 @@ async fn what_instances_write_is_shipped_line_by_line() {
             limit: 100,
             ..LogQuery::default()
         };
-        let logs = || std::future::ready(rig.store.logs(&rig.app, &all).unwrap());
+        let logs = || std::future::ready(rig.store.list_logs(&rig.app, &all).unwrap());
         let lines = wait_until("a line from each instance", logs, |l| l.len() >= 2).await;
         let mut ids: Vec<_> = rig.instances().await.into_iter().map(|i| i.id).collect();
         let mut shipped: Vec<_> = lines.iter().map(|l| l.instance.clone()).collect();
@@ -226,7 +230,7 @@ async fn what_instances_write_is_shipped_line_by_line() {
         }
         // Nothing is shipped twice.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(rig.store.logs(&rig.app, &all).unwrap().len(), 2);
+        assert_eq!(rig.store.list_logs(&rig.app, &all).unwrap().len(), 2);
     })
     .await;
     // Another worker takes the app over: it goes on where the first stopped.
@@ -238,10 +242,10 @@ async fn what_instances_write_is_shipped_line_by_line() {
             limit: 100,
             ..LogQuery::default()
         };
-        let logs = || std::future::ready(rig.store.logs(&rig.app, &all).unwrap());
+        let logs = || std::future::ready(rig.store.list_logs(&rig.app, &all).unwrap());
         wait_until("the restarted one's line", logs, |l| l.len() >= 3).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let lines = rig.store.logs(&rig.app, &all).unwrap();
+        let lines = rig.store.list_logs(&rig.app, &all).unwrap();
         assert_eq!(lines.len(), 3, "one more, none again: {lines:#?}");
     })
     .await;

@@ -75,7 +75,7 @@ impl Setup {
     }
 
     fn log(&self, webhook: &Webhook) -> Vec<Delivery> {
-        self.store.deliveries(&webhook.id, 100).unwrap()
+        self.store.list_deliveries(&webhook.id, 100).unwrap()
     }
 
     /// Waits until the webhook's newest delivery satisfies `done`.
@@ -182,7 +182,7 @@ async fn deliveries_are_signed_per_standard_webhooks() {
         .parse()
         .unwrap();
     assert!((chrono::Utc::now().timestamp() - sent).abs() <= 5);
-    let events = setup.store.events(None).unwrap();
+    let events = setup.store.list_events(None).unwrap();
     assert_eq!(body["id"], events[0].id.as_str());
 
     // After a rotation both secrets sign, side by side.

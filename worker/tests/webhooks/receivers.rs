@@ -135,7 +135,7 @@ async fn gone_disables_the_webhook() {
         .wait_log(&webhook, |d| d.status == DeliveryStatus::Failed)
         .await;
     assert_eq!(failed.last_status_code, Some(410));
-    let disabled = setup.store.webhook(&webhook.id).unwrap().unwrap();
+    let disabled = setup.store.get_webhook(&webhook.id).unwrap().unwrap();
     assert!(disabled.disabled_at.is_some());
     setup.create_app("after");
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -62,7 +62,7 @@ impl Fixture {
             .await
             .unwrap();
         expect_status(response, 201).await;
-        let admin = app.store.tokens().unwrap();
+        let admin = app.store.list_tokens().unwrap();
         let admin = admin.iter().find(|t| t.name == "admin").unwrap();
         Fixture {
             build: built["build"]["id"].as_str().unwrap().to_owned(),

@@ -2,12 +2,17 @@
 //! fallback (notifications, screen readers) and `blocks` a person can read at a
 //! glance — app, release, description, outcome, duration, reason, who.
 //!
-//! Payloads come from the event fanout; any field may be missing or null, and
-//! nothing here panics on any JSON. All interpolated text is escaped as Slack
+//! Payloads come from the event fanout and are read as the typed webhook body
+//! (`slipway_core::events`): kinds and steps are matched as enums, fields
+//! come typed. Any field may be missing or null, and nothing here panics on
+//! any JSON. All interpolated text is escaped as Slack
 //! requires (`&`, `<`, `>`), so a description cannot mention `<!channel>` or
 //! forge a link.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
+use slipway_core::domain::{DeploymentStatus, EnvDiff};
+use slipway_core::events::{BodyKind, EventData, EventKind, Progress, ProgressStep};
 
 /// Longest interpolated value, in characters, before escaping: keeps blocks
 /// under Slack's 3000-character limit even if every character needs escaping.
@@ -16,23 +21,39 @@ const MAX_VALUE_CHARS: usize = 200;
 const MAX_KEYS: usize = 10;
 const MAX_KEY_CHARS: usize = 60;
 
-/// A Slack incoming-webhook message `{"text": ..., "blocks": [...]}` for an event payload.
+/// A body's `type`: one this version knows, or the name of a newer one.
+enum Kind {
+    Known(BodyKind),
+    Unknown(String),
+}
+
+/// A Slack incoming-webhook message `{"text": ..., "blocks": [...]}` for a
+/// webhook body. The body is read as the typed contract; a `type` or `data`
+/// that does not read (a newer server's, or damaged) is shown as far as it goes.
 pub fn message(payload: &Value) -> Value {
-    let data = payload.get("data").unwrap_or(&Value::Null);
-    let field = |key: &str| text(data, key);
-    let kind = text(payload, "type").unwrap_or_default();
-    let (emoji, summary) = headline(&kind, data);
-    let duration = data.get("duration_ms").and_then(duration);
-    let progress = data.get("progress").and_then(progress);
-    let (app, description) = (field("app"), field("description"));
-    let (reason, actor) = (field("reason"), field("actor"));
+    let kind = text(payload, "type").map(|name| match BodyKind::parse(&name) {
+        Ok(kind) => Kind::Known(kind),
+        Err(_) => Kind::Unknown(name),
+    });
+    let data = payload
+        .get("data")
+        .and_then(|data| EventData::deserialize(data).ok())
+        .unwrap_or_default();
+    let (emoji, summary) = headline(kind.as_ref(), &data);
+    let duration = data.duration_ms.and_then(|ms| duration(&ms.into()));
+    let progress = data.progress.as_ref().map(progress);
+    let app = data.app.as_ref().and_then(|app| one_line(app.as_str()));
+    let description = data.description.as_deref().and_then(one_line);
+    let reason = data.reason.as_deref().and_then(one_line);
+    let actor = data.actor.as_deref().and_then(one_line);
+    let release_id = data.release.as_ref().and_then(|r| one_line(r.as_str()));
 
     // The fallback: one plain line with the essentials.
     let mut line = match &app {
         Some(app) => format!("{emoji} {app}: {summary}"),
         None => format!("{emoji} {summary}"),
     };
-    let release = field("release").filter(|r| !summary.contains(r.as_str()));
+    let release = release_id.clone().filter(|r| !summary.contains(r.as_str()));
     for (label, value) in [
         ("", &description),
         ("", &progress),
@@ -57,14 +78,20 @@ pub fn message(payload: &Value) -> Value {
 
     // At most 8 fields: Slack allows 10 per section.
     let fields: Vec<Value> = [
-        ("Outcome", field("status").map(|s| outcome(&s))),
-        ("Release", field("release").map(code)),
-        ("Previous release", field("previous_release").map(code)),
-        ("Build", field("build").map(code)),
-        ("Deployment", field("deployment").map(code)),
+        ("Outcome", data.status.map(outcome)),
+        ("Release", release_id.map(code)),
+        (
+            "Previous release",
+            data.previous_release.map(|r| code(r.as_str())),
+        ),
+        ("Build", data.build.map(|b| code(b.as_str()))),
+        ("Deployment", data.deployment.map(|d| code(d.as_str()))),
         ("Duration", duration),
         ("By", actor.map(|a| escape(&a))),
-        ("Trace", field("trace_id").map(code)),
+        (
+            "Trace",
+            data.trace_id.as_deref().and_then(one_line).map(code),
+        ),
     ]
     .into_iter()
     .filter_map(|(label, value)| Some(mrkdwn(&format!("*{label}*\n{}", value?))))
@@ -75,15 +102,19 @@ pub fn message(payload: &Value) -> Value {
     for (label, value) in [
         ("Reason", reason.map(|r| escape(&r))),
         ("Progress", progress.map(|p| escape(&p))),
-        ("Env", data.get("changes").and_then(env_changes)),
+        ("Env", data.changes.as_ref().and_then(env_changes)),
     ] {
         if let Some(value) = value {
             blocks.push(section(&format!("*{label}:* {value}")));
         }
     }
 
+    let name = kind.as_ref().map(|kind| match kind {
+        Kind::Known(kind) => kind.as_str().to_owned(),
+        Kind::Unknown(name) => name.clone(),
+    });
     let context = [
-        (!kind.is_empty()).then(|| code(&kind)),
+        name.map(code),
         text(payload, "id").map(|id| code(&id)),
         text(payload, "timestamp").map(|t| escape(&t)),
     ];
@@ -96,56 +127,63 @@ pub fn message(payload: &Value) -> Value {
     json!({"text": escape(&line), "blocks": blocks})
 }
 
-/// The emoji and a short phrase for an event type.
-fn headline(kind: &str, data: &Value) -> (&'static str, String) {
-    let id = |key: &str| text(data, key).map(|v| format!(" {v}")).unwrap_or_default();
-    let (release, build) = (id("release"), id("build"));
-    let of = text(data, "release").map(|r| format!(" of {r}"));
-    let of = of.unwrap_or_default();
+/// The emoji and a short phrase for a body's type.
+fn headline(kind: Option<&Kind>, data: &EventData) -> (&'static str, String) {
+    let id = |value: Option<&str>| value.map(|v| format!(" {v}")).unwrap_or_default();
+    let release = id(data.release.as_ref().map(|r| r.as_str()));
+    let build = id(data.build.as_ref().map(|b| b.as_str()));
+    let of = data
+        .release
+        .as_ref()
+        .map(|r| format!(" of {r}"))
+        .unwrap_or_default();
+    let kind = match kind {
+        Some(Kind::Known(BodyKind::Event(kind))) => *kind,
+        Some(Kind::Known(BodyKind::Test)) => {
+            return ("👋", "test message from Slipway: it works".to_owned())
+        }
+        Some(Kind::Unknown(name)) => return ("🔔", name.clone()),
+        None => return ("🔔", "Slipway event".to_owned()),
+    };
     match kind {
-        "app.created" => ("🆕", "app created".to_owned()),
-        "app.updated" => ("✏️", "app updated".to_owned()),
-        "app.deleted" => ("🗑️", "app deleted".to_owned()),
-        "app.crashed" => ("💥", crashed(data)),
-        "build.created" => ("📦", format!("build{build} created")),
-        "release.created" => ("🏷️", format!("release{release} created")),
-        "env.changed" => ("🔧", "env changed".to_owned()),
-        "deployment.created" => ("🕒", format!("deployment{of} queued")),
-        "deployment.started" => ("🚀", format!("deployment{of} started")),
-        "deployment.succeeded" => ("✅", format!("deployment{of} succeeded")),
-        "deployment.rolling_back" => ("⚠️", format!("deployment{of} rolling back")),
-        "deployment.rolled_back" => ("↩️", format!("deployment{of} rolled back")),
-        "deployment.failed" => ("❌", format!("deployment{of} failed")),
-        "deployment.progress" => ("⏳", format!("deployment{of} in progress")),
-        "webhook.test" => ("👋", "test message from Slipway: it works".to_owned()),
-        "" => ("🔔", "Slipway event".to_owned()),
-        other => ("🔔", other.to_owned()),
+        EventKind::AppCreated => ("🆕", "app created".to_owned()),
+        EventKind::AppUpdated => ("✏️", "app updated".to_owned()),
+        EventKind::AppDeleted => ("🗑️", "app deleted".to_owned()),
+        EventKind::AppCrashed => ("💥", crashed(data)),
+        EventKind::BuildCreated => ("📦", format!("build{build} created")),
+        EventKind::ReleaseCreated => ("🏷️", format!("release{release} created")),
+        EventKind::EnvChanged => ("🔧", "env changed".to_owned()),
+        EventKind::DeploymentCreated => ("🕒", format!("deployment{of} queued")),
+        EventKind::DeploymentStarted => ("🚀", format!("deployment{of} started")),
+        EventKind::DeploymentSucceeded => ("✅", format!("deployment{of} succeeded")),
+        EventKind::DeploymentRollingBack => ("⚠️", format!("deployment{of} rolling back")),
+        EventKind::DeploymentRolledBack => ("↩️", format!("deployment{of} rolled back")),
+        EventKind::DeploymentFailed => ("❌", format!("deployment{of} failed")),
+        EventKind::DeploymentProgress => ("⏳", format!("deployment{of} in progress")),
     }
 }
 
 /// `web instance web-r1-abc123 crashed; restart 3 in 4s` (the reason
 /// follows as for every event).
-fn crashed(data: &Value) -> String {
-    let mut line = match (text(data, "service"), text(data, "instance")) {
+fn crashed(data: &EventData) -> String {
+    let service = data.service.as_ref().and_then(|s| one_line(s.as_str()));
+    let instance = data.instance.as_deref().and_then(one_line);
+    let mut shown = match (service, instance) {
         (Some(service), Some(instance)) => format!("{service} instance {instance} crashed"),
         _ => "an instance crashed".to_owned(),
     };
-    let restart = data.get("restarts").and_then(Value::as_u64);
-    if let (Some(restart), Some(wait)) = (restart, data.get("restart_in_ms").and_then(duration)) {
-        line.push_str(&format!("; restart {restart} in {wait}"));
+    let wait = data.restart_in_ms.and_then(|ms| duration(&ms.into()));
+    if let (Some(restart), Some(wait)) = (data.restarts, wait) {
+        shown.push_str(&format!("; restart {restart} in {wait}"));
     }
-    line
+    shown
 }
 
 /// A deployment status in words, with the emoji of the event that enters it.
-fn outcome(status: &str) -> String {
-    let event = match status {
-        "pending" => "created",
-        "running" => "started",
-        other => other,
-    };
-    let (emoji, _) = headline(&format!("deployment.{event}"), &Value::Null);
-    format!("{emoji} {}", escape(&status.replace('_', " ")))
+fn outcome(status: DeploymentStatus) -> String {
+    let kind = Kind::Known(BodyKind::Event(EventKind::for_deployment(status)));
+    let (emoji, _) = headline(Some(&kind), &EventData::default());
+    format!("{emoji} {}", escape(&status.as_str().replace('_', " ")))
 }
 
 /// `41s`, `3m 05s`, `2h 03m`; under a second as milliseconds.
@@ -161,16 +199,14 @@ fn duration(value: &Value) -> Option<String> {
     })
 }
 
-/// ``added `A`, `B`; removed `C` `` from `{"added": [..], "changed": [..], "removed": [..]}`.
-fn env_changes(changes: &Value) -> Option<String> {
+/// ``added `A`, `B`; removed `C` `` from an env change.
+fn env_changes(changes: &EnvDiff) -> Option<String> {
     let mut parts = Vec::new();
-    for verb in ["added", "changed", "removed"] {
-        let keys = changes.get(verb).and_then(Value::as_array);
-        let keys: Vec<&str> = keys
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+    for (verb, keys) in [
+        ("added", changes.added()),
+        ("changed", changes.changed()),
+        ("removed", changes.removed()),
+    ] {
         if keys.is_empty() {
             continue;
         }
@@ -188,22 +224,30 @@ fn env_changes(changes: &Value) -> Option<String> {
 }
 
 /// One line for a `deployment.progress` step, e.g. `web: 2/3 healthy`.
-fn progress(p: &Value) -> Option<String> {
-    let step = text(p, "step")?;
-    let service = text(p, "service")
-        .map(|s| format!("{s}: "))
-        .unwrap_or_default();
-    let num = |k: &str| p.get(k).and_then(Value::as_u64);
-    let (healthy, count, instances) = (num("healthy"), num("count"), num("instances"));
-    Some(match (step.as_str(), healthy, count, instances) {
-        ("healthy", Some(h), Some(c), _) => format!("{service}{h}/{c} healthy"),
-        ("wave", _, Some(c), Some(n)) => format!("{service}starting {n} of {c} instances"),
-        ("rollback", ..) => match text(p, "to") {
-            Some(to) => format!("rolling back to {to}"),
-            None => "rolling back".to_owned(),
-        },
-        _ => format!("{service}{step}"),
-    })
+fn progress(step: &ProgressStep) -> String {
+    match step {
+        ProgressStep::Known(Progress::Healthy {
+            service,
+            healthy,
+            count,
+            ..
+        }) => format!("{service}: {healthy}/{count} healthy"),
+        ProgressStep::Known(Progress::Wave {
+            service,
+            instances,
+            count,
+            ..
+        }) => format!("{service}: starting {instances} of {count} instances"),
+        ProgressStep::Known(Progress::Rollback { to }) => format!("rolling back to {to}"),
+        ProgressStep::Known(Progress::Cancel { .. }) => "cancel".to_owned(),
+        ProgressStep::Unknown { step } => one_line(step).unwrap_or_default(),
+    }
+}
+
+/// A text as one clipped line; `None` when blank.
+fn one_line(raw: &str) -> Option<String> {
+    let line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!line.is_empty()).then(|| clip(&line, MAX_VALUE_CHARS))
 }
 
 /// A string (or number) field as one clipped line; `None` when missing, null or blank.
@@ -214,8 +258,7 @@ fn text(obj: &Value, key: &str) -> Option<String> {
         Value::Bool(b) => b.to_string(),
         _ => return None,
     };
-    let line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!line.is_empty()).then(|| clip(&line, MAX_VALUE_CHARS))
+    one_line(&raw)
 }
 
 fn clip(s: &str, max: usize) -> String {

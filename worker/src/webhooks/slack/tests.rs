@@ -9,15 +9,21 @@ fn event(kind: &str, data: Value) -> Value {
     json!({"id": "EABCDEFGHIJ", "type": kind, "timestamp": at, "data": data})
 }
 
-/// The example payload from the webhook contract, as `deployment.{status}`.
-fn deployment(status: &str, reason: Option<&str>) -> Value {
+/// The example payload from the webhook contract, as `deployment.{what}`.
+fn deployment(what: &str, reason: Option<&str>) -> Value {
+    // The status the deployment is in when the event is sent.
+    let status = match what {
+        "created" => "pending",
+        "started" | "progress" => "running",
+        other => other,
+    };
     let data = json!({
         "app": "myapp", "release": "RABCDEFGHIJ", "build": "BABCDEFGHIJ",
         "description": "build 7329df90c1 fix login", "deployment": "DABCDEFGHIJ",
         "status": status, "reason": reason, "previous_release": "RQWERTYUIOP",
         "duration_ms": 41234, "actor": "admin", "trace_id": null,
     });
-    event(&format!("deployment.{status}"), data)
+    event(&format!("deployment.{what}"), data)
 }
 
 /// The one-line fallback, checked to be one non-empty line.
@@ -91,8 +97,10 @@ fn every_deployment_state_has_its_emoji_and_failures_their_reason() {
 #[test]
 fn progress_steps_read_as_sentences() {
     let steps = [
-        r#"{"step": "healthy", "service": "web", "healthy": 2, "count": 3}"#,
-        r#"{"step": "wave", "service": "web", "instances": 1, "count": 3}"#,
+        r#"{"step": "healthy", "service": "web", "release": "RABCDEFGHIJ",
+            "instances": ["web-2"], "healthy": 2, "count": 3}"#,
+        r#"{"step": "wave", "service": "web", "release": "RABCDEFGHIJ",
+            "instances": 1, "count": 3}"#,
         r#"{"step": "rollback", "to": "RQWERTYUIOP"}"#,
         r#"{"step": "paused"}"#,
     ];
@@ -125,9 +133,10 @@ fn app_build_release_and_test_events() {
     let crashed = "💥 myapp: web instance web-r1-abc123 crashed; restart 3 in 4s \
                    · reason: exited with status 1 · by slipway";
     assert_eq!(line(&event("app.crashed", crash)), crashed);
-    let data = json!({"app": "a", "build": "B1", "release": "R1", "description": "fix"});
-    let build = "📦 a: build B1 created · fix · release R1";
-    let release = "🏷️ a: release R1 created · fix";
+    let data = json!({"app": "a", "build": "BABCDEFGHIJ", "release": "RABCDEFGHIJ",
+                      "description": "fix"});
+    let build = "📦 a: build BABCDEFGHIJ created · fix · release RABCDEFGHIJ";
+    let release = "🏷️ a: release RABCDEFGHIJ created · fix";
     assert_eq!(line(&event("build.created", data.clone())), build);
     assert_eq!(line(&event("release.created", data)), release);
     let test = line(&event("webhook.test", json!({})));
@@ -139,9 +148,9 @@ fn app_build_release_and_test_events() {
 #[test]
 fn env_changes_list_key_names() {
     let changes = json!({"added": ["FOO", "BAR"], "changed": ["DATABASE_URL"], "removed": []});
-    let data = json!({"app": "a", "release": "R1", "changes": changes});
+    let data = json!({"app": "a", "release": "RABCDEFGHIJ", "changes": changes});
     let payload = event("env.changed", data);
-    assert_eq!(line(&payload), "🔧 a: env changed · release R1");
+    assert_eq!(line(&payload), "🔧 a: env changed · release RABCDEFGHIJ");
     let all = blocks(&payload);
     has(&all, "*Env:* added `FOO`, `BAR`; changed `DATABASE_URL`");
     assert!(!all.contains("removed"), "{all}");

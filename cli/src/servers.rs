@@ -1,0 +1,66 @@
+//! `slipway server api` and `slipway server worker`: their settings, the
+//! shared start-up steps, then the API's or the worker's build and run.
+
+use crate::config::{
+    admin_token_from_env, shutdown_signal, ApiServerSettings, RouterListen, WorkerServerSettings,
+};
+use crate::keys::required_keyring;
+use crate::startup::{prepare, QueueChoice};
+use anyhow::Context;
+use slipway_api::{ApiConfig, ApiSettings, Application};
+use slipway_worker::run::{WorkerApp, WorkerSettings};
+
+/// The HTTP API, until SIGINT or SIGTERM.
+pub async fn api(settings: ApiServerSettings) -> anyhow::Result<()> {
+    let admin_token = admin_token_from_env()?
+        .context("SLIPWAY_ADMIN_TOKEN must be set for `slipway server api`")?;
+    let keyring = required_keyring("server api")?;
+    let queue = QueueChoice::Redis(&settings.queue);
+    let opened = prepare(&settings.database, Some(keyring), queue).await?;
+    let (queue, _) = opened.queue.context("the API needs a queue")?;
+    let config = ApiConfig {
+        listen: settings.listen.listen.clone(),
+        admin_token,
+        allow_private_webhooks: settings.webhooks.delivery(false).allow_private,
+        write_rate_per_minute: settings.listen.rate_limit,
+        router_url: settings.router.router_url,
+    };
+    let app = Application::build(ApiSettings::new(config, opened.store, queue)).await?;
+    tracing::info!(address = %app.local_addr(), "API listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// The rollout worker and reconciler (several may run), until SIGINT or
+/// SIGTERM hands its rollouts to the others.
+pub async fn worker(settings: WorkerServerSettings) -> anyhow::Result<()> {
+    let keyring = required_keyring("server worker")?;
+    let queue = QueueChoice::Redis(&settings.queue);
+    let opened = prepare(&settings.database, Some(keyring), queue).await?;
+    let (queue, source) = opened.queue.context("the worker needs a Redis queue")?;
+    let args = &settings.worker;
+    let consumer = args.consumer();
+    tracing::info!(worker = %consumer.worker_name, "worker started");
+    let mut worker = WorkerSettings::new(opened.store, queue, source, args.runtime()?);
+    worker.consumer = consumer;
+    worker.lease_ttl = args.lease();
+    worker.router = args.router.bind(RouterListen::Off).await?;
+    if let Some(listen) = &args.metrics_listen {
+        let (server, address) = slipway_api::metrics_only_server(listen, worker.metrics.clone())
+            .with_context(|| format!("cannot serve metrics on {listen}"))?;
+        tracing::info!(%address, "metrics listening");
+        tokio::spawn(server);
+    }
+    if let Some(router) = &worker.router {
+        tracing::info!(address = %router.local_addr()?, "router listening");
+    }
+    worker.webhooks = Some(settings.webhooks.delivery(false));
+    let worker = WorkerApp::build(worker)?;
+    worker
+        .run_until_stopped(async {
+            shutdown_signal().await;
+            tracing::info!("stopping: running rollouts continue on other workers");
+        })
+        .await;
+    Ok(())
+}

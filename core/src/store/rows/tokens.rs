@@ -1,0 +1,61 @@
+//! The `tokens` table: a token as listings show it (never its secret or
+//! hash), and its row with the grant it carries.
+
+use crate::domain::{AppName, Grant, Scope, TokenId};
+use crate::store::error::StoreError;
+use crate::store::schema::tokens;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A token as listings show it: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    pub scope: Scope,
+    /// The apps it may act on; empty: all.
+    pub apps: Vec<AppName>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+pub(crate) struct TokenRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) hash: String,
+    pub(crate) scope: String,
+    pub(crate) apps: String,
+    pub(crate) created_at: NaiveDateTime,
+    pub(crate) expires_at: Option<NaiveDateTime>,
+    pub(crate) last_used_at: Option<NaiveDateTime>,
+}
+
+impl TokenRow {
+    pub(crate) fn grant(&self) -> Result<Grant, StoreError> {
+        let names: Vec<String> = serde_json::from_str(&self.apps).map_err(StoreError::corrupt)?;
+        Ok(Grant {
+            scope: Scope::parse(&self.scope).map_err(StoreError::corrupt)?,
+            apps: names
+                .iter()
+                .map(|a| AppName::parse(a).map_err(StoreError::corrupt))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub(crate) fn into_token(self) -> Result<Token, StoreError> {
+        let grant = self.grant()?;
+        Ok(Token {
+            id: TokenId::parse(&self.id).map_err(StoreError::corrupt)?,
+            name: self.name,
+            scope: grant.scope,
+            apps: grant.apps,
+            created_at: self.created_at.and_utc(),
+            expires_at: self.expires_at.map(|t| t.and_utc()),
+            last_used_at: self.last_used_at.map(|t| t.and_utc()),
+        })
+    }
+}

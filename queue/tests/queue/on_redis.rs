@@ -1,0 +1,249 @@
+//! Producers and consumers over a real Redis, each test in its own namespace.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_built_from_a_separate_queue_receives_the_exact_job() {
+    let redis = TestRedis::new();
+    let producer = redis.queue().await;
+    let consumer_queue = redis.queue().await; // as a separate worker process would
+    let recorder = Recorder::default();
+    let consumer = Consumer::start(
+        JobSource::from_queue(&consumer_queue).expect("a Redis queue"),
+        config("delivery"),
+        recorder.handler(Script::default()),
+    );
+
+    let job = RolloutJob::new(DeploymentId::generate(), Some(TRACEPARENT.into()));
+    producer.enqueue(job.clone()).await.expect("enqueue");
+
+    wait_until("the job to arrive", Duration::from_secs(5), || {
+        recorder.calls() == 1
+    })
+    .await;
+    assert_eq!(recorder.jobs(), vec![job]);
+    wait_until("the job to be acknowledged", Duration::from_secs(5), || {
+        redis.count("done") == 1
+    })
+    .await;
+    consumer.stop().await;
+    assert_eq!(redis.count("active"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_up_to_the_attempt_limit_and_then_stop() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let [always, once, permanent] = [(); 3].map(|_| DeploymentId::generate());
+    let script = Script::from([
+        (always.clone(), Behaviour::FailAlways),
+        (once.clone(), Behaviour::FailOnce),
+        (permanent.clone(), Behaviour::FailPermanently),
+    ]);
+    let recorder = Recorder::default();
+    let consumer = Consumer::start(
+        JobSource::from_queue(&queue).expect("a Redis queue"),
+        config("retries"),
+        recorder.handler(script),
+    );
+    for id in [&always, &once, &permanent] {
+        queue
+            .enqueue(RolloutJob::new(id.clone(), None))
+            .await
+            .expect("enqueue");
+    }
+
+    wait_until("3 + 2 + 1 calls", Duration::from_secs(10), || {
+        recorder.calls() == 6
+    })
+    .await;
+    // Without our limit the Redis backend would reschedule a failed job 1-3 s later.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(recorder.calls_for(&always), 3, "attempt limit");
+    assert_eq!(recorder.calls_for(&once), 2, "retried once, then succeeded");
+    assert_eq!(
+        recorder.calls_for(&permanent),
+        1,
+        "permanent failures are not retried"
+    );
+    assert_eq!(redis.count("dead"), 2, "both abandoned jobs are dead");
+    assert_eq!(redis.count("done"), 1);
+    assert_eq!(redis.count("scheduled"), 0, "nothing waits for a retry");
+    consumer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_does_not_stop_later_jobs() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let panics = DeploymentId::generate();
+    let recorder = Recorder::default();
+    let mut config = config("panic");
+    config.concurrency = 1;
+    let consumer = Consumer::start(
+        JobSource::from_queue(&queue).expect("a Redis queue"),
+        config,
+        recorder.handler(Script::from([(panics.clone(), Behaviour::Panic)])),
+    );
+    queue
+        .enqueue(RolloutJob::new(panics.clone(), None))
+        .await
+        .expect("enqueue");
+    let later: Vec<_> = (0..3).map(|_| DeploymentId::generate()).collect();
+    for id in &later {
+        queue
+            .enqueue(RolloutJob::new(id.clone(), None))
+            .await
+            .expect("enqueue");
+    }
+
+    wait_until("the jobs after the panic", Duration::from_secs(10), || {
+        later.iter().all(|id| recorder.calls_for(id) == 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorder.calls_for(&panics), 1, "a panic is not retried");
+    consumer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_consumers_share_the_load_and_run_each_job_once() {
+    const JOBS: usize = 40;
+    let redis = TestRedis::new();
+    let producer = redis.queue().await;
+    let (first, second) = (Recorder::default(), Recorder::default());
+    let script = Script::default().with_default(Behaviour::Sleep(Duration::from_millis(50)));
+    let mut consumers = Vec::new();
+    for (recorder, name) in [(&first, "share-a"), (&second, "share-b")] {
+        let queue = redis.queue().await;
+        let mut config = config(name);
+        config.concurrency = 2;
+        consumers.push(Consumer::start(
+            JobSource::from_queue(&queue).expect("a Redis queue"),
+            config,
+            recorder.handler(script.clone()),
+        ));
+    }
+    let ids: Vec<_> = (0..JOBS).map(|_| DeploymentId::generate()).collect();
+    for id in &ids {
+        producer
+            .enqueue(RolloutJob::new(id.clone(), None))
+            .await
+            .expect("enqueue");
+    }
+
+    wait_until("every job to run", Duration::from_secs(20), || {
+        first.calls() + second.calls() >= JOBS
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in &ids {
+        assert_eq!(
+            first.calls_for(id) + second.calls_for(id),
+            1,
+            "{id} ran once"
+        );
+    }
+    assert!(
+        first.calls() > 0 && second.calls() > 0,
+        "{} / {}",
+        first.calls(),
+        second.calls()
+    );
+    assert!(
+        first.max_in_flight() <= 2 && second.max_in_flight() <= 2,
+        "concurrency limit"
+    );
+    for consumer in consumers {
+        consumer.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_running_handler_finish_and_acknowledges_it() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let recorder = Recorder::default();
+    let script = Script::default().with_default(Behaviour::Sleep(Duration::from_millis(500)));
+    let consumer = Consumer::start(
+        JobSource::from_queue(&queue).expect("a Redis queue"),
+        config("shutdown"),
+        recorder.handler(script),
+    );
+    queue
+        .enqueue(RolloutJob::new(DeploymentId::generate(), None))
+        .await
+        .expect("enqueue");
+    wait_until("the handler to start", Duration::from_secs(5), || {
+        recorder.calls() == 1
+    })
+    .await;
+
+    consumer.stop().await;
+    assert_eq!(recorder.finished(), 1, "stop waited for the handler");
+    assert_eq!(
+        redis.count("done"),
+        1,
+        "and acknowledged it before returning"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_of_a_killed_worker_comes_back_after_the_orphan_timeout() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let stuck = Recorder::default();
+    let killed = Consumer::start(
+        JobSource::from_queue(&queue).expect("a Redis queue"),
+        config("killed"),
+        stuck.handler(Script::default().with_default(Behaviour::Hang)),
+    );
+    let job = RolloutJob::new(DeploymentId::generate(), None);
+    queue.enqueue(job.clone()).await.expect("enqueue");
+    wait_until(
+        "the first worker to take the job",
+        Duration::from_secs(5),
+        || stuck.calls() == 1,
+    )
+    .await;
+
+    killed.kill(); // no graceful close, as with SIGKILL
+    let killed_at = Instant::now();
+    let survivor = Recorder::default();
+    let config = config("survivor");
+    let orphan_timeout = config.orphan_timeout();
+    let consumer = Consumer::start(
+        JobSource::from_queue(&redis.queue().await).expect("a Redis queue"),
+        config,
+        survivor.handler(Script::default()),
+    );
+    wait_until(
+        "the orphaned job to come back",
+        orphan_timeout + Duration::from_secs(5),
+        || survivor.calls() == 1,
+    )
+    .await;
+    let back_after = killed_at.elapsed();
+    eprintln!("orphaned job came back after {back_after:?} (orphan timeout {orphan_timeout:?})");
+    assert!(
+        back_after >= orphan_timeout - Duration::from_secs(1),
+        "{back_after:?}"
+    );
+    assert_eq!(survivor.jobs(), vec![job]);
+    consumer.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_redis_fails_without_echoing_the_password() {
+    let started = Instant::now();
+    let err = JobQueue::<RolloutJob>::redis("redis://:hunter2@127.0.0.1:1/0", "slipway-test")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, QueueError::Connect(_)), "{err}");
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

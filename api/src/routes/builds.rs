@@ -39,10 +39,7 @@ pub async fn create(
     let (build, release) = state
         .write(&caller, move |store| store.create_build(&app, &new, &actor))
         .await?;
-    let created = BuildCreated {
-        build: build.into(),
-        release: release.into(),
-    };
+    let created = BuildCreated { build, release };
     sorted_json(StatusCode::CREATED, &created)
 }
 
@@ -83,5 +80,5 @@ pub async fn show(
     caller.require(Scope::Read, Some(&app))?;
     let id = build_path(&app, &path.1)?;
     let build = state.db(move |store| store.get_build(&app, &id)).await?;
-    Ok(HttpResponse::Ok().json(Build::from(build)))
+    Ok(HttpResponse::Ok().json(build))
 }

@@ -130,8 +130,8 @@ async fn start_from_release(
         .await?;
     enqueue(&state, &deployment).await;
     let promoted = Promoted {
-        release: release.into(),
-        deployment: deployment.into(),
+        release,
+        deployment,
     };
     sorted_json(StatusCode::ACCEPTED, &promoted)
 }
@@ -167,9 +167,9 @@ pub async fn deploy(
         .await?;
     enqueue(&state, &deployment).await;
     let deployed = Deployed {
-        build: build.into(),
-        release: release.into(),
-        deployment: deployment.into(),
+        build,
+        release,
+        deployment,
     };
     sorted_json(StatusCode::ACCEPTED, &deployed)
 }
@@ -213,7 +213,7 @@ pub async fn show(
     caller.require(Scope::Read, Some(&app))?;
     let id = deployment_path(&app, &path.1)?;
     let deployment = state.db(move |s| s.get_deployment(&app, &id)).await?;
-    Ok(HttpResponse::Ok().json(contract::Deployment::from(deployment)))
+    Ok(HttpResponse::Ok().json(deployment))
 }
 
 /// Asks the worker to stop and roll back: 202, it happens shortly.
@@ -244,7 +244,7 @@ pub async fn cancel(
             s.cancel_deployment(&app, &id, &actor)
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(contract::Deployment::from(deployment)))
+    Ok(HttpResponse::Accepted().json(deployment))
 }
 
 pub fn deployment_path(app: &AppName, raw: &str) -> Result<DeploymentId, ApiError> {

@@ -75,9 +75,7 @@ pub async fn update(
             Some(_) => StatusCode::CREATED,
             None => StatusCode::OK,
         };
-        let changed = EnvChanged {
-            release: release.map(Into::into),
-        };
+        let changed = EnvChanged { release };
         return sorted_json(status, &changed);
     };
     let options = promotion.parse(traceparent(&req))?;
@@ -95,8 +93,8 @@ pub async fn update(
     };
     let (release, deployment) = started.unzip();
     let promoted = EnvPromoted {
-        release: release.map(Into::into),
-        deployment: deployment.map(Into::into),
+        release,
+        deployment,
     };
     sorted_json(status, &promoted)
 }

@@ -42,9 +42,7 @@ pub async fn create(
             store.create_release(&app, &new, &actor)
         })
         .await?;
-    let created = ReleaseCreated {
-        release: release.into(),
-    };
+    let created = ReleaseCreated { release };
     sorted_json(StatusCode::CREATED, &created)
 }
 
@@ -88,7 +86,7 @@ pub async fn show(
     caller.require(Scope::Read, Some(&app))?;
     let id = release_path(&app, &path.1)?;
     let release = state.db(move |store| store.get_release(&app, &id)).await?;
-    Ok(HttpResponse::Ok().json(Release::from(release)))
+    Ok(HttpResponse::Ok().json(release))
 }
 
 /// `GET /apps/{app}/releases/{id}/diff?against=R...`: what changes going

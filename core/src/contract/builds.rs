@@ -1,9 +1,7 @@
 //! `/apps/{app}/builds`: a build creates a release; it does not promote.
 
-use super::Release;
-use crate::domain::{AppName, BuildId, Description, GitInfo, InvalidInput, Manifest, ReleaseId};
+use crate::domain::{Build, Description, GitInfo, InvalidInput, Manifest, Release};
 use crate::store;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -56,47 +54,6 @@ impl CreateBuild {
     }
 }
 
-/// What CI posted: a manifest and the commit it came from. Every build
-/// created exactly one release.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Build {
-    pub id: BuildId,
-    pub app: AppName,
-    /// The release this build created.
-    pub release: ReleaseId,
-    /// The description of the release the build created.
-    pub description: String,
-    /// The commit sha, lower-cased; null when none was given.
-    #[schema(required = true)]
-    pub git_sha: Option<String>,
-    /// The commit's subject: the first line of the given message, trimmed
-    /// (empty when `git_sha` came without a message); null when no
-    /// `git_sha` was given.
-    #[schema(required = true)]
-    pub git_message: Option<String>,
-    /// The manifest in canonical form: every default filled in.
-    pub manifest: Manifest,
-    /// The name of the token that created the build.
-    pub actor: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<store::Build> for Build {
-    fn from(build: store::Build) -> Build {
-        Build {
-            id: build.id,
-            app: build.app,
-            release: build.release,
-            description: build.description,
-            git_sha: build.git_sha,
-            git_message: build.git_message,
-            manifest: build.manifest,
-            actor: build.actor,
-            created_at: build.created_at,
-        }
-    }
-}
-
 /// `201` to `POST /apps/{app}/builds`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BuildCreated {
@@ -111,10 +68,8 @@ pub struct BuildList {
     pub builds: Vec<Build>,
 }
 
-impl From<Vec<store::Build>> for BuildList {
-    fn from(builds: Vec<store::Build>) -> BuildList {
-        BuildList {
-            builds: builds.into_iter().map(Build::from).collect(),
-        }
+impl From<Vec<Build>> for BuildList {
+    fn from(builds: Vec<Build>) -> BuildList {
+        BuildList { builds }
     }
 }

@@ -1,11 +1,8 @@
 //! Starting deployments (promote, deploy, rollback) and following them.
 
-use super::{Build, CreateBuild, Release};
-use crate::domain::{
-    AppName, Deadline, DeploymentId, DeploymentStatus, InvalidInput, Manifest, ReleaseId, Strategy,
-};
+use super::CreateBuild;
+use crate::domain::{Build, Deadline, Deployment, InvalidInput, Manifest, Release, Strategy};
 use crate::store;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
 use utoipa::ToSchema;
@@ -126,72 +123,6 @@ impl Deploy {
     }
 }
 
-/// One attempt to promote a release.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Deployment {
-    pub id: DeploymentId,
-    pub app: AppName,
-    pub release: ReleaseId,
-    /// The release that was active when it started: what a rollback returns
-    /// to; null when none was.
-    #[schema(required = true)]
-    pub previous_release: Option<ReleaseId>,
-    pub status: DeploymentStatus,
-    /// Why it failed, was rolled back or cancelled; null otherwise.
-    #[schema(required = true)]
-    pub reason: Option<String>,
-    /// When an unfinished rollout is rolled back.
-    pub deadline_at: DateTime<Utc>,
-    /// The `minimum` override of this promotion (percent), else null.
-    #[schema(maximum = 100)]
-    #[schema(required = true)]
-    pub minimum: Option<u8>,
-    /// The `maximum` override of this promotion (percent), else null.
-    #[schema(minimum = 100, maximum = 200)]
-    #[schema(required = true)]
-    pub maximum: Option<u16>,
-    /// The name of the token that started it.
-    pub actor: String,
-    /// The W3C trace id the rollout is traced under; null when untraced.
-    #[schema(required = true)]
-    pub trace_id: Option<String>,
-    /// Whether a cancel was asked for.
-    pub cancel_requested: bool,
-    pub created_at: DateTime<Utc>,
-    /// When a worker started it; null while pending.
-    #[schema(required = true)]
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it reached a final status; null until then.
-    #[schema(required = true)]
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Milliseconds from start to finish, once finished; null before.
-    #[schema(required = true)]
-    pub duration_ms: Option<i64>,
-}
-
-impl From<store::Deployment> for Deployment {
-    fn from(d: store::Deployment) -> Deployment {
-        Deployment {
-            id: d.id,
-            app: d.app,
-            release: d.release,
-            previous_release: d.previous_release,
-            status: d.status,
-            reason: d.reason,
-            deadline_at: d.deadline_at,
-            minimum: d.minimum,
-            maximum: d.maximum,
-            actor: d.actor,
-            trace_id: d.trace_id,
-            cancel_requested: d.cancel_requested,
-            created_at: d.created_at,
-            started_at: d.started_at,
-            finished_at: d.finished_at,
-            duration_ms: d.duration_ms,
-        }
-    }
-}
-
 /// `202` to promote and rollback.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Promoted {
@@ -217,10 +148,8 @@ pub struct DeploymentList {
     pub deployments: Vec<Deployment>,
 }
 
-impl From<Vec<store::Deployment>> for DeploymentList {
-    fn from(list: Vec<store::Deployment>) -> DeploymentList {
-        DeploymentList {
-            deployments: list.into_iter().map(Deployment::from).collect(),
-        }
+impl From<Vec<Deployment>> for DeploymentList {
+    fn from(deployments: Vec<Deployment>) -> DeploymentList {
+        DeploymentList { deployments }
     }
 }

@@ -22,9 +22,12 @@ pub mod releases;
 pub mod tokens;
 pub mod webhooks;
 
+/// The records the API answers with as they are (`Release`, ...): the
+/// domain's own types, which the events carry too.
+pub use crate::domain::{Build, Deployment, Release, ReleaseStatus};
 pub use apps::{App, AppList, CreateApp, UpdateApp};
-pub use builds::{Build, BuildCreated, BuildList, CreateBuild};
-pub use deployments::{Deploy, Deployed, Deployment, DeploymentList, PromoteBody, Promoted};
+pub use builds::{BuildCreated, BuildList, CreateBuild};
+pub use deployments::{Deploy, Deployed, DeploymentList, PromoteBody, Promoted};
 pub use env::{EnvChanged, EnvPromoted, EnvShow, PatchEnv};
 pub use errors::{ErrorBody, ErrorDetail};
 pub use events::Event;
@@ -33,8 +36,7 @@ pub use logs::{LogLine, LogLines, LogsQuery};
 pub use paging::PageQuery;
 pub use processes::{Process, ProcessList, ProcessStatus};
 pub use releases::{
-    BuildChange, CreateRelease, DiffQuery, Release, ReleaseCreated, ReleaseDiff, ReleaseList,
-    ReleaseStatus,
+    BuildChange, CreateRelease, DiffQuery, ReleaseCreated, ReleaseDiff, ReleaseList,
 };
 pub use tokens::{CreateToken, Token, TokenList, TokenWithSecret};
 pub use webhooks::{

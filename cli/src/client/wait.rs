@@ -4,7 +4,7 @@
 //! gives up with its own exit code when the API stays away. A promotion's
 //! success line ends with where the app answers.
 
-use super::output::{self, paint, text};
+use super::output::{self, paint};
 use super::sse::{self, Sse};
 use super::{code, Ctx, Exit};
 use futures_util::StreamExt;
@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressFinish, ProgressState, ProgressStyle};
 use serde_json::Value;
 use slipway_core::contract::{App, Deployment};
 use slipway_core::domain::DeploymentStatus;
+use slipway_core::events::{DeploymentChanged, EventKind, EventPayload, Progress};
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -103,8 +104,7 @@ async fn follow_to(ctx: &Ctx, app: &str, id: &str, with_url: bool) -> anyhow::Re
             if event.id.is_some() {
                 last_id = event.id.clone();
             }
-            if let Some((shown, mut line)) = show.event(&event) {
-                let deployment: Deployment = ctx.api.read(&shown)?;
+            if let Some((shown, deployment, mut line)) = show.event(&event)? {
                 let succeeded = deployment.status == DeploymentStatus::Succeeded;
                 if with_url && succeeded {
                     if let Some(url) = app_url(ctx, app).await {
@@ -222,70 +222,98 @@ impl Show {
         self.spinner.finish_and_clear();
     }
 
-    /// Shows one event; for the last, returns the final deployment and the
-    /// line that tells its end, for the caller to show.
-    fn event(&self, event: &Sse) -> Option<(Value, String)> {
-        let d = &event.data["data"]["deployment"];
-        let reason = text(&d["reason"]);
-        match event.kind.as_str() {
-            "deployment.started" => {
-                self.phase(format!("rolling out {}", text(&d["release"])));
-                self.say(format!("Rolling out {}", text(&d["release"])));
+    /// Shows one event; for the last, returns the final deployment (as the
+    /// stream showed it, and read) and the line that tells its end, for the
+    /// caller to show. Events of a kind this slipway does not know are
+    /// passed over, like fields it does not know.
+    fn event(&self, event: &Sse) -> anyhow::Result<Option<(Value, Deployment, String)>> {
+        let Ok(kind) = EventKind::parse(&event.kind) else {
+            return Ok(None);
+        };
+        let payload = match EventPayload::parse(kind, event.data["data"].clone()) {
+            Ok(payload) => payload,
+            Err(err) if is_final(kind) => {
+                anyhow::bail!("the {kind} event cannot be read by this slipway ({err})")
             }
-            "deployment.progress" => self.progress(&event.data["data"]),
-            "deployment.rolling_back" => {
+            Err(_) => return Ok(None),
+        };
+        match payload {
+            EventPayload::DeploymentStarted(DeploymentChanged { deployment: d }) => {
+                self.phase(format!("rolling out {}", d.release));
+                self.say(format!("Rolling out {}", d.release));
+            }
+            EventPayload::DeploymentProgress(step) => self.progress(&step),
+            EventPayload::DeploymentRollingBack(DeploymentChanged { deployment: d }) => {
                 self.phase("rolling back".into());
+                let reason = d.reason.as_deref().unwrap_or_default();
                 let line = format!("Rolling back: {reason}");
                 let line = paint(&line, output::YELLOW, self.colour && !self.json);
                 self.say(line);
             }
-            "deployment.succeeded" | "deployment.rolled_back" | "deployment.failed" => {
-                let id = text(&d["id"]);
-                let took = d["duration_ms"]
-                    .as_i64()
+            EventPayload::DeploymentSucceeded(DeploymentChanged { deployment: d })
+            | EventPayload::DeploymentRolledBack(DeploymentChanged { deployment: d })
+            | EventPayload::DeploymentFailed(DeploymentChanged { deployment: d }) => {
+                let took = d
+                    .duration_ms
                     .map(|ms| format!(" in {}", output::duration_ms(ms)))
                     .unwrap_or_default();
-                let line = match event.kind.as_str() {
-                    "deployment.succeeded" => format!("Deployment {id} succeeded{took}"),
-                    "deployment.rolled_back" => format!("Deployment {id} rolled back{took}"),
-                    _ => format!("Deployment {id} failed{took}"),
+                let ended = match kind {
+                    EventKind::DeploymentSucceeded => "succeeded",
+                    EventKind::DeploymentRolledBack => "rolled back",
+                    _ => "failed",
                 };
+                let line = format!("Deployment {} {ended}{took}", d.id);
                 // The last line: no spinner after it.
                 self.clear();
-                return Some((d.clone(), line));
+                let shown = event.data["data"]["deployment"].clone();
+                return Ok(Some((shown, d, line)));
             }
             _ => {}
         }
-        None
+        Ok(None)
     }
 
-    fn progress(&self, data: &Value) {
-        let service = text(&data["service"]);
-        let release = text(&data["release"]);
-        let count = text(&data["count"]);
-        match data["step"].as_str() {
-            Some("wave") => {
-                let n = data["instances"].as_u64().unwrap_or(0);
-                let plural = if n == 1 { "" } else { "s" };
+    fn progress(&self, step: &Progress) {
+        match step {
+            Progress::Wave {
+                service,
+                release,
+                instances: n,
+                count,
+            } => {
+                let plural = if *n == 1 { "" } else { "s" };
                 self.phase(format!("{service}: starting {n} instance{plural}"));
                 self.say(format!(
                     "{service}: starting {n} instance{plural} of {release} ({count} wanted)"
                 ));
             }
-            Some("healthy") => {
-                let healthy = text(&data["healthy"]);
+            Progress::Healthy {
+                service,
+                release,
+                healthy,
+                count,
+                ..
+            } => {
                 self.phase(format!("{service}: {healthy}/{count} healthy"));
                 self.say(format!("{service}: {healthy}/{count} healthy ({release})"));
             }
-            Some("cancel") => self.say(format!("Cancel requested by {}", text(&data["by"]))),
-            Some("rollback") => {
-                let to = text(&data["to"]);
+            Progress::Cancel { by } => self.say(format!("Cancel requested by {by}")),
+            Progress::Rollback { to } => {
                 self.phase(format!("rolling back to {to}"));
                 self.say(format!("Rolling back to {to}"));
             }
-            _ => {}
         }
     }
+}
+
+/// The events a deployment's stream ends with.
+fn is_final(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::DeploymentSucceeded
+            | EventKind::DeploymentRolledBack
+            | EventKind::DeploymentFailed
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ const RANDOM_LEN: usize = 10;
 
 fn generate_with_prefix(prefix: char) -> String {
     #[cfg(feature = "testing")]
-    if let Some(forced) = crate::testing::take_forced_id(prefix) {
+    if let Some(forced) = forced::take(prefix) {
         return forced;
     }
     // `rand::rng()` is a ChaCha CSPRNG seeded from the OS; `random_range` samples
@@ -26,6 +26,37 @@ fn generate_with_prefix(prefix: char) -> String {
     }
     id
 }
+
+/// Ids that tests force (feature `testing`), to provoke a collision.
+#[cfg(feature = "testing")]
+mod forced {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static FORCED_IDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Makes the next ids generated on this thread with their prefixes be
+    /// these, in order: how tests provoke an id collision.
+    pub fn force_next_ids(ids: &[&str]) {
+        FORCED_IDS.with(|forced| {
+            forced
+                .borrow_mut()
+                .extend(ids.iter().rev().map(|id| (*id).to_owned()))
+        });
+    }
+
+    pub(super) fn take(prefix: char) -> Option<String> {
+        FORCED_IDS.with(|forced| {
+            let mut forced = forced.borrow_mut();
+            let position = forced.iter().rposition(|id| id.starts_with(prefix))?;
+            Some(forced.remove(position))
+        })
+    }
+}
+
+#[cfg(feature = "testing")]
+pub use forced::force_next_ids;
 
 fn has_id_shape(s: &str, prefix: char) -> bool {
     let mut chars = s.chars();

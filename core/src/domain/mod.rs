@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod deployment;
 pub mod description;
 pub mod env;
+pub mod event_kind;
 pub mod ids;
 pub mod job;
 pub mod manifest;
@@ -24,6 +25,7 @@ pub use description::{
     build_description, env_description, rollback_description, Description, GitInfo,
 };
 pub use env::{Env, EnvChange, EnvDiff, EnvKey, MAX_ENV_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use event_kind::{EventKind, UnknownEventKind};
 pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, WebhookId};
 pub use job::RolloutJob;
 pub use manifest::{Health, Manifest, Service, Strategy};

@@ -1,8 +1,8 @@
 //! Webhook subscriptions: the kind of receiver and the event patterns a
 //! webhook subscribes to (`*`, `deployment.*`, `release.created`).
 
+use super::EventKind;
 use crate::domain::InvalidInput;
-use crate::events::EventKind;
 use serde::{Deserialize, Serialize};
 
 /// How a delivery is shaped: a signed JSON event, or a Slack message.

@@ -25,29 +25,8 @@ use crate::store::{Backend, Store};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use rand::distr::{Alphanumeric, SampleString};
-use std::cell::RefCell;
 
-thread_local! {
-    static FORCED_IDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Makes the next ids generated on this thread with their prefixes be
-/// these, in order: how tests provoke an id collision.
-pub fn force_next_ids(ids: &[&str]) {
-    FORCED_IDS.with(|forced| {
-        forced
-            .borrow_mut()
-            .extend(ids.iter().rev().map(|id| (*id).to_owned()))
-    });
-}
-
-pub(crate) fn take_forced_id(prefix: char) -> Option<String> {
-    FORCED_IDS.with(|forced| {
-        let mut forced = forced.borrow_mut();
-        let position = forced.iter().rposition(|id| id.starts_with(prefix))?;
-        Some(forced.remove(position))
-    })
-}
+pub use crate::domain::ids::force_next_ids;
 
 /// Where tests find PostgreSQL when `SLIPWAY_TEST_DATABASE_URL` is unset.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";

@@ -1,6 +1,6 @@
 //! Event kinds: what happened, as the `type` of every event and webhook body.
 
-use crate::domain::DeploymentStatus;
+use super::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 
 /// What happened. The string form (`release.created`) is the public contract;

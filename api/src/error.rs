@@ -5,13 +5,11 @@
 //! field, never echoing an env value. Our failures (5xx) log the whole chain
 //! and answer with no internals.
 
-use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use slipway_core::contract::ErrorBody;
 use slipway_core::domain::InvalidInput;
 use slipway_core::store::StoreError;
 
@@ -116,8 +114,8 @@ impl ResponseError for ApiError {
         if self.status_code().is_server_error() {
             tracing::error!(error = %error_chain(self), code = self.code(), "request failed");
         }
-        let mut response =
-            HttpResponse::build(self.status_code()).json(body(self.code(), &self.to_string()));
+        let mut response = HttpResponse::build(self.status_code())
+            .json(ErrorBody::new(self.code(), self.to_string()));
         match self {
             ApiError::Unauthorized(_) => {
                 response.headers_mut().insert(
@@ -146,10 +144,6 @@ fn unreadable_release(app: &str, release: &str, cause: &impl std::fmt::Display) 
          SLIPWAY_SECRET_KEY_PREVIOUS), or replace the env whole: `POST /apps/{app}/releases` \
          with `env`, or `slipway releases rollback` to a release whose env opens"
     )
-}
-
-fn body(code: &str, message: &str) -> serde_json::Value {
-    json!({ "error": { "code": code, "message": message } })
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -206,44 +200,6 @@ pub(crate) fn describe_json_error(err: &serde_json::Error) -> String {
             }
         }
     }
-}
-
-/// Gives actix's own error responses (no route, wrong method, ...) our JSON
-/// shape; responses that already are JSON pass through.
-pub(crate) fn json_error_body<B>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
-        .response()
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            format!("{} is not allowed on this route", res.request().method()),
-        ),
-        s => ("error", s.canonical_reason().unwrap_or("error").to_owned()),
-    };
-    // A 405 says which methods the route has (RFC 9110, 15.5.6).
-    let allow = (status == StatusCode::METHOD_NOT_ALLOWED)
-        .then(|| res.request().match_pattern())
-        .flatten()
-        .and_then(|pattern| crate::routes::openapi::allowed(&pattern));
-    let (req, _) = res.into_parts();
-    let mut response = HttpResponse::build(status);
-    if let Some(allow) = allow {
-        response.insert_header((header::ALLOW, allow));
-    }
-    let response = response.json(body(code, &message));
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, response).map_into_right_body(),
-    ))
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! running it. Tests build the very same server on port 0.
 
 use crate::body::json_config;
-use crate::error::{json_error_body, ApiError};
+use crate::error::ApiError;
 use crate::limits::RateLimiter;
+use crate::routes::json_error_body;
 use crate::state::AppState;
 use crate::{routes, MAX_BODY_BYTES};
 use actix_web::dev::Server;

@@ -4,6 +4,7 @@ mod apps;
 mod builds;
 mod deployments;
 mod env;
+mod fallback;
 mod health;
 mod logs;
 pub(crate) mod metrics;
@@ -13,6 +14,8 @@ mod releases;
 mod stream;
 mod tokens;
 mod webhooks;
+
+pub(crate) use fallback::json_error_body;
 
 use crate::body::{json_config, BodyLimit};
 use crate::error::ApiError;

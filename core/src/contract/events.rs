@@ -2,7 +2,7 @@
 //! sends them, in each server-sent event's `data`.
 
 use crate::domain::EventId;
-use crate::events::EventKind;
+use crate::events::{EventKind, EventPayload};
 use crate::store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,11 +48,7 @@ fn event_type() -> ObjectBuilder {
         .enum_values(Some(EventKind::ALL.map(EventKind::as_str)))
 }
 
-/// The schema of an event's `data`: any JSON object for now. The one place
-/// to describe the payload of each event type once they are typed.
+/// The schema of an event's `data`: the payload of its type.
 fn event_data() -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .description(Some("Details, by type."))
-        .into()
+    EventPayload::schema()
 }

@@ -14,8 +14,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-/// An app as the API shows it and its events carry it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AppRecord)]
+/// An app as its events carry it (the API's answer adds its services).
 pub struct App {
     pub name: AppName,
     pub active_release: Option<ReleaseId>,

@@ -11,22 +11,26 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::AnyOfBuilder;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 /// `app.created` and `app.updated`: the app as it is now.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppChanged {
+    #[schema(inline)]
     pub app: App,
 }
 
 /// `app.deleted`: which app.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppDeleted {
     pub app: AppName,
 }
 
 /// `app.crashed`: an instance of the active release exited on its own, and
 /// when the supervisor starts it again.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppCrashed {
     pub app: AppName,
     pub service: ServiceName,
@@ -39,19 +43,19 @@ pub struct AppCrashed {
 }
 
 /// `build.created`: the build (and the id of the release it made).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BuildCreated {
     pub build: Build,
 }
 
 /// `release.created`: the release, without its env.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseCreated {
     pub release: Release,
 }
 
 /// `env.changed`: the release the change made and the keys it touched.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnvChanged {
     pub release: ReleaseId,
     pub changes: EnvDiff,
@@ -59,14 +63,14 @@ pub struct EnvChanged {
 
 /// `deployment.created` ... `deployment.failed`: the deployment as it is
 /// after entering the status the event is named after.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentChanged {
     pub deployment: Deployment,
 }
 
 /// `deployment.progress`: one step of a running rollout, for people
 /// following it (not a state change).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Progress {
     /// Someone asked the drive to stop and roll back.
@@ -157,6 +161,22 @@ impl EventPayload {
             | EventPayload::DeploymentFailed(changed) => Some(&changed.deployment),
             _ => None,
         }
+    }
+
+    /// The schema of an event's `data`: one of the payloads above (which
+    /// one the event's `type` says).
+    pub fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(AppChanged::schema())
+            .item(AppDeleted::schema())
+            .item(AppCrashed::schema())
+            .item(BuildCreated::schema())
+            .item(ReleaseCreated::schema())
+            .item(EnvChanged::schema())
+            .item(DeploymentChanged::schema())
+            .item(Progress::schema())
+            .description(Some("Details, by type: the payload of the event's `type`."))
+            .into()
     }
 
     /// Reads the data of an event of `kind` back.

@@ -83,18 +83,29 @@ impl Document {
         if media != "application/json" {
             return;
         }
-        let mut schema = content[documented]["schema"].clone();
+        let instance: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{answer:?}: not JSON ({e}): {body}"));
+        let errors = self.violations(&content[documented]["schema"], &instance);
+        assert!(errors.is_empty(), "{answer:?}: {errors:#?}\nbody: {body}");
+    }
+
+    /// How `instance` violates the document's component schema `name`.
+    pub fn component_violations(&self, name: &str, instance: &Value) -> Vec<String> {
+        let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        self.violations(&schema, instance)
+    }
+
+    /// How `instance` violates `schema` (whose `$ref`s point into the document).
+    fn violations(&self, schema: &Value, instance: &Value) -> Vec<String> {
+        let mut schema = schema.clone();
         schema["components"] = self.doc["components"].clone();
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(&schema)
-            .unwrap_or_else(|e| panic!("{answer:?}: the schema does not compile: {e}"));
-        let instance: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("{answer:?}: not JSON ({e}): {body}"));
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
+            .unwrap_or_else(|e| panic!("the schema does not compile: {e}"));
+        validator
+            .iter_errors(instance)
             .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(errors.is_empty(), "{answer:?}: {errors:#?}\nbody: {body}");
+            .collect()
     }
 }

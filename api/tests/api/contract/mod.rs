@@ -7,6 +7,7 @@
 //! whose database is cut off; the others from one API on PostgreSQL.
 
 mod document;
+mod events;
 mod failures;
 mod fixture;
 mod probe;
@@ -25,6 +26,7 @@ async fn every_documented_answer_is_given_as_documented() {
     let app = spawn_app(Backend::Postgres).await;
     let mut probe = Probe::new(Document::fetch(&app).await);
     let fx = Fixture::new(&app).await;
+    events::run(&app, &probe.doc);
     successes::run(&app, &fx, &mut probe).await;
     failures::run(&app, &fx, &mut probe).await;
     too_many_writes(&fx, &mut probe).await;

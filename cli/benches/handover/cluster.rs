@@ -69,7 +69,7 @@ impl Cluster {
         let data = tempfile::tempdir().unwrap();
         let mut command = slipway(&db, &redis, &["server", "api"]);
         command.env("SLIPWAY_ADMIN_TOKEN", TOKEN);
-        let api = Server::start(command, "address=");
+        let api = Server::start(command, "address=", "address=");
         let conn = PgConnection::establish(db.url()).expect("connect to the bench's schema");
         Cluster {
             workers: Vec::new(),
@@ -92,7 +92,8 @@ impl Cluster {
             "SLIPWAY_WORKER_LEASE_SECONDS",
             self.lease_seconds.to_string(),
         );
-        self.workers.push(Server::start(command, "worker started"));
+        let worker = Server::start(command, "worker started", "worker started");
+        self.workers.push(worker.leaving_instances());
     }
 
     /// Panics with `message` and the last lines of every worker.

@@ -31,6 +31,7 @@
 //! Run: `cargo bench -p slipway-cli --bench handover` (about a minute).
 
 mod cluster;
+#[path = "../../tests/support/processes.rs"]
 mod processes;
 
 use cluster::{instances, manifest, testapp, Cluster};

@@ -2,6 +2,7 @@
 //! `opentelemetry-proto` (not with the code under test), and `slipway dev`
 //! exporting to it: what the trace tests share.
 
+use crate::processes::Lines;
 use crate::support::{slipway, testapp_manifest, Server};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -13,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A trace id the "CI" starts with.
 pub(crate) const CI_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -131,8 +132,6 @@ pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
     }
 }
 
-/// Every line a server printed, as it prints them.
-pub(crate) type Lines = Arc<Mutex<Vec<String>>>;
 
 /// `slipway dev` exporting to `collector`, with JSON logs of warnings only
 /// (`RUST_LOG` picks log lines, never what is exported); returns it, its
@@ -179,54 +178,12 @@ pub(crate) async fn request(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Like `support::start`, keeping every line the server prints. The
-/// returned `Server` kills and waits for the child when dropped.
-#[allow(clippy::zombie_processes)]
-pub(crate) fn start_logged(mut command: std::process::Command) -> (Server, Lines) {
-    use std::process::Stdio;
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run slipway");
-    let lines: Lines = Arc::default();
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let url = {
-            let seen = lines.lock().unwrap();
-            seen.iter().any(|l| l.contains("Try:")).then(|| {
-                seen.iter()
-                    .find_map(|l| l.split_once("API:"))
-                    .map(|(_, rest)| rest.trim().to_owned())
-                    .expect("an API: line")
-            })
-        };
-        if let Some(url) = url {
-            let url = if url.starts_with("http") {
-                url
-            } else {
-                format!("http://{url}")
-            };
-            return (Server::new(child, url, &command), lines);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not ready: {:#?}",
-            lines.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Starts `slipway dev` (or anything printing `API:` then `Try:` when
+/// ready); its lines keep coming in as it prints them.
+pub(crate) fn start_logged(command: std::process::Command) -> (Server, Lines) {
+    let server = Server::start(command, "Try:", "API:");
+    let lines = server.lines.clone();
+    (server, lines)
 }
 
 /// Deploys with `traceparent` and waits for a final state.

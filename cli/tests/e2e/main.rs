@@ -11,6 +11,7 @@ mod client_webhooks;
 mod collector;
 mod faults;
 mod metrics;
+#[path = "../support/processes.rs"]
 mod processes;
 mod rollouts;
 mod router;

@@ -78,8 +78,7 @@ pub fn init(default_level: &str, service: &'static str) -> anyhow::Result<Teleme
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let format = LogFormat::from_env()?;
     let colour = format == LogFormat::Text
-        && std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+        && crate::client::output::colour_for(std::io::stderr().is_terminal());
     let dispatch_cell: Arc<OnceLock<tracing::dispatcher::WeakDispatch>> = Arc::default();
     let formatter = WithTraceIds {
         format,

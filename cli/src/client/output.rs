@@ -7,7 +7,9 @@ use comfy_table::ContentArrangement;
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 
-/// Whether `stream` may be coloured.
+/// Whether a stream may be coloured: only a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org). Logs
+/// and the client's own output follow the same rule.
 pub fn colour_for(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -132,7 +132,6 @@ pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
     }
 }
 
-
 /// `slipway dev` exporting to `collector`, with JSON logs of warnings only
 /// (`RUST_LOG` picks log lines, never what is exported); returns it, its
 /// token and its log lines.

@@ -38,7 +38,7 @@ impl Webhook {
     pub fn wants(&self, kind: EventKind, app: &AppName) -> bool {
         self.disabled_at.is_none()
             && (self.apps.is_empty() || self.apps.contains(app))
-            && self.events.iter().any(|p| p.matches(kind.as_str()))
+            && self.events.iter().any(|p| p.matches(kind))
     }
 }
 

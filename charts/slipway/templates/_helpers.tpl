@@ -59,7 +59,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The Secret the migration hook reads. On install the chart's own Secret does
-not exist yet when pre-install hooks run, so the hook gets a copy of its own.
+not exist yet when pre-install hooks run, so the hook gets one of its own
+holding only SLIPWAY_DATABASE_URL.
 */}}
 {{- define "slipway.migrateSecretName" -}}
 {{- if .Values.secrets.existingSecret }}

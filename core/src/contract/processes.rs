@@ -1,48 +1,12 @@
 //! `GET /apps/{app}/processes`: the app's instances as their supervising
 //! worker last saw them.
 
+pub use crate::domain::ProcessStatus;
 use crate::domain::{ReleaseId, ServiceName};
 use crate::store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Where an instance is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProcessStatus {
-    /// Running, not yet seen passing its health check.
-    Starting,
-    /// Running and healthy (or without a health check).
-    Running,
-    /// Exited on its own; waiting out its backoff before a restart.
-    Crashed,
-    /// Signalled to stop, not yet gone.
-    Stopping,
-}
-
-impl ProcessStatus {
-    /// The status as the API writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessStatus::Starting => "starting",
-            ProcessStatus::Running => "running",
-            ProcessStatus::Crashed => "crashed",
-            ProcessStatus::Stopping => "stopping",
-        }
-    }
-}
-
-impl From<store::ProcessStatus> for ProcessStatus {
-    fn from(status: store::ProcessStatus) -> ProcessStatus {
-        match status {
-            store::ProcessStatus::Starting => ProcessStatus::Starting,
-            store::ProcessStatus::Running => ProcessStatus::Running,
-            store::ProcessStatus::Crashed => ProcessStatus::Crashed,
-            store::ProcessStatus::Stopping => ProcessStatus::Stopping,
-        }
-    }
-}
 
 /// One instance of an app, and where it listens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -73,7 +37,7 @@ impl From<store::Process> for Process {
             id: p.id,
             service: p.service,
             release: p.release,
-            status: p.status.into(),
+            status: p.status,
             restarts: p.restarts,
             port: p.port,
             started_at: p.started_at,

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod job;
 pub mod manifest;
 pub mod names;
+pub mod process;
 pub mod records;
 pub mod routes;
 pub mod token;
@@ -30,6 +31,7 @@ pub use ids::{BuildId, DeliveryId, DeploymentId, EventId, ReleaseId, TokenId, We
 pub use job::RolloutJob;
 pub use manifest::{Health, Manifest, Service, Strategy};
 pub use names::{AppName, ServiceName, TokenName};
+pub use process::ProcessStatus;
 pub use records::{App, Build, Deployment, Release, ReleaseStatus};
 pub use routes::{service_hosts, service_urls, RouterUrl, ServiceUrls};
 pub use token::{Denied, Grant, Scope};

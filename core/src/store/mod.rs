@@ -35,6 +35,7 @@ mod sealed;
 mod tokens;
 mod webhooks;
 
+pub use crate::domain::ProcessStatus;
 pub use crate::domain::{App, Build, Deployment, Release, ReleaseStatus};
 pub use apps::{Tombstone, APP_DELETED};
 pub use connection::{Backend, DbConnection};
@@ -49,7 +50,7 @@ pub use rows::deliveries::Delivery;
 pub use rows::events::Event;
 pub use rows::logs::LogLine;
 pub use rows::new_releases::{NewBuild, NewRelease};
-pub use rows::processes::{Process, ProcessStatus};
+pub use rows::processes::Process;
 pub use rows::tokens::Token;
 pub use rows::webhooks::Webhook;
 pub use tokens::{Identity, NewToken};

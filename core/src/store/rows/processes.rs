@@ -1,49 +1,12 @@
 //! The `processes` table: one instance of an app as the supervising worker
 //! last saw it, and its row.
 
-use crate::domain::{ReleaseId, ServiceName};
+use crate::domain::{ProcessStatus, ReleaseId, ServiceName};
 use crate::store::error::StoreError;
 use crate::store::schema::processes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-
-/// Where an instance is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProcessStatus {
-    /// Running, not yet seen passing its health check.
-    Starting,
-    /// Running and healthy (or without a health check).
-    Running,
-    /// Exited on its own; waiting out its backoff before a restart.
-    Crashed,
-    /// Signalled to stop (a rollout replacing it), not yet gone.
-    Stopping,
-}
-
-impl ProcessStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessStatus::Starting => "starting",
-            ProcessStatus::Running => "running",
-            ProcessStatus::Crashed => "crashed",
-            ProcessStatus::Stopping => "stopping",
-        }
-    }
-
-    fn parse(s: &str) -> Result<ProcessStatus, StoreError> {
-        [
-            ProcessStatus::Starting,
-            ProcessStatus::Running,
-            ProcessStatus::Crashed,
-            ProcessStatus::Stopping,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-        .ok_or_else(|| StoreError::corrupt(format!("unknown process status {s:?}")))
-    }
-}
 
 /// One instance of an app, as `GET /apps/{app}/processes` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,7 +41,9 @@ impl TryFrom<ProcessRow> for Process {
     fn try_from(row: ProcessRow) -> Result<Self, StoreError> {
         let corrupt = StoreError::corrupt;
         Ok(Process {
-            status: ProcessStatus::parse(&row.status)?,
+            status: ProcessStatus::parse(&row.status).ok_or_else(|| {
+                StoreError::corrupt(format!("unknown process status {:?}", row.status))
+            })?,
             id: row.id,
             service: ServiceName::parse(&row.service).map_err(corrupt)?,
             release: ReleaseId::parse(&row.release).map_err(corrupt)?,

@@ -47,7 +47,7 @@ pub async fn idempotency(
         .extract::<web::Bytes>()
         .await
         .map_err(|err| crate::body::read_error(&err, crate::MAX_BODY_BYTES))?;
-    let fingerprint = fingerprint(req.method(), &req.uri().to_string(), &body);
+    let fingerprint = fingerprint(req.method().as_str(), &req.uri().to_string(), &body);
     req.set_payload(body.into());
 
     let token = caller.identity.token.clone();
@@ -134,10 +134,11 @@ fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-/// SHA-256 of the method, path with query, and body, in hex.
-fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> String {
+/// SHA-256 of the method, path with query, and body (each after its
+/// length), in hex.
+pub fn fingerprint(method: &str, uri: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
-    for part in [method.as_str().as_bytes(), uri.as_bytes(), body] {
+    for part in [method.as_bytes(), uri.as_bytes(), body] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }

@@ -3,6 +3,7 @@
 //! [`TestApp`] speaks to it as CI would. What needs only `core` (databases,
 //! manifests, `wait_until`) is in `slipway_core::testing`.
 
+pub use crate::idempotency::fingerprint;
 use crate::{ApiConfig, ApiSettings, Application};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};

@@ -5,8 +5,8 @@
 use super::fixture::{Fixture, USED_KEY};
 use super::probe::Probe;
 use reqwest::{Method, RequestBuilder};
-use sha2::{Digest, Sha256};
-use slipway_api::testing::TestApp;
+
+use slipway_api::testing::{fingerprint, TestApp};
 
 /// Whether the method writes (takes a body and an `Idempotency-Key`).
 fn writes(method: &Method) -> bool {
@@ -96,7 +96,7 @@ fn conflict(app: &TestApp, fx: &Fixture, method: &Method, pattern: &str) -> Requ
     }
     let url = fx.fill(pattern);
     let key = format!("in-progress {method} {pattern}");
-    let print = fingerprint(method, &url, body(pattern).as_bytes());
+    let print = fingerprint(method.as_str(), &url, body(pattern).as_bytes());
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
     app.db.execute(&format!(
         "INSERT INTO idempotency_keys (token, key, fingerprint, created_at, expires_at) \
@@ -122,19 +122,4 @@ pub fn body(pattern: &str) -> &'static str {
         "/tokens" => r#"{"name": "x", "scope": "x"}"#,
         _ => "{}",
     }
-}
-
-/// The API's fingerprint of a request: SHA-256 of the method, the path with
-/// its query and the body, each after its length (`idempotency.rs`).
-fn fingerprint(method: &Method, uri: &str, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    for part in [method.as_str().as_bytes(), uri.as_bytes(), body] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

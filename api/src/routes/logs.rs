@@ -13,7 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, TimeDelta, Utc};
-use slipway_core::contract::{self, LogLines, LogsQuery};
+use slipway_core::contract::{LogLines, LogsQuery};
 use slipway_core::domain::{AppName, InvalidInput, Scope, ServiceName};
 use slipway_core::store::{LogLine, LogQuery, Store};
 use std::time::Duration;
@@ -55,7 +55,6 @@ pub async fn list(
     let first = wanted.clone();
     let lines = state.db(move |s| s.list_logs(&name, &first)).await?;
     if query.follow != Some(true) {
-        let lines = lines.into_iter().map(contract::LogLine::from).collect();
         return sorted_json(StatusCode::OK, &LogLines { lines });
     }
     let cursor = Cursor {
@@ -165,8 +164,7 @@ fn events(lines: &[LogLine]) -> String {
     lines
         .iter()
         .map(|line| {
-            let data = serde_json::to_string(&contract::LogLine::from(line.clone()))
-                .unwrap_or_else(|_| "{}".into());
+            let data = serde_json::to_string(line).unwrap_or_else(|_| "{}".into());
             format!("id: {}\nevent: log\ndata: {data}\n\n", line.seq)
         })
         .collect()

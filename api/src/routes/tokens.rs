@@ -33,7 +33,7 @@ pub async fn create(
         .write(&caller, move |store| store.create_token(&new))
         .await?;
     let shown = TokenWithSecret {
-        token: token.into(),
+        token,
         secret: secret.expose().clone(),
     };
     sorted_json(StatusCode::CREATED, &shown)

@@ -50,7 +50,7 @@ pub async fn create(
         .write(&caller, move |store| store.create_webhook(&new, &actor))
         .await?;
     let shown = WebhookWithSecret {
-        webhook: webhook.into(),
+        webhook,
         secret: secret.expose().clone(),
     };
     sorted_json(StatusCode::CREATED, &shown)
@@ -84,7 +84,7 @@ pub async fn show(
         move |store| store.get_webhook(&id)
     });
     match found.await? {
-        Some(webhook) => Ok(HttpResponse::Ok().json(Webhook::from(webhook))),
+        Some(webhook) => Ok(HttpResponse::Ok().json(webhook)),
         None => Err(not_found(&id)),
     }
 }
@@ -135,7 +135,7 @@ pub async fn rotate(
         .write(&caller, move |store| store.rotate_webhook_secret(&id))
         .await?;
     let shown = WebhookWithSecret {
-        webhook: webhook.into(),
+        webhook,
         secret: secret.expose().clone(),
     };
     sorted_json(StatusCode::OK, &shown)
@@ -160,7 +160,7 @@ pub async fn test(
     let delivery = state
         .write(&caller, move |store| store.test_webhook(&id, &actor))
         .await?;
-    Ok(HttpResponse::Accepted().json(Delivery::from(delivery)))
+    Ok(HttpResponse::Accepted().json(delivery))
 }
 
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "listDeliveries",
@@ -211,5 +211,5 @@ pub async fn redeliver(
     let again = state
         .write(&caller, move |store| store.redeliver(&webhook, &delivery))
         .await?;
-    Ok(HttpResponse::Accepted().json(Delivery::from(again)))
+    Ok(HttpResponse::Accepted().json(again))
 }

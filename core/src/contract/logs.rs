@@ -1,8 +1,7 @@
 //! `GET /apps/{app}/logs`: what the app's instances wrote.
 
 use crate::domain::ServiceName;
-use crate::store;
-use chrono::{DateTime, Utc};
+pub use crate::store::LogLine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -27,30 +26,6 @@ pub struct LogsQuery {
     /// event (`text/event-stream`, `event: log`), until the client goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow: Option<bool>,
-}
-
-/// One line an instance wrote (stdout or stderr).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct LogLine {
-    /// Orders lines; a follower resumes after it.
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub service: ServiceName,
-    pub instance: String,
-    /// One line as the instance wrote it, without its newline.
-    pub line: String,
-}
-
-impl From<store::LogLine> for LogLine {
-    fn from(line: store::LogLine) -> LogLine {
-        LogLine {
-            seq: line.seq,
-            at: line.at,
-            service: line.service,
-            instance: line.instance,
-            line: line.line,
-        }
-    }
 }
 
 /// The newest lines, oldest first.

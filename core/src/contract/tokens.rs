@@ -2,9 +2,9 @@
 //! itself is shown once, in the answer to its creation.
 
 use crate::domain::token::parse_lifetime;
-use crate::domain::{AppName, InvalidInput, Scope, TokenId, TokenName};
+use crate::domain::{AppName, InvalidInput, Scope, TokenName};
 use crate::store;
-use chrono::{DateTime, Utc};
+pub use crate::store::Token;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,36 +57,6 @@ impl CreateToken {
     }
 }
 
-/// A token as listings show it: never its secret.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Token {
-    pub id: TokenId,
-    pub name: String,
-    pub scope: Scope,
-    /// The apps it may act on; empty: all.
-    pub apps: Vec<AppName>,
-    pub created_at: DateTime<Utc>,
-    #[schema(required = true)]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Updated at most once a minute.
-    #[schema(required = true)]
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<store::Token> for Token {
-    fn from(token: store::Token) -> Token {
-        Token {
-            id: token.id,
-            name: token.name,
-            scope: token.scope,
-            apps: token.apps,
-            created_at: token.created_at,
-            expires_at: token.expires_at,
-            last_used_at: token.last_used_at,
-        }
-    }
-}
-
 /// `201` to `POST /tokens`: the token, and once only its secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenWithSecret {
@@ -106,8 +76,6 @@ pub struct TokenList {
 
 impl From<Vec<store::Token>> for TokenList {
     fn from(tokens: Vec<store::Token>) -> TokenList {
-        TokenList {
-            tokens: tokens.into_iter().map(Token::from).collect(),
-        }
+        TokenList { tokens }
     }
 }

@@ -1,13 +1,10 @@
 //! `/webhooks`: subscriptions, secret rotation, test events and the
 //! delivery log. Secrets are shown once, at creation and rotation.
 
-use crate::domain::{
-    AppName, DeliveryId, DeliveryStatus, Description, EventId, EventPattern, InvalidInput,
-    WebhookId, WebhookKind, WebhookUrl,
-};
-use crate::events::BodyKind;
+use crate::domain::{AppName, Description, EventPattern, InvalidInput, WebhookKind, WebhookUrl};
 use crate::store;
-use chrono::{DateTime, Utc};
+pub use crate::store::Delivery;
+pub use crate::store::Webhook;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -87,46 +84,6 @@ fn bounded<'a>(list: &'a [String], field: &str) -> Result<&'a [String], InvalidI
     Ok(list)
 }
 
-/// A subscription as the API shows it (never with its secret).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Webhook {
-    pub id: WebhookId,
-    pub url: String,
-    pub kind: WebhookKind,
-    pub events: Vec<EventPattern>,
-    /// Apps whose events it receives; empty: every app.
-    pub apps: Vec<AppName>,
-    pub description: String,
-    /// Set when a receiver answered 410 Gone: nothing more is sent.
-    #[schema(required = true)]
-    pub disabled_at: Option<DateTime<Utc>>,
-    #[schema(required = true)]
-    pub disabled_reason: Option<String>,
-    /// Until then the previous secret signs too (after a rotation).
-    #[schema(required = true)]
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    pub actor: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<store::Webhook> for Webhook {
-    fn from(w: store::Webhook) -> Webhook {
-        Webhook {
-            id: w.id,
-            url: w.url,
-            kind: w.kind,
-            events: w.events,
-            apps: w.apps,
-            description: w.description,
-            disabled_at: w.disabled_at,
-            disabled_reason: w.disabled_reason,
-            previous_secret_expires_at: w.previous_secret_expires_at,
-            actor: w.actor,
-            created_at: w.created_at,
-        }
-    }
-}
-
 /// A webhook, and once only its signing secret (creation and rotation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookWithSecret {
@@ -145,9 +102,7 @@ pub struct WebhookList {
 
 impl From<Vec<store::Webhook>> for WebhookList {
     fn from(list: Vec<store::Webhook>) -> WebhookList {
-        WebhookList {
-            webhooks: list.into_iter().map(Webhook::from).collect(),
-        }
+        WebhookList { webhooks: list }
     }
 }
 
@@ -177,47 +132,6 @@ impl DeliveriesQuery {
     }
 }
 
-/// One event on its way to one webhook, as the delivery log shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Delivery {
-    pub id: DeliveryId,
-    pub webhook: WebhookId,
-    /// The event, sent as `webhook-id` on every attempt.
-    pub event: EventId,
-    /// The event's type (`deployment.succeeded`, or `webhook.test`).
-    #[schema(value_type = String)]
-    pub event_type: BodyKind,
-    pub status: DeliveryStatus,
-    pub attempts: i32,
-    #[schema(required = true)]
-    pub last_status_code: Option<i32>,
-    #[schema(required = true)]
-    pub last_error: Option<String>,
-    #[schema(required = true)]
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    #[schema(required = true)]
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<store::Delivery> for Delivery {
-    fn from(d: store::Delivery) -> Delivery {
-        Delivery {
-            id: d.id,
-            webhook: d.webhook,
-            event: d.event,
-            event_type: d.event_type,
-            status: d.status,
-            attempts: d.attempts,
-            last_status_code: d.last_status_code,
-            last_error: d.last_error,
-            next_attempt_at: d.next_attempt_at,
-            delivered_at: d.delivered_at,
-            created_at: d.created_at,
-        }
-    }
-}
-
 /// `GET /webhooks/{id}/deliveries`, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryList {
@@ -226,8 +140,6 @@ pub struct DeliveryList {
 
 impl From<Vec<store::Delivery>> for DeliveryList {
     fn from(list: Vec<store::Delivery>) -> DeliveryList {
-        DeliveryList {
-            deliveries: list.into_iter().map(Delivery::from).collect(),
-        }
+        DeliveryList { deliveries: list }
     }
 }

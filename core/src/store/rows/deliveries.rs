@@ -10,20 +10,28 @@ use crate::store::error::StoreError;
 use crate::store::schema::deliveries;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One event on its way to one webhook, as the delivery log shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub webhook: WebhookId,
+    /// The event, sent as `webhook-id` on every attempt.
     pub event: EventId,
+    /// The event's type (`deployment.succeeded`, or `webhook.test`).
+    #[schema(value_type = String)]
     pub event_type: BodyKind,
     pub status: DeliveryStatus,
     pub attempts: i32,
+    #[schema(required = true)]
     pub last_status_code: Option<i32>,
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    #[schema(required = true)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }

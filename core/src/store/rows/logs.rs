@@ -5,16 +5,18 @@ use crate::store::error::StoreError;
 use crate::store::schema::log_lines;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One line an instance wrote (stdout or stderr).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LogLine {
     /// Orders lines; a follower resumes after it.
     pub seq: i64,
     pub at: DateTime<Utc>,
     pub service: ServiceName,
     pub instance: String,
+    /// One line as the instance wrote it, without its newline.
     pub line: String,
 }
 

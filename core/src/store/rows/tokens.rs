@@ -6,10 +6,11 @@ use crate::store::error::StoreError;
 use crate::store::schema::tokens;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A token as listings show it: never its secret.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Token {
     pub id: TokenId,
     pub name: String,
@@ -17,7 +18,10 @@ pub struct Token {
     /// The apps it may act on; empty: all.
     pub apps: Vec<AppName>,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Updated at most once a minute.
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 

@@ -12,22 +12,26 @@ use crate::store::schema::webhooks;
 use crate::store::sealed::open_webhook_secret;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A subscription as the API shows it (never with its secret).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Webhook {
     pub id: WebhookId,
     pub url: String,
     pub kind: WebhookKind,
     pub events: Vec<EventPattern>,
-    /// Apps whose events it receives; empty means all.
+    /// Apps whose events it receives; empty: every app.
     pub apps: Vec<AppName>,
     pub description: String,
     /// Set when a receiver answered 410 Gone: nothing more is sent.
+    #[schema(required = true)]
     pub disabled_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub disabled_reason: Option<String>,
     /// Until then the previous secret signs too (after a rotation).
+    #[schema(required = true)]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub actor: String,
     pub created_at: DateTime<Utc>,

@@ -2,6 +2,7 @@
 //! owns timing, deadlines, fail-fast rules and rollback; a driver starts,
 //! observes, probes and stops instances.
 
+pub mod kubernetes;
 pub mod local;
 
 use chrono::{DateTime, Utc};

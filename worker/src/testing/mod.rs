@@ -5,6 +5,7 @@
 //! of the `slipway` binary. What needs only `core` (databases, manifests,
 //! `wait_until`) is in `slipway_core::testing`.
 
+pub mod kube;
 mod rig;
 
 pub use rig::{Rig, RigBuilder};

@@ -21,7 +21,11 @@ pub mod status;
 mod teardown;
 mod wait;
 
+use crate::runtime::{
+    Instance, Limits, LogChunk, Probe, Runtime, RuntimeError, Stop, Target, TornDown,
+};
 use cluster::Cluster;
+use slipway_core::domain::{AppName, DeploymentId, Health, ReleaseId, ServiceName};
 use std::time::Duration;
 
 /// How the Kubernetes runtime names, keeps and watches things.
@@ -77,7 +81,74 @@ impl KubeRuntime {
     }
 
     /// The namespace of `app`.
-    fn namespace(&self, app: &slipway_core::domain::AppName) -> String {
+    fn namespace(&self, app: &AppName) -> String {
         objects::namespace_name(&self.config.namespace_prefix, app)
+    }
+}
+
+impl Runtime for KubeRuntime {
+    #[tracing::instrument(skip_all, fields(app = %target.app, release = %target.release))]
+    async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
+        self.converge_to(target, limits).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%app, %release, %deployment))]
+    async fn retire(
+        &self,
+        app: &AppName,
+        release: &ReleaseId,
+        deployment: &DeploymentId,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        self.retire_release(app, release, limits).await
+    }
+
+    /// Re-applies the service's objects whatever is missing: the
+    /// Deployment brings its pods back to its count by itself.
+    #[tracing::instrument(skip_all, fields(app = %target.app, %service, missing = missing))]
+    async fn restore(
+        &self,
+        target: &Target,
+        service: &ServiceName,
+        missing: usize,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        self.restore_service(target, service, limits).await
+    }
+
+    /// Nothing to forget: pods belong to the cluster, which keeps no more
+    /// of them than it wants to.
+    async fn forget(&self, _instance: &Instance) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn instances(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
+        self.pods_of(app).await
+    }
+
+    async fn every_instance(&self) -> Result<Vec<Instance>, RuntimeError> {
+        self.every_pod().await
+    }
+
+    /// The cluster probes pods itself (the readiness probe made from
+    /// `health`): the answer is its Ready condition.
+    async fn probe(&self, instance: &Instance, _health: Option<&Health>) -> Probe {
+        self.probe_pod(instance).await
+    }
+
+    async fn read_log(&self, instance: &Instance, from: u64) -> Result<LogChunk, RuntimeError> {
+        self.pod_log(instance, from).await
+    }
+
+    /// Pods stop with the termination grace their template gives them
+    /// (the engine's stop grace plus the service's drain), not `grace`.
+    #[tracing::instrument(skip_all, fields(%app))]
+    async fn tear_down(&self, app: &AppName, _grace: Duration) -> Result<TornDown, RuntimeError> {
+        self.tear_down_app(app).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%app))]
+    async fn forget_app(&self, app: &AppName) -> Result<(), RuntimeError> {
+        self.forget_namespace(app).await
     }
 }

@@ -154,11 +154,14 @@ impl Judge<'_> {
                 done = false;
                 continue;
             };
-            self.tell_ready(service, deployment, watched, limits);
+            let ready = self.tell_ready(service, deployment, watched, limits);
             let replica_sets = watched.replica_sets.items();
             let pods = watched.pods.items();
             match status::verdict(deployment, replica_sets, pods, now, self.rules) {
-                Verdict::Complete => {}
+                // The Deployment's counts can be ahead of the pods' watch:
+                // done once its pods are seen ready too, and told.
+                Verdict::Complete if ready >= service.count => {}
+                Verdict::Complete => done = false,
                 Verdict::Waiting(what) => {
                     tracing::trace!(service = name, what, "rolling out");
                     done = false;
@@ -175,16 +178,17 @@ impl Judge<'_> {
         Ok(done)
     }
 
-    /// Tells the pods of the new ReplicaSet that became ready since last told.
+    /// Tells the pods of the new ReplicaSet that became ready since last
+    /// told; answers how many are ready now.
     fn tell_ready(
         &mut self,
         service: &ServiceObjects,
         deployment: &Deployment,
         watched: &Watched,
         limits: &Limits<'_>,
-    ) {
+    ) -> usize {
         let Some(new) = status::new_replica_set(deployment, watched.replica_sets.items()) else {
-            return;
+            return 0;
         };
         let ready: BTreeSet<String> = watched
             .pods
@@ -195,17 +199,17 @@ impl Judge<'_> {
             .collect();
         let told = self.told.entry(service.name.clone()).or_default();
         let newly: Vec<String> = ready.difference(told).cloned().collect();
-        if newly.is_empty() {
-            return;
+        if !newly.is_empty() {
+            told.extend(newly.iter().cloned());
+            limits.progress(|| Progress::Healthy {
+                service: service.name.clone(),
+                release: self.target.release.clone(),
+                instances: newly,
+                healthy: ready.len(),
+                count: service.count,
+            });
         }
-        told.extend(newly.iter().cloned());
-        limits.progress(|| Progress::Healthy {
-            service: service.name.clone(),
-            release: self.target.release.clone(),
-            instances: newly,
-            healthy: ready.len(),
-            count: service.count,
-        });
+        ready.len()
     }
 }
 

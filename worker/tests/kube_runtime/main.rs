@@ -1,0 +1,9 @@
+//! The Kubernetes runtime through the API stand-in, with the real kube
+//! client: what a convergence applies and waits for, how it fails fast,
+//! what `ps` and `logs` read, and how an app is torn down.
+
+mod converge;
+mod failures;
+mod observe;
+mod support;
+mod teardown;

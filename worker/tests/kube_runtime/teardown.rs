@@ -1,0 +1,91 @@
+//! Removing things: a failed first release retired, a deleted app's objects
+//! deleted, then its namespace, and only a namespace Slipway made.
+
+use crate::support::{app, release, web_and_worker, Drive, Kit, NAMESPACE, ROLLOUT};
+use slipway_core::domain::DeploymentId;
+use slipway_worker::runtime::{Runtime, TornDown};
+use std::time::Duration;
+
+const IMAGE: &str = "ghcr.io/acme/shop:1";
+
+#[tokio::test]
+async fn retiring_a_release_deletes_its_deployments_and_services() {
+    let kit = Kit::start().await;
+    let drive = Drive::default();
+    kit.runtime
+        .converge(
+            &web_and_worker("RAAAAAAAAAA", IMAGE),
+            &drive.limits(ROLLOUT),
+        )
+        .await
+        .expect("converged");
+    kit.runtime
+        .retire(
+            &app(),
+            &release("RBBBBBBBBBB"),
+            &DeploymentId::generate(),
+            &drive.limits(ROLLOUT),
+        )
+        .await
+        .expect("retired another release");
+    assert_eq!(
+        kit.names("Deployment"),
+        ["web", "worker"],
+        "not its release"
+    );
+
+    kit.runtime
+        .retire(
+            &app(),
+            &release("RAAAAAAAAAA"),
+            &DeploymentId::generate(),
+            &drive.limits(ROLLOUT),
+        )
+        .await
+        .expect("retired");
+    assert!(kit.names("Deployment").is_empty());
+    assert!(kit.names("Service").is_empty());
+}
+
+#[tokio::test]
+async fn tearing_down_deletes_the_apps_objects_then_its_namespace() {
+    let kit = Kit::start().await;
+    let drive = Drive::default();
+    kit.runtime
+        .converge(
+            &web_and_worker("RAAAAAAAAAA", IMAGE),
+            &drive.limits(ROLLOUT),
+        )
+        .await
+        .expect("converged");
+
+    let torn = kit
+        .runtime
+        .tear_down(&app(), Duration::from_secs(1))
+        .await
+        .expect("torn down");
+    // Two Deployments, one Service, one Secret; their pods go with them.
+    assert_eq!(
+        torn,
+        TornDown {
+            stopped: 4,
+            left: 0
+        }
+    );
+    assert!(kit.names("Deployment").is_empty());
+    assert!(kit.names("Secret").is_empty());
+    assert!(kit.runtime.instances(&app()).await.unwrap().is_empty());
+
+    kit.runtime.forget_app(&app()).await.expect("forgotten");
+    let namespaces = kit.cluster.objects("Namespace", None);
+    assert!(
+        !namespaces
+            .iter()
+            .any(|n| n["metadata"]["name"] == NAMESPACE),
+        "{namespaces:?}"
+    );
+    // Again, with nothing left: fine.
+    kit.runtime.forget_app(&app()).await.expect("again");
+    let again = kit.runtime.tear_down(&app(), Duration::from_secs(1)).await;
+    assert_eq!(again.expect("nothing to tear down"), TornDown::default());
+}

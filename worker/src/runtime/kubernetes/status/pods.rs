@@ -13,9 +13,6 @@ const TRANSIENT_PULL: [&str; 3] = ["rate limit", "toomanyrequests", "timeout"];
 /// Why `pod` fails the rollout, phrased to follow its name; None while it
 /// may still come up.
 pub(super) fn failure(pod: &Pod, now: DateTime<Utc>, rules: &Rules) -> Option<String> {
-    if pod.metadata.deletion_timestamp.is_some() {
-        return None;
-    }
     let status = pod.status.as_ref()?;
     // A pod kubelet gave up on (evicted, rejected at admission, its node
     // shut down) is replaced by the ReplicaSet; it says nothing about the
@@ -53,9 +50,10 @@ fn container_failure(
         match reason {
             "CrashLoopBackOff" => {
                 return Some(match last_terminated(container) {
-                    Some(last) => {
-                        format!("is in CrashLoopBackOff (last exit code {})", last.exit_code)
-                    }
+                    Some(last) => format!(
+                        "is in CrashLoopBackOff (last exit code {})",
+                        last.exit_code
+                    ),
                     None => "is in CrashLoopBackOff".into(),
                 });
             }
@@ -167,12 +165,7 @@ fn image<'a>(pod: &'a Pod, container: &'a ContainerStatus) -> &'a str {
     let spec = pod.spec.as_ref();
     let declared = spec
         .into_iter()
-        .flat_map(|spec| {
-            spec.init_containers
-                .iter()
-                .flatten()
-                .chain(&spec.containers)
-        })
+        .flat_map(|spec| spec.init_containers.iter().flatten().chain(&spec.containers))
         .find(|declared| declared.name == container.name);
     declared
         .and_then(|declared| declared.image.as_deref())

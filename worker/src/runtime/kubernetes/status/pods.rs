@@ -13,9 +13,6 @@ const TRANSIENT_PULL: [&str; 3] = ["rate limit", "toomanyrequests", "timeout"];
 /// Why `pod` fails the rollout, phrased to follow its name; None while it
 /// may still come up.
 pub(super) fn failure(pod: &Pod, now: DateTime<Utc>, rules: &Rules) -> Option<String> {
-    if pod.metadata.deletion_timestamp.is_some() {
-        return None;
-    }
     let status = pod.status.as_ref()?;
     // A pod kubelet gave up on (evicted, rejected at admission, its node
     // shut down) is replaced by the ReplicaSet; it says nothing about the

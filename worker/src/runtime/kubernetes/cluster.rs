@@ -163,7 +163,91 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{Instance, Pace, Traffic};
     use kube::core::Status;
+    use slipway_core::domain::{AppName, Manifest};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct NoTraffic;
+
+    impl Traffic for NoTraffic {
+        fn announce(&self, _app: &AppName, _manifest: &Manifest) {}
+        fn admit(&self, _instance: &Instance) {}
+        fn drain<'a>(
+            &'a self,
+            _instance: &'a Instance,
+            _timeout: Duration,
+        ) -> Pin<Box<dyn Future<Output = usize> + Send + 'a>> {
+            Box::pin(async { 0 })
+        }
+    }
+
+    fn limits(within: Duration) -> Limits<'static> {
+        Limits {
+            deadline: chrono::Utc::now() + chrono::Duration::from_std(within).unwrap(),
+            expired: Failure::Deadline { seconds: 1 },
+            guard: None,
+            honour_cancel: true,
+            steps: None,
+            pace: Pace {
+                tick: Duration::from_millis(50),
+                stop_grace: Duration::from_secs(1),
+                failure_intervals: 3,
+            },
+            traffic: &NoTraffic,
+        }
+    }
+
+    /// Fails with `code` the first `failures` times, then answers 7.
+    async fn flaky(calls: &AtomicUsize, failures: usize, code: u16) -> Result<u8, kube::Error> {
+        if calls.fetch_add(1, Ordering::SeqCst) < failures {
+            Err(api_error(code, "the API server is unavailable"))
+        } else {
+            Ok(7)
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_until_the_call_works() {
+        let calls = AtomicUsize::new(0);
+        let limits = limits(Duration::from_secs(10));
+        let result = retrying(&limits, "applying Deployment web", Says::Message, || {
+            flaky(&calls, 2, 503)
+        });
+        assert_eq!(result.await, Ok(7));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lasting_error_fails_at_once_with_its_message() {
+        let calls = AtomicUsize::new(0);
+        let limits = limits(Duration::from_secs(10));
+        let result = retrying(&limits, "applying Deployment web", Says::Message, || {
+            flaky(&calls, 1, 422)
+        });
+        assert_eq!(
+            result.await,
+            Err(Stop::Failed(Failure::Runtime(
+                "applying Deployment web: the API server is unavailable (422)".into()
+            )))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn retries_end_at_the_deadline() {
+        let calls = AtomicUsize::new(0);
+        let limits = limits(Duration::from_millis(300));
+        let result = retrying(&limits, "applying Deployment web", Says::Message, || {
+            flaky(&calls, usize::MAX, 500)
+        });
+        assert_eq!(
+            result.await,
+            Err(Stop::Failed(Failure::Deadline { seconds: 1 }))
+        );
+        assert!(calls.load(Ordering::SeqCst) >= 2);
+    }
 
     fn api_error(code: u16, message: &str) -> kube::Error {
         kube::Error::Api(Box::new(

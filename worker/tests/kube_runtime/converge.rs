@@ -6,6 +6,9 @@
 use crate::support::{
     name, web_and_worker, web_only, Drive, Kit, NAMESPACE, ROLLOUT, SECRET_VALUE,
 };
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, DeleteParams};
+use slipway_core::domain::ServiceName;
 use slipway_core::events::Progress;
 use slipway_worker::runtime::kubernetes::KubeConfig;
 use slipway_worker::runtime::Runtime;
@@ -200,4 +203,35 @@ async fn only_the_newest_env_secrets_are_kept() {
         .await
         .expect("back to the first");
     assert_eq!(kit.names("Secret"), ["env-raaaaaaaaaa", "env-rcccccccccc"]);
+}
+
+#[tokio::test]
+async fn restore_brings_back_a_deployment_someone_deleted() {
+    let kit = Kit::start().await;
+    let drive = Drive::default();
+    let target = web_and_worker("RAAAAAAAAAA", IMAGE);
+    kit.runtime
+        .converge(&target, &drive.limits(ROLLOUT))
+        .await
+        .expect("converged");
+
+    let deployments: Api<Deployment> = Api::namespaced(kit.cluster.client().await, NAMESPACE);
+    deployments
+        .delete("worker", &DeleteParams::default())
+        .await
+        .expect("deleted by someone");
+    assert_eq!(kit.names("Deployment"), ["web"]);
+
+    let worker = ServiceName::parse("worker").unwrap();
+    kit.runtime
+        .restore(&target, &worker, 1, &drive.limits(ROLLOUT))
+        .await
+        .expect("restored");
+    assert_eq!(kit.names("Deployment"), ["web", "worker"]);
+    let restored = &kit.objects("Deployment")["worker"];
+    assert_eq!(
+        restored["metadata"]["labels"]["slipway.dev/release"],
+        "RAAAAAAAAAA"
+    );
+    assert_eq!(restored["spec"]["replicas"], 1);
 }

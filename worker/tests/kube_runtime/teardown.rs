@@ -2,6 +2,9 @@
 //! deleted, then its namespace, and only a namespace Slipway made.
 
 use crate::support::{app, release, web_and_worker, Drive, Kit, NAMESPACE, ROLLOUT};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, PostParams};
 use slipway_core::domain::DeploymentId;
 use slipway_worker::runtime::{Runtime, TornDown};
 use std::time::Duration;
@@ -88,4 +91,28 @@ async fn tearing_down_deletes_the_apps_objects_then_its_namespace() {
     kit.runtime.forget_app(&app()).await.expect("again");
     let again = kit.runtime.tear_down(&app(), Duration::from_secs(1)).await;
     assert_eq!(again.expect("nothing to tear down"), TornDown::default());
+}
+
+#[tokio::test]
+async fn a_namespace_slipway_did_not_make_is_left_alone() {
+    let kit = Kit::start().await;
+    let namespaces: Api<Namespace> = Api::all(kit.cluster.client().await);
+    let theirs = Namespace {
+        metadata: ObjectMeta {
+            name: Some(NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &theirs)
+        .await
+        .expect("someone else's namespace");
+
+    kit.runtime.forget_app(&app()).await.expect("forgotten");
+    let left = kit.cluster.objects("Namespace", None);
+    assert!(
+        left.iter().any(|n| n["metadata"]["name"] == NAMESPACE),
+        "{left:?}"
+    );
 }

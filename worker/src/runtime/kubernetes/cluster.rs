@@ -208,6 +208,25 @@ mod tests {
         }
     }
 
+    /// A call the list does not grant stops in tests, before it is made.
+    #[cfg(debug_assertions)]
+    #[tokio::test]
+    #[should_panic(expected = "`delete` on `pods` of group `` is not in PERMISSIONS")]
+    async fn a_call_outside_the_permissions_stops() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let cluster = Cluster::new(Client::try_from(config).unwrap());
+        let _pods: Api<k8s_openapi::api::core::v1::Pod> = cluster.namespaced("ns", "delete");
+    }
+
+    #[tokio::test]
+    async fn calls_inside_the_permissions_pass() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let cluster = Cluster::new(Client::try_from(config).unwrap());
+        let _: Api<k8s_openapi::api::core::v1::Pod> = cluster.subresource("ns", "log", "get");
+        let _: Api<k8s_openapi::api::apps::v1::ReplicaSet> = cluster.watched("ns");
+        let _: Api<k8s_openapi::api::core::v1::Namespace> = cluster.everywhere("patch");
+    }
+
     #[tokio::test]
     async fn transient_errors_are_retried_until_the_call_works() {
         let calls = AtomicUsize::new(0);

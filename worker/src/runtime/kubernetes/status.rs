@@ -93,16 +93,16 @@ pub fn verdict(
     let available = status.available_replicas.unwrap_or(0);
     let wanted = deployment.spec.as_ref().and_then(|spec| spec.replicas);
     match wanted {
-        Some(wanted) if updated < wanted => {
-            Verdict::Waiting(format!("{updated} out of {wanted} new replicas have been updated"))
-        }
+        Some(wanted) if updated < wanted => Verdict::Waiting(format!(
+            "{updated} out of {wanted} new replicas have been updated"
+        )),
         _ if replicas > updated => Verdict::Waiting(format!(
             "{} old replicas are pending termination",
             replicas - updated
         )),
-        _ if available < updated => {
-            Verdict::Waiting(format!("{available} of {updated} updated replicas are available"))
-        }
+        _ if available < updated => Verdict::Waiting(format!(
+            "{available} of {updated} updated replicas are available"
+        )),
         _ => Verdict::Complete,
     }
 }

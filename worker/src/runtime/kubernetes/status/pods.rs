@@ -62,6 +62,9 @@ fn container_failure(
                     image(pod, container)
                 ));
             }
+            // Kubelet's Secret and ConfigMap caches lag behind a busy API
+            // server; "failed to sync secret cache" clears up by itself.
+            "CreateContainerConfigError" if message.contains("failed to sync") => {}
             "CreateContainerConfigError" | "InvalidImageName" | "CreateContainerError" => {
                 return Some(if message.is_empty() {
                     format!("cannot start: {reason}")

@@ -134,6 +134,15 @@ fn containers_that_cannot_start_fail_with_reason_and_message() {
 }
 
 #[test]
+fn a_lagging_secret_cache_is_waited_out() {
+    let message = "failed to sync secret cache: timed out waiting for the condition";
+    assert_eq!(
+        judge_pod(waiting_for("CreateContainerConfigError", Some(message))),
+        still_rolling()
+    );
+}
+
+#[test]
 fn a_container_that_exits_before_it_was_ever_ready_fails() {
     assert_eq!(
         judge_pod(fixture("pod-terminated-before-ready")),

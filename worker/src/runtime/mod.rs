@@ -12,6 +12,7 @@
 #[macro_use]
 mod step;
 mod failure;
+pub mod kubernetes;
 mod limits;
 pub mod local;
 mod target;

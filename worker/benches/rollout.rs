@@ -12,8 +12,8 @@ mod testapp;
 
 use slipway_core::domain::{AppName, DeploymentStatus, ReleaseId, Strategy};
 use slipway_core::store::{Backend, PromoteOptions};
-use slipway_worker::rollout::plan::waves;
 use slipway_worker::rollout::EngineConfig;
+use slipway_worker::runtime::local::plan::waves;
 use slipway_worker::testing::Rig;
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! this at once: stopping a stopped instance is fine, and the removal is
 //! conditional, so one worker removes and the others find nothing.
 
-use crate::runtime::{Instance, Runtime, RuntimeError};
+use crate::runtime::{Runtime, TornDown};
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::AppName;
 use slipway_core::store::{Store, StoreError, Tombstone};
@@ -113,8 +113,8 @@ async fn tear_down<R: Runtime>(
     settle: TimeDelta,
 ) -> Result<Outcome, TeardownError> {
     let Tombstone { app, deleted_at } = tombstone;
-    let (stopped, left) = match stop_instances(runtime, &app, grace).await {
-        Ok(counts) => counts,
+    let TornDown { stopped, left } = match runtime.tear_down(&app, grace).await {
+        Ok(torn) => torn,
         Err(err) => {
             // The runtime cannot tell what runs: keep the rows.
             tracing::warn!(error = %err, "cannot list the instances of a deleted app");
@@ -135,36 +135,6 @@ async fn tear_down<R: Runtime>(
         tracing::info!("removed the rows of a deleted app");
     }
     Ok(Outcome::Purged(stopped))
-}
-
-/// Stops every instance of `app`; returns how many were stopped and how
-/// many the runtime still lists afterwards.
-async fn stop_instances<R: Runtime>(
-    runtime: &R,
-    app: &AppName,
-    grace: Duration,
-) -> Result<(usize, usize), RuntimeError> {
-    let instances = runtime.instances(app).await?;
-    let stops = instances
-        .iter()
-        .map(|instance| stop(runtime, instance, grace));
-    let stopped = futures_util::future::join_all(stops)
-        .await
-        .into_iter()
-        .filter(|stopped| *stopped)
-        .count();
-    let left = runtime.instances(app).await?.len();
-    Ok((stopped, left))
-}
-
-async fn stop<R: Runtime>(runtime: &R, instance: &Instance, grace: Duration) -> bool {
-    match runtime.stop(instance, grace).await {
-        Ok(()) => true,
-        Err(err) => {
-            tracing::warn!(instance = %instance.id, error = %err, "could not stop an instance of a deleted app");
-            false
-        }
-    }
 }
 
 async fn db<T: Send + 'static>(

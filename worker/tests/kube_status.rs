@@ -184,13 +184,7 @@ fn an_unschedulable_pod_is_given_its_minute() {
     let pods = [fixture::<Pod>("pod-unschedulable")];
     let soon = "2026-11-29T10:00:40Z".parse().unwrap();
     assert_eq!(
-        verdict(
-            &deployment,
-            &replica_sets(),
-            &pods,
-            soon,
-            &Rules::default()
-        ),
+        verdict(&deployment, &replica_sets(), &pods, soon, &Rules::default()),
         waiting("2 out of 3 new replicas have been updated")
     );
 }

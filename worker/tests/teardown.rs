@@ -9,8 +9,8 @@ use slipway_core::domain::{AppName, DeploymentStatus, Env, ReleaseId, ServiceNam
 use slipway_core::store::{Backend, NewBuild, PromoteOptions, Store, StoreError, APP_DELETED};
 use slipway_core::testing::{wait_until, TestDatabase};
 use slipway_worker::rollout::{Engine, EngineConfig};
-use slipway_worker::runtime::local::LocalRuntime;
-use slipway_worker::runtime::{InstanceSpec, Runtime};
+use slipway_worker::runtime::local::{InstanceSpec, LocalRuntime};
+use slipway_worker::runtime::Runtime;
 use slipway_worker::teardown::{self, Pass};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,6 @@ impl Rig {
             service: ServiceName::parse("web").unwrap(),
             release: release.clone(),
             command: Some("exec sleep 300".into()),
-            image: None,
             port: None,
             env: Env::empty(),
         };

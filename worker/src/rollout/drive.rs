@@ -2,11 +2,8 @@
 //! out; on failure roll back to the previous release (or fail when there is
 //! none); every move through `Store::transition_deployment` under the drive's lease.
 
-use super::failure::Failure;
-use super::step::StepOf;
-use super::watch::{Limits, Stop};
 use super::{Drive, Engine, EngineError, Interrupted};
-use crate::runtime::Runtime;
+use crate::runtime::{Failure, Limits, Runtime, Steps, Stop};
 use crate::trace;
 use chrono::{TimeDelta, Utc};
 use slipway_core::domain::DeploymentStatus;
@@ -33,14 +30,16 @@ impl<R: Runtime> Engine<R> {
                 expired: Failure::Deadline {
                     seconds: (d.deadline_at - d.created_at).num_seconds(),
                 },
-                watch: Some(drive.watch),
+                guard: Some(drive.watch),
                 honour_cancel: true,
-                progress: Some(drive.progress),
+                steps: Some(drive.progress),
+                pace: self.pace(),
+                traffic: self.traffic.as_ref(),
             };
             // The deadline and a cancel count before the release is even read.
             let outcome = match limits.check() {
                 Ok(()) => match self.target(&d.release, d).await? {
-                    Ok(target) => self.converge(&target, &limits).await,
+                    Ok(target) => self.runtime.converge(&target, &limits).await,
                     Err(reason) => Err(Stop::Failed(reason)),
                 },
                 Err(stop) => Err(stop),
@@ -98,14 +97,16 @@ impl<R: Runtime> Engine<R> {
             expired: Failure::RollbackTimeout {
                 seconds: timeout.num_seconds(),
             },
-            watch: Some(drive.watch),
+            guard: Some(drive.watch),
             honour_cancel: false,
-            progress: Some(drive.progress),
+            steps: Some(drive.progress),
+            pace: self.pace(),
+            traffic: self.traffic.as_ref(),
         };
         let started = std::time::Instant::now();
         let outcome = match limits.check() {
             Ok(()) => match self.target(previous, d).await? {
-                Ok(target) => self.converge(&target, &limits).await,
+                Ok(target) => self.runtime.converge(&target, &limits).await,
                 Err(reason) => Err(Stop::Failed(reason)),
             },
             Err(stop) => Err(stop),
@@ -132,33 +133,18 @@ impl<R: Runtime> Engine<R> {
         Ok(())
     }
 
-    /// Stops every instance of the deployment's release, unless the drive
-    /// may no longer act.
+    /// Stops what runs of the deployment's release, unless the drive may
+    /// no longer act.
     async fn stop_release(
         &self,
         drive: &Drive<'_>,
         limits: &Limits<'_>,
     ) -> Result<(), Interrupted> {
         let d = &drive.d;
-        match self.runtime.instances(&d.app).await {
-            Ok(instances) => {
-                let doomed: Vec<_> = instances
-                    .into_iter()
-                    .filter(|i| i.release == d.release)
-                    .collect();
-                let of = StepOf {
-                    app: &d.app,
-                    release: &d.release,
-                    deployment: Some(&d.id),
-                    service: None,
-                };
-                self.stop_all(of, &doomed, None, limits)
-                    .await
-                    .map_err(Interrupted::from_halt)?;
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot list instances to stop"),
-        }
-        Ok(())
+        self.runtime
+            .retire(&d.app, &d.release, &d.id, limits)
+            .await
+            .map_err(Interrupted::from_halt)
     }
 
     async fn transition(

@@ -1,23 +1,19 @@
 //! The rollout engine: drives one deployment through its state machine
 //! (`pending → running → succeeded | rolling_back → rolled_back | failed`)
-//! above a `Runtime`. It owns the deadline, fail-fast rules and rollback;
-//! every transition goes through `Store::transition_deployment`.
+//! above a `Runtime`. It owns the lease, the deadline, cancels, events and
+//! the decision to roll back; the runtime makes a release converge and says
+//! why when it cannot. Every transition goes through
+//! `Store::transition_deployment`.
 
-#[macro_use]
-mod step;
-mod converge;
 mod drive;
-mod failure;
-pub mod plan;
 mod progress;
 mod ship_logs;
-mod stop;
 mod supervise;
 mod target;
 mod watch;
 
 use crate::router::Table;
-use crate::runtime::Runtime;
+use crate::runtime::{Pace, Runtime, Stop};
 use crate::trace;
 use chrono::TimeDelta;
 use progress::Progress;
@@ -29,9 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 pub use supervise::SuperviseConfig;
-use target::Target;
 use tracing::Instrument;
-use watch::{Stop, Watch};
+use watch::Watch;
 
 /// How the engine paces itself. `new` gives production defaults.
 #[derive(Clone, Debug)]
@@ -240,6 +235,15 @@ impl<R: Runtime> Engine<R> {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// How runtimes pace a convergence, from this engine's settings.
+    fn pace(&self) -> Pace {
+        Pace {
+            tick: self.config.tick,
+            stop_grace: self.config.stop_grace,
+            failure_intervals: self.config.failure_intervals,
         }
     }
 

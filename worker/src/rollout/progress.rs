@@ -3,6 +3,7 @@
 //! in order, so the rollout never waits on the database for them; `flush`
 //! before a state change keeps them ahead of it in the event stream.
 
+use crate::runtime::Steps;
 use slipway_core::events::Progress as Step;
 use slipway_core::store::{Deployment, Store};
 use tokio::sync::{mpsc, oneshot};
@@ -24,17 +25,19 @@ impl Progress {
         Progress { tx }
     }
 
-    /// Queues one step; best effort (a lost step is only a missed line).
-    pub fn record(&self, step: Step) {
-        let _ = self.tx.send(Message::Record(step));
-    }
-
     /// Waits until every step queued so far is written (or given up).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).is_ok() {
             let _ = written.await;
         }
+    }
+}
+
+impl Steps for Progress {
+    /// Queues one step; best effort (a lost step is only a missed line).
+    fn record(&self, step: Step) {
+        let _ = self.tx.send(Message::Record(step));
     }
 }
 

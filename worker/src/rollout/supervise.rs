@@ -8,14 +8,11 @@
 //! `GET /apps/{app}/logs`. While a deployment is under way it only reports:
 //! the deployment's drive owns the app.
 
-use super::failure::Failure;
 use super::ship_logs::LogShipper;
-use super::target::Target;
-use super::watch::Limits;
 use super::Engine;
-use crate::runtime::{Instance, Probe, Runtime};
+use crate::runtime::{Failure, Instance, Limits, Probe, Runtime, Target};
 use chrono::{TimeDelta, Utc};
-use slipway_core::domain::{AppName, Health, ReleaseId, Service, ServiceName};
+use slipway_core::domain::{AppName, Health, ReleaseId, ServiceName};
 use slipway_core::events::AppCrashed;
 use slipway_core::store::{Process, ProcessStatus, Supervised};
 use std::collections::{HashMap, HashSet};
@@ -180,7 +177,7 @@ impl<R: Runtime> Engine<R> {
                     if missing > 0 && due {
                         slot.not_before = None;
                         slot.crashed.clear();
-                        self.start_missing(&target, name, service, missing).await;
+                        self.start_missing(&target, name, missing).await;
                     }
                 }
             }
@@ -271,7 +268,7 @@ impl<R: Runtime> Engine<R> {
         state: &mut State,
     ) {
         // Forgotten first: its record must not outlive the process.
-        if let Err(error) = self.runtime.stop(instance, Duration::ZERO).await {
+        if let Err(error) = self.runtime.forget(instance).await {
             return tracing::warn!(instance = %instance.id, %error, "cannot forget a crashed instance");
         }
         state.healthy.remove(&instance.id);
@@ -307,19 +304,15 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
-    async fn start_missing(
-        &self,
-        target: &Target,
-        name: &ServiceName,
-        service: &Service,
-        missing: usize,
-    ) {
+    async fn start_missing(&self, target: &Target, name: &ServiceName, missing: usize) {
         let limits = Limits {
             deadline: Utc::now() + TimeDelta::seconds(30),
             expired: Failure::StartTimeout { seconds: 30 },
-            watch: None,
+            guard: None,
             honour_cancel: false,
-            progress: None,
+            steps: None,
+            pace: self.pace(),
+            traffic: self.traffic.as_ref(),
         };
         let (owner, app, release) = (
             self.config.owner.clone(),
@@ -334,14 +327,9 @@ impl<R: Runtime> Engine<R> {
             Ok(false) => return,
             Err(error) => return tracing::warn!(%error, "cannot confirm the app is idle"),
         }
-        let starts = (0..missing).map(|_| self.start(target, name, service, &limits));
-        for started in futures_util::future::join_all(starts).await {
-            match started {
-                Ok(instance) => tracing::info!(app = %target.app, instance = %instance.id,
-                    "supervisor started an instance of the active release"),
-                Err(stop) => tracing::warn!(app = %target.app, service = %name, ?stop,
-                    "supervisor cannot start an instance"),
-            }
+        if let Err(stop) = self.runtime.restore(target, name, missing, &limits).await {
+            tracing::warn!(app = %target.app, service = %name, ?stop,
+                "supervisor cannot start an instance");
         }
     }
 

@@ -4,36 +4,10 @@
 //! a failure naming the release, never a job retried until someone edits the
 //! database; only an unreachable database is worth retrying.
 
-use super::failure::Failure;
-use super::watch::Stop;
 use super::{Engine, EngineError};
-use crate::runtime::Runtime;
-use slipway_core::domain::{AppName, DeploymentId, Env, Manifest, ReleaseId, Service, Strategy};
+use crate::runtime::{Failure, Runtime, Target};
+use slipway_core::domain::{AppName, DeploymentId, Env, ReleaseId};
 use slipway_core::store::{Deployment, StoreError};
-
-/// A release's manifest and env, with a promotion's strategy overrides.
-pub(crate) struct Target {
-    pub(super) app: AppName,
-    pub(super) release: ReleaseId,
-    /// The deployment it runs for (step spans name it); `None` for the supervisor.
-    pub(super) deployment: Option<DeploymentId>,
-    pub(super) manifest: Manifest,
-    pub(super) env: Env,
-    minimum: Option<u8>,
-    maximum: Option<u16>,
-}
-
-impl Target {
-    /// The service's strategy with this promotion's overrides applied.
-    pub(super) fn strategy(&self, service: &Service) -> Result<Strategy, Stop> {
-        let base = service.strategy();
-        Strategy::new(
-            self.minimum.unwrap_or(base.minimum()),
-            self.maximum.unwrap_or(base.maximum()),
-        )
-        .map_err(|e| Stop::Failed(Failure::InvalidStrategy(e.to_string())))
-    }
-}
 
 impl<R: Runtime> Engine<R> {
     /// `release` as deployment `d` runs it.

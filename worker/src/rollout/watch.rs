@@ -1,10 +1,9 @@
 //! What a rollout keeps an eye on while it runs: its lease (renewed in the
 //! background; lost, or unconfirmed for too long, means act no more), the
-//! worker shutting down, a cancel request, and its deadline.
+//! worker shutting down, and a cancel request: the drive's [`Guard`], which
+//! the runtime asks through its `Limits`.
 
-use super::failure::Failure;
-use super::progress::Progress;
-use chrono::{DateTime, Utc};
+use crate::runtime::Guard;
 use slipway_core::domain::DeploymentId;
 use slipway_core::store::{Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,25 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-/// Why a rollout step stopped short.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// The lease is gone, or unconfirmed for too long: leave the deployment
-    /// to whoever holds it now, touching nothing more.
-    LeaseLost,
-    /// This worker is shutting down: stop at this safe point and hand the
-    /// deployment over.
-    ShuttingDown,
-    /// The rollout failed: roll back (the reason is recorded and shown).
-    Failed(Failure),
-}
-
-impl From<Failure> for Stop {
-    fn from(failure: Failure) -> Self {
-        Stop::Failed(failure)
-    }
-}
 
 struct Flags {
     cancelled: AtomicBool,
@@ -84,19 +64,21 @@ impl Watch {
             task,
         }
     }
+}
 
-    pub fn cancelled(&self) -> bool {
+impl Guard for Watch {
+    fn cancelled(&self) -> bool {
         self.flags.cancelled.load(Ordering::Relaxed)
     }
 
     /// Lost, or not confirmed for too long: act no more.
-    pub fn fenced(&self) -> bool {
+    fn fenced(&self) -> bool {
         let confirmed = Duration::from_millis(self.flags.confirmed_ms.load(Ordering::Relaxed));
         self.flags.lease_lost.load(Ordering::Relaxed)
             || self.flags.started.elapsed().saturating_sub(confirmed) > self.fence_after
     }
 
-    pub fn shutting_down(&self) -> bool {
+    fn shutting_down(&self) -> bool {
         self.flags.shutting_down.load(Ordering::Relaxed)
     }
 }
@@ -161,54 +143,5 @@ async fn watch(
             }
             Err(err) => tracing::warn!(error = %err, "lease task failed"),
         }
-    }
-}
-
-/// The bounds of one convergence: a deadline, and optionally a watch whose
-/// cancel request counts (a rollback ignores cancels), and where its
-/// progress is told.
-pub struct Limits<'a> {
-    pub deadline: DateTime<Utc>,
-    /// What passing the deadline means.
-    pub expired: Failure,
-    pub watch: Option<&'a Watch>,
-    pub honour_cancel: bool,
-    pub progress: Option<&'a Progress>,
-}
-
-impl Limits<'_> {
-    /// Tells people following the deployment about a step.
-    pub fn progress(&self, step: impl FnOnce() -> slipway_core::events::Progress) {
-        if let Some(progress) = self.progress {
-            progress.record(step());
-        }
-    }
-
-    /// Whether the drive may still act on the runtime: its lease holds and
-    /// the worker is not stopping. Checked before every start and stop.
-    pub fn fence(&self) -> Result<(), Stop> {
-        if let Some(watch) = self.watch {
-            if watch.fenced() {
-                return Err(Stop::LeaseLost);
-            }
-            if watch.shutting_down() {
-                return Err(Stop::ShuttingDown);
-            }
-        }
-        Ok(())
-    }
-
-    /// [`Limits::fence`], then a cancel request and the deadline.
-    pub fn check(&self) -> Result<(), Stop> {
-        self.fence()?;
-        if let Some(watch) = self.watch {
-            if self.honour_cancel && watch.cancelled() {
-                return Err(Stop::Failed(Failure::Cancelled));
-            }
-        }
-        if Utc::now() >= self.deadline {
-            return Err(Stop::Failed(self.expired.clone()));
-        }
-        Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! tell a drain when an instance's last request has finished.
 
 pub use super::backend::{Backend, InFlight, Key, Pool, State};
-use crate::runtime::Instance;
+use crate::runtime::{Instance, Traffic};
 use slipway_core::domain::{service_hosts, AppName, Manifest};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -253,3 +253,23 @@ impl Table {
 #[cfg(test)]
 #[path = "table_tests.rs"]
 mod tests;
+
+/// The engine tells the router's table about its rollouts through the
+/// runtime's [`Traffic`] boundary.
+impl Traffic for Table {
+    fn announce(&self, app: &AppName, manifest: &Manifest) {
+        Table::announce(self, app, manifest);
+    }
+
+    fn admit(&self, instance: &Instance) {
+        Table::admit(self, instance);
+    }
+
+    fn drain<'a>(
+        &'a self,
+        instance: &'a Instance,
+        timeout: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send + 'a>> {
+        Box::pin(Table::drain(self, instance, timeout))
+    }
+}

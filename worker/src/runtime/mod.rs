@@ -1,30 +1,31 @@
-//! The `Runtime` trait: what the rollout engine asks of a driver. The engine
-//! owns timing, deadlines, fail-fast rules and rollback; a driver starts,
-//! observes, probes and stops instances.
+//! The `Runtime` trait: what the rollout engine asks of a driver, at the
+//! level of a release. The engine owns the state machine, the lease, the
+//! deadline, cancels, events and the decision to roll back; a runtime makes
+//! a release's services converge (reporting progress, failing fast with the
+//! reason), keeps the active release running between deployments, shows
+//! what runs and what it wrote, and tears a deleted app down.
+//!
+//! The local runtime is its own controller: it runs the rolling update in
+//! waves of child processes (`local::waves`). The Kubernetes runtime hands
+//! the rolling update to the cluster's Deployments and watches them.
 
+#[macro_use]
+mod step;
+mod failure;
 pub mod kubernetes;
+mod limits;
 pub mod local;
+mod target;
+
+pub use failure::Failure;
+pub use limits::{Guard, Limits, Pace, Steps, Stop, Traffic};
+pub use step::{in_step, StepOf};
+pub use target::Target;
 
 use chrono::{DateTime, Utc};
-use slipway_core::domain::{AppName, Env, Health, ReleaseId, ServiceName};
+use slipway_core::domain::{AppName, DeploymentId, Health, ReleaseId, ServiceName};
 use std::future::Future;
 use std::time::Duration;
-
-/// What to run: one instance of one service of a release.
-#[derive(Clone, Debug)]
-pub struct InstanceSpec {
-    pub app: AppName,
-    pub service: ServiceName,
-    pub release: ReleaseId,
-    /// Run by `sh -c` on the local runtime.
-    pub command: Option<String>,
-    /// Run on Kubernetes.
-    pub image: Option<String>,
-    /// The port the manifest declares (the local runtime assigns its own `$PORT`).
-    pub port: Option<u16>,
-    /// The release's env; its `Debug` shows keys only.
-    pub env: Env,
-}
 
 /// One instance as the runtime sees it now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,17 +72,62 @@ pub enum RuntimeError {
     Failed(String),
 }
 
-/// A driver that makes service instances run.
+/// What tearing down a deleted app did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TornDown {
+    /// Instances (or objects) stopped by this call.
+    pub stopped: usize,
+    /// Instances still there afterwards (being stopped, or failing to).
+    pub left: usize,
+}
+
+/// A driver that makes releases run. Every method is safe to call again
+/// after any interruption (a worker killed, a lease lost): it looks at what
+/// runs and continues from there.
 pub trait Runtime: Send + Sync + 'static {
-    /// Starts one instance; returns once it is launched, not once healthy.
-    fn start(
+    // Rolling out, for the engine's drive.
+
+    /// Makes `target` run: every service of its manifest at its count and
+    /// healthy, nothing of the app's other releases left running, services
+    /// the manifest no longer has removed. Checks `limits` between steps
+    /// (deadline, cancel, lease, shutdown), tells its steps through them,
+    /// and fails fast: `Err(Stop::Failed(reason))` as soon as the release is
+    /// seen failing. The same call rolls back (to the previous release).
+    fn converge(
         &self,
-        spec: &InstanceSpec,
-    ) -> impl Future<Output = Result<Instance, RuntimeError>> + Send;
+        target: &Target,
+        limits: &Limits<'_>,
+    ) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    /// Stops what runs of `release` of `app`: a first release that failed,
+    /// with nothing to return to.
+    fn retire(
+        &self,
+        app: &AppName,
+        release: &ReleaseId,
+        deployment: &DeploymentId,
+        limits: &Limits<'_>,
+    ) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    // Between deployments, for the supervisor.
+
+    /// Brings `missing` more instances of `service` of the active release
+    /// `target` up: what crashed and was forgotten, or vanished.
+    fn restore(
+        &self,
+        target: &Target,
+        service: &ServiceName,
+        missing: usize,
+        limits: &Limits<'_>,
+    ) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    /// Forgets an instance found gone, so that no record of it outlives it.
+    fn forget(&self, instance: &Instance) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    // Looking at what runs: the supervisor, the router, `ps` and `logs`.
 
     /// Every instance of the app the runtime knows of, whichever release,
-    /// including those another worker process started: a resumed rollout
-    /// observes before it acts.
+    /// including those another worker process started.
     fn instances(
         &self,
         app: &AppName,
@@ -91,32 +137,32 @@ pub trait Runtime: Send + Sync + 'static {
     fn every_instance(&self) -> impl Future<Output = Result<Vec<Instance>, RuntimeError>> + Send;
 
     /// Looks at the instance now: alive at all, and with `health` given,
-    /// passing one health check (bounded by `health.timeout`).
+    /// passing one health check (bounded by `health.timeout`; a runtime
+    /// whose platform probes instances itself answers from that).
     fn probe(
         &self,
         instance: &Instance,
         health: Option<&Health>,
     ) -> impl Future<Output = Probe> + Send;
 
-    /// Stops the instance gracefully: SIGTERM (or the driver's equivalent),
-    /// then after `grace` SIGKILL. Ok once it is gone, also when it was gone
-    /// already; the runtime forgets it.
-    fn stop(
-        &self,
-        instance: &Instance,
-        grace: Duration,
-    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
-
     /// What the instance wrote since position `from` (0 at first; then the
-    /// `next` of the previous chunk). Works for a stopped instance too, as
-    /// long as its output is kept.
+    /// `next` of the previous chunk), as long as its output is kept.
     fn read_log(
         &self,
         instance: &Instance,
         from: u64,
     ) -> impl Future<Output = Result<LogChunk, RuntimeError>> + Send;
 
-    /// Removes what the runtime keeps of a deleted app once none of its
-    /// instances is left (its working directory, its user, its output).
+    // Removing a deleted app.
+
+    /// Stops everything of `app` (each instance with `grace` to finish).
+    fn tear_down(
+        &self,
+        app: &AppName,
+        grace: Duration,
+    ) -> impl Future<Output = Result<TornDown, RuntimeError>> + Send;
+
+    /// Removes what the runtime keeps of a deleted app once nothing of it
+    /// runs (its working directory, its user, its output, its namespace).
     fn forget_app(&self, app: &AppName) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use slipway_core::domain::{AppName, Env, Health, Manifest, ReleaseId, ServiceName};
-use slipway_worker::runtime::local::LocalRuntime;
-use slipway_worker::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+use slipway_worker::runtime::local::{InstanceSpec, LocalRuntime};
+use slipway_worker::runtime::{Instance, Probe, Runtime, RuntimeError};
 
 /// A state dir with a runtime over it; dropping it stops every recorded instance.
 struct Harness {
@@ -100,7 +100,6 @@ fn spec(app: &str, command: &str) -> InstanceSpec {
         service: ServiceName::parse("web").expect("service name"),
         release: ReleaseId::generate(),
         command: Some(command.to_owned()),
-        image: None,
         port: Some(3000),
         env: Env::empty(),
     }

@@ -110,7 +110,6 @@ async fn a_service_without_command_cannot_run_locally() {
     let h = Harness::new();
     let mut spec = spec("shop", "unused");
     spec.command = None;
-    spec.image = Some("nginx:1.27".into());
     match h.rt.start(&spec).await {
         Err(RuntimeError::Failed(message)) => assert_eq!(
             message,

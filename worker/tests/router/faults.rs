@@ -5,7 +5,6 @@
 use super::{error_of, raw, rig};
 use slipway_core::store::Backend;
 use slipway_core::testing::wait_until;
-use slipway_worker::runtime::Runtime;
 use std::collections::HashSet;
 use std::time::Duration;
 

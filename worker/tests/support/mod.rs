@@ -13,7 +13,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use slipway_core::domain::{AppName, Env, Manifest, ReleaseId, ServiceName};
 use slipway_core::testing::{ManifestBuilder, ServiceBuilder};
-use slipway_worker::runtime::InstanceSpec;
+use slipway_worker::runtime::local::InstanceSpec;
 
 /// The test app the worker crate builds.
 pub const TESTAPP: &str = env!("CARGO_BIN_EXE_slipway-testapp");
@@ -43,7 +43,6 @@ pub fn spec(app: &AppName, command: &str, env: Env) -> InstanceSpec {
         service: ServiceName::parse("web").expect("service name"),
         release: ReleaseId::generate(),
         command: Some(command.to_owned()),
-        image: None,
         port: None,
         env,
     }

@@ -55,10 +55,12 @@ pub enum Verdict {
 /// Why a rollout failed: the pod (when one is to blame) and what happened to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broken {
+    /// The pod's name; None when the Deployment as a whole gave up.
     pub pod: Option<String>,
     /// Reads after the pod name: "is in CrashLoopBackOff (last exit code 1)",
     /// "cannot pull image nginx:nope (ErrImagePull)", "restarted 2 times",
-    /// "did not progress within 600 s (ProgressDeadlineExceeded)".
+    /// "did not progress within 600 s (ProgressDeadlineExceeded)",
+    /// "cannot be scheduled for 60 s: 0/3 nodes are available: ...".
     pub why: String,
 }
 
@@ -93,16 +95,16 @@ pub fn verdict(
     let available = status.available_replicas.unwrap_or(0);
     let wanted = deployment.spec.as_ref().and_then(|spec| spec.replicas);
     match wanted {
-        Some(wanted) if updated < wanted => {
-            Verdict::Waiting(format!("{updated} out of {wanted} new replicas have been updated"))
-        }
+        Some(wanted) if updated < wanted => Verdict::Waiting(format!(
+            "{updated} out of {wanted} new replicas have been updated"
+        )),
         _ if replicas > updated => Verdict::Waiting(format!(
             "{} old replicas are pending termination",
             replicas - updated
         )),
-        _ if available < updated => {
-            Verdict::Waiting(format!("{available} of {updated} updated replicas are available"))
-        }
+        _ if available < updated => Verdict::Waiting(format!(
+            "{available} of {updated} updated replicas are available"
+        )),
         _ => Verdict::Complete,
     }
 }

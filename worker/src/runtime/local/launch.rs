@@ -19,8 +19,9 @@ use tokio::sync::watch;
 use super::isolation::AppHomes;
 use super::process::{self, Launched, Placement};
 use super::record::{InstanceRecord, RecordDir};
+use super::InstanceSpec;
 use super::Spawned;
-use crate::runtime::{Instance, InstanceSpec, RuntimeError};
+use crate::runtime::{Instance, RuntimeError};
 
 /// What starting needs, shared with the blocking tasks that start instances.
 #[derive(Debug)]

@@ -11,35 +11,46 @@
 mod health;
 mod isolation;
 mod launch;
+mod leader;
 mod logs;
 mod process;
 mod record;
+mod waves;
 
 pub use isolation::{protect_this_process, InvalidUidRange, UidRange, Users};
+pub use waves::plan;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-use slipway_core::domain::{AppName, Health};
-use tokio::sync::watch;
-use tokio::time::Instant;
+use slipway_core::domain::{AppName, Env, Health, ReleaseId, ServiceName};
 
-use crate::runtime::{Instance, InstanceSpec, LogChunk, Probe, Runtime, RuntimeError};
+use crate::runtime::{
+    Instance, Limits, LogChunk, Probe, Runtime, RuntimeError, Stop, Target, TornDown,
+};
 use isolation::AppHomes;
 use launch::Launcher;
+use leader::{terminate, Leader, Spawned};
 use record::RecordDir;
+use slipway_core::domain::DeploymentId;
 
-/// The longest wait between two looks of `stop` at whether the instance is gone.
-const STOP_POLL: Duration = Duration::from_millis(20);
-/// The first look after a signal: most processes are gone within a few ms,
-/// so the looks start at 1 ms and double up to `STOP_POLL`.
-const STOP_FIRST_POLL: Duration = Duration::from_millis(1);
-/// How long after SIGKILL an instance may take to disappear before `stop` fails.
-const KILL_WAIT: Duration = Duration::from_secs(5);
 /// The reason given for an instance that is not (or no longer) running.
-const NOT_RUNNING: &str = "is no longer running";
+pub(super) const NOT_RUNNING: &str = "is no longer running";
+
+/// What to start: one instance of one service of a release.
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    pub app: AppName,
+    pub service: ServiceName,
+    pub release: ReleaseId,
+    /// Run by `sh -c` on the local runtime.
+    pub command: Option<String>,
+    /// The port the manifest declares (the local runtime assigns its own `$PORT`).
+    pub port: Option<u16>,
+    /// The release's env; its `Debug` shows keys only.
+    pub env: Env,
+}
 
 /// Runs instances as child processes of this machine. See the module docs.
 ///
@@ -49,48 +60,6 @@ const NOT_RUNNING: &str = "is no longer running";
 pub struct LocalRuntime {
     launcher: Arc<Launcher>,
     http: reqwest::Client,
-}
-
-/// A process this runtime spawned; its reaper publishes how it ended.
-#[derive(Clone, Debug)]
-struct Spawned {
-    pid: i32,
-    start_time: Option<u64>,
-    /// `None` while running, then `exited with status 3` or the like.
-    exit: watch::Receiver<Option<String>>,
-}
-
-/// The process behind an instance id, as far as this runtime can tell.
-#[derive(Clone, Debug)]
-enum Target {
-    Own(Spawned),
-    Adopted { pid: i32, start_time: Option<u64> },
-}
-
-impl Target {
-    fn pid(&self) -> i32 {
-        match self {
-            Target::Own(s) => s.pid,
-            Target::Adopted { pid, .. } => *pid,
-        }
-    }
-
-    fn start_time(&self) -> Option<u64> {
-        match self {
-            Target::Own(s) => s.start_time,
-            Target::Adopted { start_time, .. } => *start_time,
-        }
-    }
-
-    /// `None` while running, else why it is gone.
-    fn gone(&self) -> Option<String> {
-        match self {
-            Target::Own(s) => s.exit.borrow().clone(),
-            Target::Adopted { pid, start_time } => {
-                (!process::is_running(*pid, *start_time)).then(|| NOT_RUNNING.to_owned())
-            }
-        }
-    }
 }
 
 impl LocalRuntime {
@@ -168,83 +137,47 @@ impl LocalRuntime {
     }
 
     /// The process of `id`: ours, or from its record; `None` without either.
-    async fn target(&self, id: &str) -> Result<Option<Target>, RuntimeError> {
+    async fn leader(&self, id: &str) -> Result<Option<Leader>, RuntimeError> {
         if let Some(spawned) = self.launcher.children().get(id).cloned() {
-            return Ok(Some(Target::Own(spawned)));
+            return Ok(Some(Leader::Own(spawned)));
         }
         let record = self.launcher.records.read(id).await.map_err(|e| {
             RuntimeError::Transient(format!("cannot read the record of instance {id}: {e}"))
         })?;
-        Ok(record.map(|r| Target::Adopted {
+        Ok(record.map(|r| Leader::Adopted {
             pid: r.pid,
             start_time: r.start_time,
         }))
     }
 }
 
-/// Stops the process group of `target`: SIGTERM, SIGKILL after `grace`; Ok
-/// once its leader is gone.
-async fn terminate(id: &str, target: &Target, grace: Duration) -> Result<(), RuntimeError> {
-    let pid = target.pid();
-    if target.gone().is_none() {
-        term_then_kill(id, target, grace).await?;
-    }
-    // The leader is gone, but what it started in the background may not be.
-    // Safe only while the pid number is not someone else's: it is not reused
-    // while any member of our group remains.
-    if process::pid_not_reused(pid, target.start_time()) {
-        if let Err(error) = process::signal_group(pid, Signal::SIGKILL) {
-            tracing::debug!(instance = %id, %error, "could not sweep the process group");
-        }
-    }
-    Ok(())
-}
-
-async fn term_then_kill(id: &str, target: &Target, grace: Duration) -> Result<(), RuntimeError> {
-    let pid = target.pid();
-    if !process::signal_group(pid, Signal::SIGTERM)? || wait_gone(target, grace).await {
-        return Ok(());
-    }
-    tracing::warn!(instance = %id, pid, ?grace, "still running after SIGTERM and the grace; sending SIGKILL");
-    if !process::signal_group(pid, Signal::SIGKILL)? || wait_gone(target, KILL_WAIT).await {
-        return Ok(());
-    }
-    Err(RuntimeError::Transient(format!(
-        "instance {id} (pid {pid}) was still running {}s after SIGKILL",
-        KILL_WAIT.as_secs()
-    )))
-}
-
-/// Polls until `target` is gone; false if it still runs after `limit`.
-async fn wait_gone(target: &Target, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut poll = STOP_FIRST_POLL;
-    loop {
-        if target.gone().is_some() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(STOP_POLL);
-    }
-}
-
 impl Runtime for LocalRuntime {
-    async fn start(&self, spec: &InstanceSpec) -> Result<Instance, RuntimeError> {
-        let Some(command) = spec.command.clone() else {
-            return Err(RuntimeError::Failed(format!(
-                "service {} has no command; the local runtime runs `command`",
-                spec.service
-            )));
-        };
-        let launcher = self.launcher.clone();
-        let spec = spec.clone();
-        // Runs to its end even when this future is dropped: see `launch`.
-        let started =
-            tokio::task::spawn_blocking(move || launcher.start_blocking(&spec, &command)).await;
-        started.map_err(|e| RuntimeError::Transient(format!("starting was interrupted: {e}")))?
+    async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
+        self.converge_waves(target, limits).await
+    }
+
+    async fn retire(
+        &self,
+        app: &AppName,
+        release: &ReleaseId,
+        deployment: &DeploymentId,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        self.retire_release(app, release, deployment, limits).await
+    }
+
+    async fn restore(
+        &self,
+        target: &Target,
+        service: &ServiceName,
+        missing: usize,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        self.start_missing(target, service, missing, limits).await
+    }
+
+    async fn forget(&self, instance: &Instance) -> Result<(), RuntimeError> {
+        self.stop(instance, Duration::ZERO).await
     }
 
     async fn instances(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
@@ -269,7 +202,7 @@ impl Runtime for LocalRuntime {
     }
 
     async fn probe(&self, instance: &Instance, health: Option<&Health>) -> Probe {
-        let target = match self.target(&instance.id).await {
+        let target = match self.leader(&instance.id).await {
             Ok(Some(target)) => target,
             Ok(None) => return Probe::Gone(NOT_RUNNING.to_owned()),
             Err(e) => return Probe::Unhealthy(e.to_string()),
@@ -284,7 +217,52 @@ impl Runtime for LocalRuntime {
         }
     }
 
-    async fn stop(&self, instance: &Instance, grace: Duration) -> Result<(), RuntimeError> {
+    async fn read_log(&self, instance: &Instance, from: u64) -> Result<LogChunk, RuntimeError> {
+        let path = launch::log_path(&self.launcher.logs, &instance.app, &instance.id);
+        blocking(move || logs::read_from(&path, from)).await
+    }
+
+    async fn tear_down(&self, app: &AppName, grace: Duration) -> Result<TornDown, RuntimeError> {
+        self.stop_app(app, grace).await
+    }
+
+    async fn forget_app(&self, app: &AppName) -> Result<(), RuntimeError> {
+        let launcher = self.launcher.clone();
+        let app = app.clone();
+        blocking(move || {
+            launcher.homes.forget(&app)?;
+            match std::fs::remove_dir_all(launcher.logs.join(app.as_str())) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+impl LocalRuntime {
+    /// Starts one instance; returns once it is launched, not once healthy.
+    /// Runs to its end even when the future is dropped, so no process is
+    /// ever left without a record.
+    pub async fn start(&self, spec: &InstanceSpec) -> Result<Instance, RuntimeError> {
+        let Some(command) = spec.command.clone() else {
+            return Err(RuntimeError::Failed(format!(
+                "service {} has no command; the local runtime runs `command`",
+                spec.service
+            )));
+        };
+        let launcher = self.launcher.clone();
+        let spec = spec.clone();
+        // Runs to its end even when this future is dropped: see `launch`.
+        let started =
+            tokio::task::spawn_blocking(move || launcher.start_blocking(&spec, &command)).await;
+        started.map_err(|e| RuntimeError::Transient(format!("starting was interrupted: {e}")))?
+    }
+
+    /// Stops the instance gracefully: SIGTERM to its process group, SIGKILL
+    /// after `grace`. Ok once it is gone, also when it was gone already; its
+    /// record goes with it.
+    pub async fn stop(&self, instance: &Instance, grace: Duration) -> Result<(), RuntimeError> {
         let id = &instance.id;
         // Shown as stopping until its record is gone, so nobody takes the
         // ended process for a crash meanwhile.
@@ -304,29 +282,9 @@ impl Runtime for LocalRuntime {
         Ok(())
     }
 
-    async fn read_log(&self, instance: &Instance, from: u64) -> Result<LogChunk, RuntimeError> {
-        let path = launch::log_path(&self.launcher.logs, &instance.app, &instance.id);
-        blocking(move || logs::read_from(&path, from)).await
-    }
-
-    async fn forget_app(&self, app: &AppName) -> Result<(), RuntimeError> {
-        let launcher = self.launcher.clone();
-        let app = app.clone();
-        blocking(move || {
-            launcher.homes.forget(&app)?;
-            match std::fs::remove_dir_all(launcher.logs.join(app.as_str())) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            }
-        })
-        .await
-    }
-}
-
-impl LocalRuntime {
     /// Ends the instance's processes and forgets it.
     async fn end(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
-        if let Some(target) = self.target(id).await? {
+        if let Some(target) = self.leader(id).await? {
             terminate(id, &target, grace).await?;
         }
         self.launcher.records.remove(id).await.map_err(|e| {

@@ -15,7 +15,8 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use super::isolation::AppHome;
-use crate::runtime::{InstanceSpec, RuntimeError};
+use super::InstanceSpec;
+use crate::runtime::RuntimeError;
 
 /// Variables copied from the worker's own environment; everything else of it
 /// (API tokens, database URLs, its `HOME` and `USER`) must never reach an app.

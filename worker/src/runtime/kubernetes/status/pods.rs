@@ -50,10 +50,9 @@ fn container_failure(
         match reason {
             "CrashLoopBackOff" => {
                 return Some(match last_terminated(container) {
-                    Some(last) => format!(
-                        "is in CrashLoopBackOff (last exit code {})",
-                        last.exit_code
-                    ),
+                    Some(last) => {
+                        format!("is in CrashLoopBackOff (last exit code {})", last.exit_code)
+                    }
                     None => "is in CrashLoopBackOff".into(),
                 });
             }
@@ -63,6 +62,9 @@ fn container_failure(
                     image(pod, container)
                 ));
             }
+            // Kubelet's Secret and ConfigMap caches lag behind a busy API
+            // server; "failed to sync secret cache" clears up by itself.
+            "CreateContainerConfigError" if message.contains("failed to sync") => {}
             "CreateContainerConfigError" | "InvalidImageName" | "CreateContainerError" => {
                 return Some(if message.is_empty() {
                     format!("cannot start: {reason}")
@@ -165,7 +167,12 @@ fn image<'a>(pod: &'a Pod, container: &'a ContainerStatus) -> &'a str {
     let spec = pod.spec.as_ref();
     let declared = spec
         .into_iter()
-        .flat_map(|spec| spec.init_containers.iter().flatten().chain(&spec.containers))
+        .flat_map(|spec| {
+            spec.init_containers
+                .iter()
+                .flatten()
+                .chain(&spec.containers)
+        })
         .find(|declared| declared.name == container.name);
     declared
         .and_then(|declared| declared.image.as_deref())

@@ -115,7 +115,10 @@ fn transient_registry_trouble_is_waited_out() {
 #[test]
 fn containers_that_cannot_start_fail_with_reason_and_message() {
     for (reason, message) in [
-        ("CreateContainerConfigError", "secret \"web-secrets\" not found"),
+        (
+            "CreateContainerConfigError",
+            "secret \"web-secrets\" not found",
+        ),
         ("InvalidImageName", "invalid reference format"),
         ("CreateContainerError", "failed to reserve container name"),
     ] {
@@ -127,6 +130,15 @@ fn containers_that_cannot_start_fail_with_reason_and_message() {
     assert_eq!(
         judge_pod(waiting_for("CreateContainerError", None)),
         failed(PULLING, "cannot start: CreateContainerError")
+    );
+}
+
+#[test]
+fn a_lagging_secret_cache_is_waited_out() {
+    let message = "failed to sync secret cache: timed out waiting for the condition";
+    assert_eq!(
+        judge_pod(waiting_for("CreateContainerConfigError", Some(message))),
+        still_rolling()
     );
 }
 
@@ -191,7 +203,11 @@ fn restarting_as_often_as_the_rules_allow_fails() {
         failed(RESTARTED, "restarted 2 times")
     );
     let mut once = fixture("pod-restarted-twice");
-    set(&mut once, "/status/containerStatuses/0/restartCount", json!(1));
+    set(
+        &mut once,
+        "/status/containerStatuses/0/restartCount",
+        json!(1),
+    );
     assert_eq!(judge_pod(once), still_rolling());
 }
 
@@ -266,7 +282,11 @@ fn unschedulable_for_less_than_the_limit_waits() {
 #[test]
 fn unschedulable_without_a_transition_time_counts_from_creation() {
     let mut pod = fixture("pod-unschedulable");
-    set(&mut pod, "/status/conditions/0/lastTransitionTime", Value::Null);
+    set(
+        &mut pod,
+        "/status/conditions/0/lastTransitionTime",
+        Value::Null,
+    );
     set(
         &mut pod,
         "/metadata/creationTimestamp",

@@ -82,7 +82,11 @@ fn of_equal_templates_the_oldest_replica_set_is_new() {
     set(&mut deployment, "/metadata/annotations", Value::Null);
     let mut twin = fixture("replicaset-new");
     set(&mut twin, "/metadata/name", json!("web-5f8b9c7d6"));
-    set(&mut twin, "/metadata/uid", json!("0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"));
+    set(
+        &mut twin,
+        "/metadata/uid",
+        json!("0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"),
+    );
     set(
         &mut twin,
         "/metadata/creationTimestamp",
@@ -153,7 +157,10 @@ fn match_expressions_select_too() {
         "/spec/selector",
         json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}),
     );
-    assert_eq!(name_of_new(deployment.clone(), both()).as_deref(), Some(NEW));
+    assert_eq!(
+        name_of_new(deployment.clone(), both()).as_deref(),
+        Some(NEW)
+    );
     assert_eq!(
         judge(deployment, vec![fixture("pod-crashloop")]),
         failed(
@@ -187,6 +194,10 @@ fn a_pod_owned_by_the_old_replica_set_is_not_the_new_ones() {
     // Its labels say new, its owner says old: the owner decides.
     let mut pod = fixture("pod-crashloop");
     let old: Value = fixture("replicaset-old");
-    set(&mut pod, "/metadata/ownerReferences/0/uid", old["metadata"]["uid"].clone());
+    set(
+        &mut pod,
+        "/metadata/ownerReferences/0/uid",
+        old["metadata"]["uid"].clone(),
+    );
     assert_eq!(judge_pod(pod), still_rolling());
 }

@@ -9,7 +9,11 @@ fn counted(replicas: i32, updated: i32, available: i32) -> Value {
     let mut deployment = fixture("deployment-complete");
     set(&mut deployment, "/status/replicas", json!(replicas));
     set(&mut deployment, "/status/updatedReplicas", json!(updated));
-    set(&mut deployment, "/status/availableReplicas", json!(available));
+    set(
+        &mut deployment,
+        "/status/availableReplicas",
+        json!(available),
+    );
     deployment
 }
 
@@ -63,7 +67,11 @@ fn a_progress_deadline_exceeded_fails_with_the_deployments_deadline() {
 #[test]
 fn a_progress_deadline_without_seconds_is_the_api_servers_600() {
     let mut deployment = fixture("deployment-progress-deadline-exceeded");
-    set(&mut deployment, "/spec/progressDeadlineSeconds", Value::Null);
+    set(
+        &mut deployment,
+        "/spec/progressDeadlineSeconds",
+        Value::Null,
+    );
     assert_eq!(
         judge(deployment, vec![]),
         Verdict::Failed(Broken {
@@ -142,7 +150,10 @@ fn a_broken_new_pod_fails_before_the_counts_are_read() {
         )
     );
     assert_eq!(
-        judge(fixture("deployment-complete"), vec![fixture("pod-crashloop")]),
+        judge(
+            fixture("deployment-complete"),
+            vec![fixture("pod-crashloop")]
+        ),
         failed(
             "web-7c5ddbdf54-q4m9z",
             "is in CrashLoopBackOff (last exit code 1)"
@@ -154,7 +165,11 @@ fn a_broken_new_pod_fails_before_the_counts_are_read() {
 fn the_first_broken_pod_by_name_is_blamed_whatever_the_order() {
     let mut early = fixture("pod-errimagepull");
     set(&mut early, "/metadata/name", json!("web-7c5ddbdf54-aaaaa"));
-    let pods = vec![fixture("pod-crashloop"), early, fixture("pod-unschedulable")];
+    let pods = vec![
+        fixture("pod-crashloop"),
+        early,
+        fixture("pod-unschedulable"),
+    ];
     let expected = failed(
         "web-7c5ddbdf54-aaaaa",
         "cannot pull image registry.example.com/shop/web:2.0.0 (ErrImagePull)",
@@ -174,7 +189,11 @@ fn pods_outside_the_deployments_selector_or_namespace_are_ignored() {
     let mut other_app = fixture("pod-crashloop");
     set(&mut other_app, "/metadata/labels/app", json!("worker"));
     let mut other_namespace = fixture("pod-crashloop");
-    set(&mut other_namespace, "/metadata/namespace", json!("staging"));
+    set(
+        &mut other_namespace,
+        "/metadata/namespace",
+        json!("staging"),
+    );
     assert_eq!(judge_pod(other_app), still_rolling());
     assert_eq!(judge_pod(other_namespace), still_rolling());
 }
@@ -194,6 +213,9 @@ fn without_a_new_replica_set_no_pod_is_judged() {
 #[test]
 fn default_rules_are_a_minute_and_two_restarts() {
     let rules = Rules::default();
-    assert_eq!(rules.unschedulable_after, std::time::Duration::from_secs(60));
+    assert_eq!(
+        rules.unschedulable_after,
+        std::time::Duration::from_secs(60)
+    );
     assert_eq!(rules.max_restarts, 2);
 }

@@ -37,6 +37,14 @@ pub enum Failure {
         instance: String,
         why: String,
     },
+    /// The platform reports the service's rollout as failed (Kubernetes:
+    /// a pod crash-looping, an image that cannot be pulled, no progress
+    /// before the Deployment's deadline), naming the pod to blame if any.
+    Rejected {
+        service: ServiceName,
+        pod: Option<String>,
+        why: String,
+    },
     /// The runtime failed in a way that does not go away by retrying.
     Runtime(String),
     /// The rollout failed and there is no previous release to return to.
@@ -86,6 +94,10 @@ impl fmt::Display for Failure {
                 f,
                 "{service} instance {instance} failed its health check: {why}"
             ),
+            Failure::Rejected { service, pod, why } => match pod {
+                Some(pod) => write!(f, "{service} pod {pod} {why}"),
+                None => write!(f, "{service} {why}"),
+            },
             Failure::Runtime(why) => f.write_str(why),
             Failure::NoRollback(cause) => {
                 write!(f, "{cause}; no previous release to roll back to")
@@ -149,6 +161,14 @@ mod tests {
                     why: "503".into(),
                 },
                 "web instance web-1 failed its health check: 503",
+            ),
+            (
+                Failure::Rejected {
+                    service: ServiceName::parse("web").unwrap(),
+                    pod: Some("web-5d8f7c9b4-x2k4q".into()),
+                    why: "is in CrashLoopBackOff (last exit code 1)".into(),
+                },
+                "web pod web-5d8f7c9b4-x2k4q is in CrashLoopBackOff (last exit code 1)",
             ),
             (
                 Failure::NoRollback(Box::new(Failure::Cancelled)),

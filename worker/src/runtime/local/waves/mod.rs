@@ -1,17 +1,20 @@
-//! Making a release run: for every service at once, observe the runtime,
-//! take the next step of the rolling update (`plan`), watch new instances
-//! until healthy, and fail fast when one exits or stays unhealthy. Each look
-//! starts from what runs now, so a resumed rollout simply continues.
+//! The local runtime as its own controller: the rolling update in waves of
+//! processes. For every service at once, look at what runs, take the next
+//! step (`plan`), watch new instances until healthy, and fail fast when one
+//! exits or stays unhealthy. Each look starts from what runs now, so a
+//! resumed rollout simply continues.
 
-use super::failure::Failure;
-use super::plan::next_step;
-use super::step::{in_step, StepOf};
-use super::watch::{Limits, Stop};
-use super::{Engine, Target};
-use crate::runtime::{Instance, InstanceSpec, Probe, Runtime, RuntimeError};
+pub mod plan;
+mod stop;
+
+use super::{InstanceSpec, LocalRuntime};
+use crate::runtime::{
+    in_step, Failure, Instance, Limits, Probe, Runtime, RuntimeError, StepOf, Stop, Target,
+};
 use crate::trace;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::{join_all, try_join_all};
+use plan::next_step;
 use slipway_core::domain::{Health, Service, ServiceName};
 use slipway_core::events::Progress;
 use std::collections::HashMap;
@@ -19,17 +22,6 @@ use std::time::Duration;
 
 /// A service without a health check counts as healthy once it has stayed up this long.
 const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
-
-impl Target {
-    fn step<'a>(&'a self, service: Option<&'a ServiceName>) -> StepOf<'a> {
-        StepOf {
-            app: &self.app,
-            release: &self.release,
-            deployment: self.deployment.as_ref(),
-            service,
-        }
-    }
-}
 
 /// What is known of one target instance between looks.
 struct Track {
@@ -42,12 +34,16 @@ struct Track {
     wait: Option<tracing::Span>,
 }
 
-impl<R: Runtime> Engine<R> {
+impl LocalRuntime {
     /// Brings every service of `target` to its count of healthy instances,
     /// with nothing of other releases left, then stops services the
     /// manifest no longer has.
-    pub(super) async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
-        self.traffic.announce(&target.app, &target.manifest);
+    pub(super) async fn converge_waves(
+        &self,
+        target: &Target,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        limits.traffic.announce(&target.app, &target.manifest);
         let services = target.manifest.services();
         try_join_all(
             services
@@ -56,12 +52,12 @@ impl<R: Runtime> Engine<R> {
         )
         .await?;
         let leftovers: Vec<Instance> = self
-            .instances(target, limits)
+            .look(target, limits)
             .await?
             .into_iter()
             .filter(|i| !services.contains_key(&i.service))
             .collect();
-        self.stop_all(
+        self.stop_gracefully(
             target.step(None),
             &leftovers,
             Some(&target.manifest),
@@ -96,7 +92,7 @@ impl<R: Runtime> Engine<R> {
         loop {
             limits.check()?;
             let (mut new, mut old) = (Vec::new(), Vec::new());
-            for instance in self.instances(target, limits).await? {
+            for instance in self.look(target, limits).await? {
                 if &instance.service != name {
                     continue;
                 }
@@ -108,11 +104,11 @@ impl<R: Runtime> Engine<R> {
             }
             old = self.drop_gone(target, name, old, limits).await?;
             let (healthy, newly) = self
-                .watch_new(target, name, service, &new, &mut tracks)
+                .watch_new(target, name, service, &new, &mut tracks, limits)
                 .await?;
             tracks.retain(|id, _| new.iter().any(|i| &i.id == id));
             for instance in new.iter().filter(|i| newly.contains(&i.id)) {
-                self.traffic.admit(instance);
+                limits.traffic.admit(instance);
             }
             if !newly.is_empty() {
                 limits.progress(|| Progress::Healthy {
@@ -143,7 +139,7 @@ impl<R: Runtime> Engine<R> {
             let mut stopping: Vec<Instance> = old.into_iter().take(step.stop_old).collect();
             stopping.extend(new.into_iter().take(step.stop_new));
             let acted = step.start > 0 || !stopping.is_empty();
-            self.stop_all(
+            self.stop_gracefully(
                 target.step(Some(name)),
                 &stopping,
                 Some(&target.manifest),
@@ -151,7 +147,7 @@ impl<R: Runtime> Engine<R> {
             )
             .await?;
             if !acted {
-                tokio::time::sleep(self.config.tick).await;
+                tokio::time::sleep(limits.pace.tick).await;
             }
         }
     }
@@ -169,7 +165,7 @@ impl<R: Runtime> Engine<R> {
         instances: usize,
     ) -> Result<(), Stop> {
         let wave = step_span!("wave", target.step(Some(name)), instances);
-        let starts = (0..instances).map(|_| self.start(target, name, service, limits));
+        let starts = (0..instances).map(|_| self.start_step(target, name, service, limits));
         let started = async {
             let mut first_failure = Ok(());
             for started in join_all(starts).await {
@@ -196,18 +192,19 @@ impl<R: Runtime> Engine<R> {
         service: &Service,
         new: &[Instance],
         tracks: &mut HashMap<String, Track>,
+        limits: &Limits<'_>,
     ) -> Result<(usize, Vec<String>), Stop> {
         let health = service.health();
         let now = Utc::now();
         let probes = join_all(new.iter().map(|instance| {
             let track = tracks
                 .entry(instance.id.clone())
-                .or_insert_with(|| self.track(target, instance, health));
+                .or_insert_with(|| track(target, instance, health, limits.pace.failure_intervals));
             // Before grace, and once healthy, only liveness is looked at.
             let check = (!track.healthy && now >= track.first_check_at)
                 .then_some(health)
                 .flatten();
-            self.runtime.probe(instance, check)
+            self.probe(instance, check)
         }))
         .await;
         let mut healthy = 0;
@@ -250,32 +247,6 @@ impl<R: Runtime> Engine<R> {
         Ok((healthy, newly))
     }
 
-    fn track(&self, target: &Target, instance: &Instance, health: Option<&Health>) -> Track {
-        let seconds = |s: u32| TimeDelta::seconds(s.into());
-        let (first_check_at, give_up_at) = match health {
-            Some(h) => {
-                let first = instance.started_at + seconds(h.grace());
-                let window = seconds(h.interval()) * self.config.failure_intervals as i32;
-                (first, first + window)
-            }
-            None => {
-                let first = instance.started_at + NO_HEALTH_SETTLE;
-                (first, first)
-            }
-        };
-        let wait = step_span!(
-            "health wait",
-            target.step(Some(&instance.service)),
-            instance = %instance.id
-        );
-        Track {
-            healthy: false,
-            first_check_at,
-            give_up_at,
-            wait: Some(wait),
-        }
-    }
-
     /// Instances of other releases that are already gone are forgotten.
     async fn drop_gone(
         &self,
@@ -284,13 +255,13 @@ impl<R: Runtime> Engine<R> {
         old: Vec<Instance>,
         limits: &Limits<'_>,
     ) -> Result<Vec<Instance>, Stop> {
-        let probes = join_all(old.iter().map(|i| self.runtime.probe(i, None))).await;
+        let probes = join_all(old.iter().map(|i| self.probe(i, None))).await;
         let (gone, alive): (Vec<_>, Vec<_>) = old
             .into_iter()
             .zip(probes)
             .partition(|(_, probe)| matches!(probe, Probe::Gone(_)));
         let gone: Vec<Instance> = gone.into_iter().map(|(i, _)| i).collect();
-        self.stop_all(
+        self.stop_gracefully(
             target.step(Some(name)),
             &gone,
             Some(&target.manifest),
@@ -300,7 +271,7 @@ impl<R: Runtime> Engine<R> {
         Ok(alive.into_iter().map(|(i, _)| i).collect())
     }
 
-    pub(super) async fn start(
+    pub(super) async fn start_step(
         &self,
         target: &Target,
         name: &ServiceName,
@@ -323,14 +294,13 @@ impl<R: Runtime> Engine<R> {
             service: name.clone(),
             release: target.release.clone(),
             command: service.command().map(str::to_owned),
-            image: service.image().map(str::to_owned),
             port: service.port(),
             env: target.env.clone(),
         };
         let mut backoff = Duration::from_millis(100);
         loop {
             limits.check()?;
-            match self.runtime.start(&spec).await {
+            match self.start(&spec).await {
                 Ok(instance) => return Ok(instance),
                 Err(RuntimeError::Failed(why)) => {
                     let service = name.clone();
@@ -345,11 +315,35 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
+    /// Starts `missing` more instances of the active release's `service`.
+    pub(in crate::runtime::local) async fn start_missing(
+        &self,
+        target: &Target,
+        service: &ServiceName,
+        missing: usize,
+        limits: &Limits<'_>,
+    ) -> Result<(), Stop> {
+        let Some(spec) = target.manifest.services().get(service) else {
+            return Ok(());
+        };
+        let starts = (0..missing).map(|_| self.start_step(target, service, spec, limits));
+        let mut first_failure = Ok(());
+        for started in futures_util::future::join_all(starts).await {
+            match started {
+                Ok(instance) => tracing::info!(app = %target.app, instance = %instance.id,
+                    "started an instance of the active release"),
+                Err(stop) if first_failure.is_ok() => first_failure = Err(stop),
+                Err(_) => {}
+            }
+        }
+        first_failure
+    }
+
     /// The app's instances, retrying transient errors inside the limits.
-    async fn instances(&self, target: &Target, limits: &Limits<'_>) -> Result<Vec<Instance>, Stop> {
+    async fn look(&self, target: &Target, limits: &Limits<'_>) -> Result<Vec<Instance>, Stop> {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.runtime.instances(&target.app).await {
+            match Runtime::instances(self, &target.app).await {
                 Ok(instances) => return Ok(instances),
                 Err(RuntimeError::Failed(why)) => return Err(Stop::Failed(Failure::Runtime(why))),
                 Err(RuntimeError::Transient(why)) => {
@@ -369,4 +363,36 @@ fn give_up<T>(track: &mut Track, failure: Failure) -> Result<T, Stop> {
         trace::fail(&wait, &failure.to_string());
     }
     Err(Stop::Failed(failure))
+}
+
+/// What is watched of a new instance: when to check it first and when to give up.
+fn track(
+    target: &Target,
+    instance: &Instance,
+    health: Option<&Health>,
+    failure_intervals: u32,
+) -> Track {
+    let seconds = |s: u32| TimeDelta::seconds(s.into());
+    let (first_check_at, give_up_at) = match health {
+        Some(h) => {
+            let first = instance.started_at + seconds(h.grace());
+            let window = seconds(h.interval()) * failure_intervals as i32;
+            (first, first + window)
+        }
+        None => {
+            let first = instance.started_at + NO_HEALTH_SETTLE;
+            (first, first)
+        }
+    };
+    let wait = step_span!(
+        "health wait",
+        target.step(Some(&instance.service)),
+        instance = %instance.id
+    );
+    Track {
+        healthy: false,
+        first_check_at,
+        give_up_at,
+        wait: Some(wait),
+    }
 }

@@ -1,14 +1,14 @@
 //! What every rollout step shares: the `slipway.*` attributes of its span,
 //! the macro that opens one, and running a step in it.
 
-use super::watch::Stop;
+use super::limits::Stop;
 use crate::trace;
 use slipway_core::domain::{AppName, DeploymentId, ReleaseId, ServiceName};
 use tracing::Instrument;
 
 /// What a step works on: the `slipway.*` attributes of its span.
 #[derive(Clone, Copy)]
-pub(super) struct StepOf<'a> {
+pub struct StepOf<'a> {
     pub app: &'a AppName,
     pub release: &'a ReleaseId,
     /// `None` outside a deployment (the supervisor restoring an app).
@@ -36,7 +36,7 @@ macro_rules! step_span {
 
 /// Runs `step` inside `span`, which ends as an error with the reason when
 /// the step fails.
-pub(super) async fn in_step<T>(
+pub async fn in_step<T>(
     span: tracing::Span,
     step: impl std::future::Future<Output = Result<T, Stop>>,
 ) -> Result<T, Stop> {

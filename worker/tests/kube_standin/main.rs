@@ -4,9 +4,10 @@
 //! errors and logs.
 
 mod behaviours;
+mod rollouts;
 mod watches;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -152,86 +153,6 @@ async fn applying_a_deployment_bumps_its_generation_only_when_the_spec_changes()
 }
 
 #[tokio::test]
-async fn a_rollout_replaces_the_old_pods_and_its_status_says_complete() {
-    let (standin, client) = cluster().await;
-    standin.set_ready_after(Duration::from_millis(50));
-    apply(&client, &deployment("web", "web:1", 3)).await;
-    let done = wait_for_rollout(&client, "web").await;
-    let status = done.status.clone().unwrap();
-    assert_eq!(
-        (
-            status.replicas,
-            status.ready_replicas,
-            status.available_replicas
-        ),
-        (Some(3), Some(3), Some(3))
-    );
-    let progressing = status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Progressing")
-        .unwrap();
-    assert_eq!(
-        progressing.reason.as_deref(),
-        Some("NewReplicaSetAvailable")
-    );
-    let revision = |d: &Deployment| {
-        d.metadata.annotations.clone().unwrap()["deployment.kubernetes.io/revision"].clone()
-    };
-    assert_eq!(revision(&done), "1");
-
-    apply(&client, &deployment("web", "web:2", 3)).await;
-    let done = wait_for_rollout(&client, "web").await;
-    assert_eq!(revision(&done), "2");
-    let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), "ns")
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    let scaled: Vec<_> = replica_sets
-        .items
-        .iter()
-        .map(|rs| rs.spec.as_ref().unwrap().replicas)
-        .collect();
-    assert_eq!(replica_sets.items.len(), 2);
-    assert!(
-        scaled.contains(&Some(3)) && scaled.contains(&Some(0)),
-        "{scaled:?}"
-    );
-    let new_rs = replica_sets
-        .items
-        .iter()
-        .find(|rs| rs.spec.as_ref().unwrap().replicas == Some(3))
-        .unwrap();
-    let hash = new_rs.metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
-    assert_eq!(
-        new_rs.metadata.name.as_deref(),
-        Some(format!("web-{hash}").as_str())
-    );
-    let pods = wait_until(
-        "the old pods to go",
-        || pods(&client, "app=web"),
-        |p| p.len() == 3,
-    )
-    .await;
-    for pod in &pods {
-        assert_eq!(
-            pod.metadata.labels.as_ref().unwrap()["pod-template-hash"],
-            hash
-        );
-        assert_eq!(
-            pod.spec.as_ref().unwrap().containers[0].image.as_deref(),
-            Some("web:2")
-        );
-        let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!(
-            (owner.kind.as_str(), Some(&owner.uid)),
-            ("ReplicaSet", new_rs.metadata.uid.as_ref())
-        );
-    }
-}
-
-#[tokio::test]
 async fn lists_filter_by_label_and_field_selectors() {
     let (_standin, client) = cluster().await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "ns");
@@ -290,6 +211,28 @@ async fn deleting_the_namespace_removes_what_is_in_it() {
         matches!(&missing, kube::Error::Api(s) if s.code == 404 && s.reason == "NotFound"),
         "{missing:?}"
     );
+}
+
+#[tokio::test]
+async fn delete_collection_deletes_what_the_label_selector_matches() {
+    let (_standin, client) = cluster().await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "ns");
+    for (name, app) in [("a", "shop"), ("b", "blog")] {
+        let secret = json!({"metadata": {"name": name, "labels": {"app": app}}});
+        let secret: Secret = serde_json::from_value(secret).unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let params = ListParams::default().labels("app=shop");
+    secrets
+        .delete_collection(&DeleteParams::default(), &params)
+        .await
+        .unwrap();
+    let left = secrets.list(&ListParams::default()).await.unwrap().items;
+    let left: Vec<_> = left.into_iter().map(|s| s.metadata.name.unwrap()).collect();
+    assert_eq!(left, ["b"]);
 }
 
 #[tokio::test]

@@ -9,11 +9,11 @@
 
 use super::resources::{ApiError, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::server::{Body, DEFAULT_WATCH_TIMEOUT};
 use super::store::{Change, EventType};
 use super::{lock, Shared};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use serde_json::{json, Value};
@@ -21,6 +21,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The body of every answer of the stand-in: a whole JSON or text, or a
+/// watch stream.
+pub type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// How long a watch without `timeoutSeconds` stays open.
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// How long a watch stays quiet before a bookmark, when bookmarks are allowed.
 const BOOKMARK_AFTER: Duration = Duration::from_secs(1);
@@ -41,17 +48,27 @@ pub struct WatchRequest {
 
 impl WatchRequest {
     /// Reads the watch's parameters, or says which one is wrong.
-    pub fn from_query(resource: Resource, namespace: Option<String>, query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    pub fn from_query(
+        resource: Resource,
+        namespace: Option<String>,
+        query: &HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
         let text = |k: &str| query.get(k).map_or("", String::as_str);
         let send_initial = text("sendInitialEvents") == "true";
-        let from = match text("resourceVersion") {
-            "" | "0" => None,
-            _ if send_initial => None,
-            rv => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
-        };
+        let from =
+            match text("resourceVersion") {
+                "" | "0" => None,
+                _ if send_initial => None,
+                rv => Some(rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?),
+            };
         let timeout = match text("timeoutSeconds") {
             "" => DEFAULT_WATCH_TIMEOUT,
-            t => Duration::from_secs(t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?),
+            t => Duration::from_secs(
+                t.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
+            ),
         };
         Ok(WatchRequest {
             resource,
@@ -67,7 +84,10 @@ impl WatchRequest {
 
     fn matches(&self, object: &Value) -> bool {
         object["kind"] == self.resource.kind
-            && self.namespace.as_deref().is_none_or(|ns| object["metadata"]["namespace"] == ns)
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| object["metadata"]["namespace"] == ns)
             && self.labels.matches(object)
             && self.fields.matches(object)
     }
@@ -119,8 +139,16 @@ pub fn watch_stream(shared: Arc<Shared>, request: WatchRequest) -> Body {
             Some(rv) => (changed, rv, VecDeque::new()),
             None => {
                 let rv = store.resource_version();
-                let items = store.list(request.resource.kind, request.namespace.as_deref(), &request.labels, &request.fields);
-                let mut pending: VecDeque<Value> = items.into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
+                let items = store.list(
+                    request.resource.kind,
+                    request.namespace.as_deref(),
+                    &request.labels,
+                    &request.fields,
+                );
+                let mut pending: VecDeque<Value> = items
+                    .into_iter()
+                    .map(|o| json!({"type": "ADDED", "object": o}))
+                    .collect();
                 if request.initial_events_end {
                     pending.push_back(request.bookmark(rv, true));
                 }
@@ -129,7 +157,14 @@ pub fn watch_stream(shared: Arc<Shared>, request: WatchRequest) -> Body {
         }
     };
     let deadline = Instant::now() + request.timeout;
-    let cursor = Cursor { shared, request, changed, rv, pending, deadline };
+    let cursor = Cursor {
+        shared,
+        request,
+        changed,
+        rv,
+        pending,
+        deadline,
+    };
     let stream = futures_util::stream::unfold(cursor, next_event)
         .map(|event| Ok(Frame::data(Bytes::from(format!("{event}\n")))));
     StreamBody::new(stream).boxed_unsync()

@@ -2,6 +2,8 @@
 //! pod and the reason; or stopped by the limits (deadline, cancel, lease).
 
 use crate::support::{web_and_worker, Drive, Kit, ROLLOUT};
+use slipway_worker::runtime::kubernetes::status::Rules;
+use slipway_worker::runtime::kubernetes::KubeConfig;
 use slipway_worker::runtime::{Failure, Runtime, Stop};
 use slipway_worker::testing::kube::Behaviour;
 use std::sync::atomic::Ordering;
@@ -159,4 +161,36 @@ async fn a_service_without_image_cannot_start_and_nothing_is_applied() {
         other => panic!("expected CannotStart, got {other:?}"),
     }
     assert!(kit.cluster.requests().is_empty());
+}
+
+#[tokio::test]
+async fn pods_unschedulable_for_too_long_are_rejected() {
+    let kit = Kit::with(KubeConfig {
+        rules: Rules {
+            unschedulable_after: Duration::from_millis(1500),
+            ..Rules::default()
+        },
+        ..KubeConfig::default()
+    })
+    .await;
+    let drive = Drive::default();
+    kit.cluster.behave(BAD, Behaviour::Unschedulable);
+    let started = Instant::now();
+    let result = kit
+        .runtime
+        .converge(&web_and_worker("RAAAAAAAAAA", BAD), &drive.limits(ROLLOUT))
+        .await;
+    let (service, pod, why) = rejection(result);
+    assert_eq!(service, "web");
+    assert!(pod.is_some_and(|pod| pod.starts_with("web-")));
+    assert!(why.starts_with("cannot be scheduled for"), "{why}");
+    // Time alone decides here: no event comes after the pod is pending.
+    // The cluster's times are in whole seconds, so the wait may be up to
+    // one second shorter than the rule says.
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -1,5 +1,5 @@
 //! The Kubernetes API permissions the runtime needs, in one list: every
-//! call goes through [`super::cluster::Cluster`], which names the verb and
+//! call goes through the runtime's `Cluster` handle, which names the verb and
 //! checks it against this list (a call missing from it fails in debug
 //! builds and tests). The chart's RBAC is checked against the same list.
 

@@ -22,14 +22,26 @@ pub fn apply(existing: &Value, applied: &Value) -> Value {
     for field in ["labels", "ownerReferences", "finalizers"] {
         set_or_remove(&mut result["metadata"], field, meta.get(field));
     }
-    let mut annotations = meta.get("annotations").cloned().unwrap_or_else(|| json!({}));
+    let mut annotations = meta
+        .get("annotations")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Some(Value::Object(old)) = existing["metadata"].get("annotations") {
-        for (k, v) in old.iter().filter(|(k, _)| k.starts_with(CONTROLLER_ANNOTATION_PREFIX)) {
-            annotations.as_object_mut().map(|a| a.entry(k.clone()).or_insert_with(|| v.clone()));
+        for (k, v) in old
+            .iter()
+            .filter(|(k, _)| k.starts_with(CONTROLLER_ANNOTATION_PREFIX))
+        {
+            annotations
+                .as_object_mut()
+                .map(|a| a.entry(k.clone()).or_insert_with(|| v.clone()));
         }
     }
     let empty = annotations.as_object().is_none_or(Map::is_empty);
-    set_or_remove(&mut result["metadata"], "annotations", (!empty).then_some(&annotations));
+    set_or_remove(
+        &mut result["metadata"],
+        "annotations",
+        (!empty).then_some(&annotations),
+    );
     result
 }
 
@@ -45,17 +57,24 @@ pub fn replace(existing: &Value, body: &Value) -> Value {
 }
 
 fn replace_content(result: &mut Value, body: &Value) {
-    let Some(object) = result.as_object_mut() else { return };
+    let Some(object) = result.as_object_mut() else {
+        return;
+    };
     object.retain(|k, _| SYSTEM_FIELDS.contains(&k.as_str()));
     if let Some(body) = body.as_object() {
-        for (k, v) in body.iter().filter(|(k, _)| !SYSTEM_FIELDS.contains(&k.as_str())) {
+        for (k, v) in body
+            .iter()
+            .filter(|(k, _)| !SYSTEM_FIELDS.contains(&k.as_str()))
+        {
             object.insert(k.clone(), v.clone());
         }
     }
 }
 
 fn set_or_remove(meta: &mut Value, field: &str, value: Option<&Value>) {
-    let Some(meta) = meta.as_object_mut() else { return };
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
     match value.filter(|v| !v.is_null()) {
         Some(v) => meta.insert(field.to_owned(), v.clone()),
         None => meta.remove(field),
@@ -95,7 +114,10 @@ pub fn record_manager(object: &mut Value, manager: &str, operation: &str, now: &
         "fieldsV1": {},
     });
     let meta = &mut object["metadata"];
-    let mut fields: Vec<Value> = meta["managedFields"].as_array().cloned().unwrap_or_default();
+    let mut fields: Vec<Value> = meta["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     fields.retain(|f| !(f["manager"] == manager && f["operation"] == operation));
     fields.push(entry);
     meta["managedFields"] = Value::Array(fields);
@@ -126,7 +148,9 @@ pub fn default_fields(object: &mut Value, existing: Option<&Value>) {
         }
         "Secret" => {
             default(object, "type", json!("Opaque"));
-            if let Some(Value::Object(strings)) = object.as_object_mut().and_then(|o| o.remove("stringData")) {
+            if let Some(Value::Object(strings)) =
+                object.as_object_mut().and_then(|o| o.remove("stringData"))
+            {
                 let engine = base64::engine::general_purpose::STANDARD;
                 for (k, v) in strings {
                     object["data"][k] = json!(engine.encode(v.as_str().unwrap_or_default()));
@@ -139,7 +163,13 @@ pub fn default_fields(object: &mut Value, existing: Option<&Value>) {
             if spec.get("clusterIP").is_none() {
                 let ip = existing
                     .and_then(|e| e["spec"].get("clusterIP").cloned())
-                    .unwrap_or_else(|| json!(format!("10.96.{}.{}", rand::random::<u8>(), rand::random_range(1..255u8))));
+                    .unwrap_or_else(|| {
+                        json!(format!(
+                            "10.96.{}.{}",
+                            rand::random::<u8>(),
+                            rand::random_range(1..255u8)
+                        ))
+                    });
                 spec["clusterIPs"] = json!([ip.clone()]);
                 spec["clusterIP"] = ip;
             }
@@ -176,7 +206,10 @@ mod tests {
         let result = apply(&existing, &applied);
         assert_eq!(result["metadata"]["uid"], "u1");
         assert_eq!(result["metadata"]["labels"], json!({"new": "y"}));
-        assert_eq!(result["metadata"]["annotations"], json!({"deployment.kubernetes.io/revision": "2"}));
+        assert_eq!(
+            result["metadata"]["annotations"],
+            json!({"deployment.kubernetes.io/revision": "2"})
+        );
         assert_eq!(result["spec"], json!({"replicas": 3}));
         assert_eq!(result["status"], json!({"replicas": 2}));
     }
@@ -190,7 +223,8 @@ mod tests {
 
     #[test]
     fn secrets_fold_string_data_into_data() {
-        let mut secret = json!({"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}});
+        let mut secret =
+            json!({"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}});
         default_fields(&mut secret, None);
         assert_eq!(secret["data"], json!({"k": "dg=="}));
         assert_eq!(secret["type"], "Opaque");

@@ -52,7 +52,12 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 fn all(store: &Store, kind: &str) -> Vec<Value> {
-    store.list(kind, None, &LabelSelector::default(), &FieldSelector::default())
+    store.list(
+        kind,
+        None,
+        &LabelSelector::default(),
+        &FieldSelector::default(),
+    )
 }
 
 impl Controller {
@@ -66,12 +71,21 @@ impl Controller {
             sync_replica_set(shared, &mut store, &replica_set);
         }
         for deployment in all(&store, "Deployment") {
-            let progress = self.rollouts.entry(text(&deployment, "uid").to_owned()).or_default();
+            let progress = self
+                .rollouts
+                .entry(text(&deployment, "uid").to_owned())
+                .or_default();
             rollout::report(&mut store, &deployment, progress);
         }
-        let pods: HashSet<String> = all(&store, "Pod").iter().map(|p| text(p, "uid").to_owned()).collect();
+        let pods: HashSet<String> = all(&store, "Pod")
+            .iter()
+            .map(|p| text(p, "uid").to_owned())
+            .collect();
         self.pods.retain(|uid, _| pods.contains(uid));
-        let deployments: HashSet<String> = all(&store, "Deployment").iter().map(|d| text(d, "uid").to_owned()).collect();
+        let deployments: HashSet<String> = all(&store, "Deployment")
+            .iter()
+            .map(|d| text(d, "uid").to_owned())
+            .collect();
         self.rollouts.retain(|uid, _| deployments.contains(uid));
     }
 
@@ -93,7 +107,12 @@ impl Controller {
                 let id = (container.clone(), key);
                 if fresh.contains(&id) || memory.logged.insert(id.clone()) {
                     fresh.insert(id);
-                    lock(&shared.logs).push(text(&pod, "namespace"), text(&pod, "name"), &container, line);
+                    lock(&shared.logs).push(
+                        text(&pod, "namespace"),
+                        text(&pod, "name"),
+                        &container,
+                        line,
+                    );
                 }
             }
             if pod["status"] != step.status {
@@ -105,20 +124,39 @@ impl Controller {
     }
 
     fn remember(&mut self, pod: &Value, script: &Script) -> PodMemory {
-        let specs = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+        let specs = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let containers = specs
             .iter()
             .map(|c| {
                 let image = c["image"].as_str().unwrap_or_default().to_owned();
-                let ready = Behaviour::Ready { after: script.ready_after };
-                let behaviour = match script.behaviours.get(&image).cloned().unwrap_or(ready.clone()) {
+                let ready = Behaviour::Ready {
+                    after: script.ready_after,
+                };
+                let behaviour = match script
+                    .behaviours
+                    .get(&image)
+                    .cloned()
+                    .unwrap_or(ready.clone())
+                {
                     Behaviour::EvictedOnce if !self.evicted_images.insert(image.clone()) => ready,
                     behaviour => behaviour,
                 };
-                Container { name: c["name"].as_str().unwrap_or_default().to_owned(), image, behaviour }
+                Container {
+                    name: c["name"].as_str().unwrap_or_default().to_owned(),
+                    image,
+                    behaviour,
+                }
             })
             .collect();
-        PodMemory { containers, born: Instant::now(), born_wall: Utc::now(), logged: HashSet::new() }
+        PodMemory {
+            containers,
+            born: Instant::now(),
+            born_wall: Utc::now(),
+            logged: HashSet::new(),
+        }
     }
 }
 
@@ -127,8 +165,15 @@ fn sync_replica_set(shared: &Shared, store: &mut Store, rs: &Value) {
     let (uid, ns) = (text(rs, "uid"), text(rs, "namespace"));
     let want = usize::try_from(meta::int(&rs["spec"]["replicas"], 1)).unwrap_or(0);
     let owned = |store: &Store| -> Vec<Value> {
-        let pods = store.list("Pod", Some(ns), &LabelSelector::default(), &FieldSelector::default());
-        pods.into_iter().filter(|p| meta::owned_by(p, uid) && meta::active(p)).collect()
+        let pods = store.list(
+            "Pod",
+            Some(ns),
+            &LabelSelector::default(),
+            &FieldSelector::default(),
+        );
+        pods.into_iter()
+            .filter(|p| meta::owned_by(p, uid) && meta::active(p))
+            .collect()
     };
     let mut pods = owned(store);
     for _ in pods.len()..want {
@@ -154,7 +199,10 @@ fn sync_replica_set(shared: &Shared, store: &mut Store, rs: &Value) {
             ("fullyLabeledReplicas", count),
             ("readyReplicas", ready),
             ("availableReplicas", ready),
-            ("observedGeneration", meta::int(&rs["metadata"]["generation"], 1)),
+            (
+                "observedGeneration",
+                meta::int(&rs["metadata"]["generation"], 1),
+            ),
         ],
         &["replicas"],
     );
@@ -171,7 +219,10 @@ fn new_pod(shared: &Shared, rs: &Value) -> Value {
     let mut spec = template["spec"].clone();
     let script = lock(&shared.script);
     let unschedulable = spec["containers"].as_array().is_some_and(|cs| {
-        cs.iter().any(|c| c["image"].as_str().and_then(|i| script.behaviours.get(i)) == Some(&Behaviour::Unschedulable))
+        cs.iter().any(|c| {
+            c["image"].as_str().and_then(|i| script.behaviours.get(i))
+                == Some(&Behaviour::Unschedulable)
+        })
     });
     if !unschedulable {
         spec["nodeName"] = json!("standin");

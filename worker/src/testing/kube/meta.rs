@@ -35,14 +35,18 @@ pub fn int(value: &Value, default: i64) -> i64 {
 
 /// Whether a pod still counts for its ReplicaSet (not Failed nor Succeeded).
 pub fn active(pod: &Value) -> bool {
-    !matches!(pod["status"]["phase"].as_str(), Some("Failed" | "Succeeded"))
+    !matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Failed" | "Succeeded")
+    )
 }
 
 /// Whether a pod's `Ready` condition is True.
 pub fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 /// A status object of counts, leaving out zeros as the API server does

@@ -91,13 +91,20 @@ struct Logs(BTreeMap<(String, String), Vec<(String, String)>>);
 impl Logs {
     fn push(&mut self, namespace: &str, pod: &str, container: &str, line: String) {
         let key = (namespace.to_owned(), pod.to_owned());
-        self.0.entry(key).or_default().push((container.to_owned(), line));
+        self.0
+            .entry(key)
+            .or_default()
+            .push((container.to_owned(), line));
     }
 
     fn lines(&self, namespace: &str, pod: &str, container: &str) -> Vec<String> {
         let key = (namespace.to_owned(), pod.to_owned());
         let lines = self.0.get(&key).map(Vec::as_slice).unwrap_or_default();
-        lines.iter().filter(|(c, _)| c == container).map(|(_, l)| l.clone()).collect()
+        lines
+            .iter()
+            .filter(|(c, _)| c == container)
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 }
 
@@ -113,12 +120,16 @@ pub struct Shared {
 
 /// Locks `mutex`, even when a panicking test thread poisoned it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Five random lowercase letters, as generated names end.
 fn random_suffix() -> String {
-    (0..5).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect()
+    (0..5)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect()
 }
 
 /// A running stand-in; dropping it stops the server and the controller.
@@ -135,8 +146,13 @@ pub struct StandIn {
 impl StandIn {
     /// Starts the server on `127.0.0.1:0` and the controller.
     pub async fn start() -> StandIn {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the stand-in");
-        let url = format!("http://{}", listener.local_addr().expect("the stand-in's address"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the stand-in");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the stand-in's address")
+        );
         let dir = tempfile::tempdir().expect("a directory for the kubeconfig");
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, kubeconfig_text(&url)).expect("the kubeconfig written");
@@ -153,7 +169,14 @@ impl StandIn {
         });
         let server = tokio::spawn(server::serve(listener, shared.clone()));
         let controller = tokio::spawn(controller::run(shared.clone()));
-        StandIn { url, kubeconfig, _dir: dir, shared, server, controller }
+        StandIn {
+            url,
+            kubeconfig,
+            _dir: dir,
+            shared,
+            server,
+            controller,
+        }
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -168,7 +191,8 @@ impl StandIn {
 
     /// A `kube::Client` read from [`Self::kubeconfig`], as the runtime makes one.
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("the stand-in's kubeconfig");
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
+            .expect("the stand-in's kubeconfig");
         let options = kube::config::KubeConfigOptions::default();
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
@@ -178,7 +202,9 @@ impl StandIn {
 
     /// Makes the pods created from now on with a container of `image` behave so.
     pub fn behave(&self, image: &str, behaviour: Behaviour) {
-        lock(&self.shared.script).behaviours.insert(image.to_owned(), behaviour);
+        lock(&self.shared.script)
+            .behaviours
+            .insert(image.to_owned(), behaviour);
     }
 
     /// How long a pod of an image without a behaviour takes to be ready (200 ms at first).
@@ -188,7 +214,10 @@ impl StandIn {
 
     /// The objects of `kind` (`"Deployment"`), in `namespace` or everywhere.
     pub fn objects(&self, kind: &str, namespace: Option<&str>) -> Vec<serde_json::Value> {
-        let all = (selector::LabelSelector::default(), selector::FieldSelector::default());
+        let all = (
+            selector::LabelSelector::default(),
+            selector::FieldSelector::default(),
+        );
         lock(&self.shared.store).list(kind, namespace, &all.0, &all.1)
     }
 

@@ -53,7 +53,10 @@ pub fn step(containers: &[Container], age: Duration, born: DateTime<Utc>) -> Ste
         let time = born + chrono::Duration::from_std(offset).unwrap_or_default();
         time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    if containers.iter().any(|c| c.behaviour == Behaviour::Unschedulable) {
+    if containers
+        .iter()
+        .any(|c| c.behaviour == Behaviour::Unschedulable)
+    {
         let status = json!({
             "phase": "Pending",
             "qosClass": "BestEffort",
@@ -61,10 +64,19 @@ pub fn step(containers: &[Container], age: Duration, born: DateTime<Utc>) -> Ste
                             "lastTransitionTime": at(Duration::ZERO),
                             "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."}],
         });
-        return Step { id: "unschedulable".into(), status, crash_looping: false, log: Vec::new() };
+        return Step {
+            id: "unschedulable".into(),
+            status,
+            crash_looping: false,
+            log: Vec::new(),
+        };
     }
     let evict_at = Duration::from_millis(100);
-    if containers.iter().any(|c| c.behaviour == Behaviour::EvictedOnce) && age >= evict_at {
+    if containers
+        .iter()
+        .any(|c| c.behaviour == Behaviour::EvictedOnce)
+        && age >= evict_at
+    {
         let statuses: Vec<Value> = containers
             .iter()
             .map(|c| {
@@ -86,11 +98,25 @@ pub fn step(containers: &[Container], age: Duration, born: DateTime<Utc>) -> Ste
         });
         let log = containers
             .iter()
-            .map(|c| (c.name.clone(), "evicted".to_owned(), format!("{} stopped: pod evicted", c.name)))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    "evicted".to_owned(),
+                    format!("{} stopped: pod evicted", c.name),
+                )
+            })
             .collect();
-        return Step { id: "evicted".into(), status, crash_looping: false, log };
+        return Step {
+            id: "evicted".into(),
+            status,
+            crash_looping: false,
+            log,
+        };
     }
-    let steps: Vec<ContainerStep> = containers.iter().map(|c| container_step(c, age, &at)).collect();
+    let steps: Vec<ContainerStep> = containers
+        .iter()
+        .map(|c| container_step(c, age, &at))
+        .collect();
     let started = steps.iter().all(|s| s.started);
     let ready = steps.iter().all(|s| s.ready);
     let ready_since = if ready { age } else { Duration::ZERO };
@@ -105,17 +131,34 @@ pub fn step(containers: &[Container], age: Duration, born: DateTime<Utc>) -> Ste
         "conditions": conditions(ready, &at(ready_since)),
         "containerStatuses": steps.iter().map(|s| s.status.clone()).collect::<Vec<_>>(),
     });
-    let id = steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join("/");
+    let id = steps
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect::<Vec<_>>()
+        .join("/");
     let log = containers
         .iter()
         .zip(&steps)
-        .flat_map(|(c, s)| s.log.iter().map(|l| (c.name.clone(), s.id.clone(), l.clone())))
+        .flat_map(|(c, s)| {
+            s.log
+                .iter()
+                .map(|l| (c.name.clone(), s.id.clone(), l.clone()))
+        })
         .collect();
-    Step { id, status, crash_looping: steps.iter().any(|s| s.crash_looping), log }
+    Step {
+        id,
+        status,
+        crash_looping: steps.iter().any(|s| s.crash_looping),
+        log,
+    }
 }
 
 fn conditions(ready: bool, ready_changed: &str) -> Value {
-    let (status, reason) = if ready { ("True", None) } else { ("False", Some("ContainersNotReady")) };
+    let (status, reason) = if ready {
+        ("True", None)
+    } else {
+        ("False", Some("ContainersNotReady"))
+    };
     let mut out = vec![
         json!({"type": "PodScheduled", "status": "True"}),
         json!({"type": "Initialized", "status": "True"}),
@@ -133,15 +176,34 @@ fn conditions(ready: bool, ready_changed: &str) -> Value {
 fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String) -> ContainerStep {
     let creating = |id: &str| ContainerStep {
         id: id.to_owned(),
-        status: container_status(c, &json!({"waiting": {"reason": "ContainerCreating"}}), &json!({}), false, false, 0),
+        status: container_status(
+            c,
+            &json!({"waiting": {"reason": "ContainerCreating"}}),
+            &json!({}),
+            false,
+            false,
+            0,
+        ),
         started: false,
         ready: false,
         crash_looping: false,
         log: Vec::new(),
     };
-    let running = |since: Duration, ready: bool, restarts: u64, last: &Value, id: String, log: Vec<String>| ContainerStep {
+    let running = |since: Duration,
+                   ready: bool,
+                   restarts: u64,
+                   last: &Value,
+                   id: String,
+                   log: Vec<String>| ContainerStep {
         id,
-        status: container_status(c, &json!({"running": {"startedAt": at(since)}}), last, true, ready, restarts),
+        status: container_status(
+            c,
+            &json!({"running": {"startedAt": at(since)}}),
+            last,
+            true,
+            ready,
+            restarts,
+        ),
         started: true,
         ready,
         crash_looping: false,
@@ -150,13 +212,27 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
     let starting = format!("starting {} ({})", c.name, c.image);
     match &c.behaviour {
         Behaviour::Ready { after } if age < *after => creating("creating"),
-        Behaviour::Ready { after } => {
-            running(*after, true, 0, &json!({}), "ready".into(), vec![starting, "listening".into()])
+        Behaviour::Ready { after } => running(
+            *after,
+            true,
+            0,
+            &json!({}),
+            "ready".into(),
+            vec![starting, "listening".into()],
+        ),
+        Behaviour::NeverReady | Behaviour::EvictedOnce | Behaviour::Unschedulable
+            if age < CREATING =>
+        {
+            creating("creating")
         }
-        Behaviour::NeverReady | Behaviour::EvictedOnce | Behaviour::Unschedulable if age < CREATING => creating("creating"),
-        Behaviour::NeverReady | Behaviour::EvictedOnce | Behaviour::Unschedulable => {
-            running(CREATING, false, 0, &json!({}), "running".into(), vec![starting])
-        }
+        Behaviour::NeverReady | Behaviour::EvictedOnce | Behaviour::Unschedulable => running(
+            CREATING,
+            false,
+            0,
+            &json!({}),
+            "running".into(),
+            vec![starting],
+        ),
         Behaviour::CrashLoop | Behaviour::PullFails if age < CREATING => creating("creating"),
         Behaviour::CrashLoop => {
             let since = age - CREATING;
@@ -168,9 +244,20 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
                 json!({"terminated": {"exitCode": 1, "reason": "Error",
                        "startedAt": at(run), "finishedAt": at(run + CRASH_RUN)}})
             };
-            let last = if cycle == 0 { json!({}) } else { exited(cycle - 1) };
+            let last = if cycle == 0 {
+                json!({})
+            } else {
+                exited(cycle - 1)
+            };
             if since - CRASH_CYCLE * cycle < CRASH_RUN {
-                return running(cycle_start, false, restarts, &last, format!("run-{cycle}"), vec![starting]);
+                return running(
+                    cycle_start,
+                    false,
+                    restarts,
+                    &last,
+                    format!("run-{cycle}"),
+                    vec![starting],
+                );
             }
             let message = format!("back-off 10s restarting failed container={} pod=", c.name);
             let waiting = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
@@ -189,10 +276,19 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
                 c.image, c.image
             );
             let (id, waiting) = if age < CREATING + PULL_ERROR {
-                ("pull-error", json!({"waiting": {"reason": "ErrImagePull", "message": not_found}}))
+                (
+                    "pull-error",
+                    json!({"waiting": {"reason": "ErrImagePull", "message": not_found}}),
+                )
             } else {
-                let message = format!("Back-off pulling image \"{}\": ErrImagePull: {not_found}", c.image);
-                ("pull-backoff", json!({"waiting": {"reason": "ImagePullBackOff", "message": message}}))
+                let message = format!(
+                    "Back-off pulling image \"{}\": ErrImagePull: {not_found}",
+                    c.image
+                );
+                (
+                    "pull-backoff",
+                    json!({"waiting": {"reason": "ImagePullBackOff", "message": message}}),
+                )
             };
             ContainerStep {
                 id: id.into(),
@@ -206,7 +302,14 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
     }
 }
 
-fn container_status(c: &Container, state: &Value, last: &Value, started: bool, ready: bool, restarts: u64) -> Value {
+fn container_status(
+    c: &Container,
+    state: &Value,
+    last: &Value,
+    started: bool,
+    ready: bool,
+    restarts: u64,
+) -> Value {
     let mut status = json!({
         "name": c.name,
         "image": c.image,
@@ -226,5 +329,7 @@ fn container_status(c: &Container, state: &Value, last: &Value, started: bool, r
 
 /// A stable stand-in for an image digest.
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

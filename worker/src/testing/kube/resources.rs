@@ -15,19 +15,57 @@ pub struct Resource {
 
 /// Every kind the stand-in serves.
 pub const RESOURCES: &[Resource] = &[
-    Resource { plural: "namespaces", kind: "Namespace", api_version: "v1", namespaced: false },
-    Resource { plural: "secrets", kind: "Secret", api_version: "v1", namespaced: true },
-    Resource { plural: "configmaps", kind: "ConfigMap", api_version: "v1", namespaced: true },
-    Resource { plural: "services", kind: "Service", api_version: "v1", namespaced: true },
-    Resource { plural: "pods", kind: "Pod", api_version: "v1", namespaced: true },
-    Resource { plural: "deployments", kind: "Deployment", api_version: "apps/v1", namespaced: true },
-    Resource { plural: "replicasets", kind: "ReplicaSet", api_version: "apps/v1", namespaced: true },
+    Resource {
+        plural: "namespaces",
+        kind: "Namespace",
+        api_version: "v1",
+        namespaced: false,
+    },
+    Resource {
+        plural: "secrets",
+        kind: "Secret",
+        api_version: "v1",
+        namespaced: true,
+    },
+    Resource {
+        plural: "configmaps",
+        kind: "ConfigMap",
+        api_version: "v1",
+        namespaced: true,
+    },
+    Resource {
+        plural: "services",
+        kind: "Service",
+        api_version: "v1",
+        namespaced: true,
+    },
+    Resource {
+        plural: "pods",
+        kind: "Pod",
+        api_version: "v1",
+        namespaced: true,
+    },
+    Resource {
+        plural: "deployments",
+        kind: "Deployment",
+        api_version: "apps/v1",
+        namespaced: true,
+    },
+    Resource {
+        plural: "replicasets",
+        kind: "ReplicaSet",
+        api_version: "apps/v1",
+        namespaced: true,
+    },
 ];
 
 impl Resource {
     /// The resource that `apiVersion` (`v1`, `apps/v1`) and `plural` name.
     pub fn by_plural(api_version: &str, plural: &str) -> Option<Resource> {
-        RESOURCES.iter().copied().find(|r| r.api_version == api_version && r.plural == plural)
+        RESOURCES
+            .iter()
+            .copied()
+            .find(|r| r.api_version == api_version && r.plural == plural)
     }
 
     /// The resource of a `kind` (`Deployment`).
@@ -53,24 +91,39 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: String) -> Self {
-        ApiError { code, reason, message, details: None }
+        ApiError {
+            code,
+            reason,
+            message,
+            details: None,
+        }
     }
 
     /// 404 for the object `name` of `resource`.
     pub fn not_found(resource: Resource, name: &str) -> Self {
         let message = format!("{} \"{name}\" not found", qualified(resource));
-        ApiError { details: Some((resource, name.to_owned())), ..Self::new(404, "NotFound", message) }
+        ApiError {
+            details: Some((resource, name.to_owned())),
+            ..Self::new(404, "NotFound", message)
+        }
     }
 
     /// 404 for a path that names nothing the stand-in serves.
     pub fn no_route(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
 
     /// 409 for creating an object whose name is taken.
     pub fn already_exists(resource: Resource, name: &str) -> Self {
         let message = format!("{} \"{name}\" already exists", qualified(resource));
-        ApiError { details: Some((resource, name.to_owned())), ..Self::new(409, "AlreadyExists", message) }
+        ApiError {
+            details: Some((resource, name.to_owned())),
+            ..Self::new(409, "AlreadyExists", message)
+        }
     }
 
     /// 400 for a body or a query the stand-in cannot read.
@@ -85,12 +138,20 @@ impl ApiError {
 
     /// 405 for a verb the path does not take.
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method ({method}) on the requested resource"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method ({method}) on the requested resource"),
+        )
     }
 
     /// 415 for a patch type the stand-in does not model (JSON patch).
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format ({content_type})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format ({content_type})"),
+        )
     }
 
     /// The `Status` object the API server answers with.
@@ -105,7 +166,8 @@ impl ApiError {
             "code": self.code,
         });
         if let Some((resource, name)) = &self.details {
-            status["details"] = json!({"name": name, "group": resource.group(), "kind": resource.plural});
+            status["details"] =
+                json!({"name": name, "group": resource.group(), "kind": resource.plural});
         }
         status
     }

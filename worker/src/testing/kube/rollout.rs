@@ -24,7 +24,10 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress { replica_set: String::new(), updated: Instant::now() }
+        Progress {
+            replica_set: String::new(),
+            updated: Instant::now(),
+        }
     }
 }
 
@@ -32,7 +35,11 @@ impl Default for Progress {
 pub fn template_hash(template: &Value) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let digest = Sha256::digest(canonical(template).as_bytes());
-    digest.iter().take(10).map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect()
+    digest
+        .iter()
+        .take(10)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
 }
 
 /// JSON with object keys sorted, so equal templates hash alike.
@@ -41,23 +48,44 @@ fn canonical(value: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let fields: Vec<String> = keys.iter().map(|k| format!("{}:{}", json!(k), canonical(&map[*k]))).collect();
+            let fields: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", json!(k), canonical(&map[*k])))
+                .collect();
             format!("{{{}}}", fields.join(","))
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         other => other.to_string(),
     }
 }
 
 fn owned_replica_sets(store: &Store, deployment: &Value) -> Vec<Value> {
     let ns = text(deployment, "namespace");
-    let all = store.list("ReplicaSet", Some(ns), &LabelSelector::default(), &FieldSelector::default());
-    all.into_iter().filter(|rs| meta::owned_by(rs, text(deployment, "uid"))).collect()
+    let all = store.list(
+        "ReplicaSet",
+        Some(ns),
+        &LabelSelector::default(),
+        &FieldSelector::default(),
+    );
+    all.into_iter()
+        .filter(|rs| meta::owned_by(rs, text(deployment, "uid")))
+        .collect()
 }
 
 fn active_pods(store: &Store, rs: &Value) -> i64 {
-    let pods = store.list("Pod", Some(text(rs, "namespace")), &LabelSelector::default(), &FieldSelector::default());
-    let count = pods.iter().filter(|p| meta::owned_by(p, text(rs, "uid")) && meta::active(p)).count();
+    let pods = store.list(
+        "Pod",
+        Some(text(rs, "namespace")),
+        &LabelSelector::default(),
+        &FieldSelector::default(),
+    );
+    let count = pods
+        .iter()
+        .filter(|p| meta::owned_by(p, text(rs, "uid")) && meta::active(p))
+        .count();
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
@@ -68,7 +96,11 @@ fn resolve(value: &Value, desired: i64, round_up: bool) -> i64 {
         Value::String(s) if s.ends_with('%') => {
             let percent: i64 = s.trim_end_matches('%').parse().unwrap_or(25);
             let scaled = desired * percent;
-            if round_up { (scaled + 99) / 100 } else { scaled / 100 }
+            if round_up {
+                (scaled + 99) / 100
+            } else {
+                scaled / 100
+            }
         }
         other => other.as_i64().unwrap_or(0),
     }
@@ -94,7 +126,10 @@ pub fn roll(store: &mut Store, deployment: &Value) {
     let replica_sets = owned_replica_sets(store, deployment);
     let newest = replica_sets.iter().map(meta::revision).max().unwrap_or(0);
     let name = format!("{}-{hash}", text(deployment, "name"));
-    let new = match replica_sets.iter().find(|rs| rs.pointer("/metadata/labels/pod-template-hash") == Some(&json!(hash))) {
+    let new = match replica_sets
+        .iter()
+        .find(|rs| rs.pointer("/metadata/labels/pod-template-hash") == Some(&json!(hash)))
+    {
         None => {
             let mut rs_template = template.clone();
             rs_template["metadata"]["labels"][HASH_LABEL] = json!(hash);
@@ -126,10 +161,15 @@ pub fn roll(store: &mut Store, deployment: &Value) {
         }
         Some(rs) => rs.clone(),
     };
-    let olds: Vec<&Value> = replica_sets.iter().filter(|rs| text(rs, "uid") != text(&new, "uid")).collect();
+    let olds: Vec<&Value> = replica_sets
+        .iter()
+        .filter(|rs| text(rs, "uid") != text(&new, "uid"))
+        .collect();
     let new_replicas = meta::int(&new["spec"]["replicas"], 0);
     if deployment["spec"]["strategy"]["type"] == "Recreate" {
-        let old_scaled = olds.iter().any(|rs| meta::int(&rs["spec"]["replicas"], 0) > 0);
+        let old_scaled = olds
+            .iter()
+            .any(|rs| meta::int(&rs["spec"]["replicas"], 0) > 0);
         for rs in &olds {
             scale(store, rs, 0);
         }
@@ -142,7 +182,10 @@ pub fn roll(store: &mut Store, deployment: &Value) {
     if new_replicas > desired {
         scale(store, &new, desired);
     } else {
-        let total: i64 = replica_sets.iter().map(|rs| meta::int(&rs["spec"]["replicas"], 0)).sum::<i64>();
+        let total: i64 = replica_sets
+            .iter()
+            .map(|rs| meta::int(&rs["spec"]["replicas"], 0))
+            .sum::<i64>();
         let room = desired + surge - total;
         if room > 0 {
             scale(store, &new, desired.min(new_replicas + room));
@@ -150,9 +193,17 @@ pub fn roll(store: &mut Store, deployment: &Value) {
     }
     // As the real controller: old pods may go while enough stay available,
     // not counting the new ReplicaSet's pods that are not available yet.
-    let new = store.get("ReplicaSet", text(&new, "namespace"), text(&new, "name")).cloned().unwrap_or(new);
-    let all_pods: i64 = replica_sets.iter().map(|rs| active_pods(store, rs)).sum::<i64>().max(active_pods(store, &new));
-    let new_unavailable = meta::int(&new["spec"]["replicas"], 0) - meta::int(&new["status"]["availableReplicas"], 0);
+    let new = store
+        .get("ReplicaSet", text(&new, "namespace"), text(&new, "name"))
+        .cloned()
+        .unwrap_or(new);
+    let all_pods: i64 = replica_sets
+        .iter()
+        .map(|rs| active_pods(store, rs))
+        .sum::<i64>()
+        .max(active_pods(store, &new));
+    let new_unavailable =
+        meta::int(&new["spec"]["replicas"], 0) - meta::int(&new["status"]["availableReplicas"], 0);
     let mut budget = all_pods - (desired - max_unavailable) - new_unavailable.max(0);
     let mut olds = olds;
     olds.sort_by_key(|rs| meta::revision(rs));
@@ -179,60 +230,134 @@ pub fn report(store: &mut Store, deployment: &Value, progress: &mut Progress) {
     let desired = meta::int(&deployment["spec"]["replicas"], 1);
     let hash = template_hash(&deployment["spec"]["template"]);
     let replica_sets = owned_replica_sets(store, deployment);
-    let Some(new) = replica_sets.iter().find(|rs| rs.pointer("/metadata/labels/pod-template-hash") == Some(&json!(hash))) else {
+    let Some(new) = replica_sets
+        .iter()
+        .find(|rs| rs.pointer("/metadata/labels/pod-template-hash") == Some(&json!(hash)))
+    else {
         return;
     };
-    let sum = |field: &str, of: &[Value]| of.iter().map(|rs| meta::int(&rs["status"][field], 0)).sum::<i64>();
+    let sum = |field: &str, of: &[Value]| {
+        of.iter()
+            .map(|rs| meta::int(&rs["status"][field], 0))
+            .sum::<i64>()
+    };
     let replicas = sum("replicas", &replica_sets);
     let updated = meta::int(&new["status"]["replicas"], 0);
     let ready = sum("readyReplicas", &replica_sets);
     let available = sum("availableReplicas", &replica_sets);
-    let wanted: i64 = replica_sets.iter().map(|rs| meta::int(&rs["spec"]["replicas"], 0)).sum();
+    let wanted: i64 = replica_sets
+        .iter()
+        .map(|rs| meta::int(&rs["spec"]["replicas"], 0))
+        .sum();
     let old = &deployment["status"];
     let (_, max_unavailable) = surge_and_unavailable(deployment, desired);
     let time = now();
     let new_name = text(new, "name").to_owned();
 
     let available_condition = if available >= desired - max_unavailable {
-        condition("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.")
+        condition(
+            "Available",
+            true,
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
     } else {
-        condition("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+        condition(
+            "Available",
+            false,
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
     };
     let previous = conditions_of(old, "Progressing");
-    let previous_reason = previous.as_ref().map(|c| c["reason"].as_str().unwrap_or_default().to_owned());
+    let previous_reason = previous
+        .as_ref()
+        .map(|c| c["reason"].as_str().unwrap_or_default().to_owned());
     let complete = updated == desired && replicas == desired && available == desired;
     let moved = updated > meta::int(&old["updatedReplicas"], 0)
         || ready > meta::int(&old["readyReplicas"], 0)
         || available > meta::int(&old["availableReplicas"], 0)
-        || replicas - updated < meta::int(&old["replicas"], 0) - meta::int(&old["updatedReplicas"], 0);
-    let deadline = Duration::from_secs(u64::try_from(meta::int(&deployment["spec"]["progressDeadlineSeconds"], 600)).unwrap_or(600));
+        || replicas - updated
+            < meta::int(&old["replicas"], 0) - meta::int(&old["updatedReplicas"], 0);
+    let deadline = Duration::from_secs(
+        u64::try_from(meta::int(
+            &deployment["spec"]["progressDeadlineSeconds"],
+            600,
+        ))
+        .unwrap_or(600),
+    );
     let (progressing, touched) = if progress.replica_set != new_name {
-        *progress = Progress { replica_set: new_name.clone(), updated: Instant::now() };
+        *progress = Progress {
+            replica_set: new_name.clone(),
+            updated: Instant::now(),
+        };
         let message = format!("Created new replica set \"{new_name}\"");
-        (Some(condition("Progressing", true, "NewReplicaSetCreated", &message)), true)
+        (
+            Some(condition(
+                "Progressing",
+                true,
+                "NewReplicaSetCreated",
+                &message,
+            )),
+            true,
+        )
     } else if previous_reason.as_deref() == Some("NewReplicaSetAvailable") && replicas == updated {
         (previous.clone(), false)
     } else if complete {
         let message = format!("ReplicaSet \"{new_name}\" has successfully progressed.");
-        (Some(condition("Progressing", true, "NewReplicaSetAvailable", &message)), true)
+        (
+            Some(condition(
+                "Progressing",
+                true,
+                "NewReplicaSetAvailable",
+                &message,
+            )),
+            true,
+        )
     } else if moved {
         progress.updated = Instant::now();
         let message = format!("ReplicaSet \"{new_name}\" is progressing.");
-        (Some(condition("Progressing", true, "ReplicaSetUpdated", &message)), true)
-    } else if previous_reason.as_deref() == Some("ProgressDeadlineExceeded") || progress.updated.elapsed() > deadline {
+        (
+            Some(condition(
+                "Progressing",
+                true,
+                "ReplicaSetUpdated",
+                &message,
+            )),
+            true,
+        )
+    } else if previous_reason.as_deref() == Some("ProgressDeadlineExceeded")
+        || progress.updated.elapsed() > deadline
+    {
         let message = format!("ReplicaSet \"{new_name}\" has timed out progressing.");
-        (Some(condition("Progressing", false, "ProgressDeadlineExceeded", &message)), true)
+        (
+            Some(condition(
+                "Progressing",
+                false,
+                "ProgressDeadlineExceeded",
+                &message,
+            )),
+            true,
+        )
     } else {
         (previous.clone(), false)
     };
-    let mut conditions = vec![stamp(available_condition, conditions_of(old, "Available").as_ref(), &time, false)];
+    let mut conditions = vec![stamp(
+        available_condition,
+        conditions_of(old, "Available").as_ref(),
+        &time,
+        false,
+    )];
     if let Some(c) = progressing {
         conditions.push(stamp(c, previous.as_ref(), &time, touched));
     }
 
     let mut status = meta::counts(
         &[
-            ("observedGeneration", meta::int(&deployment["metadata"]["generation"], 1)),
+            (
+                "observedGeneration",
+                meta::int(&deployment["metadata"]["generation"], 1),
+            ),
             ("replicas", replicas),
             ("updatedReplicas", updated),
             ("readyReplicas", ready),
@@ -251,7 +376,11 @@ pub fn report(store: &mut Store, deployment: &Value, progress: &mut Progress) {
 }
 
 fn conditions_of(status: &Value, kind: &str) -> Option<Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == kind).cloned()
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+        .cloned()
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
@@ -264,9 +393,21 @@ fn stamp(mut next: Value, previous: Option<&Value>, time: &str, touched: bool) -
     let same = |field: &str| previous.is_some_and(|p| p[field] == next[field]);
     let unchanged = same("status") && same("reason") && same("message");
     let transitioned = !same("status");
-    let old_time = |field: &str| previous.map(|p| p[field].clone()).unwrap_or_else(|| json!(time));
-    let updated = if unchanged && !touched { old_time("lastUpdateTime") } else { json!(time) };
-    let transition = if transitioned { json!(time) } else { old_time("lastTransitionTime") };
+    let old_time = |field: &str| {
+        previous
+            .map(|p| p[field].clone())
+            .unwrap_or_else(|| json!(time))
+    };
+    let updated = if unchanged && !touched {
+        old_time("lastUpdateTime")
+    } else {
+        json!(time)
+    };
+    let transition = if transitioned {
+        json!(time)
+    } else {
+        old_time("lastTransitionTime")
+    };
     next["lastUpdateTime"] = updated;
     next["lastTransitionTime"] = transition;
     next

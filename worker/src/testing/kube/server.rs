@@ -28,12 +28,16 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let shared = shared.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
         });
         while connections.try_join_next().is_some() {}
     }
@@ -51,12 +55,17 @@ struct Target {
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
-    let path_and_query = req.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     lock(&shared.requests).push((method.to_string(), path_and_query));
     let path = req.uri().path().to_owned();
-    let query: HashMap<String, String> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -77,8 +86,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
 /// The minimal answers to `/version`, `/api` and `/apis`.
 fn discovery(path: &str) -> Option<Value> {
     match path.trim_end_matches('/') {
-        "/version" => Some(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-standin", "platform": "linux/amd64"})),
-        "/api" => Some(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})),
+        "/version" => Some(
+            json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-standin", "platform": "linux/amd64"}),
+        ),
+        "/api" => Some(
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+        ),
         "/apis" => Some(json!({
             "kind": "APIGroupList", "apiVersion": "v1",
             "groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
@@ -97,7 +110,9 @@ fn parse_target(path: &str) -> Option<Target> {
     };
     let owned = |s: &&str| (*s).to_owned();
     let (namespace, plural, name, subresource) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => (Some(owned(ns)), *plural, tail.first(), tail.get(1)),
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
+            (Some(owned(ns)), *plural, tail.first(), tail.get(1))
+        }
         [plural, tail @ ..] if tail.len() <= 1 => (None, *plural, tail.first(), None),
         _ => return None,
     };
@@ -105,7 +120,12 @@ fn parse_target(path: &str) -> Option<Target> {
     if namespace.is_some() && !resource.namespaced {
         return None;
     }
-    Some(Target { resource, namespace, name: name.map(owned), subresource: subresource.map(owned) })
+    Some(Target {
+        resource,
+        namespace,
+        name: name.map(owned),
+        subresource: subresource.map(owned),
+    })
 }
 
 fn route(
@@ -119,13 +139,22 @@ fn route(
     let target = parse_target(path).ok_or_else(|| ApiError::no_route(path))?;
     let r = target.resource;
     // A namespaced kind's object lives in a namespace; its collection may be listed across all.
-    if r.namespaced && target.namespace.is_none() && (target.name.is_some() || *method != Method::GET) {
+    if r.namespaced
+        && target.namespace.is_none()
+        && (target.name.is_some() || *method != Method::GET)
+    {
         return Err(ApiError::no_route(path));
     }
     let ns = target.namespace.clone().unwrap_or_default();
     let manager = query.get("fieldManager").map_or("unknown", String::as_str);
-    match (method.clone(), target.name.as_deref(), target.subresource.as_deref()) {
-        (Method::GET, None, None) if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) => {
+    match (
+        method.clone(),
+        target.name.as_deref(),
+        target.subresource.as_deref(),
+    ) {
+        (Method::GET, None, None)
+            if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) =>
+        {
             let request = WatchRequest::from_query(r, target.namespace.clone(), query)?;
             let stream = watch_stream(shared.clone(), request);
             Ok(Response::builder()
@@ -137,14 +166,21 @@ fn route(
             let (labels, fields) = selectors(query)?;
             let store = lock(&shared.store);
             let items = store.list(r.kind, target.namespace.as_deref(), &labels, &fields);
-            Ok(json_response(StatusCode::OK, &list(r, items, store.resource_version())))
+            Ok(json_response(
+                StatusCode::OK,
+                &list(r, items, store.resource_version()),
+            ))
         }
         (Method::GET, Some(name), None) => {
             let store = lock(&shared.store);
-            let object = store.get(r.kind, &ns, name).ok_or_else(|| ApiError::not_found(r, name))?;
+            let object = store
+                .get(r.kind, &ns, name)
+                .ok_or_else(|| ApiError::not_found(r, name))?;
             Ok(json_response(StatusCode::OK, object))
         }
-        (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => pod_log(shared, &ns, name, query),
+        (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => {
+            pod_log(shared, &ns, name, query)
+        }
         (Method::POST, None, None) => {
             let mut object = parse_body(body)?;
             stamp_kind(&mut object, r, &ns)?;
@@ -152,12 +188,16 @@ fn route(
             let created = lock(&shared.store).create(object)?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
-        (Method::PATCH, Some(name), None) => patch(shared, r, &ns, name, manager, content_type, body),
+        (Method::PATCH, Some(name), None) => {
+            patch(shared, r, &ns, name, manager, content_type, body)
+        }
         (Method::PUT, Some(name), None) => {
             let mut object = parse_body(body)?;
             stamp_kind(&mut object, r, &ns)?;
             let mut store = lock(&shared.store);
-            let existing = store.get(r.kind, &ns, name).ok_or_else(|| ApiError::not_found(r, name))?;
+            let existing = store
+                .get(r.kind, &ns, name)
+                .ok_or_else(|| ApiError::not_found(r, name))?;
             let mut replaced = apply::replace(existing, &object);
             apply::record_manager(&mut replaced, manager, "Update", &super::store::now());
             Ok(json_response(StatusCode::OK, &store.update(replaced)?))
@@ -165,7 +205,11 @@ fn route(
         (Method::DELETE, Some(name), None) => {
             let deleted = lock(&shared.store).delete(r, &ns, name)?;
             let uid = deleted["metadata"]["uid"].as_str().unwrap_or_default();
-            let answer = if r.kind == "Pod" { deleted.clone() } else { deleted_status(r, name, uid) };
+            let answer = if r.kind == "Pod" {
+                deleted.clone()
+            } else {
+                deleted_status(r, name, uid)
+            };
             Ok(json_response(StatusCode::OK, &answer))
         }
         (Method::DELETE, None, None) => {
@@ -180,7 +224,10 @@ fn route(
                     deleted.push(gone);
                 }
             }
-            Ok(json_response(StatusCode::OK, &list(r, deleted, store.resource_version())))
+            Ok(json_response(
+                StatusCode::OK,
+                &list(r, deleted, store.resource_version()),
+            ))
         }
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
@@ -215,38 +262,66 @@ fn patch(
             apply::record_manager(&mut applied, manager, "Apply", &now);
             Ok(json_response(StatusCode::OK, &store.update(applied)?))
         }
-        ("application/merge-patch+json" | "application/strategic-merge-patch+json", Some(mut object)) => {
+        (
+            "application/merge-patch+json" | "application/strategic-merge-patch+json",
+            Some(mut object),
+        ) => {
             apply::merge_patch(&mut object, &patch);
             apply::record_manager(&mut object, manager, "Update", &now);
             Ok(json_response(StatusCode::OK, &store.update(object)?))
         }
-        ("application/merge-patch+json" | "application/strategic-merge-patch+json", None) => Err(ApiError::not_found(r, name)),
+        ("application/merge-patch+json" | "application/strategic-merge-patch+json", None) => {
+            Err(ApiError::not_found(r, name))
+        }
         (other, _) => Err(ApiError::unsupported_media_type(other)),
     }
 }
 
-fn pod_log(shared: &Shared, ns: &str, name: &str, query: &HashMap<String, String>) -> Result<Response<Body>, ApiError> {
+fn pod_log(
+    shared: &Shared,
+    ns: &str,
+    name: &str,
+    query: &HashMap<String, String>,
+) -> Result<Response<Body>, ApiError> {
     let pods = Resource::by_kind("Pod").expect("served");
     let containers: Vec<String> = {
         let store = lock(&shared.store);
-        let pod = store.get("Pod", ns, name).ok_or_else(|| ApiError::not_found(pods, name))?;
-        let names = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
-        names.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+        let pod = store
+            .get("Pod", ns, name)
+            .ok_or_else(|| ApiError::not_found(pods, name))?;
+        let names = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
     };
     let container = match (query.get("container"), containers.as_slice()) {
         (Some(c), _) if containers.contains(c) => c.clone(),
         (Some(c), _) => {
-            return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
         }
         (None, [only]) => only.clone(),
         (None, _) => {
-            let message = format!("a container name must be specified for pod {name}, choose one of: {containers:?}");
+            let message = format!(
+                "a container name must be specified for pod {name}, choose one of: {containers:?}"
+            );
             return Err(ApiError::bad_request(message));
         }
     };
     let lines = lock(&shared.logs).lines(ns, name, &container);
-    let tail = query.get("tailLines").and_then(|t| t.parse::<usize>().ok()).unwrap_or(usize::MAX);
-    let text: String = lines[lines.len().saturating_sub(tail)..].iter().map(|l| format!("{l}\n")).collect();
+    let tail = query
+        .get("tailLines")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    let text: String = lines[lines.len().saturating_sub(tail)..]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
     Ok(Response::builder()
         .header(hyper::header::CONTENT_TYPE, "text/plain")
         .body(Full::new(Bytes::from(text)).boxed_unsync())
@@ -255,21 +330,29 @@ fn pod_log(shared: &Shared, ns: &str, name: &str, query: &HashMap<String, String
 
 /// Reads a request body as JSON (an apply's YAML body is JSON, which is YAML).
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
 /// Sets `kind`, `apiVersion` and the namespace of the path on a written
 /// object, refusing a body that names another kind or namespace.
 fn stamp_kind(object: &mut Value, r: Resource, ns: &str) -> Result<(), ApiError> {
     if !object.is_object() || !object["metadata"].is_object() {
-        return Err(ApiError::bad_request("the body is not an object with metadata"));
+        return Err(ApiError::bad_request(
+            "the body is not an object with metadata",
+        ));
     }
     if object.get("kind").is_some_and(|k| k != r.kind) {
-        return Err(ApiError::bad_request(format!("the body's kind is not {}", r.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the body's kind is not {}",
+            r.kind
+        )));
     }
     let body_ns = object["metadata"]["namespace"].as_str().unwrap_or(ns);
     if r.namespaced && body_ns != ns {
-        return Err(ApiError::bad_request("the namespace of the object does not match the namespace on the request"));
+        return Err(ApiError::bad_request(
+            "the namespace of the object does not match the namespace on the request",
+        ));
     }
     object["kind"] = json!(r.kind);
     object["apiVersion"] = json!(r.api_version);
@@ -282,7 +365,10 @@ fn stamp_kind(object: &mut Value, r: Resource, ns: &str) -> Result<(), ApiError>
 fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str));
     let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str));
-    Ok((labels.map_err(ApiError::bad_request)?, fields.map_err(ApiError::bad_request)?))
+    Ok((
+        labels.map_err(ApiError::bad_request)?,
+        fields.map_err(ApiError::bad_request)?,
+    ))
 }
 
 fn list(r: Resource, items: Vec<Value>, rv: u64) -> Value {
@@ -303,7 +389,10 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
 }
 
 fn error(e: &ApiError) -> Response<Body> {
-    json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.status())
+    json_response(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.status(),
+    )
 }
 
 /// How long a watch without `timeoutSeconds` stays open.

@@ -56,7 +56,12 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store { rv: 0, objects: BTreeMap::new(), history: Vec::new(), changed: watch::Sender::new(0) }
+        Store {
+            rv: 0,
+            objects: BTreeMap::new(),
+            history: Vec::new(),
+            changed: watch::Sender::new(0),
+        }
     }
 }
 
@@ -68,12 +73,23 @@ pub fn now() -> String {
 fn key_of(object: &Value) -> Key {
     let meta = &object["metadata"];
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (text(&object["kind"]), text(&meta["namespace"]), text(&meta["name"]))
+    (
+        text(&object["kind"]),
+        text(&meta["namespace"]),
+        text(&meta["name"]),
+    )
 }
 
 fn uid() -> String {
     let hex = format!("{:032x}", rand::random::<u128>());
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 impl Store {
@@ -89,11 +105,18 @@ impl Store {
 
     /// The object `name` of `kind` in `namespace` ("" for cluster-scoped kinds).
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&(kind.to_owned(), namespace.to_owned(), name.to_owned()))
+        self.objects
+            .get(&(kind.to_owned(), namespace.to_owned(), name.to_owned()))
     }
 
     /// The objects of `kind`, in `namespace` or everywhere, that match both selectors.
-    pub fn list(&self, kind: &str, namespace: Option<&str>, labels: &LabelSelector, fields: &FieldSelector) -> Vec<Value> {
+    pub fn list(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Vec<Value> {
         self.objects
             .iter()
             .filter(|((k, ns, _), _)| k == kind && namespace.is_none_or(|n| n == ns))
@@ -116,7 +139,9 @@ impl Store {
         let meta = &mut object["metadata"];
         if meta["name"].as_str().is_none_or(str::is_empty) {
             let Some(prefix) = meta["generateName"].as_str() else {
-                return Err(ApiError::invalid("metadata.name: Required value: name or generateName is required"));
+                return Err(ApiError::invalid(
+                    "metadata.name: Required value: name or generateName is required",
+                ));
             };
             meta["name"] = json!(format!("{prefix}{}", super::random_suffix()));
         }
@@ -126,10 +151,15 @@ impl Store {
         let key = key_of(&object);
         if resource.namespaced {
             if key.1.is_empty() {
-                return Err(ApiError::bad_request("the namespace of the object does not match the namespace on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the object does not match the namespace on the request",
+                ));
             }
             if self.get("Namespace", "", &key.1).is_none() {
-                return Err(ApiError::not_found(Resource::by_kind("Namespace").expect("served"), &key.1));
+                return Err(ApiError::not_found(
+                    Resource::by_kind("Namespace").expect("served"),
+                    &key.1,
+                ));
             }
         }
         if self.objects.contains_key(&key) {
@@ -167,13 +197,25 @@ impl Store {
     }
 
     /// Deletes the object `name` of `resource` and, at once, what it owns.
-    pub fn delete(&mut self, resource: Resource, namespace: &str, name: &str) -> Result<Value, ApiError> {
-        let key = (resource.kind.to_owned(), namespace.to_owned(), name.to_owned());
+    pub fn delete(
+        &mut self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let key = (
+            resource.kind.to_owned(),
+            namespace.to_owned(),
+            name.to_owned(),
+        );
         let Some(object) = self.objects.remove(&key) else {
             return Err(ApiError::not_found(resource, name));
         };
         let deleted = self.commit_deletion(object);
-        let uid = deleted["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+        let uid = deleted["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let dependents: Vec<Key> = self
             .objects
             .iter()
@@ -201,7 +243,13 @@ impl Store {
         object
     }
 
-    fn commit(&mut self, key: Key, mut object: Value, event: EventType, previous: Option<Value>) -> Value {
+    fn commit(
+        &mut self,
+        key: Key,
+        mut object: Value,
+        event: EventType,
+        previous: Option<Value>,
+    ) -> Value {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.objects.insert(key, object.clone());
@@ -210,12 +258,18 @@ impl Store {
     }
 
     fn record(&mut self, event: EventType, object: Value, previous: Option<Value>) {
-        self.history.push(Change { rv: self.rv, event, object, previous });
+        self.history.push(Change {
+            rv: self.rv,
+            event,
+            object,
+            previous,
+        });
         self.changed.send_replace(self.rv);
     }
 }
 
 fn resource_of(object: &Value) -> Result<Resource, ApiError> {
     let kind = object["kind"].as_str().unwrap_or_default();
-    Resource::by_kind(kind).ok_or_else(|| ApiError::bad_request(format!("kind {kind:?} is not served")))
+    Resource::by_kind(kind)
+        .ok_or_else(|| ApiError::bad_request(format!("kind {kind:?} is not served")))
 }

@@ -41,17 +41,27 @@ pub struct WatchRequest {
 
 impl WatchRequest {
     /// Reads the watch's parameters, or says which one is wrong.
-    pub fn from_query(resource: Resource, namespace: Option<String>, query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    pub fn from_query(
+        resource: Resource,
+        namespace: Option<String>,
+        query: &HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
         let text = |k: &str| query.get(k).map_or("", String::as_str);
         let send_initial = text("sendInitialEvents") == "true";
-        let from = match text("resourceVersion") {
-            "" | "0" => None,
-            _ if send_initial => None,
-            rv => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
-        };
+        let from =
+            match text("resourceVersion") {
+                "" | "0" => None,
+                _ if send_initial => None,
+                rv => Some(rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?),
+            };
         let timeout = match text("timeoutSeconds") {
             "" => DEFAULT_WATCH_TIMEOUT,
-            t => Duration::from_secs(t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?),
+            t => Duration::from_secs(
+                t.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
+            ),
         };
         Ok(WatchRequest {
             resource,
@@ -67,7 +77,10 @@ impl WatchRequest {
 
     fn matches(&self, object: &Value) -> bool {
         object["kind"] == self.resource.kind
-            && self.namespace.as_deref().is_none_or(|ns| object["metadata"]["namespace"] == ns)
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| object["metadata"]["namespace"] == ns)
             && self.labels.matches(object)
             && self.fields.matches(object)
     }
@@ -119,8 +132,16 @@ pub fn watch_stream(shared: Arc<Shared>, request: WatchRequest) -> Body {
             Some(rv) => (changed, rv, VecDeque::new()),
             None => {
                 let rv = store.resource_version();
-                let items = store.list(request.resource.kind, request.namespace.as_deref(), &request.labels, &request.fields);
-                let mut pending: VecDeque<Value> = items.into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
+                let items = store.list(
+                    request.resource.kind,
+                    request.namespace.as_deref(),
+                    &request.labels,
+                    &request.fields,
+                );
+                let mut pending: VecDeque<Value> = items
+                    .into_iter()
+                    .map(|o| json!({"type": "ADDED", "object": o}))
+                    .collect();
                 if request.initial_events_end {
                     pending.push_back(request.bookmark(rv, true));
                 }
@@ -129,7 +150,14 @@ pub fn watch_stream(shared: Arc<Shared>, request: WatchRequest) -> Body {
         }
     };
     let deadline = Instant::now() + request.timeout;
-    let cursor = Cursor { shared, request, changed, rv, pending, deadline };
+    let cursor = Cursor {
+        shared,
+        request,
+        changed,
+        rv,
+        pending,
+        deadline,
+    };
     let stream = futures_util::stream::unfold(cursor, next_event)
         .map(|event| Ok(Frame::data(Bytes::from(format!("{event}\n")))));
     StreamBody::new(stream).boxed_unsync()

@@ -3,6 +3,7 @@
 //! what `ps` and `logs` read, and how an app is torn down.
 
 mod converge;
+mod engine;
 mod failures;
 mod observe;
 mod support;

@@ -5,7 +5,7 @@
 use super::cluster::{already_exists, not_found, retrying, Says};
 use super::objects::{self, Objects, Timing, FIELD_MANAGER, SERVICE};
 use super::KubeRuntime;
-use crate::runtime::{Failure, Limits, Stop, Target};
+use crate::runtime::{in_step, Failure, Limits, StepOf, Stop, Target};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -29,9 +29,12 @@ impl KubeRuntime {
     ) -> Result<(), Stop> {
         let objects = self.objects(target, limits)?;
         limits.check()?;
-        let generations = self.apply(target, &objects, limits).await?;
-        self.wait(target, &objects, &generations, limits).await?;
-        self.clean_up(target, &objects, limits).await
+        let span = step_span!("apply objects", target.step(None));
+        let generations = in_step(span, self.apply(target, &objects, limits)).await?;
+        let span = step_span!("wait for the rollouts", target.step(None));
+        in_step(span, self.wait(target, &objects, &generations, limits)).await?;
+        let span = step_span!("delete what the release dropped", target.step(None));
+        in_step(span, self.clean_up(target, &objects, limits)).await
     }
 
     /// Re-applies `service` of the active release: the cluster restarts
@@ -46,14 +49,17 @@ impl KubeRuntime {
         let Some(wanted) = objects.service(service) else {
             return Ok(());
         };
-        self.apply_base(&objects, limits).await?;
-        let namespace = objects.namespace_name();
-        if let Some(object) = &wanted.service {
-            self.apply_one::<Service>(namespace, object, limits).await?;
-        }
-        self.apply_one::<Deployment>(namespace, &wanted.deployment, limits)
-            .await?;
-        Ok(())
+        let restore = async {
+            self.apply_base(&objects, limits).await?;
+            let namespace = objects.namespace_name();
+            if let Some(object) = &wanted.service {
+                self.apply_one::<Service>(namespace, object, limits).await?;
+            }
+            self.apply_one::<Deployment>(namespace, &wanted.deployment, limits)
+                .await?;
+            Ok(())
+        };
+        in_step(step_span!("restore", target.step(Some(service))), restore).await
     }
 
     /// The objects of `target`, with the times of these limits.

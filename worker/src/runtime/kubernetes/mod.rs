@@ -22,7 +22,8 @@ mod teardown;
 mod wait;
 
 use crate::runtime::{
-    Instance, Limits, LogChunk, Probe, Runtime, RuntimeError, Stop, Target, TornDown,
+    in_step, Instance, Limits, LogChunk, Probe, Runtime, RuntimeError, StepOf, Stop, Target,
+    TornDown,
 };
 use cluster::Cluster;
 use slipway_core::domain::{AppName, DeploymentId, Health, ReleaseId, ServiceName};
@@ -87,12 +88,10 @@ impl KubeRuntime {
 }
 
 impl Runtime for KubeRuntime {
-    #[tracing::instrument(skip_all, fields(app = %target.app, release = %target.release))]
     async fn converge(&self, target: &Target, limits: &Limits<'_>) -> Result<(), Stop> {
         self.converge_to(target, limits).await
     }
 
-    #[tracing::instrument(skip_all, fields(%app, %release, %deployment))]
     async fn retire(
         &self,
         app: &AppName,
@@ -100,17 +99,26 @@ impl Runtime for KubeRuntime {
         deployment: &DeploymentId,
         limits: &Limits<'_>,
     ) -> Result<(), Stop> {
-        self.retire_release(app, release, limits).await
+        let of = StepOf {
+            app,
+            release,
+            deployment: Some(deployment),
+            service: None,
+        };
+        in_step(
+            step_span!("retire", of),
+            self.retire_release(app, release, limits),
+        )
+        .await
     }
 
     /// Re-applies the service's objects whatever is missing: the
     /// Deployment brings its pods back to its count by itself.
-    #[tracing::instrument(skip_all, fields(app = %target.app, %service, missing = missing))]
     async fn restore(
         &self,
         target: &Target,
         service: &ServiceName,
-        missing: usize,
+        _missing: usize,
         limits: &Limits<'_>,
     ) -> Result<(), Stop> {
         self.restore_service(target, service, limits).await

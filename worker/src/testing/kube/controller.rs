@@ -1,10 +1,12 @@
 //! The scripted controller, ticking every 20 ms unless paused: it moves
 //! pods through their script ([`super::pods`]), rolls Deployments out
-//! ([`super::rollout`]), and keeps each ReplicaSet's pod count and status
-//! as the ReplicaSet controller does: missing pods are made (named
-//! `<replicaset>-<5 letters>`), surplus ones deleted, not-ready and newest
-//! first. Failed pods (evicted) stay and are replaced.
+//! ([`super::rollout`]) and reports on them ([`super::deployment_status`]),
+//! and keeps each ReplicaSet's pod count and status as the ReplicaSet
+//! controller does: missing pods are made (named `<replicaset>-<5
+//! letters>`), surplus ones deleted, not-ready and newest first. Failed
+//! pods (evicted) stay and are replaced.
 
+use super::deployment_status::{self, Progress};
 use super::meta::{self, text};
 use super::pods::{self, Container};
 use super::selector::{FieldSelector, LabelSelector};
@@ -34,7 +36,7 @@ struct PodMemory {
 #[derive(Debug, Default)]
 struct Controller {
     pods: HashMap<String, PodMemory>,
-    rollouts: HashMap<String, rollout::Progress>,
+    rollouts: HashMap<String, Progress>,
     evicted_images: HashSet<String>,
 }
 
@@ -75,7 +77,7 @@ impl Controller {
                 .rollouts
                 .entry(text(&deployment, "uid").to_owned())
                 .or_default();
-            rollout::report(&mut store, &deployment, progress);
+            deployment_status::report(&mut store, &deployment, progress);
         }
         let pods: HashSet<String> = all(&store, "Pod")
             .iter()

@@ -41,6 +41,7 @@
 
 mod apply;
 mod controller;
+mod deployment_status;
 mod meta;
 mod pods;
 mod resources;

@@ -40,6 +40,8 @@ pub struct Step {
 
 struct ContainerStep {
     id: String,
+    /// When the container's current state began, from the pod's birth.
+    since: Duration,
     status: Value,
     started: bool,
     ready: bool,
@@ -119,7 +121,10 @@ pub fn step(containers: &[Container], age: Duration, born: DateTime<Utc>) -> Ste
         .collect();
     let started = steps.iter().all(|s| s.started);
     let ready = steps.iter().all(|s| s.ready);
-    let ready_since = if ready { age } else { Duration::ZERO };
+    let ready_since = match ready {
+        true => steps.iter().map(|s| s.since).max().unwrap_or_default(),
+        false => Duration::ZERO,
+    };
     let status = json!({
         "phase": if started { "Running" } else { "Pending" },
         "hostIP": "127.0.0.1",
@@ -176,6 +181,7 @@ fn conditions(ready: bool, ready_changed: &str) -> Value {
 fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String) -> ContainerStep {
     let creating = |id: &str| ContainerStep {
         id: id.to_owned(),
+        since: Duration::ZERO,
         status: container_status(
             c,
             &json!({"waiting": {"reason": "ContainerCreating"}}),
@@ -196,6 +202,7 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
                    id: String,
                    log: Vec<String>| ContainerStep {
         id,
+        since,
         status: container_status(
             c,
             &json!({"running": {"startedAt": at(since)}}),
@@ -259,10 +266,11 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
                     vec![starting],
                 );
             }
-            let message = format!("back-off 10s restarting failed container={} pod=", c.name);
+            let message = format!("back-off 10s restarting failed container={}", c.name);
             let waiting = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
             ContainerStep {
                 id: format!("crashed-{cycle}"),
+                since: cycle_start + CRASH_RUN,
                 status: container_status(c, &waiting, &exited(cycle), true, false, restarts + 1),
                 started: true,
                 ready: false,
@@ -292,6 +300,7 @@ fn container_step(c: &Container, age: Duration, at: &dyn Fn(Duration) -> String)
             };
             ContainerStep {
                 id: id.into(),
+                since: CREATING,
                 status: container_status(c, &waiting, &json!({}), false, false, 0),
                 started: false,
                 ready: false,

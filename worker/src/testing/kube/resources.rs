@@ -86,7 +86,7 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<(Resource, String)>,
+    pub details: Option<Box<(Resource, String)>>,
 }
 
 impl ApiError {
@@ -103,7 +103,7 @@ impl ApiError {
     pub fn not_found(resource: Resource, name: &str) -> Self {
         let message = format!("{} \"{name}\" not found", qualified(resource));
         ApiError {
-            details: Some((resource, name.to_owned())),
+            details: Some(Box::new((resource, name.to_owned()))),
             ..Self::new(404, "NotFound", message)
         }
     }
@@ -121,7 +121,7 @@ impl ApiError {
     pub fn already_exists(resource: Resource, name: &str) -> Self {
         let message = format!("{} \"{name}\" already exists", qualified(resource));
         ApiError {
-            details: Some((resource, name.to_owned())),
+            details: Some(Box::new((resource, name.to_owned()))),
             ..Self::new(409, "AlreadyExists", message)
         }
     }
@@ -165,7 +165,7 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if let Some((resource, name)) = &self.details {
+        if let Some((resource, name)) = self.details.as_deref() {
             status["details"] =
                 json!({"name": name, "group": resource.group(), "kind": resource.plural});
         }

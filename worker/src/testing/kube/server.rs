@@ -5,10 +5,9 @@
 use super::apply;
 use super::resources::{deleted_status, ApiError, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::watch::{watch_stream, WatchRequest};
+use super::watch::{watch_stream, Body, WatchRequest};
 use super::{lock, Shared};
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -16,12 +15,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-
-/// The body of every answer: a whole JSON or text, or a watch stream.
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Accepts connections until the task running it is aborted; the
 /// connections (and their watches) end with it.
@@ -394,6 +389,3 @@ fn error(e: &ApiError) -> Response<Body> {
         &e.status(),
     )
 }
-
-/// How long a watch without `timeoutSeconds` stays open.
-pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);

@@ -9,11 +9,11 @@
 
 use super::resources::{ApiError, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::server::{Body, DEFAULT_WATCH_TIMEOUT};
 use super::store::{Change, EventType};
 use super::{lock, Shared};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use serde_json::{json, Value};
@@ -21,6 +21,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The body of every answer of the stand-in: a whole JSON or text, or a
+/// watch stream.
+pub type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// How long a watch without `timeoutSeconds` stays open.
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// How long a watch stays quiet before a bookmark, when bookmarks are allowed.
 const BOOKMARK_AFTER: Duration = Duration::from_secs(1);

@@ -236,6 +236,29 @@ async fn delete_collection_deletes_what_the_label_selector_matches() {
 }
 
 #[tokio::test]
+async fn a_write_of_a_stale_version_is_a_conflict() {
+    let (_standin, client) = cluster().await;
+    let stale = apply(&client, &deployment("web", "web:1", 1)).await;
+    apply(&client, &deployment("web", "web:2", 1)).await;
+    let api: Api<Deployment> = Api::namespaced(client, "ns");
+    let error = api
+        .replace("web", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"),
+        "{error:?}"
+    );
+    let mut current = api.get("web").await.unwrap();
+    current.spec.as_mut().unwrap().replicas = Some(2);
+    let replaced = api
+        .replace("web", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(replaced.metadata.generation, Some(3));
+}
+
+#[tokio::test]
 async fn a_missing_object_is_an_api_error_with_code_404() {
     let (_standin, client) = cluster().await;
     let error = Api::<Pod>::namespaced(client.clone(), "ns")

@@ -109,11 +109,18 @@ fn waiting_reason(pod: &Pod) -> Option<String> {
 #[tokio::test]
 async fn applying_a_deployment_bumps_its_generation_only_when_the_spec_changes() {
     let (standin, client) = cluster().await;
+    // Only the applies change the Deployment.
+    standin.pause_controller(true);
     let first = apply(&client, &deployment("web", "web:1", 1)).await;
     assert_eq!(first.metadata.generation, Some(1));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = apply(&client, &deployment("web", "web:1", 1)).await;
     assert_eq!(again.metadata.generation, Some(1));
     assert_eq!(again.metadata.uid, first.metadata.uid);
+    assert_eq!(
+        again.metadata.resource_version, first.metadata.resource_version,
+        "no change, no new version"
+    );
     let changed = apply(&client, &deployment("web", "web:2", 1)).await;
     assert_eq!(changed.metadata.generation, Some(2));
 

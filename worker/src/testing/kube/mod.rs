@@ -215,7 +215,9 @@ impl StandIn {
     }
 
     /// Freezes (`true`) or resumes the controller: no rollout step, no pod
-    /// change, while the API keeps answering.
+    /// change, while the API keeps answering. Time does not stop: on resume,
+    /// pods take the step their age calls for, and a progress deadline may
+    /// have passed meanwhile.
     pub fn pause_controller(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::SeqCst);
     }

@@ -13,6 +13,7 @@ use slipway_core::store::Store;
 use slipway_queue::ConsumerConfig;
 use slipway_queue::JobQueue;
 use slipway_worker::router::{Router, RouterConfig};
+use slipway_worker::runtime::kubernetes::{KubeConfig, KubeRuntime};
 use slipway_worker::runtime::local::{LocalRuntime, UidRange, Users};
 use slipway_worker::webhooks::schedule::parse_duration;
 use slipway_worker::webhooks::{DeliveryConfig, RetrySchedule};
@@ -171,6 +172,8 @@ pub struct WorkerArgs {
     pub router: RouterArgs,
     #[command(flatten)]
     pub local: LocalRuntimeArgs,
+    #[command(flatten)]
+    pub kubernetes: KubernetesArgs,
 }
 
 impl WorkerArgs {
@@ -237,6 +240,53 @@ impl LocalRuntimeArgs {
         let users = Users::for_this_process(self.local_uid_range);
         LocalRuntime::with_users(&dir, users)
             .with_context(|| format!("cannot use {} for the local runtime", dir.display()))
+    }
+}
+
+/// Where a worker makes releases run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// Child processes of the worker, on this machine
+    Local,
+    /// Deployments on the Kubernetes cluster of the worker's pod, or KUBECONFIG's
+    Kubernetes,
+}
+
+#[derive(Debug, Args)]
+pub struct KubernetesArgs {
+    /// Where releases run: `local` (processes on this machine) or
+    /// `kubernetes` (Deployments on a cluster)
+    #[arg(long, env = "SLIPWAY_RUNTIME", value_enum, default_value_t = RuntimeKind::Local)]
+    pub runtime: RuntimeKind,
+    /// On Kubernetes, each app runs in the namespace `<prefix><app>`
+    #[arg(long = "k8s-namespace-prefix", env = "SLIPWAY_K8S_NAMESPACE_PREFIX", default_value = "slipway-", value_parser = parse_namespace_prefix)]
+    pub namespace_prefix: String,
+}
+
+impl KubernetesArgs {
+    /// Connects to the cluster (in a pod: its own; else KUBECONFIG's).
+    pub async fn runtime(&self) -> anyhow::Result<KubeRuntime> {
+        let config = KubeConfig {
+            namespace_prefix: self.namespace_prefix.clone(),
+            ..KubeConfig::default()
+        };
+        Ok(KubeRuntime::connect(config).await?)
+    }
+}
+
+/// A namespace prefix that makes a valid namespace name with any app name
+/// (1–30 lowercase letters, digits and `-`): lowercase letters, digits and
+/// `-`, starting with a letter, at most 33 characters.
+fn parse_namespace_prefix(value: &str) -> Result<String, String> {
+    let valid = value.len() <= 33
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("expected lowercase letters, digits and `-`, starting with a letter, at most 33 characters (namespace names are at most 63)".to_owned())
     }
 }
 

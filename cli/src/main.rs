@@ -1,11 +1,13 @@
 //! `slipway`: the servers (`server api`, `server worker`), `dev` (everything
-//! in one process on embedded defaults), `migrate`, and the client commands
-//! (`apps`, `build`, `deploy`, `releases`, `env`, ... in `client/`).
+//! in one process on embedded defaults), `migrate`, `rekey`, `kubernetes
+//! rbac`, and the client commands (`apps`, `build`, `deploy`, `releases`,
+//! `env`, ... in `client/`).
 
 mod client;
 mod config;
 mod dev;
 mod keys;
+mod rbac;
 mod servers;
 mod startup;
 mod telemetry;
@@ -48,8 +50,18 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// What the Kubernetes runtime needs of a cluster
+    #[command(subcommand)]
+    Kubernetes(Kubernetes),
     #[command(flatten)]
     Client(client::Command),
+}
+
+#[derive(Debug, Subcommand)]
+enum Kubernetes {
+    /// Print the RBAC rules a worker with SLIPWAY_RUNTIME=kubernetes needs,
+    /// as the `rules` of a ClusterRole (YAML); the chart grants exactly these
+    Rbac,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,7 +80,7 @@ fn main() -> ExitCode {
     };
     // The client's own output is its messages: only warnings are logged.
     let (level, service) = match &cli.command {
-        Command::Client(_) => ("warn", None),
+        Command::Client(_) | Command::Kubernetes(_) => ("warn", None),
         Command::Server(Server::Api(_)) => ("info", Some("slipway-api")),
         Command::Server(Server::Worker(_)) => ("info", Some("slipway-worker")),
         Command::Dev(_) | Command::Migrate { .. } | Command::Rekey { .. } => {
@@ -165,6 +177,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rekey { database } => keys::rekey(&database).await,
+        Command::Kubernetes(Kubernetes::Rbac) => {
+            print!("{}", rbac::rules_yaml());
+            Ok(())
+        }
         Command::Server(Server::Api(settings)) => servers::api(settings).await,
         Command::Server(Server::Worker(settings)) => servers::worker(settings).await,
     }

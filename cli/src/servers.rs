@@ -1,14 +1,19 @@
 //! `slipway server api` and `slipway server worker`: their settings, the
-//! shared start-up steps, then the API's or the worker's build and run.
+//! shared start-up steps, then the API's or the worker's build and run (the
+//! worker on the local or the Kubernetes runtime).
 
 use crate::config::{
-    admin_token_from_env, shutdown_signal, ApiServerSettings, RouterListen, WorkerServerSettings,
+    admin_token_from_env, shutdown_signal, ApiServerSettings, RouterListen, RuntimeKind,
+    WorkerServerSettings,
 };
 use crate::keys::required_keyring;
 use crate::startup::{prepare, QueueChoice};
 use anyhow::Context;
 use slipway_api::{ApiConfig, ApiSettings, Application};
+use slipway_core::seal::Keyring;
 use slipway_worker::run::{WorkerApp, WorkerSettings};
+use slipway_worker::runtime::Runtime;
+use std::sync::Arc;
 
 /// The HTTP API, until SIGINT or SIGTERM.
 pub async fn api(settings: ApiServerSettings) -> anyhow::Result<()> {
@@ -32,16 +37,45 @@ pub async fn api(settings: ApiServerSettings) -> anyhow::Result<()> {
 }
 
 /// The rollout worker and reconciler (several may run), until SIGINT or
-/// SIGTERM hands its rollouts to the others.
+/// SIGTERM hands its rollouts to the others; on the runtime
+/// `SLIPWAY_RUNTIME` names.
 pub async fn worker(settings: WorkerServerSettings) -> anyhow::Result<()> {
     let keyring = required_keyring("server worker")?;
+    let args = &settings.worker;
+    match args.kubernetes.runtime {
+        RuntimeKind::Local => {
+            let runtime = args.runtime()?;
+            run_worker(&settings, keyring, runtime).await
+        }
+        RuntimeKind::Kubernetes => {
+            // The router reaches processes on this machine; on a cluster,
+            // requests reach pods through their Services.
+            if args
+                .router
+                .router_listen
+                .is_some_and(|l| l != RouterListen::Off)
+            {
+                anyhow::bail!("SLIPWAY_ROUTER_LISTEN serves the local runtime's processes; with SLIPWAY_RUNTIME=kubernetes each service is a Kubernetes Service (route to it with an Ingress): unset SLIPWAY_ROUTER_LISTEN");
+            }
+            let runtime = Arc::new(args.kubernetes.runtime().await?);
+            tracing::info!(namespaces = %format!("{}<app>", args.kubernetes.namespace_prefix), "releases run on Kubernetes");
+            run_worker(&settings, keyring, runtime).await
+        }
+    }
+}
+
+async fn run_worker<R: Runtime>(
+    settings: &WorkerServerSettings,
+    keyring: Keyring,
+    runtime: Arc<R>,
+) -> anyhow::Result<()> {
     let queue = QueueChoice::Redis(&settings.queue);
     let opened = prepare(&settings.database, Some(keyring), queue).await?;
     let (queue, source) = opened.queue.context("the worker needs a Redis queue")?;
     let args = &settings.worker;
     let consumer = args.consumer();
     tracing::info!(worker = %consumer.worker_name, "worker started");
-    let mut worker = WorkerSettings::new(opened.store, queue, source, args.runtime()?);
+    let mut worker = WorkerSettings::new(opened.store, queue, source, runtime);
     worker.consumer = consumer;
     worker.lease_ttl = args.lease();
     worker.router = args.router.bind(RouterListen::Off).await?;

@@ -128,7 +128,8 @@ fn bad_configuration_fails_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("w.db").display());
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let kubeconfig = dir.path().join("no-kubeconfig").display().to_string();
+    let cases: [Case; 6] = [
         (
             &["server", "api"],
             &[
@@ -157,6 +158,27 @@ fn bad_configuration_fails_with_one_clear_line() {
                 ("SLIPWAY_REDIS_URL", "redis://:hunter2@127.0.0.1:1"),
             ],
             "cannot connect to Redis",
+        ),
+        (
+            &["server", "worker"],
+            &[
+                ("SLIPWAY_DATABASE_URL", &sqlite),
+                ("SLIPWAY_REDIS_URL", "redis://127.0.0.1:1"),
+                ("SLIPWAY_RUNTIME", "kubernetes"),
+                ("KUBECONFIG", &kubeconfig),
+                ("KUBERNETES_SERVICE_HOST", ""),
+            ],
+            "cannot find the Kubernetes cluster",
+        ),
+        (
+            &["server", "worker"],
+            &[
+                ("SLIPWAY_DATABASE_URL", &sqlite),
+                ("SLIPWAY_REDIS_URL", "redis://127.0.0.1:1"),
+                ("SLIPWAY_RUNTIME", "kubernetes"),
+                ("SLIPWAY_ROUTER_LISTEN", "127.0.0.1:0"),
+            ],
+            "unset SLIPWAY_ROUTER_LISTEN",
         ),
     ];
     for (args, env, expected) in cases {
@@ -204,6 +226,16 @@ fn bad_configuration_fails_with_one_clear_line() {
             &["server", "worker"],
             ("SLIPWAY_ROUTER_LISTEN", "8000"),
             "127.0.0.1:8000, or `off`",
+        ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_RUNTIME", "docker"),
+            "--runtime <RUNTIME>'",
+        ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_K8S_NAMESPACE_PREFIX", "Apps-"),
+            "--k8s-namespace-prefix <NAMESPACE_PREFIX>': expected lowercase letters",
         ),
     ];
     for (args, (key, value), expected) in router_cases {

@@ -31,6 +31,8 @@ pub fn slipway(args: &[&str]) -> Command {
         .env_remove("SLIPWAY_SECRET_KEY_PREVIOUS")
         .env_remove("SLIPWAY_ROUTER_URL")
         .env_remove("SLIPWAY_ROUTER_LISTEN")
+        .env_remove("SLIPWAY_RUNTIME")
+        .env_remove("SLIPWAY_K8S_NAMESPACE_PREFIX")
         .env("SLIPWAY_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());

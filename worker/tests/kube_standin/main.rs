@@ -8,7 +8,7 @@ mod rollouts;
 mod watches;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use slipway_core::testing::wait_until;
@@ -109,11 +109,18 @@ fn waiting_reason(pod: &Pod) -> Option<String> {
 #[tokio::test]
 async fn applying_a_deployment_bumps_its_generation_only_when_the_spec_changes() {
     let (standin, client) = cluster().await;
+    // Only the applies change the Deployment.
+    standin.pause_controller(true);
     let first = apply(&client, &deployment("web", "web:1", 1)).await;
     assert_eq!(first.metadata.generation, Some(1));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = apply(&client, &deployment("web", "web:1", 1)).await;
     assert_eq!(again.metadata.generation, Some(1));
     assert_eq!(again.metadata.uid, first.metadata.uid);
+    assert_eq!(
+        again.metadata.resource_version, first.metadata.resource_version,
+        "no change, no new version"
+    );
     let changed = apply(&client, &deployment("web", "web:2", 1)).await;
     assert_eq!(changed.metadata.generation, Some(2));
 
@@ -233,6 +240,88 @@ async fn delete_collection_deletes_what_the_label_selector_matches() {
     let left = secrets.list(&ListParams::default()).await.unwrap().items;
     let left: Vec<_> = left.into_iter().map(|s| s.metadata.name.unwrap()).collect();
     assert_eq!(left, ["b"]);
+}
+
+#[tokio::test]
+async fn namespaces_secrets_and_services_are_applied_like_deployments() {
+    let (standin, client) = cluster().await;
+    let ssa = PatchParams::apply("slipway").force();
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "other"}})).unwrap();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .patch("other", &ssa, &Patch::Apply(&namespace))
+        .await
+        .unwrap();
+    let phase = namespaces.get("other").await.unwrap().status.unwrap().phase;
+    assert_eq!(phase.as_deref(), Some("Active"));
+
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "env"}, "stringData": {"A": "1"}});
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "other");
+    secrets
+        .patch("env", &ssa, &Patch::Apply(&secret))
+        .await
+        .unwrap();
+    assert_eq!(secrets.get("env").await.unwrap().data.unwrap()["A"].0, b"1");
+
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    });
+    let services: Api<Service> = Api::namespaced(client.clone(), "other");
+    let first = services
+        .patch("web", &ssa, &Patch::Apply(&service))
+        .await
+        .unwrap();
+    let again = services
+        .patch("web", &ssa, &Patch::Apply(&service))
+        .await
+        .unwrap();
+    let ip = |s: &Service| s.spec.as_ref().unwrap().cluster_ip.clone();
+    assert!(ip(&first).is_some());
+    assert_eq!(ip(&again), ip(&first));
+
+    apply(&client, &deployment("web", "web:1", 2)).await;
+    wait_until(
+        "pods across namespaces",
+        || async {
+            Api::<Pod>::all(client.clone())
+                .list(&ListParams::default().labels("app=web"))
+                .await
+                .unwrap()
+                .items
+                .len()
+        },
+        |n| *n == 2,
+    )
+    .await;
+    assert!(standin
+        .requests()
+        .iter()
+        .any(|(m, p)| m == "GET" && p.starts_with("/api/v1/pods?")));
+}
+
+#[tokio::test]
+async fn a_write_of_a_stale_version_is_a_conflict() {
+    let (_standin, client) = cluster().await;
+    let stale = apply(&client, &deployment("web", "web:1", 1)).await;
+    apply(&client, &deployment("web", "web:2", 1)).await;
+    let api: Api<Deployment> = Api::namespaced(client, "ns");
+    let error = api
+        .replace("web", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"),
+        "{error:?}"
+    );
+    let mut current = api.get("web").await.unwrap();
+    current.spec.as_mut().unwrap().replicas = Some(2);
+    let replaced = api
+        .replace("web", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(replaced.metadata.generation, Some(3));
 }
 
 #[tokio::test]

@@ -22,20 +22,19 @@ pub fn apply(existing: &Value, applied: &Value) -> Value {
     for field in ["labels", "ownerReferences", "finalizers"] {
         set_or_remove(&mut result["metadata"], field, meta.get(field));
     }
-    let mut annotations = meta
-        .get("annotations")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let mut annotations = match meta.get("annotations") {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
     if let Some(Value::Object(old)) = existing["metadata"].get("annotations") {
         for (k, v) in old
             .iter()
             .filter(|(k, _)| k.starts_with(CONTROLLER_ANNOTATION_PREFIX))
         {
-            annotations
-                .as_object_mut()
-                .map(|a| a.entry(k.clone()).or_insert_with(|| v.clone()));
+            annotations.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
+    let annotations = Value::Object(annotations);
     let empty = annotations.as_object().is_none_or(Map::is_empty);
     set_or_remove(
         &mut result["metadata"],

@@ -1,6 +1,8 @@
 //! The Deployment controller's report: the Deployment's status counts,
-//! its `Available` and `Progressing` conditions (with the progress
-//! deadline) and its revision, written as the real controller writes them.
+//! its `Available` and `Progressing` conditions and its revision, written
+//! as the real controller writes them. The progress deadline counts, as
+//! there, from the last progress (more pods updated, ready or available,
+//! or fewer old ones), not from the start of the rollout.
 
 use super::meta::{self, text};
 use super::rollout::{owned_replica_sets, surge_and_unavailable, template_hash, REVISION};

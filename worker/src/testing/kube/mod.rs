@@ -12,12 +12,17 @@
 //! resourceVersion counter, and the whole history is kept, so a watch from
 //! any version is answered (never 410 Gone). Deleting a namespace deletes
 //! what is in it; deleting an object deletes what its `ownerReferences`
-//! tie to it, at once.
+//! tie to it, at once. Every object gets a uid, a creationTimestamp, a
+//! `generation` (bumped, for every kind, when `spec` changes) and
+//! `managedFields` naming the field manager of each write. A write that
+//! names a `metadata.resourceVersion` other than the stored one is a 409
+//! Conflict; a write that changes nothing is no change (no new version).
 //!
 //! The controller rolls a Deployment out as the real one
 //! does, respecting `maxSurge` and `maxUnavailable` (`Recreate` too), and
 //! keeps its status and its `Available` and `Progressing` conditions,
-//! including `ProgressDeadlineExceeded`.
+//! including `ProgressDeadlineExceeded`; like the real API it leaves zero
+//! counts out of a status.
 //!
 //! What it does not model:
 //! - field-level ownership of server-side apply and its conflicts: an apply
@@ -42,6 +47,7 @@
 mod apply;
 mod controller;
 mod deployment_status;
+mod logs;
 mod meta;
 mod pods;
 mod resources;
@@ -51,7 +57,7 @@ mod server;
 mod store;
 mod watch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,35 +91,11 @@ struct Script {
     first_crash_loop_at: Option<Instant>,
 }
 
-/// Each container's log lines, by `(namespace, pod)`.
-#[derive(Debug, Default)]
-struct Logs(BTreeMap<(String, String), Vec<(String, String)>>);
-
-impl Logs {
-    fn push(&mut self, namespace: &str, pod: &str, container: &str, line: String) {
-        let key = (namespace.to_owned(), pod.to_owned());
-        self.0
-            .entry(key)
-            .or_default()
-            .push((container.to_owned(), line));
-    }
-
-    fn lines(&self, namespace: &str, pod: &str, container: &str) -> Vec<String> {
-        let key = (namespace.to_owned(), pod.to_owned());
-        let lines = self.0.get(&key).map(Vec::as_slice).unwrap_or_default();
-        lines
-            .iter()
-            .filter(|(c, _)| c == container)
-            .map(|(_, l)| l.clone())
-            .collect()
-    }
-}
-
 /// The state the server, the controller and the test share.
 #[derive(Debug)]
 pub struct Shared {
     store: Mutex<store::Store>,
-    logs: Mutex<Logs>,
+    logs: Mutex<logs::Logs>,
     requests: Mutex<Vec<(String, String)>>,
     script: Mutex<Script>,
     paused: AtomicBool,
@@ -233,7 +215,9 @@ impl StandIn {
     }
 
     /// Freezes (`true`) or resumes the controller: no rollout step, no pod
-    /// change, while the API keeps answering.
+    /// change, while the API keeps answering. Time does not stop: on resume,
+    /// pods take the step their age calls for, and a progress deadline may
+    /// have passed meanwhile.
     pub fn pause_controller(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::SeqCst);
     }

@@ -126,6 +126,19 @@ impl ApiError {
         }
     }
 
+    /// 409 for a write whose `metadata.resourceVersion` is not the stored one.
+    pub fn conflict(resource: Resource, name: &str) -> Self {
+        let message = format!(
+            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; \
+             please apply your changes to the latest version and try again",
+            qualified(resource)
+        );
+        ApiError {
+            details: Some(Box::new((resource, name.to_owned()))),
+            ..Self::new(409, "Conflict", message)
+        }
+    }
+
     /// 400 for a body or a query the stand-in cannot read.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message.into())

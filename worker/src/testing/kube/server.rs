@@ -3,6 +3,7 @@
 //! (logs) or a watch stream.
 
 use super::apply;
+use super::logs;
 use super::resources::{deleted_status, ApiError, Resource};
 use super::selector::{FieldSelector, LabelSelector};
 use super::watch::{watch_stream, Body, WatchRequest};
@@ -174,7 +175,7 @@ fn route(
             Ok(json_response(StatusCode::OK, object))
         }
         (Method::GET, Some(name), Some("log")) if r.kind == "Pod" => {
-            pod_log(shared, &ns, name, query)
+            logs::pod_log(shared, &ns, name, query)
         }
         (Method::POST, None, None) => {
             let mut object = parse_body(body)?;
@@ -193,6 +194,7 @@ fn route(
             let existing = store
                 .get(r.kind, &ns, name)
                 .ok_or_else(|| ApiError::not_found(r, name))?;
+            check_version(&object, existing, r, name)?;
             let mut replaced = apply::replace(existing, &object);
             apply::record_manager(&mut replaced, manager, "Update", &super::store::now());
             Ok(json_response(StatusCode::OK, &store.update(replaced)?))
@@ -241,6 +243,9 @@ fn patch(
     let media = content_type.split(';').next().unwrap_or_default().trim();
     let mut store = lock(&shared.store);
     let existing = store.get(r.kind, ns, name).cloned();
+    if let Some(existing) = &existing {
+        check_version(&patch, existing, r, name)?;
+    }
     let now = super::store::now();
     match (media, existing) {
         ("application/apply-patch+yaml", None) => {
@@ -272,55 +277,17 @@ fn patch(
     }
 }
 
-fn pod_log(
-    shared: &Shared,
-    ns: &str,
-    name: &str,
-    query: &HashMap<String, String>,
-) -> Result<Response<Body>, ApiError> {
-    let pods = Resource::by_kind("Pod").expect("served");
-    let containers: Vec<String> = {
-        let store = lock(&shared.store);
-        let pod = store
-            .get("Pod", ns, name)
-            .ok_or_else(|| ApiError::not_found(pods, name))?;
-        let names = pod["spec"]["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        names
-            .iter()
-            .filter_map(|c| c["name"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let container = match (query.get("container"), containers.as_slice()) {
-        (Some(c), _) if containers.contains(c) => c.clone(),
-        (Some(c), _) => {
-            return Err(ApiError::bad_request(format!(
-                "container {c} is not valid for pod {name}"
-            )));
+/// Refuses a write that names a resourceVersion other than the stored one
+/// (optimistic concurrency); a write naming none is not checked.
+fn check_version(body: &Value, existing: &Value, r: Resource, name: &str) -> Result<(), ApiError> {
+    match body["metadata"]["resourceVersion"].as_str() {
+        Some(version)
+            if !version.is_empty() && existing["metadata"]["resourceVersion"] != version =>
+        {
+            Err(ApiError::conflict(r, name))
         }
-        (None, [only]) => only.clone(),
-        (None, _) => {
-            let message = format!(
-                "a container name must be specified for pod {name}, choose one of: {containers:?}"
-            );
-            return Err(ApiError::bad_request(message));
-        }
-    };
-    let lines = lock(&shared.logs).lines(ns, name, &container);
-    let tail = query
-        .get("tailLines")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(usize::MAX);
-    let text: String = lines[lines.len().saturating_sub(tail)..]
-        .iter()
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Ok(Response::builder()
-        .header(hyper::header::CONTENT_TYPE, "text/plain")
-        .body(Full::new(Bytes::from(text)).boxed_unsync())
-        .expect("a valid response"))
+        _ => Ok(()),
+    }
 }
 
 /// Reads a request body as JSON (an apply's YAML body is JSON, which is YAML).

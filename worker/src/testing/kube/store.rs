@@ -145,8 +145,8 @@ impl Store {
             };
             meta["name"] = json!(format!("{prefix}{}", super::random_suffix()));
         }
-        if !resource.namespaced {
-            meta.as_object_mut().map(|m| m.remove("namespace"));
+        if let Some(meta) = meta.as_object_mut().filter(|_| !resource.namespaced) {
+            meta.remove("namespace");
         }
         let key = key_of(&object);
         if resource.namespaced {
@@ -186,7 +186,15 @@ impl Store {
         for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
             object["metadata"][field] = existing["metadata"][field].clone();
         }
-        if object == existing {
+        // Only `managedFields` moved (the time of a repeated apply): no change.
+        let without_managers = |o: &Value| {
+            let mut o = o.clone();
+            if let Some(meta) = o["metadata"].as_object_mut() {
+                meta.remove("managedFields");
+            }
+            o
+        };
+        if without_managers(&object) == without_managers(&existing) {
             return Ok(existing);
         }
         if object.get("spec") != existing.get("spec") {

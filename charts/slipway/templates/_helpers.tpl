@@ -208,33 +208,39 @@ topologySpreadConstraints:
 
 {{/*
 The worker's RBAC rules: the one place they are written, used by the
-ClusterRole and by each namespaced Role. Issue 16's Kubernetes runtime will
-declare the authoritative list; keep this in step with it. The runtime applies
-each app's Deployments, Services and Secrets (in a namespace per app), reads
-ReplicaSets and Pods to follow rollouts, and reads Events to say why a pod
-fails. With .namespaced, the cluster-scoped namespaces rule is left out.
+ClusterRole and by each namespaced Role. Exactly what the Kubernetes runtime
+declares (worker/src/runtime/kubernetes/permissions.rs, printed by `slipway
+kubernetes rbac`); scripts/check-chart fails on any difference. The runtime
+creates each app's namespace and its release Secrets, applies its Deployments
+and Services (server-side apply is a patch), watches Deployments, ReplicaSets
+and Pods to follow rollouts, reads pod logs, and deletes what a release drops
+or a deleted app leaves. With .namespaced, the cluster-scoped namespaces rule
+is left out (the namespaces must exist).
 */}}
 {{- define "slipway.worker.rbacRules" -}}
 {{- if not .namespaced }}
 - apiGroups: [""]
   resources: ["namespaces"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["create", "delete", "get", "patch"]
 {{- end }}
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-- apiGroups: [""]
-  resources: ["services", "secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-- apiGroups: ["apps"]
-  resources: ["replicasets"]
-  verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-- apiGroups: ["", "events.k8s.io"]
-  resources: ["events"]
-  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "delete", "list"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["create", "delete", "list", "patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "delete", "list", "patch", "watch"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["list", "watch"]
 {{- end }}
 
 {{/*

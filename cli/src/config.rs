@@ -261,6 +261,11 @@ pub struct KubernetesArgs {
     /// On Kubernetes, each app runs in the namespace `<prefix><app>`
     #[arg(long = "k8s-namespace-prefix", env = "SLIPWAY_K8S_NAMESPACE_PREFIX", default_value = "slipway-", value_parser = parse_namespace_prefix)]
     pub namespace_prefix: String,
+    /// On Kubernetes, create each app's namespace and delete it with the
+    /// app; `false` when the worker may only act in namespaces made for it
+    /// beforehand (namespaced RBAC)
+    #[arg(long = "k8s-manage-namespaces", env = "SLIPWAY_K8S_MANAGE_NAMESPACES", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub manage_namespaces: bool,
 }
 
 impl KubernetesArgs {
@@ -268,6 +273,7 @@ impl KubernetesArgs {
     pub async fn runtime(&self) -> anyhow::Result<KubeRuntime> {
         let config = KubeConfig {
             namespace_prefix: self.namespace_prefix.clone(),
+            manage_namespaces: self.manage_namespaces,
             ..KubeConfig::default()
         };
         Ok(KubeRuntime::connect(config).await?)

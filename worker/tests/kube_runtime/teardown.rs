@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use slipway_core::domain::DeploymentId;
+use slipway_worker::runtime::kubernetes::KubeConfig;
 use slipway_worker::runtime::{Runtime, TornDown};
 use std::time::Duration;
 
@@ -115,4 +116,57 @@ async fn a_namespace_slipway_did_not_make_is_left_alone() {
         left.iter().any(|n| n["metadata"]["name"] == NAMESPACE),
         "{left:?}"
     );
+}
+
+/// With namespaced RBAC the worker may not touch Namespace objects: it runs
+/// an app in the namespace made for it beforehand and leaves it there when
+/// the app goes.
+#[tokio::test]
+async fn without_managing_namespaces_none_is_touched() {
+    let config = KubeConfig {
+        manage_namespaces: false,
+        ..KubeConfig::default()
+    };
+    let kit = Kit::with(config).await;
+    let namespaces: Api<Namespace> = Api::all(kit.cluster.client().await);
+    let made_beforehand = Namespace {
+        metadata: ObjectMeta {
+            name: Some(NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &made_beforehand)
+        .await
+        .expect("the app's namespace, made by an admin");
+    let drive = Drive::default();
+    kit.runtime
+        .converge(
+            &web_and_worker("RAAAAAAAAAA", IMAGE),
+            &drive.limits(ROLLOUT),
+        )
+        .await
+        .expect("converged");
+    assert_eq!(kit.names("Deployment"), ["web", "worker"]);
+
+    kit.runtime
+        .tear_down(&app(), Duration::from_secs(1))
+        .await
+        .expect("torn down");
+    kit.runtime.forget_app(&app()).await.expect("forgotten");
+    let left = kit.cluster.objects("Namespace", None);
+    assert!(
+        left.iter().any(|n| n["metadata"]["name"] == NAMESPACE),
+        "{left:?}"
+    );
+    // Neither applied, read nor deleted: no request names the Namespace itself.
+    let namespace_path = format!("/api/v1/namespaces/{NAMESPACE}");
+    let touched: Vec<_> = kit
+        .cluster
+        .requests()
+        .into_iter()
+        .filter(|(_, path)| path.split('?').next() == Some(namespace_path.as_str()))
+        .collect();
+    assert!(touched.is_empty(), "{touched:?}");
 }

@@ -114,14 +114,16 @@ impl KubeRuntime {
     /// The namespace and the release's env Secret. The Secret is immutable:
     /// one that exists already has the same content, so 409 is fine.
     async fn apply_base(&self, objects: &Objects, limits: &Limits<'_>) -> Result<(), Stop> {
-        let namespaces = self.cluster.everywhere::<Namespace>("patch");
         let name = objects.namespace_name();
-        let what = format!("applying Namespace {name}");
-        let (params, patch) = (apply_params(), Patch::Apply(&objects.namespace));
-        retrying(limits, &what, Says::Message, || {
-            namespaces.patch(name, &params, &patch)
-        })
-        .await?;
+        if self.config.manage_namespaces {
+            let namespaces = self.cluster.everywhere::<Namespace>("patch");
+            let what = format!("applying Namespace {name}");
+            let (params, patch) = (apply_params(), Patch::Apply(&objects.namespace));
+            retrying(limits, &what, Says::Message, || {
+                namespaces.patch(name, &params, &patch)
+            })
+            .await?;
+        }
 
         let secrets = &self.cluster.namespaced::<Secret>(name, "create");
         let secret = &objects.secret;

@@ -34,6 +34,10 @@ use std::time::Duration;
 pub struct KubeConfig {
     /// Each app lives in the namespace `<prefix><app>`.
     pub namespace_prefix: String,
+    /// Create each app's namespace, and delete it with the app. Off when
+    /// the worker may only act inside namespaces made for it beforehand
+    /// (namespaced RBAC): it then never touches a Namespace object.
+    pub manage_namespaces: bool,
     /// How many env Secrets of past releases are kept for rollbacks.
     pub keep_secrets: usize,
     /// When a rollout counts as failed.
@@ -47,6 +51,7 @@ impl Default for KubeConfig {
     fn default() -> Self {
         Self {
             namespace_prefix: "slipway-".into(),
+            manage_namespaces: true,
             keep_secrets: 5,
             rules: status::Rules::default(),
             poll: Duration::from_millis(50),

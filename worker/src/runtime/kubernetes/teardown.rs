@@ -50,8 +50,12 @@ impl KubeRuntime {
         Ok(TornDown { stopped, left })
     }
 
-    /// Deletes the app's namespace, when Slipway made it.
+    /// Deletes the app's namespace, when Slipway made it (and manages
+    /// namespaces at all).
     pub(super) async fn forget_namespace(&self, app: &AppName) -> Result<(), RuntimeError> {
+        if !self.config.manage_namespaces {
+            return Ok(());
+        }
         let name = self.namespace(app);
         let namespaces = self.cluster.everywhere::<Namespace>("get");
         let found = namespaces

@@ -11,9 +11,14 @@ use crate::startup::{prepare, QueueChoice};
 use anyhow::Context;
 use slipway_api::{ApiConfig, ApiSettings, Application};
 use slipway_core::seal::Keyring;
+use slipway_worker::rollout::SuperviseConfig;
 use slipway_worker::run::{WorkerApp, WorkerSettings};
 use slipway_worker::runtime::Runtime;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the supervisor looks at the pods of a Kubernetes worker's apps.
+const KUBERNETES_SUPERVISE_EVERY: Duration = Duration::from_secs(2);
 
 /// The HTTP API, until SIGINT or SIGTERM.
 pub async fn api(settings: ApiServerSettings) -> anyhow::Result<()> {
@@ -45,7 +50,7 @@ pub async fn worker(settings: WorkerServerSettings) -> anyhow::Result<()> {
     match args.kubernetes.runtime {
         RuntimeKind::Local => {
             let runtime = args.runtime()?;
-            run_worker(&settings, keyring, runtime).await
+            run_worker(&settings, keyring, runtime, SuperviseConfig::default()).await
         }
         RuntimeKind::Kubernetes => {
             // The router reaches processes on this machine; on a cluster,
@@ -59,7 +64,14 @@ pub async fn worker(settings: WorkerServerSettings) -> anyhow::Result<()> {
             }
             let runtime = Arc::new(args.kubernetes.runtime().await?);
             tracing::info!(namespaces = %format!("{}<app>", args.kubernetes.namespace_prefix), "releases run on Kubernetes");
-            run_worker(&settings, keyring, runtime).await
+            // The cluster restarts crashed pods itself; the supervisor only
+            // reports pods and ships their logs, so it looks less often
+            // than at processes, sparing the API server.
+            let supervise = SuperviseConfig {
+                every: KUBERNETES_SUPERVISE_EVERY,
+                ..SuperviseConfig::default()
+            };
+            run_worker(&settings, keyring, runtime, supervise).await
         }
     }
 }
@@ -68,6 +80,7 @@ async fn run_worker<R: Runtime>(
     settings: &WorkerServerSettings,
     keyring: Keyring,
     runtime: Arc<R>,
+    supervise: SuperviseConfig,
 ) -> anyhow::Result<()> {
     let queue = QueueChoice::Redis(&settings.queue);
     let opened = prepare(&settings.database, Some(keyring), queue).await?;
@@ -76,6 +89,7 @@ async fn run_worker<R: Runtime>(
     let consumer = args.consumer();
     tracing::info!(worker = %consumer.worker_name, "worker started");
     let mut worker = WorkerSettings::new(opened.store, queue, source, runtime);
+    worker.supervise = supervise;
     worker.consumer = consumer;
     worker.lease_ttl = args.lease();
     worker.router = args.router.bind(RouterListen::Off).await?;

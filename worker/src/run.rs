@@ -31,7 +31,7 @@ const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// Everything a worker runs with. [`WorkerSettings::new`] gives the defaults:
 /// a generated worker name, a 15 s lease, a metrics registry of its own, no
-/// webhook deliveries and no router.
+/// webhook deliveries, no router, and supervision at its default pace.
 pub struct WorkerSettings<R> {
     /// A migrated store, with the keyring that opens its secrets.
     pub store: Store,
@@ -50,6 +50,8 @@ pub struct WorkerSettings<R> {
     pub webhooks: Option<DeliveryConfig>,
     /// Serve this router from this process, from the engine's table.
     pub router: Option<Router>,
+    /// How the active releases are looked after between deployments.
+    pub supervise: SuperviseConfig,
 }
 
 impl<R: Runtime> WorkerSettings<R> {
@@ -65,6 +67,7 @@ impl<R: Runtime> WorkerSettings<R> {
             metrics: Metrics::new(),
             webhooks: None,
             router: None,
+            supervise: SuperviseConfig::default(),
         }
     }
 }
@@ -79,6 +82,7 @@ pub struct WorkerApp<R> {
     metrics: Metrics,
     deliverer: Option<Deliverer>,
     router: Option<Router>,
+    supervise: SuperviseConfig,
 }
 
 impl<R: Runtime> WorkerApp<R> {
@@ -95,6 +99,7 @@ impl<R: Runtime> WorkerApp<R> {
             metrics,
             webhooks,
             router,
+            supervise,
         } = settings;
         let owner = consumer.worker_name.clone();
         let deliverer = webhooks
@@ -116,6 +121,7 @@ impl<R: Runtime> WorkerApp<R> {
             metrics,
             deliverer,
             router,
+            supervise,
         })
     }
 
@@ -148,8 +154,8 @@ impl<R: Runtime> WorkerApp<R> {
                 until_stopped(),
             )),
             tokio::spawn({
-                let (engine, stopped) = (engine.clone(), until_stopped());
-                async move { engine.supervise(SuperviseConfig::default(), stopped).await }
+                let (engine, stopped, config) = (engine.clone(), until_stopped(), self.supervise);
+                async move { engine.supervise(config, stopped).await }
             }),
             tokio::spawn(crate::teardown::run(
                 self.store.clone(),

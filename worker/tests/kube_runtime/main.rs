@@ -6,5 +6,6 @@ mod converge;
 mod engine;
 mod failures;
 mod observe;
+mod supervise;
 mod support;
 mod teardown;

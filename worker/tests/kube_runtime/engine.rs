@@ -1,138 +1,76 @@
 //! The rollout engine on the Kubernetes runtime: `Engine::drive` over a real
-//! database (SQLite) and the API stand-in. A release rolls out, a broken
-//! one is rolled back with the pod and the reason recorded, a broken first
-//! release is retired, and a rollback brings back a service its successor
-//! dropped.
+//! database (SQLite) and the API stand-in. A release of two services rolls
+//! out, a broken first release is retired, and a rollback brings back a
+//! service (its Deployment and its Service) that its successor dropped.
 
-use crate::support::{app, Kit};
-use serde_json::{json, Value};
-use slipway_core::domain::{DeploymentStatus, Manifest, ReleaseId};
-use slipway_core::store::{Backend, Deployment, NewBuild, PromoteOptions, Store};
-use slipway_core::testing::TestDatabase;
-use slipway_worker::rollout::{Engine, EngineConfig};
-use slipway_worker::runtime::kubernetes::KubeRuntime;
+use crate::engine_stage::{pairs, web_and_worker, Stage, BAD, GOOD};
+use crate::support::app;
+use serde_json::json;
+use slipway_core::domain::DeploymentStatus;
+use slipway_core::events::EventKind;
+use slipway_core::store::PromoteOptions;
 use slipway_worker::testing::kube::Behaviour;
-use std::sync::Arc;
-use std::time::Duration;
-
-const GOOD: &str = "ghcr.io/acme/shop:1";
-const BAD: &str = "ghcr.io/acme/shop:broken";
-
-/// The app `shop` in a fresh database, an engine on the Kubernetes runtime.
-struct Stage {
-    kit: Kit,
-    store: Store,
-    engine: Engine<KubeRuntime>,
-    _db: TestDatabase,
-}
-
-impl Stage {
-    async fn start() -> Stage {
-        let kit = Kit::start().await;
-        let db = TestDatabase::new(Backend::Sqlite);
-        let store = db.store();
-        store.create_app(&app(), None, "tester").expect("the app");
-        let mut config = EngineConfig::new("w1");
-        config.lease_ttl = Duration::from_secs(5);
-        config.stop_grace = Duration::from_secs(2);
-        config.rollback_timeout = Duration::from_secs(20);
-        let engine = Engine::new(store.clone(), Arc::new(kit.runtime.clone()), config);
-        Stage {
-            kit,
-            store,
-            engine,
-            _db: db,
-        }
-    }
-
-    /// A build of these services: its release.
-    fn release(&self, services: Value) -> ReleaseId {
-        let build = NewBuild {
-            manifest: Manifest::from_json(&json!({ "services": services })).unwrap(),
-            git: None,
-            description: None,
-        };
-        self.store
-            .create_build(&app(), &build, "tester")
-            .expect("the build")
-            .1
-            .id
-    }
-
-    /// Drives `deployment` to its end: the deployment as it ended.
-    async fn drive(&self, deployment: Deployment) -> Deployment {
-        self.engine.drive(&deployment.id).await.expect("driven");
-        self.store
-            .get_deployment(&app(), &deployment.id)
-            .expect("the deployment")
-    }
-
-    async fn deploy(&self, release: &ReleaseId) -> Deployment {
-        let (_, deployment) = self
-            .store
-            .promote(&app(), release, &PromoteOptions::default(), "tester")
-            .expect("promoted");
-        self.drive(deployment).await
-    }
-
-    /// The release label of each Deployment, by name.
-    fn deployed(&self) -> Vec<(String, String)> {
-        self.kit
-            .objects("Deployment")
-            .into_iter()
-            .map(|(name, d)| {
-                let release = d["metadata"]["labels"]["slipway.dev/release"].clone();
-                (name, release.as_str().unwrap_or_default().to_owned())
-            })
-            .collect()
-    }
-}
-
-fn web_and_worker(image: &str) -> Value {
-    json!({
-        "web": { "image": image, "port": 8000, "scale": { "count": 2 } },
-        "worker": { "image": image, "scale": { "count": 1 } }
-    })
-}
-
-fn pairs(items: &[(&str, &ReleaseId)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(name, release)| ((*name).to_owned(), release.to_string()))
-        .collect()
-}
 
 #[tokio::test]
-async fn a_crash_looping_release_is_rolled_back_naming_the_pod() {
+async fn a_release_of_two_services_rolls_out() {
     let stage = Stage::start().await;
-    let first = stage.release(web_and_worker(GOOD));
-    let deployed = stage.deploy(&first).await;
-    assert_eq!(deployed.status, DeploymentStatus::Succeeded, "{deployed:?}");
-    assert_eq!(
-        stage.deployed(),
-        pairs(&[("web", &first), ("worker", &first)])
-    );
+    let release = stage.release(web_and_worker(GOOD));
+    let done = stage.deploy(&release).await;
+    assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
+    assert_eq!(done.reason, None);
+    assert_eq!(stage.active(), Some(release.clone()));
 
-    stage.kit.cluster.behave(BAD, Behaviour::CrashLoop);
-    let second = stage.release(web_and_worker(BAD));
-    let rolled_back = stage.deploy(&second).await;
+    let kinds = stage.event_kinds(&done.id);
+    let states: Vec<_> = kinds
+        .iter()
+        .copied()
+        .filter(|kind| *kind != EventKind::DeploymentProgress)
+        .collect();
     assert_eq!(
-        rolled_back.status,
-        DeploymentStatus::RolledBack,
-        "{rolled_back:?}"
+        states,
+        [
+            EventKind::DeploymentCreated,
+            EventKind::DeploymentStarted,
+            EventKind::DeploymentSucceeded
+        ]
     );
-    let reason = rolled_back.reason.expect("a reason");
-    assert!(reason.starts_with("web pod web-"), "{reason}");
-    assert!(
-        reason.ends_with("is in CrashLoopBackOff (last exit code 1)"),
-        "{reason}"
-    );
+    assert_eq!(kinds.last(), Some(&EventKind::DeploymentSucceeded));
+    // A wave per service, and every pod told healthy, all of this release.
+    let steps = stage.progress(&done.id);
+    for (service, count) in [("web", 2), ("worker", 1)] {
+        let of = |step: &str| {
+            steps
+                .iter()
+                .filter(|s| s["step"] == step && s["service"] == service)
+                .filter(|s| s["release"] == release.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("wave").len(), 1, "{service}: {steps:#?}");
+        let told: usize = of("healthy")
+            .iter()
+            .map(|s| s["instances"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(told, count, "{service}: {steps:#?}");
+        assert!(
+            of("healthy").iter().any(|s| s["healthy"] == count),
+            "{service}: {steps:#?}"
+        );
+    }
+
     assert_eq!(
         stage.deployed(),
-        pairs(&[("web", &first), ("worker", &first)])
+        pairs(&[("web", &release), ("worker", &release)])
     );
-    let app = stage.store.get_app(&app()).expect("the app");
-    assert_eq!(app.active_release.as_ref(), Some(&first), "{app:?}");
+    let ready = stage.ready_pods(&release);
+    assert_eq!(ready.len(), 3, "{ready:?}");
+    assert_eq!(ready.iter().filter(|p| p.starts_with("web-")).count(), 2);
+    assert_eq!(ready.iter().filter(|p| p.starts_with("worker-")).count(), 1);
+    let secret = format!("env-{}", release.as_str().to_ascii_lowercase());
+    assert!(
+        stage.kit.names("Secret").contains(&secret),
+        "{secret} in {:?}",
+        stage.kit.names("Secret")
+    );
 }
 
 #[tokio::test]
@@ -159,11 +97,19 @@ async fn a_first_release_that_cannot_pull_its_image_fails_and_is_retired() {
 #[tokio::test]
 async fn rolling_back_brings_back_a_service_the_next_release_dropped() {
     let stage = Stage::start().await;
-    let first = stage.release(web_and_worker(GOOD));
+    // `admin` listens on a port: it has a Service as well as a Deployment.
+    let first = stage.release(json!({
+        "web": { "image": GOOD, "port": 8000, "scale": { "count": 2 } },
+        "admin": { "image": GOOD, "port": 9000, "scale": { "count": 1 } }
+    }));
     assert_eq!(
         stage.deploy(&first).await.status,
         DeploymentStatus::Succeeded
     );
+    let both = pairs(&[("admin", &first), ("web", &first)]);
+    assert_eq!(stage.deployed(), both);
+    assert_eq!(stage.services(), both);
+
     let second = stage.release(json!({
         "web": { "image": "ghcr.io/acme/shop:2", "port": 8000, "scale": { "count": 2 } }
     }));
@@ -172,6 +118,7 @@ async fn rolling_back_brings_back_a_service_the_next_release_dropped() {
         DeploymentStatus::Succeeded
     );
     assert_eq!(stage.deployed(), pairs(&[("web", &second)]));
+    assert_eq!(stage.services(), pairs(&[("web", &second)]));
 
     let (back, deployment) = stage
         .store
@@ -179,10 +126,15 @@ async fn rolling_back_brings_back_a_service_the_next_release_dropped() {
         .expect("a rollback release");
     let done = stage.drive(deployment).await;
     assert_eq!(done.status, DeploymentStatus::Succeeded, "{done:?}");
+    let both = pairs(&[("admin", &back.id), ("web", &back.id)]);
+    assert_eq!(stage.deployed(), both);
+    assert_eq!(stage.services(), both);
+    let admin = &stage.kit.objects("Deployment")["admin"];
+    assert_eq!(admin["status"]["availableReplicas"], 1, "{admin}");
+    let service = &stage.kit.objects("Service")["admin"];
+    assert_eq!(service["spec"]["ports"][0]["port"], 9000, "{service}");
     assert_eq!(
-        stage.deployed(),
-        pairs(&[("web", &back.id), ("worker", &back.id)])
+        service["spec"]["selector"]["slipway.dev/service"], "admin",
+        "{service}"
     );
-    let worker = &stage.kit.objects("Deployment")["worker"];
-    assert_eq!(worker["status"]["availableReplicas"], 1, "{worker}");
 }

@@ -4,6 +4,9 @@
 
 mod converge;
 mod engine;
+mod engine_control;
+mod engine_failures;
+mod engine_stage;
 mod failures;
 mod observe;
 mod supervise;

@@ -167,6 +167,10 @@ impl Judge<'_> {
                     done = false;
                 }
                 Verdict::Failed(broken) => {
+                    // The limits count first: the Deployments' progress
+                    // deadline is the rollout's own, so both can pass within
+                    // one poll, and then the reason is the rollout's deadline.
+                    limits.check()?;
                     return Err(Stop::Failed(Failure::Rejected {
                         service: service.name.clone(),
                         pod: broken.pod,

@@ -2,50 +2,36 @@
 //! the active release's pods as the app's processes (`slipway ps`) and ships
 //! what they wrote (`slipway logs`); the cluster restarts pods itself.
 
-use crate::support::{app, Kit};
+use crate::engine_stage::{Stage, GOOD};
+use crate::support::app;
 use serde_json::json;
-use slipway_core::domain::{DeploymentStatus, Manifest, ProcessStatus};
-use slipway_core::store::{Backend, LogQuery, NewBuild, PromoteOptions};
-use slipway_core::testing::{wait_until, TestDatabase};
-use slipway_worker::rollout::{Engine, EngineConfig, SuperviseConfig};
-use std::sync::Arc;
+use slipway_core::domain::{DeploymentStatus, ProcessStatus};
+use slipway_core::store::LogQuery;
+use slipway_core::testing::wait_until;
+use slipway_worker::rollout::SuperviseConfig;
 use std::time::Duration;
 
 #[tokio::test]
 async fn pods_are_reported_as_processes_and_their_logs_shipped() {
-    let kit = Kit::start().await;
-    let db = TestDatabase::new(Backend::Sqlite);
-    let store = db.store();
-    store.create_app(&app(), None, "tester").expect("the app");
-    let runtime = Arc::new(kit.runtime.clone());
-    let engine = Engine::new(store.clone(), runtime, EngineConfig::new("w1"));
-    let services =
-        json!({ "web": { "image": "ghcr.io/acme/shop:1", "port": 8000, "scale": { "count": 2 } } });
-    let build = NewBuild {
-        manifest: Manifest::from_json(&json!({ "services": services })).unwrap(),
-        git: None,
-        description: None,
-    };
-    let release = store.create_build(&app(), &build, "tester").unwrap().1.id;
-    let (_, deployment) = store
-        .promote(&app(), &release, &PromoteOptions::default(), "tester")
-        .unwrap();
-    engine.drive(&deployment.id).await.expect("driven");
-    let deployment = store.get_deployment(&app(), &deployment.id).unwrap();
+    let stage = Stage::start().await;
+    let release =
+        stage.release(json!({ "web": { "image": GOOD, "port": 8000, "scale": { "count": 2 } } }));
+    let deployment = stage.deploy(&release).await;
     assert_eq!(
         deployment.status,
         DeploymentStatus::Succeeded,
         "{deployment:?}"
     );
-    let pods = kit.names("Pod");
+    let pods = stage.kit.names("Pod");
     assert_eq!(pods.len(), 2, "{pods:?}");
+    let store = &stage.store;
 
     let config = SuperviseConfig {
         every: Duration::from_millis(50),
         ..SuperviseConfig::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let supervisor = engine.supervise(config, async {
+    let supervisor = stage.engine.supervise(config, async {
         let _ = stopped.await;
     });
     let looked = async {

@@ -327,9 +327,11 @@ impl<R: Runtime> Engine<R> {
             Ok(false) => return,
             Err(error) => return tracing::warn!(%error, "cannot confirm the app is idle"),
         }
-        if let Err(stop) = self.runtime.restore(target, name, missing, &limits).await {
-            tracing::warn!(app = %target.app, service = %name, ?stop,
-                "supervisor cannot start an instance");
+        match self.runtime.restore(target, name, missing, &limits).await {
+            Ok(()) => tracing::info!(app = %target.app, service = %name, missing,
+                "supervisor restored the active release's instances"),
+            Err(stop) => tracing::warn!(app = %target.app, service = %name, ?stop,
+                "supervisor cannot restore the active release's instances"),
         }
     }
 

@@ -12,6 +12,22 @@ use std::time::Duration;
 
 const IMAGE: &str = "ghcr.io/acme/shop:1";
 
+/// The app's namespace, made by someone else than Slipway (no labels).
+async fn make_namespace(kit: &Kit) {
+    let namespaces: Api<Namespace> = Api::all(kit.cluster.client().await);
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("the namespace");
+}
+
 #[tokio::test]
 async fn retiring_a_release_deletes_its_deployments_and_services() {
     let kit = Kit::start().await;
@@ -97,18 +113,7 @@ async fn tearing_down_deletes_the_apps_objects_then_its_namespace() {
 #[tokio::test]
 async fn a_namespace_slipway_did_not_make_is_left_alone() {
     let kit = Kit::start().await;
-    let namespaces: Api<Namespace> = Api::all(kit.cluster.client().await);
-    let theirs = Namespace {
-        metadata: ObjectMeta {
-            name: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    namespaces
-        .create(&PostParams::default(), &theirs)
-        .await
-        .expect("someone else's namespace");
+    make_namespace(&kit).await;
 
     kit.runtime.forget_app(&app()).await.expect("forgotten");
     let left = kit.cluster.objects("Namespace", None);
@@ -128,18 +133,7 @@ async fn without_managing_namespaces_none_is_touched() {
         ..KubeConfig::default()
     };
     let kit = Kit::with(config).await;
-    let namespaces: Api<Namespace> = Api::all(kit.cluster.client().await);
-    let made_beforehand = Namespace {
-        metadata: ObjectMeta {
-            name: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    namespaces
-        .create(&PostParams::default(), &made_beforehand)
-        .await
-        .expect("the app's namespace, made by an admin");
+    make_namespace(&kit).await;
     let drive = Drive::default();
     kit.runtime
         .converge(

@@ -153,9 +153,7 @@ impl LocalRuntime {
     }
 
     /// Starts `instances` at once (they become healthy together); a span
-    /// only for a wave that starts something, not for each look. Every start
-    /// runs to its end, also when another fails: a start cut short could
-    /// leave a process the next look has not yet seen.
+    /// only for a wave that starts something, not for each look.
     async fn wave(
         &self,
         target: &Target,
@@ -165,21 +163,36 @@ impl LocalRuntime {
         instances: usize,
     ) -> Result<(), Stop> {
         let wave = step_span!("wave", target.step(Some(name)), instances);
+        in_step(
+            wave,
+            self.start_all(target, name, service, limits, instances),
+        )
+        .await
+    }
+
+    /// Starts `instances` of `service` at once. Every start runs to its end,
+    /// also when another fails: a start cut short could leave a process the
+    /// next look has not yet seen. The first failure, if any.
+    async fn start_all(
+        &self,
+        target: &Target,
+        name: &ServiceName,
+        service: &Service,
+        limits: &Limits<'_>,
+        instances: usize,
+    ) -> Result<(), Stop> {
         let starts = (0..instances).map(|_| self.start_step(target, name, service, limits));
-        let started = async {
-            let mut first_failure = Ok(());
-            for started in join_all(starts).await {
-                match started {
-                    Ok(instance) => {
-                        tracing::debug!(instance = %instance.id, service = %name, "instance started")
-                    }
-                    Err(stop) if first_failure.is_ok() => first_failure = Err(stop),
-                    Err(_) => {}
+        let mut first_failure = Ok(());
+        for started in join_all(starts).await {
+            match started {
+                Ok(instance) => {
+                    tracing::debug!(instance = %instance.id, service = %name, "instance started")
                 }
+                Err(stop) if first_failure.is_ok() => first_failure = Err(stop),
+                Err(_) => {}
             }
-            first_failure
-        };
-        in_step(wave, started).await
+        }
+        first_failure
     }
 
     /// Looks at each target instance; returns how many are healthy and the
@@ -271,7 +284,7 @@ impl LocalRuntime {
         Ok(alive.into_iter().map(|(i, _)| i).collect())
     }
 
-    pub(super) async fn start_step(
+    async fn start_step(
         &self,
         target: &Target,
         name: &ServiceName,
@@ -326,17 +339,7 @@ impl LocalRuntime {
         let Some(spec) = target.manifest.services().get(service) else {
             return Ok(());
         };
-        let starts = (0..missing).map(|_| self.start_step(target, service, spec, limits));
-        let mut first_failure = Ok(());
-        for started in futures_util::future::join_all(starts).await {
-            match started {
-                Ok(instance) => tracing::info!(app = %target.app, instance = %instance.id,
-                    "started an instance of the active release"),
-                Err(stop) if first_failure.is_ok() => first_failure = Err(stop),
-                Err(_) => {}
-            }
-        }
-        first_failure
+        self.start_all(target, service, spec, limits, missing).await
     }
 
     /// The app's instances, retrying transient errors inside the limits.

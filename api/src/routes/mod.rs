@@ -15,6 +15,7 @@ mod stream;
 mod tokens;
 mod webhooks;
 
+pub(crate) use deployments::enqueue;
 pub(crate) use fallback::json_error_body;
 
 use crate::body::{json_config, BodyLimit};
@@ -95,7 +96,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(get().to(tokens::list))
                 .route(post().to(tokens::create)),
         )
-        .service(small("/tokens/{id}").route(delete().to(tokens::remove)));
+        .service(small("/tokens/{id}").route(delete().to(tokens::remove)))
+        // The web console (`/ui`, and `/` leading there): pages, not API.
+        .configure(crate::console::config);
 }
 
 /// A resource whose bodies are small JSON objects: [`SMALL_BODY_BYTES`] at most.
@@ -107,11 +110,11 @@ fn small(path: &str) -> Resource {
 }
 
 /// Path segments that cannot name anything are simply not found.
-fn app_path(raw: &str) -> Result<AppName, ApiError> {
+pub(crate) fn app_path(raw: &str) -> Result<AppName, ApiError> {
     AppName::parse(raw).map_err(|_| ApiError::NotFound(format!("app `{}` not found", clip(raw))))
 }
 
-fn release_path(app: &AppName, raw: &str) -> Result<ReleaseId, ApiError> {
+pub(crate) fn release_path(app: &AppName, raw: &str) -> Result<ReleaseId, ApiError> {
     ReleaseId::parse(raw).map_err(|_| {
         ApiError::NotFound(format!("release `{}` not found in app `{app}`", clip(raw)))
     })

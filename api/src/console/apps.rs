@@ -60,7 +60,7 @@ pub async fn list(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
         })
         .collect();
     let page = AppsPage {
-        nav: Some(Nav::of(&viewer)),
+        nav: Some(viewer.nav()),
         apps,
     };
     render(StatusCode::OK, &page)

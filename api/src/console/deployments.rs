@@ -51,7 +51,7 @@ pub async fn show(
         .db(move |s| s.get_deployment(&loaded_app, &id))
         .await?;
     let page = DeploymentPage {
-        nav: Some(Nav::of(&viewer)),
+        nav: Some(viewer.nav()),
         app: app.to_string(),
         id: d.id.to_string(),
         status: d.status.as_str(),

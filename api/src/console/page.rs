@@ -19,6 +19,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 const HTML: &str = "text/html; charset=utf-8";
 
+/// A `Set-Cookie` value that makes the browser forget its session.
+pub const CLEARED_COOKIE: &str = "slipway_session=; HttpOnly; SameSite=Strict; Path=/ui; Max-Age=0";
+
 /// Renders `template` as a `status` page.
 pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, PageError> {
     let body = template.render().map_err(|err| {
@@ -112,7 +115,7 @@ impl ResponseError for PageError {
                 let mut response = HttpResponse::SeeOther();
                 response.insert_header((header::LOCATION, "/ui/signin"));
                 if *clear_cookie {
-                    response.insert_header((header::SET_COOKIE, super::session::CLEARED_COOKIE));
+                    response.insert_header((header::SET_COOKIE, CLEARED_COOKIE));
                 }
                 response.finish()
             }

@@ -86,7 +86,7 @@ pub async fn confirm(
         ),
     };
     let page = ConfirmPage {
-        nav: Some(Nav::of(&viewer)),
+        nav: Some(viewer.nav()),
         app: app.to_string(),
         id: release.id.to_string(),
         action: action.path(),

@@ -62,7 +62,7 @@ pub async fn list(
         .then(|| releases.last().map(|r| r.id.to_string()))
         .flatten();
     let page = ReleasesPage {
-        nav: Some(Nav::of(&viewer)),
+        nav: Some(viewer.nav()),
         can_deploy: viewer.can_deploy(&app),
         app: app.to_string(),
         releases: releases.into_iter().map(line).collect(),
@@ -188,7 +188,7 @@ pub async fn show(
         diff,
     } = loaded;
     let page = ReleasePage {
-        nav: Some(Nav::of(&viewer)),
+        nav: Some(viewer.nav()),
         can_deploy: viewer.can_deploy(&app),
         app: app.to_string(),
         id: release.id.to_string(),

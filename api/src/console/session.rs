@@ -3,7 +3,8 @@
 //! names and acts as the session's token (its scope and apps). Forms carry
 //! a CSRF value derived from the session's secret, checked on every POST.
 
-use super::page::{render, PageError};
+use super::page::{render, PageError, CLEARED_COOKIE};
+use super::view::Nav;
 use crate::caller::Caller;
 use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
@@ -21,8 +22,6 @@ use std::pin::Pin;
 
 /// The cookie that names a session.
 pub const COOKIE: &str = "slipway_session";
-/// A `Set-Cookie` value that makes the browser forget the session.
-pub const CLEARED_COOKIE: &str = "slipway_session=; HttpOnly; SameSite=Strict; Path=/ui; Max-Age=0";
 
 /// Who a console request comes from: a live session and its token's grant.
 pub struct Viewer {
@@ -37,6 +36,14 @@ impl Viewer {
     /// The token's name, shown in the header and recorded as the actor.
     pub fn name(&self) -> &str {
         &self.caller.identity.name
+    }
+
+    /// The header of this session's pages.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            who: self.name().to_owned(),
+            csrf: self.csrf.clone(),
+        }
     }
 
     /// A 403 page unless the token's grant covers `needed` on `app`.
@@ -138,7 +145,7 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SignInPage<'a> {
-    nav: Option<super::view::Nav>,
+    nav: Option<Nav>,
     error: Option<&'a str>,
 }
 

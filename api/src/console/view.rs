@@ -2,7 +2,6 @@
 //! (relative, as the CLI prints them, with the exact UTC time beside),
 //! durations, and the CSS class of a status.
 
-use super::session::Viewer;
 use chrono::{DateTime, Utc};
 use slipway_core::domain::{DeploymentStatus, ReleaseStatus};
 
@@ -11,15 +10,6 @@ use slipway_core::domain::{DeploymentStatus, ReleaseStatus};
 pub struct Nav {
     pub who: String,
     pub csrf: String,
-}
-
-impl Nav {
-    pub fn of(viewer: &Viewer) -> Nav {
-        Nav {
-            who: viewer.name().to_owned(),
-            csrf: viewer.csrf.clone(),
-        }
-    }
 }
 
 /// A moment shown two ways: relative (`3 minutes ago`) and exact (UTC).

@@ -96,9 +96,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(get().to(tokens::list))
                 .route(post().to(tokens::create)),
         )
-        .service(small("/tokens/{id}").route(delete().to(tokens::remove)))
-        // The web console (`/ui`, and `/` leading there): pages, not API.
-        .configure(crate::console::config);
+        .service(small("/tokens/{id}").route(delete().to(tokens::remove)));
 }
 
 /// A resource whose bodies are small JSON objects: [`SMALL_BODY_BYTES`] at most.

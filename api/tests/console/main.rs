@@ -27,6 +27,15 @@ async fn the_root_leads_to_the_console(backend: Backend) {
     let page = browser.get("/ui").await;
     assert_eq!(page.status, 303);
     assert_eq!(page.header("location"), "/ui/signin");
+
+    // The console is no part of the API's description.
+    let document = browser.get("/openapi.json").await;
+    let document: serde_json::Value = serde_json::from_str(&document.body).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/apps"), "the document itself");
+    for path in paths.keys() {
+        assert!(path != "/" && !path.starts_with("/ui"), "{path} documented");
+    }
 }
 
 fn assert_secure_headers(path: &str, page: &Page) {

@@ -109,6 +109,68 @@ async fn promote_from_the_releases_tab_creates_the_deployment(backend: Backend) 
         "{}",
         page.body
     );
+    let page = browser.get("/ui").await;
+    assert!(
+        page.body.contains(&format!(">{active}</a>")),
+        "the active release"
+    );
+    assert!(
+        page.body.contains("status-busy\">pending</a>"),
+        "{}",
+        page.body
+    );
+
+    // A deployment that failed says why, and its release is marked.
+    fail(
+        &app,
+        deployment.id.clone(),
+        "web: exited with status 1 <early>",
+    )
+    .await;
+    let page = browser.get(&location).await;
+    assert!(page.body.contains("status-bad\">failed"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("web: exited with status 1 &#60;early&#62;")
+            || page
+                .body
+                .contains("web: exited with status 1 &lt;early&gt;"),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/ui/apps/shop/releases").await;
+    assert!(
+        page.body.contains("status-bad\">failed</td>"),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/ui").await;
+    assert!(
+        page.body.contains("status-bad\">failed</a>"),
+        "{}",
+        page.body
+    );
+}
+
+/// Fails a pending deployment with `reason`, as a worker would.
+async fn fail(
+    app: &slipway_api::testing::TestApp,
+    id: slipway_core::domain::DeploymentId,
+    reason: &'static str,
+) {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let ttl = chrono::TimeDelta::seconds(30);
+        let (_, lease) = store.claim_deployment(&id, "w1", ttl).unwrap().unwrap();
+        store
+            .transition_deployment(&id, &lease, DeploymentStatus::Running, None)
+            .unwrap();
+        store
+            .transition_deployment(&id, &lease, DeploymentStatus::Failed, Some(reason))
+            .unwrap();
+    })
+    .await
+    .unwrap();
 }
 
 async fn rollback_makes_a_new_release_and_a_busy_app_says_why(backend: Backend) {

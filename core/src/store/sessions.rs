@@ -135,7 +135,8 @@ impl Store {
         })
     }
 
-    /// Moves a session's expiry to `expires_at` (tests: an expired session).
+    /// Moves a session's expiry to `expires_at`: how tests make one expire.
+    #[cfg(feature = "testing")]
     pub fn set_session_expiry(
         &self,
         hash: &str,

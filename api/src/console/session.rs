@@ -189,8 +189,13 @@ pub async fn sign_in(
         };
         return render(StatusCode::UNAUTHORIZED, &page);
     };
+    // Signing in again replaces the browser's session, if it had one.
+    let previous = session_cookie(&req).map(|id| hash_token(&id));
     let session = state
         .db(move |store| {
+            if let Some(previous) = &previous {
+                store.delete_session(previous)?;
+            }
             store.delete_expired_sessions()?;
             store.create_session(&identity.token, SESSION_LIFETIME)
         })

@@ -54,6 +54,10 @@ async fn signing_in_sets_a_strict_cookie_and_lists_the_apps(backend: Backend) {
     let page = browser.send(request).await;
     assert_eq!(page.status, 303);
     assert!(page.header("set-cookie").contains("; Secure"));
+    assert!(
+        app.store.get_session(&hash_token(&id)).unwrap().is_none(),
+        "signing in again replaced the session"
+    );
 
     // A token limited to one app sees only that app.
     let limited = app.create_token("shop-reader", "read", &["shop"]).await;

@@ -2,6 +2,7 @@
 //! answer, errors as pages (never JSON), the security headers, and the
 //! static files served from the binary.
 
+use super::view::Nav;
 use crate::error::ApiError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -96,7 +97,7 @@ impl From<ApiError> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    nav: Option<super::view::Nav>,
+    nav: Option<Nav>,
     title: &'a str,
     message: &'a str,
 }
@@ -155,17 +156,12 @@ pub async fn console_headers(
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let status = response.status();
-    let response = if status.is_client_error() || status.is_server_error() {
-        if is_html {
-            response
-        } else {
-            let (req, _) = response.into_parts();
-            ServiceResponse::new(req, error_page(status, words(status)))
-        }
+    let mut response = if (status.is_client_error() || status.is_server_error()) && !is_html {
+        let (req, _) = response.into_parts();
+        ServiceResponse::new(req, error_page(status, words(status)))
     } else {
         response
     };
-    let mut response = response;
     add_headers(response.headers_mut());
     Ok(response)
 }

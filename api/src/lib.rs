@@ -3,6 +3,7 @@
 mod auth;
 mod body;
 mod caller;
+mod console;
 mod error;
 mod idempotency;
 mod limits;

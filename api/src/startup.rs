@@ -126,6 +126,9 @@ impl Application {
                 }))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .configure(routes::config)
+                // The web console (`/ui`, and `/` leading there): pages,
+                // not API, and not in the OpenAPI document.
+                .configure(crate::console::config)
                 .wrap(from_fn(crate::idempotency::idempotency))
                 .wrap(from_fn(crate::limits::check_sizes))
                 // Outermost: the server span covers every other middleware.

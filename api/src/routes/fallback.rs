@@ -10,16 +10,19 @@ use actix_web::HttpResponse;
 use slipway_core::contract::ErrorBody;
 
 /// Gives actix's own error responses (no route, wrong method, ...) our JSON
-/// shape; responses that already are JSON pass through.
+/// shape; responses that already are JSON (or a console page) pass through.
 pub(crate) fn json_error_body<B>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
+    // The console's pages (HTML) are answers of their own too.
+    let answered = res
         .response()
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+    if answered {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -15,6 +15,7 @@ mod stream;
 mod tokens;
 mod webhooks;
 
+pub(crate) use deployments::enqueue;
 pub(crate) use fallback::json_error_body;
 
 use crate::body::{json_config, BodyLimit};
@@ -107,11 +108,11 @@ fn small(path: &str) -> Resource {
 }
 
 /// Path segments that cannot name anything are simply not found.
-fn app_path(raw: &str) -> Result<AppName, ApiError> {
+pub(crate) fn app_path(raw: &str) -> Result<AppName, ApiError> {
     AppName::parse(raw).map_err(|_| ApiError::NotFound(format!("app `{}` not found", clip(raw))))
 }
 
-fn release_path(app: &AppName, raw: &str) -> Result<ReleaseId, ApiError> {
+pub(crate) fn release_path(app: &AppName, raw: &str) -> Result<ReleaseId, ApiError> {
     ReleaseId::parse(raw).map_err(|_| {
         ApiError::NotFound(format!("release `{}` not found in app `{app}`", clip(raw)))
     })

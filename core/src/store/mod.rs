@@ -16,7 +16,7 @@
 //!   `releases` (builds, releases, env), `deployments`, `webhooks` (and
 //!   their deliveries), `tokens`, `idempotency`, `logs`, `processes`
 //!   (supervision), `routes` (and the domains builds claim), `keyring`
-//!   (verify, rekey).
+//!   (verify, rekey), `sessions` (the console's).
 
 mod apps;
 mod connection;
@@ -32,6 +32,7 @@ mod routes;
 mod rows;
 mod schema;
 mod sealed;
+mod sessions;
 mod tokens;
 mod webhooks;
 
@@ -53,6 +54,7 @@ pub use rows::new_releases::{NewBuild, NewRelease};
 pub use rows::processes::Process;
 pub use rows::tokens::Token;
 pub use rows::webhooks::Webhook;
+pub use sessions::{NewSession, Session, SESSION_LIFETIME};
 pub use tokens::{Identity, NewToken};
 pub use webhooks::{DueDelivery, Finished, NewWebhook, Outcome, ROTATION_OVERLAP};
 

@@ -199,6 +199,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token -> Text,
+        csrf_secret -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_seen -> Timestamp,
+    }
+}
+
 diesel::joinable!(deliveries -> webhooks (webhook));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -216,5 +227,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     processes,
     log_lines,
     log_offsets,
-    domains
+    domains,
+    sessions
 );

@@ -1,10 +1,11 @@
 //! API tokens, stored only as SHA-256 hashes, with their scope and apps.
 
 use super::rows::now;
+pub use super::rows::tokens::Identity;
 use super::rows::tokens::{Token, TokenRow};
 use super::schema::tokens;
 use super::{Store, StoreError};
-use crate::domain::{AppName, Grant, Scope, TokenId, TokenName};
+use crate::domain::{AppName, Scope, TokenId, TokenName};
 use crate::secret::{constant_time_eq, generate_token, hash_token, Secret};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
@@ -12,15 +13,6 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// `last_used_at` is refreshed at most this often, so reads stay reads.
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
-
-/// Who made a request: the token's name is recorded as the `actor` of what
-/// it changes; the grant says what it may do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub token: TokenId,
-    pub name: String,
-    pub grant: Grant,
-}
 
 /// What `POST /tokens` asks for, parsed.
 #[derive(Clone, Debug)]
@@ -153,7 +145,7 @@ impl Store {
             return Ok(None);
         };
         let now = now();
-        if row.expires_at.is_some_and(|at| at <= now) {
+        if row.expired(now) {
             return Ok(None);
         }
         if row
@@ -167,10 +159,6 @@ impl Store {
                 Ok(())
             })?;
         }
-        Ok(Some(Identity {
-            token: TokenId::parse(&row.id).map_err(StoreError::corrupt)?,
-            grant: row.grant()?,
-            name: row.name,
-        }))
+        Ok(Some(row.into_identity()?))
     }
 }

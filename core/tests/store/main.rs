@@ -11,6 +11,7 @@ mod logs;
 mod releases;
 mod routes;
 mod sealing;
+mod sessions;
 mod unreadable;
 mod webhooks;
 

@@ -14,6 +14,7 @@ pub(crate) mod logs;
 pub(crate) mod new_releases;
 pub(crate) mod processes;
 pub(crate) mod releases;
+pub(crate) mod sessions;
 pub(crate) mod tokens;
 pub(crate) mod webhooks;
 

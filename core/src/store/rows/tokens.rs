@@ -25,6 +25,15 @@ pub struct Token {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// Who made a request: the token's name is recorded as the `actor` of what
+/// it changes; the grant says what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub token: TokenId,
+    pub name: String,
+    pub grant: Grant,
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tokens)]
 pub(crate) struct TokenRow {
@@ -47,6 +56,20 @@ impl TokenRow {
                 .iter()
                 .map(|a| AppName::parse(a).map_err(StoreError::corrupt))
                 .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Whether the token has expired at `now`.
+    pub(crate) fn expired(&self, now: NaiveDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The identity a request made with this token acts as.
+    pub(crate) fn into_identity(self) -> Result<Identity, StoreError> {
+        Ok(Identity {
+            token: TokenId::parse(&self.id).map_err(StoreError::corrupt)?,
+            grant: self.grant()?,
+            name: self.name,
         })
     }
 

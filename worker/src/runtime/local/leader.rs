@@ -16,6 +16,7 @@ const STOP_POLL: Duration = Duration::from_millis(20);
 const STOP_FIRST_POLL: Duration = Duration::from_millis(1);
 /// How long after SIGKILL an instance may take to disappear before `stop` fails.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+
 /// A process this runtime spawned; its reaper publishes how it ended.
 #[derive(Clone, Debug)]
 pub(super) struct Spawned {

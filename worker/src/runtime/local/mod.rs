@@ -202,12 +202,12 @@ impl Runtime for LocalRuntime {
     }
 
     async fn probe(&self, instance: &Instance, health: Option<&Health>) -> Probe {
-        let target = match self.leader(&instance.id).await {
-            Ok(Some(target)) => target,
+        let leader = match self.leader(&instance.id).await {
+            Ok(Some(leader)) => leader,
             Ok(None) => return Probe::Gone(NOT_RUNNING.to_owned()),
             Err(e) => return Probe::Unhealthy(e.to_string()),
         };
-        if let Some(why) = target.gone() {
+        if let Some(why) = leader.gone() {
             return Probe::Gone(why);
         }
         match (health, instance.port) {
@@ -284,8 +284,8 @@ impl LocalRuntime {
 
     /// Ends the instance's processes and forgets it.
     async fn end(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
-        if let Some(target) = self.leader(id).await? {
-            terminate(id, &target, grace).await?;
+        if let Some(leader) = self.leader(id).await? {
+            terminate(id, &leader, grace).await?;
         }
         self.launcher.records.remove(id).await.map_err(|e| {
             RuntimeError::Transient(format!("cannot remove the record of instance {id}: {e}"))

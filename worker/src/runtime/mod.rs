@@ -112,7 +112,9 @@ pub trait Runtime: Send + Sync + 'static {
     // Between deployments, for the supervisor.
 
     /// Brings `missing` more instances of `service` of the active release
-    /// `target` up: what crashed and was forgotten, or vanished.
+    /// `target` up: what crashed and was forgotten, or vanished. A runtime
+    /// whose platform keeps the count itself (Kubernetes) applies the
+    /// service again instead, bringing back what someone deleted.
     fn restore(
         &self,
         target: &Target,

@@ -19,6 +19,8 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from slipway_dev import SlipwayDev
 
@@ -26,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = Path("target/browser")
 DEPLOY_SECONDS = 60
+PAGE_SECONDS = 10
 ENDED = ("succeeded", "rolled_back", "failed", "cancelled")
 # Health checked at once and every second, so that a rollout takes seconds.
 HEALTH = {"path": "/", "grace": 1, "interval": 1, "timeout": 2}
@@ -65,13 +68,20 @@ class Console:
     def path(self):
         return self.driver.current_url.removeprefix(self.dev.url)
 
+    def click(self, element):
+        """Clicks `element` and waits for the next page to replace this one
+        (a form's navigation may still be under way when click returns)."""
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.driver, PAGE_SECONDS).until(expected_conditions.staleness_of(page))
+
     def sign_in(self, token):
         """A fresh session for `token`, through the sign-in form."""
         self.driver.delete_all_cookies()
         self.open("/ui")
         check(self.path() == "/ui/signin", f"/ui without a session led to {self.path()}")
         self.driver.find_element(By.ID, "token").send_keys(token)
-        self.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button").click()
+        self.click(self.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button"))
         check(self.path() in ("/ui", "/ui/"), f"signing in led to {self.path()}, not /ui")
 
     def heading(self):
@@ -91,11 +101,11 @@ class Console:
     def promote(self, app, release):
         """Promote from the Releases tab, confirmed: the deployment's path."""
         self.open(f"/ui/apps/{app}/releases")
-        self.release_row(release).find_element(By.LINK_TEXT, "Promote").click()
+        self.click(self.release_row(release).find_element(By.LINK_TEXT, "Promote"))
         check(self.path() == f"/ui/apps/{app}/releases/{release}/promote",
               f"Promote led to {self.path()}")
         form = self.driver.find_element(By.CSS_SELECTOR, "form[action$='/promote']")
-        form.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
+        self.click(form.find_element(By.CSS_SELECTOR, "button[type='submit']"))
         path = self.path()
         check(path.startswith(f"/ui/apps/{app}/deployments/"),
               f"confirming the promotion led to {path}")
@@ -122,10 +132,13 @@ class Console:
 class Flows:
     def __init__(self, dev, console, docs_screenshot):
         self.dev, self.console, self.docs_screenshot = dev, console, docs_screenshot
-        dev.api("POST", "/apps", {"name": "shop"})
-        self.first = dev.build("shop", HEALTHY, git_sha="7329df90c1abcdef",
-                               git_message="Serve the shop's pages")
-        env = dev.api("PATCH", "/apps/shop/env", {"set": {"GREETING": "hello"}})
+        # The README's first try: a build and two env changes.
+        dev.api("POST", "/apps", {"name": "myapp"})
+        self.first = dev.build("myapp", HEALTHY, git_sha="7329df90c1abcdef",
+                               git_message="this is my commit message")
+        dev.api("PATCH", "/apps/myapp/env", {"set": {"FOO": "1", "BAR": "2"}})
+        env = dev.api("PATCH", "/apps/myapp/env",
+                      {"set": {"BAR": "3", "BAZ": "4"}, "unset": ["FOO"]})
         self.healthy = env["release"]["id"]
         # An app already running a healthy release, for the crash to roll back to.
         dev.api("POST", "/apps", {"name": "crashy"})
@@ -135,24 +148,24 @@ class Flows:
         self.crashing = dev.build("crashy", CRASHING, description="a release that exits at once")
         dev.api("POST", "/apps", {"name": "notes"})
         self.scripted = dev.build("notes", HEALTHY, description=SCRIPT)
-        self.read_token = dev.api("POST", "/tokens", {"name": "viewer", "scope": "read"})["token"]
+        self.viewer_token = dev.api("POST", "/tokens", {"name": "viewer", "scope": "read"})["token"]
 
     def sign_in(self):
         c = self.console
         c.sign_in(self.dev.token)
         check(c.heading() == "Apps", f"the apps page's heading is {c.heading()!r}")
-        links = c.driver.find_elements(By.LINK_TEXT, "shop")
-        check(len(links) == 1, f"the apps page has {len(links)} links named shop")
+        links = c.driver.find_elements(By.LINK_TEXT, "myapp")
+        check(len(links) == 1, f"the apps page has {len(links)} links named myapp")
         c.screenshot("sign_in")
 
     def promote_healthy(self):
         c = self.console
         c.sign_in(self.dev.token)
-        c.promote("shop", self.healthy)
+        c.promote("myapp", self.healthy)
         status = c.wait_until_ended()
         c.screenshot("promote_healthy")
         check(status == "succeeded", f"the deployment ended {status!r}, not succeeded")
-        c.open("/ui/apps/shop/releases")
+        c.open("/ui/apps/myapp/releases")
         row = c.release_row(self.healthy)
         check(not row.find_elements(By.LINK_TEXT, "Promote"),
               "the active release still offers Promote")
@@ -177,14 +190,14 @@ class Flows:
 
     def read_token(self):
         c = self.console
-        c.sign_in(self.read_token)
-        c.open("/ui/apps/shop/releases")
+        c.sign_in(self.viewer_token)
+        c.open("/ui/apps/myapp/releases")
         check(c.heading() == "Releases", f"the Releases tab's heading is {c.heading()!r}")
         c.release_row(self.first)
         buttons = c.driver.find_elements(By.LINK_TEXT, "Promote")
         c.screenshot("read_token")
         check(not buttons, f"a read token sees {len(buttons)} Promote buttons")
-        c.open(f"/ui/apps/shop/releases/{self.first}/promote")
+        c.open(f"/ui/apps/myapp/releases/{self.first}/promote")
         check(not c.driver.find_elements(By.CSS_SELECTOR, "form[action$='/promote']"),
               "a read token reaches the promote confirmation's form")
 
@@ -210,12 +223,12 @@ class Flows:
     def sign_out(self):
         c = self.console
         c.sign_in(self.dev.token)
-        c.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] button").click()
+        c.click(c.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] button"))
         check(c.path() == "/ui/signin", f"signing out led to {c.path()}")
         c.screenshot("sign_out")
         c.open("/ui")
         check(c.path() == "/ui/signin", f"/ui after signing out led to {c.path()}")
-        c.open("/ui/apps/shop/releases")
+        c.open("/ui/apps/myapp/releases")
         check(c.path() == "/ui/signin", f"the Releases tab after signing out led to {c.path()}")
 
 

@@ -178,11 +178,14 @@ fn words(status: StatusCode) -> &'static str {
 }
 
 fn add_headers(headers: &mut actix_web::http::header::HeaderMap) {
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+    // `Origin: null` with every form POST, and sign-in refuses that as
+    // cross-site. Other sites still get no referrer.
     for (name, value) in [
         ("content-security-policy", CONTENT_SECURITY_POLICY),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         headers.insert(
             HeaderName::from_static(name),

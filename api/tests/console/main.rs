@@ -47,7 +47,7 @@ fn assert_secure_headers(path: &str, page: &Page) {
     );
     assert_eq!(page.header("x-frame-options"), "DENY", "{path}");
     assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
-    assert_eq!(page.header("referrer-policy"), "no-referrer", "{path}");
+    assert_eq!(page.header("referrer-policy"), "same-origin", "{path}");
 }
 
 async fn every_page_has_the_security_headers_and_no_session_id(backend: Backend) {

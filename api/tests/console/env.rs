@@ -188,6 +188,12 @@ async fn save_previews_the_description_and_creates_an_unpromoted_release(backend
     assert_eq!(deployments(&app, "shop").len(), 1, "not promoted");
     let env = expect_status(app.get("/apps/shop/env").await, 200).await["env"].clone();
     assert_eq!(env, json!({ "A": "changed-value", "NEW_KEY": "new-value" }));
+
+    // An env is larger than the console's other forms: a 40 KB edit is read.
+    let large = "v".repeat(20 * 1024);
+    let preview = edit(&browser, &[("key-2", "LARGE"), ("value-2", &large)], "save").await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert_eq!(confirm(&browser, &preview).await.status, 303);
 }
 
 async fn apply_changes_creates_and_promotes(backend: Backend) {

@@ -5,6 +5,7 @@
 
 mod apps;
 mod deployments;
+mod env;
 mod page;
 mod promote;
 mod releases;
@@ -64,6 +65,17 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)),
+                )
+                .service(
+                    resource("/apps/{app}/env")
+                        .app_data(env::form_config())
+                        .route(get().to(env::show))
+                        .route(post().to(env::preview)),
+                )
+                .service(
+                    resource("/apps/{app}/env/confirm")
+                        .app_data(env::form_config())
+                        .route(post().to(env::confirm)),
                 )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(

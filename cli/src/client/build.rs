@@ -2,6 +2,7 @@
 //! JSON schema, plus an optional `app:`), and the git commit as the
 //! description when the working tree is clean.
 
+use super::latest::{warn_if_based_on_inactive, Inherits};
 use super::output;
 use super::{wait, Ctx, Exit};
 use clap::Args;
@@ -44,6 +45,7 @@ pub async fn build(ctx: &Ctx, args: BuildArgs) -> anyhow::Result<()> {
         .api
         .send(Method::POST, &["apps", &app, "builds"], &body)
         .await?;
+    warn_if_based_on_inactive(ctx, &app, &created, Inherits::Env).await;
     if ctx.json {
         output::json(&created);
         return Ok(());
@@ -75,6 +77,7 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<()> {
         output::line(format!("Build: {}", deployed.build.id));
         output::line(format!("Release: {}", deployed.release.id));
     }
+    warn_if_based_on_inactive(ctx, &app, &started, Inherits::Env).await;
     wait::promoted(ctx, &app, started, args.wait).await
 }
 

@@ -3,6 +3,7 @@
 //! from stdin, so secrets stay out of shell history. Values are printed
 //! only by `env` and `env get`, never in messages.
 
+use super::latest::{warn_if_based_on_inactive, Inherits};
 use super::output;
 use super::releases::PromoteFlags;
 use super::{wait, Ctx, Exit};
@@ -147,6 +148,7 @@ async fn change(
             None => output::line("No change: no release created"),
         }
     }
+    warn_if_based_on_inactive(ctx, app, &changed, Inherits::EnvAndBuild).await;
     if flags.promote {
         return wait::promoted(ctx, app, changed, flags.promote_flags.wait).await;
     }

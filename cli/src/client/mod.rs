@@ -7,6 +7,7 @@ mod build;
 mod deployments;
 mod env;
 mod http;
+mod latest;
 mod login;
 mod logs;
 pub mod output;

@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod client_apps;
+mod client_latest;
 mod client_releases;
 mod client_retry;
 mod client_tokens;

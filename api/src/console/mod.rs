@@ -65,6 +65,18 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)),
                 )
+                .service(
+                    resource("/static/htmx-ext-sse.min.js").route(get().to(page::htmx_sse)),
+                )
+                .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
+                .service(
+                    resource("/apps/{app}/deployments/{id}/events")
+                        .route(get().to(deployments::events)),
+                )
+                .service(
+                    resource("/apps/{app}/deployments/{id}/cancel")
+                        .route(post().to(deployments::cancel)),
+                )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(
                         StatusCode::NOT_FOUND,

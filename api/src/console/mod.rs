@@ -65,9 +65,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/apps/{app}/deployments/{id}").route(get().to(deployments::show)),
                 )
-                .service(
-                    resource("/static/htmx-ext-sse.min.js").route(get().to(page::htmx_sse)),
-                )
+                .service(resource("/static/htmx-ext-sse.min.js").route(get().to(page::htmx_sse)))
                 .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
                 .service(
                     resource("/apps/{app}/deployments/{id}/events")

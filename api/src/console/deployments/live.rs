@@ -79,7 +79,10 @@ impl LiveView {
                     ..
                 })) => {
                     let line = format!("{service}: {up} of {count} instances of {release} healthy");
-                    match healthy.iter_mut().find(|(name, _)| name == service.as_str()) {
+                    match healthy
+                        .iter_mut()
+                        .find(|(name, _)| name == service.as_str())
+                    {
                         Some(entry) => entry.1 = line,
                         None => healthy.push((service.to_string(), line)),
                     }
@@ -303,6 +306,9 @@ mod tests {
             frame(7, "deployment", "<p>a</p>\n<p>b\r</p>"),
             "id: 7\nevent: deployment\ndata: <p>a</p>\ndata: <p>b\ndata: </p>\n\n"
         );
-        assert_eq!(frame(8, "done", "failed"), "id: 8\nevent: done\ndata: failed\n\n");
+        assert_eq!(
+            frame(8, "done", "failed"),
+            "id: 8\nevent: done\ndata: failed\n\n"
+        );
     }
 }

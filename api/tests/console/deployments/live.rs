@@ -56,6 +56,8 @@ async fn the_live_stream_needs_a_session_and_follows_the_deployment(backend: Bac
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
     let mut stream = Stream {
         response,
         seen: String::new(),

@@ -44,6 +44,10 @@ async fn the_history_lists_deployments_newest_first_and_pages(backend: Backend) 
     );
     let page = browser.get("/ui/apps/shop/deployments").await;
     assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .header("content-security-policy")
+        .contains("script-src 'self'"));
+    assert_eq!(page.header("cache-control"), "no-store");
     for header in [
         "ID", "STATUS", "RELEASE", "PREVIOUS", "WHO", "REASON", "STARTED", "DURATION",
     ] {

@@ -77,6 +77,16 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                         .app_data(env::form_config())
                         .route(post().to(env::confirm)),
                 )
+                .service(resource("/static/htmx-ext-sse.min.js").route(get().to(page::htmx_sse)))
+                .service(resource("/apps/{app}/deployments").route(get().to(deployments::list)))
+                .service(
+                    resource("/apps/{app}/deployments/{id}/events")
+                        .route(get().to(deployments::events)),
+                )
+                .service(
+                    resource("/apps/{app}/deployments/{id}/cancel")
+                        .route(post().to(deployments::cancel)),
+                )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(
                         StatusCode::NOT_FOUND,

@@ -216,3 +216,12 @@ pub async fn htmx() -> HttpResponse {
 pub async fn css() -> HttpResponse {
     asset("text/css; charset=utf-8", CSS)
 }
+
+/// htmx's server-sent events extension, kept in the repository (see
+/// `static/htmx-ext-sse.min.js.LICENSE`): a running deployment's page follows
+/// it with this.
+const HTMX_SSE: &[u8] = include_bytes!("../../static/htmx-ext-sse.min.js");
+
+pub async fn htmx_sse() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", HTMX_SSE)
+}

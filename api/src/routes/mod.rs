@@ -17,6 +17,7 @@ mod webhooks;
 
 pub(crate) use deployments::enqueue;
 pub(crate) use fallback::json_error_body;
+pub(crate) use stream::{next_events, Waited};
 
 use crate::body::{json_config, BodyLimit};
 use crate::error::ApiError;

@@ -80,32 +80,59 @@ async fn next_chunk(mut cursor: Cursor) -> Option<(Result<Bytes, ApiError>, Curs
     if cursor.done {
         return None;
     }
+    match next_events(&cursor.store, &cursor.deployment, cursor.after).await {
+        Err(err) => Some((Err(err), finish(cursor))),
+        Ok(Waited::Idle) => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), cursor)),
+        Ok(Waited::Events(events)) => {
+            let chunk: String = events.iter().map(format_event).collect();
+            cursor.after = events.last().map_or(cursor.after, |e| e.seq);
+            cursor.done = events.iter().any(is_final);
+            Some((Ok(Bytes::from(chunk)), cursor))
+        }
+    }
+}
+
+/// What waiting for a deployment's next events found.
+pub(crate) enum Waited {
+    /// Events after the one waited from, oldest first (never empty).
+    Events(Vec<Event>),
+    /// Nothing new for the keep-alive interval: time for a keep-alive.
+    Idle,
+}
+
+/// Polls the store for `deployment`'s events after `after` (an event's
+/// `seq`) until there are some or the keep-alive interval has passed. Both
+/// the API's stream and the console's live deployment page follow a
+/// deployment with it.
+pub(crate) async fn next_events(
+    store: &Store,
+    deployment: &DeploymentId,
+    after: i64,
+) -> Result<Waited, ApiError> {
     let mut waited = Duration::ZERO;
     loop {
-        let (store, id, after) = (
-            cursor.store.clone(),
-            cursor.deployment.clone(),
-            cursor.after,
-        );
+        let (store, id) = (store.clone(), deployment.clone());
         let found =
             tokio::task::spawn_blocking(move || store.list_deployment_events(&id, after)).await;
         let events = match found {
             Ok(Ok(events)) => events,
-            Ok(Err(err)) => return Some((Err(ApiError::from(err)), finish(cursor))),
-            Err(err) => return Some((Err(ApiError::internal(err)), finish(cursor))),
+            Ok(Err(err)) => return Err(ApiError::from(err)),
+            Err(err) => return Err(ApiError::internal(err)),
         };
         if !events.is_empty() {
-            let chunk: String = events.iter().map(format_event).collect();
-            cursor.after = events.last().map_or(cursor.after, |e| e.seq);
-            cursor.done = events.iter().any(|e| FINAL.contains(&e.kind.as_str()));
-            return Some((Ok(Bytes::from(chunk)), cursor));
+            return Ok(Waited::Events(events));
         }
         tokio::time::sleep(POLL).await;
         waited += POLL;
         if waited >= KEEP_ALIVE {
-            return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), cursor));
+            return Ok(Waited::Idle);
         }
     }
+}
+
+/// Whether `event` is the last a deployment has (it reached a final status).
+fn is_final(event: &Event) -> bool {
+    FINAL.contains(&event.kind.as_str())
 }
 
 fn finish(mut cursor: Cursor) -> Cursor {

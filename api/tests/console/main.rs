@@ -2,6 +2,7 @@
 //! SQLite and on PostgreSQL, with a browser's cookie jar: signing in and
 //! out, sessions, CSRF, scopes, Promote and Rollback, escaping, headers.
 
+mod deployments;
 mod env;
 mod releases;
 mod sessions;

@@ -6,7 +6,9 @@
 mod apps;
 mod deployments;
 mod env;
+mod logs;
 mod page;
+mod processes;
 mod promote;
 mod releases;
 mod session;
@@ -87,6 +89,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                     resource("/apps/{app}/deployments/{id}/cancel")
                         .route(post().to(deployments::cancel)),
                 )
+                .service(resource("/apps/{app}/processes").route(get().to(processes::list)))
+                .service(resource("/apps/{app}/logs").route(get().to(logs::list)))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(
                         StatusCode::NOT_FOUND,

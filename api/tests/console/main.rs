@@ -4,6 +4,8 @@
 
 mod deployments;
 mod env;
+mod logs;
+mod processes;
 mod releases;
 mod sessions;
 mod support;

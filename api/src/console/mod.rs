@@ -13,6 +13,7 @@ mod promote;
 mod releases;
 mod session;
 mod view;
+mod webhooks;
 
 use crate::SMALL_BODY_BYTES;
 use actix_web::http::{header, StatusCode};
@@ -91,6 +92,12 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/apps/{app}/processes").route(get().to(processes::list)))
                 .service(resource("/apps/{app}/logs").route(get().to(logs::list)))
+                .service(resource("/webhooks").route(get().to(webhooks::list)))
+                .service(resource("/webhooks/{id}").route(get().to(webhooks::show)))
+                .service(
+                    resource("/webhooks/{id}/deliveries/{delivery}/redeliver")
+                        .route(post().to(webhooks::redeliver)),
+                )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(
                         StatusCode::NOT_FOUND,

@@ -12,6 +12,7 @@ mod processes;
 mod promote;
 mod releases;
 mod session;
+mod tokens;
 mod view;
 mod webhooks;
 
@@ -97,6 +98,12 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/webhooks/{id}/deliveries/{delivery}/redeliver")
                         .route(post().to(webhooks::redeliver)),
+                )
+                .service(resource("/tokens").route(get().to(tokens::list)))
+                .service(
+                    resource("/tokens/{id}/revoke")
+                        .route(get().to(tokens::confirm))
+                        .route(post().to(tokens::revoke)),
                 )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(

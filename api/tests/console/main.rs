@@ -9,6 +9,7 @@ mod processes;
 mod releases;
 mod sessions;
 mod support;
+mod tokens;
 mod webhooks;
 
 use slipway_api::testing::spawn_app;

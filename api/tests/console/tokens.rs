@@ -11,6 +11,7 @@ crate::on_both_backends!(
     revoke_confirms_needs_csrf_and_deletes_the_token,
     revoking_the_sessions_own_token_ends_the_session,
     tokens_are_for_admin_tokens_only,
+    the_admin_and_app_pages_have_the_security_headers,
 );
 
 fn token_names(app: &TestApp) -> Vec<String> {
@@ -150,4 +151,29 @@ async fn tokens_are_for_admin_tokens_only(backend: Backend) {
     let refused = browser.post(&own, &[("csrf", &home.csrf())]).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(token_names(&app).contains(&"deployer".to_owned()));
+}
+
+/// Every page of this part (processes, logs, webhooks, tokens) is a whole
+/// page with the console's security headers, even when it refuses.
+async fn the_admin_and_app_pages_have_the_security_headers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_app("shop").await;
+    let id = token_id(&app, "admin");
+    let (browser, _) = Browser::signed_in(&app, &app.token).await;
+    for (path, status) in [
+        ("/ui/apps/shop/processes", 200),
+        ("/ui/apps/shop/logs", 200),
+        ("/ui/apps/shop/logs?limit=0", 400),
+        ("/ui/webhooks", 200),
+        ("/ui/webhooks/WNOTAREALONE", 404),
+        ("/ui/tokens", 200),
+        (&format!("/ui/tokens/{id}/revoke") as &str, 409),
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, status, "{path}: {}", page.body);
+        crate::assert_secure_headers(path, &page);
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+        assert!(page.body.contains("</html>"), "{path}: a whole page");
+        assert!(!page.body.contains(&app.token), "{path} shows the token");
+    }
 }

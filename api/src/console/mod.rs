@@ -6,11 +6,15 @@
 mod apps;
 mod deployments;
 mod env;
+mod logs;
 mod page;
+mod processes;
 mod promote;
 mod releases;
 mod session;
+mod tokens;
 mod view;
+mod webhooks;
 
 use crate::SMALL_BODY_BYTES;
 use actix_web::http::{header, StatusCode};
@@ -86,6 +90,20 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/apps/{app}/deployments/{id}/cancel")
                         .route(post().to(deployments::cancel)),
+                )
+                .service(resource("/apps/{app}/processes").route(get().to(processes::list)))
+                .service(resource("/apps/{app}/logs").route(get().to(logs::list)))
+                .service(resource("/webhooks").route(get().to(webhooks::list)))
+                .service(resource("/webhooks/{id}").route(get().to(webhooks::show)))
+                .service(
+                    resource("/webhooks/{id}/deliveries/{delivery}/redeliver")
+                        .route(post().to(webhooks::redeliver)),
+                )
+                .service(resource("/tokens").route(get().to(tokens::list)))
+                .service(
+                    resource("/tokens/{id}/revoke")
+                        .route(get().to(tokens::confirm))
+                        .route(post().to(tokens::revoke)),
                 )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(PageError::new(

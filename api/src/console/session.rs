@@ -43,6 +43,7 @@ impl Viewer {
         Nav {
             who: self.name().to_owned(),
             csrf: self.csrf.clone(),
+            admin: self.caller.grant().allows(Scope::Admin, None).is_ok(),
         }
     }
 

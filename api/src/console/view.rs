@@ -10,6 +10,9 @@ use slipway_core::domain::{DeploymentStatus, ReleaseStatus};
 pub struct Nav {
     pub who: String,
     pub csrf: String,
+    /// Whether the token is an admin's: the header then links to the
+    /// admin pages (webhooks, tokens).
+    pub admin: bool,
 }
 
 /// A moment shown two ways: relative (`3 minutes ago`) and exact (UTC).

@@ -4,9 +4,13 @@
 
 mod deployments;
 mod env;
+mod logs;
+mod processes;
 mod releases;
 mod sessions;
 mod support;
+mod tokens;
+mod webhooks;
 
 use slipway_api::testing::spawn_app;
 use slipway_core::store::Backend;

@@ -1,7 +1,9 @@
 """The web console in a real headless Chromium, against a real `slipway dev`:
 sign in, promote a healthy release and a crashing one, a `read` token's view,
-a description that looks like a script, and sign out. Each flow saves a
-screenshot under target/browser/. Prints `N passed, N failed` and exits 1
+a description that looks like a script, sign out; then the Environment tab's
+Apply Changes, a crash and a Cancel followed live on the deployment page
+(no reload), the latest-is-not-active warning and the Deployments tab. Each
+flow saves a screenshot under target/browser/. Prints `N passed, N failed` and exits 1
 when any check failed.
 
 Usage: console_flows.py SLIPWAY_BINARY [--docs-screenshot PATH]"""
@@ -15,7 +17,8 @@ import traceback
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
+                                        StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -35,6 +38,13 @@ HEALTH = {"path": "/", "grace": 1, "interval": 1, "timeout": 2}
 HEALTHY = {"services": {"web": {"command": "python3 -m http.server $PORT", "port": 8000,
                                 "health": HEALTH}}}
 CRASHING = {"services": {"web": {"command": "exit 1", "port": 8000, "health": HEALTH}}}
+# Exits a little later, so that the deployment page is loaded while it runs.
+CRASHING_LATER = {"services": {"web": {"command": "sleep 3; exit 1", "port": 8000,
+                                       "health": HEALTH}}}
+# Serves, but its health path is a 404: it never gets healthy (the default
+# deadline is 10 minutes), until cancelled.
+NEVER_HEALTHY = {"services": {"web": {"command": "python3 -m http.server $PORT", "port": 8000,
+                                      "health": dict(HEALTH, path="/nope")}}}
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -121,6 +131,28 @@ class Console:
             time.sleep(1)
             self.driver.refresh()
 
+    def is_live(self):
+        """Whether the deployment page, as loaded, follows the deployment
+        over its event stream."""
+        return bool(self.driver.find_elements(By.CSS_SELECTOR, "[sse-connect]"))
+
+    def status(self):
+        """The deployment page's status word, as shown now."""
+        try:
+            return self.field("Status").split()[0]
+        except (NoSuchElementException, StaleElementReferenceException, IndexError):
+            return ""
+
+    def wait_live_until_ended(self):
+        """Waits, WITHOUT reloading, until the deployment page shows an ended
+        status: only the page's live updates can bring it."""
+        try:
+            WebDriverWait(self.driver, DEPLOY_SECONDS, poll_frequency=0.25).until(
+                lambda _: self.status() in ENDED)
+        except TimeoutException:
+            pass
+        return self.status()
+
     def screenshot(self, name):
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
@@ -149,6 +181,16 @@ class Flows:
         dev.api("POST", "/apps", {"name": "notes"})
         self.scripted = dev.build("notes", HEALTHY, description=SCRIPT)
         self.viewer_token = dev.api("POST", "/tokens", {"name": "viewer", "scope": "read"})["token"]
+        self.crashing_later = dev.build("crashy", CRASHING_LATER,
+                                        description="a release that exits after 3 s")
+        self.crash_deployments = [self.crashy_setup]
+        # An app running a healthy release, and one that never gets healthy.
+        dev.api("POST", "/apps", {"name": "stuck"})
+        running = dev.build("stuck", HEALTHY, description="a release that starts")
+        promoted = dev.api("POST", f"/apps/stuck/releases/{running}/promote", {})
+        self.stuck_setup = promoted["deployment"]["id"]
+        self.never_healthy = dev.build("stuck", NEVER_HEALTHY,
+                                       description="a release whose health path is a 404")
 
     def sign_in(self):
         c = self.console
@@ -180,7 +222,8 @@ class Flows:
         setup = self.dev.wait_for_deployment("crashy", self.crashy_setup, DEPLOY_SECONDS)
         check(setup == "succeeded", f"crashy's first release ended {setup!r} (set-up)")
         c.sign_in(self.dev.token)
-        c.promote("crashy", self.crashing)
+        path = c.promote("crashy", self.crashing)
+        self.crash_deployments.append(path.rsplit("/", 1)[1])
         status = c.wait_until_ended()
         c.screenshot("promote_crashing")
         check(status == "rolled_back", f"the deployment ended {status!r}, not rolled_back")
@@ -231,6 +274,128 @@ class Flows:
         c.open("/ui/apps/myapp/releases")
         check(c.path() == "/ui/signin", f"the Releases tab after signing out led to {c.path()}")
 
+    def apply_changes(self):
+        """Environment tab: add GREETING, change BAR, Apply Changes; the
+        preview names the description; the deployment page, never reloaded,
+        reaches succeeded; the API's active release is the new one."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/myapp/env")
+        check(c.heading() == "Environment", f"the Environment tab's heading is {c.heading()!r}")
+        form = c.driver.find_element(By.CSS_SELECTOR, "form.env")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='value of BAR']").send_keys("5")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='new key']").send_keys("GREETING")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='new value']").send_keys("hello")
+        c.click(form.find_element(By.CSS_SELECTOR, "button[name='intent'][value='apply']"))
+        check(c.heading().startswith("Apply Changes"), f"the preview's heading is {c.heading()!r}")
+        description = c.driver.find_element(By.CSS_SELECTOR, "code.description").text
+        expected = "env add:GREETING change:BAR"
+        check(description == expected,
+              f"the preview describes the release {description!r}, not {expected!r}")
+        c.screenshot("apply_changes_preview")
+        confirm = c.driver.find_element(By.CSS_SELECTOR, "form[action$='/env/confirm']")
+        c.click(confirm.find_element(By.CSS_SELECTOR, "button[type='submit']"))
+        check(c.path().startswith("/ui/apps/myapp/deployments/"),
+              f"confirming Apply Changes led to {c.path()}")
+        loaded = c.status()
+        check(c.is_live() and loaded not in ENDED,
+              f"the deployment page was loaded {loaded!r}, not live: nothing to follow")
+        release = c.field("Release")
+        status = c.wait_live_until_ended()
+        c.screenshot("apply_changes")
+        check(status == "succeeded", f"without reload the page shows {status!r}, not succeeded")
+        active = self.dev.api("GET", "/apps/myapp")["active_release"]
+        check(active == release, f"the active release is {active}, not the deployed {release}")
+        shown = self.dev.api("GET", f"/apps/myapp/releases/{active}")["description"]
+        check(shown == expected, f"the active release is described {shown!r}")
+
+    def crash_rolls_back_live(self):
+        """Promote a release that exits from the Releases tab; without
+        reload, the page shows rolled_back and why."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        path = c.promote("crashy", self.crashing_later)
+        self.crash_deployments.append(path.rsplit("/", 1)[1])
+        loaded = c.status()
+        check(c.is_live() and loaded not in ENDED,
+              f"the deployment page was loaded {loaded!r}, not live: nothing to follow")
+        status = c.wait_live_until_ended()
+        c.screenshot("crash_rolls_back_live")
+        check(status == "rolled_back", f"without reload the page shows {status!r}, not rolled_back")
+        reason = c.field("Reason")
+        check("before it was healthy" in reason or "exited" in reason,
+              f"the reason does not say the instance exited: {reason!r}")
+
+    def latest_not_active(self):
+        """An env change through the API makes a release that is not
+        promoted: the Environment tab warns, naming the differing key."""
+        c = self.console
+        self.dev.api("PATCH", "/apps/crashy/env", {"set": {"COLOR": "blue"}})
+        app = self.dev.api("GET", "/apps/crashy")
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/crashy/env")
+        warnings = c.driver.find_elements(By.CSS_SELECTOR, "section.drift")
+        c.screenshot("latest_not_active")
+        check(len(warnings) == 1, f"the Environment tab shows {len(warnings)} drift warnings")
+        text = warnings[0].text
+        check("is not the active one" in text, f"the warning does not say so: {text!r}")
+        check(app["active_release"] in text,
+              f"the warning does not name the active release {app['active_release']}: {text!r}")
+        keys = [k.text for k in warnings[0].find_elements(By.TAG_NAME, "code")]
+        check(keys == ["COLOR"], f"the warning names the keys {keys}, not ['COLOR']")
+
+    def deployments_tab(self):
+        """crashy's deployments, newest first, each with the API's status."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/crashy/deployments")
+        check(c.heading() == "Deployments", f"the Deployments tab's heading is {c.heading()!r}")
+        rows = c.driver.find_elements(By.CSS_SELECTOR, "table.deployments tbody tr")
+        shown = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")[:2]] for row in rows]
+        c.screenshot("deployments_tab")
+        ids = [row[0] for row in shown]
+        ours = [d for d in ids if d in self.crash_deployments]
+        check(ours == list(reversed(self.crash_deployments)),
+              f"the tab lists {ids}, not {self.crash_deployments} newest first")
+        for deployment, status in shown:
+            known = self.dev.api("GET", f"/apps/crashy/deployments/{deployment}")["status"]
+            check(status.split()[0] == known,
+                  f"the tab shows {deployment} {status!r}, the API {known!r}")
+        statuses = [status for deployment, status in shown if deployment in self.crash_deployments]
+        check(statuses == ["rolled_back", "rolled_back", "succeeded"],
+              f"crashy's deployments show {statuses}")
+
+    def cancel(self):
+        """Promote a release that never gets healthy, Cancel it on its live
+        page; without reload, it ends rolled_back, reason cancelled."""
+        c = self.console
+        setup = self.dev.wait_for_deployment("stuck", self.stuck_setup, DEPLOY_SECONDS)
+        check(setup == "succeeded", f"stuck's first release ended {setup!r} (set-up)")
+        c.sign_in(self.dev.token)
+        c.promote("stuck", self.never_healthy)
+        check(c.is_live(), "the deployment page was not loaded live")
+        button = "form.cancel button[type='submit']"
+        # The live region is swapped as events arrive: find the button afresh.
+        WebDriverWait(c.driver, PAGE_SECONDS, ignored_exceptions=[
+            StaleElementReferenceException]).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, button).is_displayed())
+        c.screenshot("cancel_offered")
+        for attempt in range(3):
+            try:
+                c.click(c.driver.find_element(By.CSS_SELECTOR, button))
+                break
+            except StaleElementReferenceException:
+                if attempt == 2:
+                    raise
+        loaded = c.status()
+        check(loaded not in ENDED or c.is_live(),
+              f"after Cancel the page was loaded {loaded!r}")
+        status = c.wait_live_until_ended()
+        c.screenshot("cancel")
+        check(status == "rolled_back", f"without reload the page shows {status!r}, not rolled_back")
+        reason = c.field("Reason")
+        check("cancelled" in reason, f"the reason does not say cancelled: {reason!r}")
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -248,7 +413,9 @@ def main():
         console = Console(dev, profile)
         flows = Flows(dev, console, args.docs_screenshot)
         for flow in (flows.sign_in, flows.promote_healthy, flows.promote_crashing,
-                     flows.read_token, flows.script_description, flows.sign_out):
+                     flows.read_token, flows.script_description, flows.sign_out,
+                     flows.apply_changes, flows.crash_rolls_back_live, flows.latest_not_active,
+                     flows.deployments_tab, flows.cancel):
             started = time.monotonic()
             try:
                 flow()

@@ -366,13 +366,14 @@ class Flows:
               f"crashy's deployments show {statuses}")
 
     def cancel(self):
-        """Promote a release that never gets healthy, Cancel it on its live
-        page; without reload, it ends rolled_back, reason cancelled."""
+        """Promote a release that never gets healthy and Cancel it on its
+        live page. A second tab, opened on that page before the Cancel and
+        never reloaded, shows it end rolled_back, reason cancelled."""
         c = self.console
         setup = self.dev.wait_for_deployment("stuck", self.stuck_setup, DEPLOY_SECONDS)
         check(setup == "succeeded", f"stuck's first release ended {setup!r} (set-up)")
         c.sign_in(self.dev.token)
-        c.promote("stuck", self.never_healthy)
+        path = c.promote("stuck", self.never_healthy)
         check(c.is_live(), "the deployment page was not loaded live")
         button = "form.cancel button[type='submit']"
         # The live region is swapped as events arrive: find the button afresh.
@@ -380,22 +381,34 @@ class Flows:
             StaleElementReferenceException]).until(
             lambda d: d.find_element(By.CSS_SELECTOR, button).is_displayed())
         c.screenshot("cancel_offered")
-        for attempt in range(3):
-            try:
-                c.click(c.driver.find_element(By.CSS_SELECTOR, button))
-                break
-            except StaleElementReferenceException:
-                if attempt == 2:
-                    raise
-        loaded = c.status()
-        check(loaded not in ENDED or c.is_live(),
-              f"after Cancel the page was loaded {loaded!r}")
-        status = c.wait_live_until_ended()
-        c.screenshot("cancel")
-        check(status == "rolled_back", f"without reload the page shows {status!r}, not rolled_back")
-        reason = c.field("Reason")
-        check("cancelled" in reason, f"the reason does not say cancelled: {reason!r}")
-
+        first = c.driver.current_window_handle
+        c.driver.switch_to.new_window("tab")
+        watcher = c.driver.current_window_handle
+        try:
+            c.open(path)
+            loaded = c.status()
+            check(c.is_live() and loaded not in ENDED,
+                  f"the second tab loaded the deployment {loaded!r}, not live")
+            c.driver.switch_to.window(first)
+            for attempt in range(3):
+                try:
+                    c.click(c.driver.find_element(By.CSS_SELECTOR, button))
+                    break
+                except StaleElementReferenceException:
+                    if attempt == 2:
+                        raise
+            check(c.path() == path, f"Cancel led to {c.path()}, not {path}")
+            c.driver.switch_to.window(watcher)
+            status = c.wait_live_until_ended()
+            c.screenshot("cancel")
+            check(status == "rolled_back",
+                  f"without reload the page shows {status!r}, not rolled_back")
+            reason = c.field("Reason")
+            check(reason == "cancelled", f"the reason is {reason!r}, not cancelled")
+        finally:
+            c.driver.switch_to.window(watcher)
+            c.driver.close()
+            c.driver.switch_to.window(first)
 
 def main():
     parser = argparse.ArgumentParser()

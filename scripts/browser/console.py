@@ -7,11 +7,10 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
-                                        TimeoutException)
+                                        TimeoutException, WebDriverException)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,6 +28,21 @@ class CheckFailed(Exception):
 def check(condition, message):
     if not condition:
         raise CheckFailed(message)
+
+
+def replaced(element):
+    """Whether `element`'s document has been replaced by the next page.
+    Chromedriver, asked in the middle of the navigation, may answer that the
+    node no longer belongs to the document instead of calling it stale."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as err:
+        if "does not belong to the document" in str(err):
+            return True
+        raise
 
 
 class Console:
@@ -57,7 +71,7 @@ class Console:
         (a form's navigation may still be under way when click returns)."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, PAGE_SECONDS).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, PAGE_SECONDS).until(lambda _: replaced(page))
 
     def sign_in(self, token):
         """A fresh session for `token`, through the sign-in form."""
@@ -72,9 +86,17 @@ class Console:
         return self.driver.find_element(By.TAG_NAME, "h1").text
 
     def field(self, name):
-        """The value beside `name` on a deployment page."""
-        return self.driver.find_element(
-            By.XPATH, f"//dt[normalize-space()='{name}']/following-sibling::dd[1]").text
+        """The value beside `name` on a deployment page. The page's live
+        region may be swapped between finding the value and reading it: then
+        it is found again."""
+        for attempt in range(5):
+            try:
+                return self.driver.find_element(
+                    By.XPATH, f"//dt[normalize-space()='{name}']/following-sibling::dd[1]").text
+            except StaleElementReferenceException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     def release_row(self, release):
         rows = self.driver.find_elements(
@@ -99,7 +121,7 @@ class Console:
         """Reloads the deployment page until its status has ended."""
         deadline = time.monotonic() + DEPLOY_SECONDS
         while True:
-            status = self.field("Status").split()[0]
+            status = self.status()
             if status in ENDED or time.monotonic() > deadline:
                 return status
             time.sleep(1)

@@ -3,8 +3,8 @@ sign in, promote a healthy release and a crashing one, a `read` token's view,
 a description that looks like a script, sign out; then the Environment tab's
 Apply Changes, a crash and a Cancel followed live on the deployment page
 (no reload), the latest-is-not-active warning and the Deployments tab. Each
-flow saves a screenshot under target/browser/. Prints `N passed, N failed` and exits 1
-when any check failed.
+flow saves a screenshot under target/browser/. Prints `N passed, N failed`
+and exits 1 when any check failed.
 
 Usage: console_flows.py SLIPWAY_BINARY [--docs-screenshot PATH]"""
 

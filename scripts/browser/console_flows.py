@@ -1,8 +1,10 @@
 """The web console in a real headless Chromium, against a real `slipway dev`:
 sign in, promote a healthy release and a crashing one, a `read` token's view,
-a description that looks like a script, and sign out. Each flow saves a
-screenshot under target/browser/. Prints `N passed, N failed` and exits 1
-when any check failed.
+a description that looks like a script, sign out; then the Environment tab's
+Apply Changes, a crash and a Cancel followed live on the deployment page
+(no reload), the latest-is-not-active warning and the Deployments tab. Each
+flow saves a screenshot under target/browser/. Prints `N passed, N failed`
+and exits 1 when any check failed.
 
 Usage: console_flows.py SLIPWAY_BINARY [--docs-screenshot PATH]"""
 
@@ -12,121 +14,28 @@ import sys
 import tempfile
 import time
 import traceback
-from pathlib import Path
 
-from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from console import (DEPLOY_SECONDS, ENDED, PAGE_SECONDS, SHOTS, CheckFailed, Console,
+                     check)
 from slipway_dev import SlipwayDev
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SHOTS = Path("target/browser")
-DEPLOY_SECONDS = 60
-PAGE_SECONDS = 10
-ENDED = ("succeeded", "rolled_back", "failed", "cancelled")
 # Health checked at once and every second, so that a rollout takes seconds.
 HEALTH = {"path": "/", "grace": 1, "interval": 1, "timeout": 2}
 HEALTHY = {"services": {"web": {"command": "python3 -m http.server $PORT", "port": 8000,
                                 "health": HEALTH}}}
 CRASHING = {"services": {"web": {"command": "exit 1", "port": 8000, "health": HEALTH}}}
+# Exits a little later, so that the deployment page is loaded while it runs.
+CRASHING_LATER = {"services": {"web": {"command": "sleep 3; exit 1", "port": 8000,
+                                       "health": HEALTH}}}
+# Serves, but its health path is a 404: it never gets healthy (the default
+# deadline is 10 minutes), until cancelled.
+NEVER_HEALTHY = {"services": {"web": {"command": "python3 -m http.server $PORT", "port": 8000,
+                                      "health": dict(HEALTH, path="/nope")}}}
 SCRIPT = "<script>alert(1)</script>"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-class Console:
-    """The browser, pointed at one `slipway dev`."""
-
-    def __init__(self, dev, profile):
-        options = Options()
-        options.binary_location = CHROMIUM
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync",
-                     "--window-size=1280,800", f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-        self.driver.set_window_size(1280, 800)
-        self.dev = dev
-
-    def open(self, path):
-        self.driver.get(f"{self.dev.url}{path}")
-
-    def path(self):
-        return self.driver.current_url.removeprefix(self.dev.url)
-
-    def click(self, element):
-        """Clicks `element` and waits for the next page to replace this one
-        (a form's navigation may still be under way when click returns)."""
-        page = self.driver.find_element(By.TAG_NAME, "html")
-        element.click()
-        WebDriverWait(self.driver, PAGE_SECONDS).until(expected_conditions.staleness_of(page))
-
-    def sign_in(self, token):
-        """A fresh session for `token`, through the sign-in form."""
-        self.driver.delete_all_cookies()
-        self.open("/ui")
-        check(self.path() == "/ui/signin", f"/ui without a session led to {self.path()}")
-        self.driver.find_element(By.ID, "token").send_keys(token)
-        self.click(self.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button"))
-        check(self.path() in ("/ui", "/ui/"), f"signing in led to {self.path()}, not /ui")
-
-    def heading(self):
-        return self.driver.find_element(By.TAG_NAME, "h1").text
-
-    def field(self, name):
-        """The value beside `name` on a deployment page."""
-        return self.driver.find_element(
-            By.XPATH, f"//dt[normalize-space()='{name}']/following-sibling::dd[1]").text
-
-    def release_row(self, release):
-        rows = self.driver.find_elements(
-            By.XPATH, f"//table//tr[td[1][normalize-space()='{release}']]")
-        check(len(rows) == 1, f"release {release} is in {len(rows)} rows of the table")
-        return rows[0]
-
-    def promote(self, app, release):
-        """Promote from the Releases tab, confirmed: the deployment's path."""
-        self.open(f"/ui/apps/{app}/releases")
-        self.click(self.release_row(release).find_element(By.LINK_TEXT, "Promote"))
-        check(self.path() == f"/ui/apps/{app}/releases/{release}/promote",
-              f"Promote led to {self.path()}")
-        form = self.driver.find_element(By.CSS_SELECTOR, "form[action$='/promote']")
-        self.click(form.find_element(By.CSS_SELECTOR, "button[type='submit']"))
-        path = self.path()
-        check(path.startswith(f"/ui/apps/{app}/deployments/"),
-              f"confirming the promotion led to {path}")
-        return path
-
-    def wait_until_ended(self):
-        """Reloads the deployment page until its status has ended."""
-        deadline = time.monotonic() + DEPLOY_SECONDS
-        while True:
-            status = self.field("Status").split()[0]
-            if status in ENDED or time.monotonic() > deadline:
-                return status
-            time.sleep(1)
-            self.driver.refresh()
-
-    def screenshot(self, name):
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-    def quit(self):
-        self.driver.quit()
 
 
 class Flows:
@@ -149,6 +58,16 @@ class Flows:
         dev.api("POST", "/apps", {"name": "notes"})
         self.scripted = dev.build("notes", HEALTHY, description=SCRIPT)
         self.viewer_token = dev.api("POST", "/tokens", {"name": "viewer", "scope": "read"})["token"]
+        self.crashing_later = dev.build("crashy", CRASHING_LATER,
+                                        description="a release that exits after 3 s")
+        self.crash_deployments = [self.crashy_setup]
+        # An app running a healthy release, and one that never gets healthy.
+        dev.api("POST", "/apps", {"name": "stuck"})
+        running = dev.build("stuck", HEALTHY, description="a release that starts")
+        promoted = dev.api("POST", f"/apps/stuck/releases/{running}/promote", {})
+        self.stuck_setup = promoted["deployment"]["id"]
+        self.never_healthy = dev.build("stuck", NEVER_HEALTHY,
+                                       description="a release whose health path is a 404")
 
     def sign_in(self):
         c = self.console
@@ -180,7 +99,8 @@ class Flows:
         setup = self.dev.wait_for_deployment("crashy", self.crashy_setup, DEPLOY_SECONDS)
         check(setup == "succeeded", f"crashy's first release ended {setup!r} (set-up)")
         c.sign_in(self.dev.token)
-        c.promote("crashy", self.crashing)
+        path = c.promote("crashy", self.crashing)
+        self.crash_deployments.append(path.rsplit("/", 1)[1])
         status = c.wait_until_ended()
         c.screenshot("promote_crashing")
         check(status == "rolled_back", f"the deployment ended {status!r}, not rolled_back")
@@ -231,6 +151,141 @@ class Flows:
         c.open("/ui/apps/myapp/releases")
         check(c.path() == "/ui/signin", f"the Releases tab after signing out led to {c.path()}")
 
+    def apply_changes(self):
+        """Environment tab: add GREETING, change BAR, Apply Changes; the
+        preview names the description; the deployment page, never reloaded,
+        reaches succeeded; the API's active release is the new one."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/myapp/env")
+        check(c.heading() == "Environment", f"the Environment tab's heading is {c.heading()!r}")
+        form = c.driver.find_element(By.CSS_SELECTOR, "form.env")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='value of BAR']").send_keys("5")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='new key']").send_keys("GREETING")
+        form.find_element(By.CSS_SELECTOR, "input[aria-label='new value']").send_keys("hello")
+        c.click(form.find_element(By.CSS_SELECTOR, "button[name='intent'][value='apply']"))
+        check(c.heading().startswith("Apply Changes"), f"the preview's heading is {c.heading()!r}")
+        description = c.driver.find_element(By.CSS_SELECTOR, "code.description").text
+        expected = "env add:GREETING change:BAR"
+        check(description == expected,
+              f"the preview describes the release {description!r}, not {expected!r}")
+        c.screenshot("apply_changes_preview")
+        confirm = c.driver.find_element(By.CSS_SELECTOR, "form[action$='/env/confirm']")
+        c.click(confirm.find_element(By.CSS_SELECTOR, "button[type='submit']"))
+        check(c.path().startswith("/ui/apps/myapp/deployments/"),
+              f"confirming Apply Changes led to {c.path()}")
+        loaded = c.status()
+        check(c.is_live() and loaded not in ENDED,
+              f"the deployment page was loaded {loaded!r}, not live: nothing to follow")
+        release = c.field("Release")
+        status = c.wait_live_until_ended()
+        c.screenshot("apply_changes")
+        check(status == "succeeded", f"without reload the page shows {status!r}, not succeeded")
+        active = self.dev.api("GET", "/apps/myapp")["active_release"]
+        check(active == release, f"the active release is {active}, not the deployed {release}")
+        shown = self.dev.api("GET", f"/apps/myapp/releases/{active}")["description"]
+        check(shown == expected, f"the active release is described {shown!r}")
+
+    def crash_rolls_back_live(self):
+        """Promote a release that exits from the Releases tab; without
+        reload, the page shows rolled_back and why."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        path = c.promote("crashy", self.crashing_later)
+        self.crash_deployments.append(path.rsplit("/", 1)[1])
+        loaded = c.status()
+        check(c.is_live() and loaded not in ENDED,
+              f"the deployment page was loaded {loaded!r}, not live: nothing to follow")
+        status = c.wait_live_until_ended()
+        c.screenshot("crash_rolls_back_live")
+        check(status == "rolled_back", f"without reload the page shows {status!r}, not rolled_back")
+        reason = c.field("Reason")
+        check("before it was healthy" in reason or "exited" in reason,
+              f"the reason does not say the instance exited: {reason!r}")
+
+    def latest_not_active(self):
+        """An env change through the API makes a release that is not
+        promoted: the Environment tab warns, naming the differing key."""
+        c = self.console
+        self.dev.api("PATCH", "/apps/crashy/env", {"set": {"COLOR": "blue"}})
+        app = self.dev.api("GET", "/apps/crashy")
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/crashy/env")
+        warnings = c.driver.find_elements(By.CSS_SELECTOR, "section.drift")
+        c.screenshot("latest_not_active")
+        check(len(warnings) == 1, f"the Environment tab shows {len(warnings)} drift warnings")
+        text = warnings[0].text
+        check("is not the active one" in text, f"the warning does not say so: {text!r}")
+        check(app["active_release"] in text,
+              f"the warning does not name the active release {app['active_release']}: {text!r}")
+        keys = [k.text for k in warnings[0].find_elements(By.TAG_NAME, "code")]
+        check(keys == ["COLOR"], f"the warning names the keys {keys}, not ['COLOR']")
+
+    def deployments_tab(self):
+        """crashy's deployments, newest first, each with the API's status."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        c.open("/ui/apps/crashy/deployments")
+        check(c.heading() == "Deployments", f"the Deployments tab's heading is {c.heading()!r}")
+        rows = c.driver.find_elements(By.CSS_SELECTOR, "table.deployments tbody tr")
+        shown = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")[:2]] for row in rows]
+        c.screenshot("deployments_tab")
+        ids = [row[0] for row in shown]
+        ours = [d for d in ids if d in self.crash_deployments]
+        check(ours == list(reversed(self.crash_deployments)),
+              f"the tab lists {ids}, not {self.crash_deployments} newest first")
+        for deployment, status in shown:
+            known = self.dev.api("GET", f"/apps/crashy/deployments/{deployment}")["status"]
+            check(status.split()[0] == known,
+                  f"the tab shows {deployment} {status!r}, the API {known!r}")
+        statuses = [status for deployment, status in shown if deployment in self.crash_deployments]
+        check(statuses == ["rolled_back", "rolled_back", "succeeded"],
+              f"crashy's deployments show {statuses}")
+
+    def cancel(self):
+        """Promote a release that never gets healthy and Cancel it on its
+        live page. A second tab, opened on that page before the Cancel and
+        never reloaded, shows it end rolled_back, reason cancelled."""
+        c = self.console
+        setup = self.dev.wait_for_deployment("stuck", self.stuck_setup, DEPLOY_SECONDS)
+        check(setup == "succeeded", f"stuck's first release ended {setup!r} (set-up)")
+        c.sign_in(self.dev.token)
+        path = c.promote("stuck", self.never_healthy)
+        check(c.is_live(), "the deployment page was not loaded live")
+        button = "form.cancel button[type='submit']"
+        # The live region is swapped as events arrive: find the button afresh.
+        WebDriverWait(c.driver, PAGE_SECONDS, ignored_exceptions=[
+            StaleElementReferenceException]).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, button).is_displayed())
+        c.screenshot("cancel_offered")
+        first = c.driver.current_window_handle
+        c.driver.switch_to.new_window("tab")
+        watcher = c.driver.current_window_handle
+        try:
+            c.open(path)
+            loaded = c.status()
+            check(c.is_live() and loaded not in ENDED,
+                  f"the second tab loaded the deployment {loaded!r}, not live")
+            c.driver.switch_to.window(first)
+            for attempt in range(3):
+                try:
+                    c.click(c.driver.find_element(By.CSS_SELECTOR, button))
+                    break
+                except StaleElementReferenceException:
+                    if attempt == 2:
+                        raise
+            check(c.path() == path, f"Cancel led to {c.path()}, not {path}")
+            c.driver.switch_to.window(watcher)
+            status = c.wait_live_until_ended()
+            c.screenshot("cancel")
+            check(status == "rolled_back",
+                  f"without reload the page shows {status!r}, not rolled_back")
+            reason = c.field("Reason")
+            check(reason == "cancelled", f"the reason is {reason!r}, not cancelled")
+        finally:
+            c.driver.switch_to.window(watcher)
+            c.driver.close()
+            c.driver.switch_to.window(first)
 
 def main():
     parser = argparse.ArgumentParser()
@@ -248,7 +303,9 @@ def main():
         console = Console(dev, profile)
         flows = Flows(dev, console, args.docs_screenshot)
         for flow in (flows.sign_in, flows.promote_healthy, flows.promote_crashing,
-                     flows.read_token, flows.script_description, flows.sign_out):
+                     flows.read_token, flows.script_description, flows.sign_out,
+                     flows.apply_changes, flows.crash_rolls_back_live, flows.latest_not_active,
+                     flows.deployments_tab, flows.cancel):
             started = time.monotonic()
             try:
                 flow()

@@ -6,33 +6,20 @@
 
 pub mod plan;
 mod stop;
+mod track;
 
 use super::{InstanceSpec, LocalRuntime};
 use crate::runtime::{
     in_step, Failure, Instance, Limits, Probe, Runtime, RuntimeError, StepOf, Stop, Target,
 };
-use crate::trace;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::Utc;
 use futures_util::future::{join_all, try_join_all};
 use plan::next_step;
-use slipway_core::domain::{Health, Service, ServiceName};
+use slipway_core::domain::{Service, ServiceName};
 use slipway_core::events::Progress;
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// A service without a health check counts as healthy once it has stayed up this long.
-const NO_HEALTH_SETTLE: TimeDelta = TimeDelta::seconds(1);
-
-/// What is known of one target instance between looks.
-struct Track {
-    healthy: bool,
-    /// No health check before this (the service's `grace`).
-    first_check_at: DateTime<Utc>,
-    /// Not healthy by then: the instance failed.
-    give_up_at: DateTime<Utc>,
-    /// The "health wait" span, open until the instance is healthy or failed.
-    wait: Option<tracing::Span>,
-}
+use track::{give_up, track, Track};
 
 impl LocalRuntime {
     /// Brings every service of `target` to its count of healthy instances,
@@ -357,45 +344,5 @@ impl LocalRuntime {
                 }
             }
         }
-    }
-}
-
-/// The instance failed: its health wait, if still open, ends with `failure`.
-fn give_up<T>(track: &mut Track, failure: Failure) -> Result<T, Stop> {
-    if let Some(wait) = track.wait.take() {
-        trace::fail(&wait, &failure.to_string());
-    }
-    Err(Stop::Failed(failure))
-}
-
-/// What is watched of a new instance: when to check it first and when to give up.
-fn track(
-    target: &Target,
-    instance: &Instance,
-    health: Option<&Health>,
-    failure_intervals: u32,
-) -> Track {
-    let seconds = |s: u32| TimeDelta::seconds(s.into());
-    let (first_check_at, give_up_at) = match health {
-        Some(h) => {
-            let first = instance.started_at + seconds(h.grace());
-            let window = seconds(h.interval()) * failure_intervals as i32;
-            (first, first + window)
-        }
-        None => {
-            let first = instance.started_at + NO_HEALTH_SETTLE;
-            (first, first)
-        }
-    };
-    let wait = step_span!(
-        "health wait",
-        target.step(Some(&instance.service)),
-        instance = %instance.id
-    );
-    Track {
-        healthy: false,
-        first_check_at,
-        give_up_at,
-        wait: Some(wait),
     }
 }

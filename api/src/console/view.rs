@@ -3,6 +3,7 @@
 //! durations, and the CSS class of a status.
 
 use chrono::{DateTime, Utc};
+use slipway_core::contract::relative;
 use slipway_core::domain::{DeploymentStatus, ReleaseStatus};
 
 /// The header of a signed-in page: who is signed in, and the sign-out
@@ -28,24 +29,6 @@ impl When {
             utc: then.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         }
     }
-}
-
-/// `just now`, `1 minute ago`, `3 days ago`: the CLI's wording.
-pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (now - then).num_seconds();
-    if seconds < 60 {
-        return "just now".into();
-    }
-    let (n, unit) = match seconds {
-        s if s < 3_600 => (s / 60, "minute"),
-        s if s < 86_400 => (s / 3_600, "hour"),
-        s if s < 7 * 86_400 => (s / 86_400, "day"),
-        s if s < 30 * 86_400 => (s / (7 * 86_400), "week"),
-        s if s < 365 * 86_400 => (s / (30 * 86_400), "month"),
-        s => (s / (365 * 86_400), "year"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    format!("{n} {unit}{plural} ago")
 }
 
 /// `850ms`, `12.3s`, `4m 5s` from milliseconds.

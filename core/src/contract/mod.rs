@@ -19,6 +19,7 @@ pub mod logs;
 pub mod paging;
 pub mod processes;
 pub mod releases;
+pub mod time;
 pub mod tokens;
 pub mod webhooks;
 
@@ -38,6 +39,7 @@ pub use processes::{Process, ProcessList, ProcessStatus};
 pub use releases::{
     BuildChange, CreateRelease, DiffQuery, ReleaseCreated, ReleaseDiff, ReleaseList,
 };
+pub use time::relative;
 pub use tokens::{CreateToken, Token, TokenList, TokenWithSecret};
 pub use webhooks::{
     CreateWebhook, DeliveriesQuery, Delivery, DeliveryList, Webhook, WebhookList, WebhookWithSecret,

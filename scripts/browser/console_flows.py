@@ -17,10 +17,11 @@ import traceback
 
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from console import (DEPLOY_SECONDS, ENDED, PAGE_SECONDS, SHOTS, CheckFailed, Console,
-                     check)
+                     check, replaced)
 from slipway_dev import SlipwayDev
 
 # Health checked at once and every second, so that a rollout takes seconds.
@@ -287,6 +288,43 @@ class Flows:
             c.driver.close()
             c.driver.switch_to.window(first)
 
+    def phone_and_keyboard(self):
+        """Readable on a phone: no page wider than a 390 px screen (wide
+        tables scroll inside their own box). Usable with the keyboard alone:
+        Tab reaches a Promote link and Enter opens its confirmation."""
+        c = self.console
+        c.sign_in(self.dev.token)
+        c.driver.set_window_size(390, 844)
+        try:
+            for path in ("/ui", "/ui/apps/myapp/releases", "/ui/apps/myapp/env",
+                         "/ui/apps/myapp/deployments", f"/ui/apps/myapp/releases/{self.first}"):
+                c.open(path)
+                overflow = c.driver.execute_script(
+                    "return document.documentElement.scrollWidth"
+                    " - document.documentElement.clientWidth")
+                check(overflow <= 1, f"{path} is {overflow} px wider than a phone's screen")
+            c.open("/ui/apps/myapp/releases")
+            c.screenshot("phone_releases")
+        finally:
+            c.driver.set_window_size(1280, 800)
+        c.open("/ui/apps/myapp/releases")
+        body = c.driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.TAB)
+        for _ in range(60):
+            focused = c.driver.switch_to.active_element
+            if focused.tag_name == "a" and focused.text == "Promote":
+                break
+            focused.send_keys(Keys.TAB)
+        else:
+            check(False, "Tab never reached a Promote link")
+        page = c.driver.find_element(By.TAG_NAME, "html")
+        c.driver.switch_to.active_element.send_keys(Keys.ENTER)
+        WebDriverWait(c.driver, PAGE_SECONDS).until(lambda _: replaced(page))
+        check(c.path().endswith("/promote"), f"Enter on Promote led to {c.path()}")
+        check(c.driver.find_elements(By.CSS_SELECTOR, "form[action$='/promote'] button"),
+              "the confirmation has no button to press")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -305,7 +343,7 @@ def main():
         for flow in (flows.sign_in, flows.promote_healthy, flows.promote_crashing,
                      flows.read_token, flows.script_description, flows.sign_out,
                      flows.apply_changes, flows.crash_rolls_back_live, flows.latest_not_active,
-                     flows.deployments_tab, flows.cancel):
+                     flows.deployments_tab, flows.cancel, flows.phone_and_keyboard):
             started = time.monotonic()
             try:
                 flow()

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
+mod retention;
+pub use retention::RetentionArgs;
+
 /// Shortest admin token accepted: anything shorter is guessable.
 const MIN_TOKEN_LEN: usize = 16;
 const ADMIN_TOKEN_VAR: &str = "SLIPWAY_ADMIN_TOKEN";
@@ -56,6 +59,8 @@ pub struct WorkerServerSettings {
     pub worker: WorkerArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Args)]

@@ -45,6 +45,8 @@ pub struct DevArgs {
     local: LocalRuntimeArgs,
     #[command(flatten)]
     router: RouterArgs,
+    #[command(flatten)]
+    retention: crate::config::RetentionArgs,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -106,6 +108,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     worker.metrics = metrics;
     worker.webhooks = Some(delivery);
     worker.router = router;
+    worker.retention = args.retention.config();
     let worker = WorkerApp::build(worker)?;
     let url = format!("http://{}", app.local_addr());
     println!("Slipway is running (dev mode).");

@@ -92,6 +92,7 @@ async fn run_worker<R: Runtime>(
     worker.supervise = supervise;
     worker.consumer = consumer;
     worker.lease_ttl = args.lease();
+    worker.retention = settings.retention.config();
     worker.router = args.router.bind(RouterListen::Off).await?;
     if let Some(listen) = &args.metrics_listen {
         let (server, address) = slipway_api::metrics_only_server(listen, worker.metrics.clone())

@@ -15,6 +15,7 @@ mod consume;
 mod error;
 mod job;
 mod producer;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -2,6 +2,7 @@
 //! rollout job's handler (the consumers are `slipway-queue`'s), and the reconciler.
 
 pub mod reconcile;
+pub mod retention;
 pub mod rollout;
 pub mod router;
 pub mod run;

@@ -52,6 +52,8 @@ pub struct WorkerSettings<R> {
     pub router: Option<Router>,
     /// How the active releases are looked after between deployments.
     pub supervise: SuperviseConfig,
+    /// Finished jobs and old events swept away (see `retention.rs`).
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl<R: Runtime> WorkerSettings<R> {
@@ -68,6 +70,7 @@ impl<R: Runtime> WorkerSettings<R> {
             webhooks: None,
             router: None,
             supervise: SuperviseConfig::default(),
+            retention: crate::retention::RetentionConfig::default(),
         }
     }
 }
@@ -83,6 +86,7 @@ pub struct WorkerApp<R> {
     deliverer: Option<Deliverer>,
     router: Option<Router>,
     supervise: SuperviseConfig,
+    retention: crate::retention::RetentionConfig,
 }
 
 impl<R: Runtime> WorkerApp<R> {
@@ -100,6 +104,7 @@ impl<R: Runtime> WorkerApp<R> {
             webhooks,
             router,
             supervise,
+            retention,
         } = settings;
         let owner = consumer.worker_name.clone();
         let deliverer = webhooks
@@ -122,6 +127,7 @@ impl<R: Runtime> WorkerApp<R> {
             deliverer,
             router,
             supervise,
+            retention,
         })
     }
 
@@ -141,6 +147,8 @@ impl<R: Runtime> WorkerApp<R> {
         let handler = rollout_handler(&engine, &self.store, &self.queue, &self.metrics);
         let (source, consumer) = (self.source, self.consumer);
         let consumer_shutdown = until_stopped();
+        let (store, queue) = (self.store.clone(), self.queue.clone());
+        let retention = crate::retention::run(store, queue, self.retention, until_stopped());
         let mut tasks = vec![
             tokio::spawn(async move {
                 if let Err(err) = consume(source, consumer, handler, consumer_shutdown).await {
@@ -164,6 +172,7 @@ impl<R: Runtime> WorkerApp<R> {
                 until_stopped(),
             )),
         ];
+        tasks.push(tokio::spawn(retention));
         if let Some(router) = self.router {
             let table = engine.traffic().clone();
             let run = router.run(table, self.store.clone(), runtime, until_stopped());

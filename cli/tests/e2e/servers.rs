@@ -237,6 +237,26 @@ fn bad_configuration_fails_with_one_clear_line() {
             ("SLIPWAY_K8S_NAMESPACE_PREFIX", "Apps-"),
             "--k8s-namespace-prefix <NAMESPACE_PREFIX>': expected lowercase letters",
         ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_JOB_RETENTION", "-1"),
+            "--job-retention <JOB_RETENTION>': a whole number of finished jobs from 0 to 10000000 expected",
+        ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_JOB_RETENTION", "20000000"),
+            "from 0 to 10000000 expected",
+        ),
+        (
+            &["server", "worker"],
+            ("SLIPWAY_JOB_RETENTION_DAYS", "0"),
+            "--job-retention-days <JOB_RETENTION_DAYS>': a whole number of days from 1 to 36500, or `forever`, expected",
+        ),
+        (
+            &["dev"],
+            ("SLIPWAY_EVENT_RETENTION_DAYS", "90 days"),
+            "--event-retention-days <EVENT_RETENTION_DAYS>': a whole number of days",
+        ),
     ];
     for (args, (key, value), expected) in router_cases {
         let mut command = slipway(args);

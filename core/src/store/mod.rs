@@ -42,6 +42,7 @@ pub use apps::{Tombstone, APP_DELETED};
 pub use connection::{Backend, DbConnection};
 pub use deployments::{Lease, PromoteOptions};
 pub use error::StoreError;
+pub use event_log::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 pub use idempotency::{IdempotencyGuard, Prior};
 pub use keyring::Rekeyed;
 pub use logs::{LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};

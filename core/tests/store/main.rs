@@ -8,6 +8,7 @@ mod domains;
 mod events;
 mod leases;
 mod logs;
+mod prune;
 mod releases;
 mod routes;
 mod sealing;

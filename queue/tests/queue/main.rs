@@ -21,6 +21,7 @@ const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-
 
 mod in_process;
 mod on_redis;
+mod retention;
 
 fn config(name: &str) -> ConsumerConfig {
     let mut config = ConsumerConfig::new(ConsumerConfig::unique_worker_name(name));

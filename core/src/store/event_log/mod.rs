@@ -4,6 +4,7 @@
 //! events here; nothing else writes `events` or new deliveries of an event.
 
 mod fanout;
+mod prune;
 
 use super::rows::events::{Event, EventRow};
 use super::rows::now;
@@ -13,6 +14,7 @@ use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release};
 use crate::events::{BuildCreated, EnvChanged, EventPayload, ReleaseCreated};
 use diesel::prelude::*;
 use fanout::{fan_out, NewEvent};
+pub use prune::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 
 /// Appends an event; call inside the transaction that makes the change.
 pub(crate) fn record(

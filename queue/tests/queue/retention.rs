@@ -66,6 +66,25 @@ impl Raw {
             .expect("a retrying job");
     }
 
+    /// The ids of the done set, the last to finish last (by `done_at`,
+    /// then by id: ids order jobs finished in the same second).
+    fn done_in_order(&mut self) -> Vec<String> {
+        let mut done: Vec<(u64, String)> = self
+            .members("done")
+            .into_iter()
+            .map(|id| {
+                let at: String = redis::cmd("HGET")
+                    .arg(format!("{}:meta:{id}", self.prefix))
+                    .arg("done_at")
+                    .query(&mut self.conn)
+                    .expect("HGET");
+                (at.parse().expect("done_at"), id)
+            })
+            .collect();
+        done.sort();
+        done.into_iter().map(|(_, id)| id).collect()
+    }
+
     /// Whether `id` still has its data and its metadata.
     fn has_job(&mut self, id: &str) -> bool {
         let data: bool = redis::cmd("HEXISTS")
@@ -111,8 +130,7 @@ async fn a_sweep_keeps_the_newest_finished_jobs_and_never_touches_pending_ones()
     let mut raw = Raw::new(&redis);
     enqueue(&queue, 30).await;
     run_until_done(&redis, &queue, 30).await;
-    let mut finished = raw.members("done");
-    finished.sort();
+    let finished = raw.done_in_order();
     // Waiting: five pending (no consumer runs) and one retrying.
     enqueue(&queue, 5).await;
     raw.add_retrying("01RETRYING0000000000000000");
@@ -124,9 +142,8 @@ async fn a_sweep_keeps_the_newest_finished_jobs_and_never_touches_pending_ones()
     assert_eq!((swept.finished, swept.removed, swept.skipped), (30, 20, 0));
     assert_eq!(swept.batches, 1, "20 jobs fit one round trip");
 
-    // The ten kept are the last to finish (ids order jobs finished in the same second).
-    let mut kept = raw.members("done");
-    kept.sort();
+    // The ten kept are the last to finish.
+    let kept = raw.done_in_order();
     assert_eq!(kept, finished[20..]);
     for id in &finished[..20] {
         assert!(!raw.has_job(id), "{id} should be gone with all its keys");

@@ -141,7 +141,8 @@ async fn finish_all(redis: &TestRedis<RolloutJob>, jobs: usize) -> Result<(), St
     let mut tasks = Vec::new();
     for n in 0..CONSUMERS {
         let own = redis.try_queue().await?;
-        let mut config = ConsumerConfig::new(ConsumerConfig::unique_worker_name(&format!("bench{n}")));
+        let mut config =
+            ConsumerConfig::new(ConsumerConfig::unique_worker_name(&format!("bench{n}")));
         config.concurrency = 16;
         config.poll_interval = Duration::from_millis(1);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -205,7 +206,11 @@ async fn namespace_bytes(conn: &mut ConnectionManager, namespace: &str) -> Resul
     for chunk in keys.chunks(500) {
         let mut pipe = redis::pipe();
         for key in chunk {
-            pipe.cmd("MEMORY").arg("USAGE").arg(key).arg("SAMPLES").arg(0);
+            pipe.cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0);
         }
         let sizes: Vec<Option<u64>> = pipe.query_async(conn).await.map_err(failed)?;
         bytes += sizes.into_iter().flatten().sum::<u64>();

@@ -8,8 +8,9 @@
 //! Lua script call each, so Redis is never blocked for long).
 //!
 //! Safe while workers run: only ids from the done and dead sets are
-//! candidates (a pending job is in the active list, a scheduled or retrying
-//! one in the scheduled set, a running one in its worker's in-flight set),
+//! candidates (a pending job waits in the scheduled set, where apalis-redis
+//! files every push, due at once, or in the active list once due; a retrying
+//! one in the scheduled set; a running one in its worker's in-flight set),
 //! and the script checks each again, atomically, before removing it
 //! (`retention/remove.lua`). Job ids are never reused, so a finished job
 //! never runs again. apalis's own `vacuum` is not used: it removes every job
@@ -234,7 +235,10 @@ mod tests {
     use super::*;
 
     fn jobs(stamps: &[(u64, &str)]) -> Vec<(u64, String)> {
-        stamps.iter().map(|(at, id)| (*at, id.to_string())).collect()
+        stamps
+            .iter()
+            .map(|(at, id)| (*at, id.to_string()))
+            .collect()
     }
 
     const DAY: u64 = 24 * 60 * 60;

@@ -78,8 +78,11 @@ pub async fn sweep_once(
             match sweep_finished(redis, &config.jobs).await {
                 Ok(swept) => {
                     if swept.removed > 0 {
-                        tracing::info!(removed = swept.removed, finished = swept.finished,
-                            "finished jobs past their retention removed from Redis");
+                        tracing::info!(
+                            removed = swept.removed,
+                            finished = swept.finished,
+                            "finished jobs past their retention removed from Redis"
+                        );
                     }
                     Some(swept)
                 }
@@ -97,9 +100,12 @@ pub async fn sweep_once(
             match tokio::task::spawn_blocking(move || store.prune_event_log(keep)).await {
                 Ok(Ok(pruned)) => {
                     if pruned.batches > 0 {
-                        tracing::info!(events = pruned.events, deliveries = pruned.deliveries,
+                        tracing::info!(
+                            events = pruned.events,
+                            deliveries = pruned.deliveries,
                             longest_batch_ms = pruned.longest_batch.as_millis() as u64,
-                            "events and deliveries past their retention pruned");
+                            "events and deliveries past their retention pruned"
+                        );
                     }
                     Some(pruned)
                 }

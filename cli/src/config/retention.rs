@@ -56,7 +56,9 @@ fn parse_job_count(raw: &str) -> Result<usize, String> {
         .parse::<usize>()
         .ok()
         .filter(|n| *n <= MAX_KEPT_JOBS)
-        .ok_or_else(|| format!("a whole number of finished jobs from 0 to {MAX_KEPT_JOBS} expected"))
+        .ok_or_else(|| {
+            format!("a whole number of finished jobs from 0 to {MAX_KEPT_JOBS} expected")
+        })
 }
 
 fn parse_days(raw: &str) -> Result<Days, String> {
@@ -68,7 +70,9 @@ fn parse_days(raw: &str) -> Result<Days, String> {
         .ok()
         .filter(|days| (1..=MAX_DAYS).contains(days))
         .map(|days| Days(Some(days)))
-        .ok_or_else(|| format!("a whole number of days from 1 to {MAX_DAYS}, or `forever`, expected"))
+        .ok_or_else(|| {
+            format!("a whole number of days from 1 to {MAX_DAYS}, or `forever`, expected")
+        })
 }
 
 #[cfg(test)]
@@ -89,7 +93,10 @@ mod tests {
     fn a_negative_or_non_numeric_job_count_is_refused() {
         for bad in ["-1", "ten", "", "1e4", "10 000"] {
             let message = parse_job_count(bad).unwrap_err();
-            assert!(message.contains("whole number of finished jobs"), "{bad}: {message}");
+            assert!(
+                message.contains("whole number of finished jobs"),
+                "{bad}: {message}"
+            );
         }
     }
 
@@ -102,7 +109,10 @@ mod tests {
     #[test]
     fn zero_days_is_refused_in_favour_of_a_count_of_zero() {
         let message = parse_days("0").unwrap_err();
-        assert!(message.contains("from 1 to 36500, or `forever`"), "{message}");
+        assert!(
+            message.contains("from 1 to 36500, or `forever`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -37,9 +37,7 @@ fn old_rows_go_and_young_or_pending_ones_stay(backend: Backend) {
     // the build.created one is still being retried.
     f.db.execute(&format!("UPDATE events SET created_at = '{LONG_AGO}'"));
     f.db.execute(&format!("UPDATE deliveries SET created_at = '{LONG_AGO}'"));
-    f.db.execute(
-        "UPDATE deliveries SET status = 'delivered' WHERE event_type = 'release.created'",
-    );
+    f.db.execute("UPDATE deliveries SET status = 'delivered' WHERE event_type = 'release.created'");
     // Young: an env change (release.created and env.changed, pending).
     f.change_env(&[("A", "1")], &[]);
 
@@ -105,11 +103,22 @@ fn old_rows_go_in_batches_of_the_given_size(backend: Backend) {
         .store
         .prune_event_log_in_batches(Duration::from_secs(24 * 60 * 60), 1_000)
         .unwrap();
-    assert_eq!((pruned.events, pruned.deliveries), (2500, 2500), "{pruned:?}");
-    assert_eq!(pruned.batches, 6, "1,000 + 1,000 + 500 rows, for each table");
+    assert_eq!(
+        (pruned.events, pruned.deliveries),
+        (2500, 2500),
+        "{pruned:?}"
+    );
+    assert_eq!(
+        pruned.batches, 6,
+        "1,000 + 1,000 + 500 rows, for each table"
+    );
     assert!(pruned.longest_batch > Duration::ZERO);
     assert_eq!(f.store.list_events(None).unwrap().len(), before - 2500);
-    assert!(f.store.list_deliveries(&webhook.id, 100).unwrap().is_empty());
+    assert!(f
+        .store
+        .list_deliveries(&webhook.id, 100)
+        .unwrap()
+        .is_empty());
     let again = f.store.prune_event_log(Duration::from_secs(60)).unwrap();
     assert_eq!(again.batches, 0);
 }

@@ -3,7 +3,7 @@
 //! deployments kept.
 
 use crate::{fixture, on_both_backends, Fixture};
-use slipway_core::domain::{DeliveryStatus, EventPattern, WebhookKind};
+use slipway_core::domain::{EventPattern, WebhookKind};
 use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, NewWebhook, Webhook, DEFAULT_EVENT_RETENTION};
 use std::time::Duration;
@@ -47,15 +47,15 @@ fn old_rows_go_and_young_or_pending_ones_stay(backend: Backend) {
     let left = f.store.list_deliveries(&webhook.id, 100).unwrap();
     let mut left: Vec<_> = left
         .iter()
-        .map(|d| (d.event_type.to_string(), d.status))
+        .map(|d| (d.event_type.to_string(), d.status.as_str()))
         .collect();
     left.sort();
     assert_eq!(
         left,
         [
-            ("build.created".to_owned(), DeliveryStatus::Pending),
-            ("env.changed".to_owned(), DeliveryStatus::Pending),
-            ("release.created".to_owned(), DeliveryStatus::Pending),
+            ("build.created".to_owned(), "pending"),
+            ("env.changed".to_owned(), "pending"),
+            ("release.created".to_owned(), "pending"),
         ],
         "the old delivered one is gone, the old pending one stays"
     );
@@ -88,7 +88,7 @@ fn old_rows_go_in_batches_of_the_given_size(backend: Backend) {
     f.db.execute(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) \
          INSERT INTO events (id, app, kind, data, actor, created_at) \
-         SELECT 'EOLD' || i, 'myapp', 'app.created', '{{}}', 'tester', '{LONG_AGO}' FROM n"
+         SELECT 'EOLD' || i, 'oldapp', 'app.created', '{{}}', 'tester', '{LONG_AGO}' FROM n"
     ));
     f.db.execute(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) \
@@ -96,8 +96,8 @@ fn old_rows_go_in_batches_of_the_given_size(backend: Backend) {
          SELECT 'DOLD' || i, '{}', 'EOLD' || i, 'app.created', '{{}}', 'delivered', 1, '{LONG_AGO}' FROM n",
         webhook.id
     ));
-    let before = f.store.list_events(None).unwrap().len();
-    assert!(before > 2500);
+    // (The ids are not valid event ids: nothing reads these rows back.)
+    let young = f.store.list_events(Some(&f.app)).unwrap();
 
     let pruned = f
         .store
@@ -113,7 +113,7 @@ fn old_rows_go_in_batches_of_the_given_size(backend: Backend) {
         "1,000 + 1,000 + 500 rows, for each table"
     );
     assert!(pruned.longest_batch > Duration::ZERO);
-    assert_eq!(f.store.list_events(None).unwrap().len(), before - 2500);
+    assert_eq!(f.store.list_events(None).unwrap(), young);
     assert!(f
         .store
         .list_deliveries(&webhook.id, 100)

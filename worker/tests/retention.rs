@@ -58,7 +58,8 @@ async fn a_running_worker_sweeps_finished_jobs_and_old_events() {
         "the worker to keep the last two finished jobs",
         || {
             let left: usize = conn.hlen(&data).expect("HLEN");
-            async move { (left, redis.count("done")) }
+            let done = redis.count("done");
+            async move { (left, done) }
         },
         |(left, done)| (*left, *done) == (2, 2),
     )

@@ -74,7 +74,7 @@ impl JobRetention {
 
     /// The ids of `finished` (id, `done_at` in Unix seconds; `None` when its
     /// metadata is gone) to remove at `now` (Unix seconds).
-    fn to_remove(&self, mut finished: Vec<(u64, String)>, now: u64) -> Vec<String> {
+    fn to_remove(self, mut finished: Vec<(u64, String)>, now: u64) -> Vec<String> {
         // Newest first; ids (ULIDs) order jobs finished in the same second.
         finished.sort_unstable_by(|a, b| b.cmp(a));
         let cutoff = self.keep_for.map(|age| now.saturating_sub(age.as_secs()));

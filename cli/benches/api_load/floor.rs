@@ -6,10 +6,12 @@
 use super::server::{promoted_release, TOKEN, WRITE_APPS};
 use super::wrk::Endpoint;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use diesel::sql_types::{BigInt, Array, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::{Connection, PgConnection, QueryResult, QueryableByName, RunQueryDsl};
 use slipway_core::domain::{BuildId, DeploymentId, EventId, ReleaseId};
 use slipway_core::secret::hash_token;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the floor measured.
@@ -71,9 +73,12 @@ pub fn run(
 ) -> FloorRun {
     let started = Instant::now();
     let until = started + duration;
+    // One count over all connections, as wrk's requests go round-robin
+    // over the apps whichever connection sends them.
+    let next = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..connections)
-        .map(|id| {
-            let (url, samples) = (url.to_owned(), samples.clone());
+        .map(|_| {
+            let (url, samples, next) = (url.to_owned(), samples.clone(), next.clone());
             std::thread::spawn(move || {
                 let mut conn = PgConnection::establish(&url).expect("connect for the floor");
                 let ctx = Ctx {
@@ -81,10 +86,8 @@ pub fn run(
                     samples,
                 };
                 let mut times = Vec::new();
-                let mut count = 0;
                 while Instant::now() < until {
-                    let n = count * connections + id;
-                    count += 1;
+                    let n = next.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
                     conn.transaction(|conn| request(conn, endpoint, n, &ctx))
                         .unwrap_or_else(|e| panic!("floor {endpoint:?} request {n}: {e}"));
@@ -122,40 +125,45 @@ fn now() -> NaiveDateTime {
 }
 
 // The statements, as the store sends them (diesel's text, columns spelled out).
-pub const TOKEN_CHECK: &str = "SELECT id, name, hash, scope, apps, created_at, expires_at, last_used_at \
+pub const TOKEN_CHECK: &str =
+    "SELECT id, name, hash, scope, apps, created_at, expires_at, last_used_at \
     FROM tokens WHERE hash = $1 LIMIT 1";
 pub const KEY_PRIOR: &str = "SELECT fingerprint, status, body, created_at FROM idempotency_keys \
     WHERE token = $1 AND key = $2 AND expires_at > $3 LIMIT 1";
 pub const KEY_CLEAR: &str =
     "DELETE FROM idempotency_keys WHERE token = $1 AND key = $2 AND expires_at <= $3";
-pub const KEY_INSERT: &str = "INSERT INTO idempotency_keys (token, key, fingerprint, created_at, expires_at) \
+pub const KEY_INSERT: &str =
+    "INSERT INTO idempotency_keys (token, key, fingerprint, created_at, expires_at) \
     VALUES ($1, $2, $3, $4, $5)";
 pub const KEY_RESPONSE: &str =
     "UPDATE idempotency_keys SET status = $1, body = $2 WHERE token = $3 AND key = $4";
-pub const KEY_SWEEP: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
-pub const APP_LOCK: &str =
-    "UPDATE apps SET seq = seq + 1 WHERE name = $1 AND deleted_at IS NULL";
-pub const APP_ROW: &str = "SELECT name, active_release, deadline_seconds, seq, created_at, deleted_at \
+pub const APP_LOCK: &str = "UPDATE apps SET seq = seq + 1 WHERE name = $1 AND deleted_at IS NULL \
+    RETURNING name, active_release, deadline_seconds, seq, created_at, deleted_at";
+pub const APP_ROW: &str =
+    "SELECT name, active_release, deadline_seconds, seq, created_at, deleted_at \
     FROM apps WHERE name = $1 LIMIT 1";
 pub const LATEST_RELEASE: &str = "SELECT id, app, seq, build, env, description, actor, created_at \
     FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT 1";
 pub const INSERT_BUILD: &str = "INSERT INTO builds (id, app, seq, release, description, git_sha, \
     git_message, manifest, actor, created_at) VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, $8)";
-pub const INSERT_RELEASE: &str = "INSERT INTO releases (id, app, seq, build, env, description, actor, \
+pub const INSERT_RELEASE: &str =
+    "INSERT INTO releases (id, app, seq, build, env, description, actor, \
     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-pub const INSERT_EVENT: &str = "INSERT INTO events (id, app, deployment, kind, data, actor, created_at) \
+pub const INSERT_EVENT: &str =
+    "INSERT INTO events (id, app, deployment, kind, data, actor, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub const WEBHOOKS: &str = "SELECT id, url, kind, events, apps, description, secret, previous_secret, \
+pub const WEBHOOKS: &str =
+    "SELECT id, url, kind, events, apps, description, secret, previous_secret, \
     previous_secret_expires_at, disabled_at, disabled_reason, actor, created_at \
     FROM webhooks WHERE disabled_at IS NULL";
 pub const FIND_RELEASE: &str = "SELECT id, app, seq, build, env, description, actor, created_at \
     FROM releases WHERE id = $1 AND app = $2 LIMIT 1";
 pub const OPEN_DEPLOYMENT: &str = "SELECT * FROM deployments WHERE app = $1 \
     AND status = ANY($2) LIMIT 1";
-pub const INSERT_DEPLOYMENT: &str = "INSERT INTO deployments (id, app, seq, release, previous_release, \
+pub const INSERT_DEPLOYMENT: &str =
+    "INSERT INTO deployments (id, app, seq, release, previous_release, \
     status, deadline_at, actor, created_at, lease_epoch, queued_at) \
     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, 0, $8)";
-pub const FIND_DEPLOYMENT: &str = "SELECT * FROM deployments WHERE id = $1 LIMIT 1";
 pub const LIST_RELEASES: &str = "SELECT id, app, seq, build, env, description, actor, created_at \
     FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT $2";
 pub const RELEASE_OUTCOMES: &str = "SELECT release, status FROM deployments \
@@ -233,7 +241,14 @@ fn request(conn: &mut PgConnection, endpoint: Endpoint, n: usize, ctx: &Ctx) -> 
             let seq = lock(conn, &app)?.seq;
             let latest = latest(conn, &app)?;
             let release = ReleaseId::generate();
-            insert_release(conn, &release, &app, seq, latest.build.as_deref(), &latest.env)?;
+            insert_release(
+                conn,
+                &release,
+                &app,
+                seq,
+                latest.build.as_deref(),
+                &latest.env,
+            )?;
             insert_event(conn, &app, None, "release.created", &s.release_event)?;
             insert_event(conn, &app, None, "env.changed", &s.env_event)?;
             claim_key(conn, &token, &key)?;
@@ -266,9 +281,6 @@ fn request(conn: &mut PgConnection, endpoint: Endpoint, n: usize, ctx: &Ctx) -> 
                 .bind::<Text, _>("admin")
                 .bind::<Timestamp, _>(at)
                 .execute(conn)?;
-            diesel::sql_query(FIND_DEPLOYMENT)
-                .bind::<Text, _>(id.as_str())
-                .get_result::<Anything>(conn)?;
             let kind = "deployment.created";
             insert_event(conn, &app, Some(id.as_str()), kind, &s.deployment_event)?;
             claim_key(conn, &token, &key)?;
@@ -323,9 +335,6 @@ fn record_response(
         .bind::<Text, _>(body)
         .bind::<Text, _>(token)
         .bind::<Text, _>(key)
-        .execute(conn)?;
-    diesel::sql_query(KEY_SWEEP)
-        .bind::<Timestamp, _>(now())
         .execute(conn)
         .map(drop)
 }
@@ -339,8 +348,7 @@ fn app_row(conn: &mut PgConnection, app: &str) -> QueryResult<AppRow> {
 fn lock(conn: &mut PgConnection, app: &str) -> QueryResult<AppRow> {
     diesel::sql_query(APP_LOCK)
         .bind::<Text, _>(app)
-        .execute(conn)?;
-    app_row(conn, app)
+        .get_result(conn)
 }
 
 fn latest(conn: &mut PgConnection, app: &str) -> QueryResult<ReleaseRow> {

@@ -20,18 +20,19 @@
 //!   `last_used_at` is written at most once a minute, left out);
 //! - writes, before the work: `KEY_PRIOR` (the key's earlier answer); in
 //!   the work's transaction: `KEY_CLEAR`, `KEY_INSERT`; after it:
-//!   `KEY_RESPONSE`, `KEY_SWEEP` (the sealed answer, expired keys);
-//! - `POST /apps/{app}/builds`: `APP_LOCK` (`UPDATE apps SET seq = seq + 1`),
-//!   `APP_ROW`, `LATEST_RELEASE` (the env to inherit), `INSERT_BUILD`,
+//!   `KEY_RESPONSE` (the sealed answer; expired keys are swept once a
+//!   minute, left out);
+//! - `POST /apps/{app}/builds`: `APP_LOCK` (`UPDATE apps SET seq = seq + 1
+//!   … RETURNING` the row), `LATEST_RELEASE` (the env to inherit), `INSERT_BUILD`,
 //!   `INSERT_RELEASE`, then per event (`build.created`, `release.created`)
 //!   `INSERT_EVENT` and `WEBHOOKS` (the fan-out reads the enabled webhooks;
 //!   there are none, so no delivery is written);
-//! - `PATCH /apps/{app}/env`: `APP_LOCK`, `APP_ROW`, `LATEST_RELEASE`,
+//! - `PATCH /apps/{app}/env`: `APP_LOCK`, `LATEST_RELEASE`,
 //!   `INSERT_RELEASE`, `INSERT_EVENT` + `WEBHOOKS` for `release.created`
 //!   and for `env.changed`;
-//! - `POST /apps/{app}/releases/{id}/promote`: `APP_LOCK`, `APP_ROW`,
-//!   `FIND_RELEASE`, `OPEN_DEPLOYMENT`, `INSERT_DEPLOYMENT`,
-//!   `FIND_DEPLOYMENT`, `INSERT_EVENT` + `WEBHOOKS` (`deployment.created`);
+//! - `POST /apps/{app}/releases/{id}/promote`: `APP_LOCK`, `FIND_RELEASE`,
+//!   `OPEN_DEPLOYMENT`, `INSERT_DEPLOYMENT`, `INSERT_EVENT` + `WEBHOOKS`
+//!   (`deployment.created`);
 //!   the API then enqueues the rollout job on Redis (not in the floor);
 //! - `GET /apps/{app}/releases`: `APP_ROW` (the app exists), `LIST_RELEASES`
 //!   (20, newest first), `APP_ROW` (its active release), `RELEASE_OUTCOMES`
@@ -42,6 +43,9 @@
 //! measured for reference, without a goal. Prints a table; exits non-zero
 //! when a goal is missed; a failure panics. The API and its Redis are
 //! killed when the bench ends, a panic included.
+//!
+//! `API_LOAD_BIN=/path/to/slipway` measures that binary instead of this
+//! build's (an older build, to compare).
 //!
 //! Needs PostgreSQL (`SLIPWAY_TEST_DATABASE_URL`, else 127.0.0.1:5432),
 //! `redis-server` and `wrk` on the PATH. Run: `scripts/bench-api` (installs

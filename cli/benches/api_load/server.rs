@@ -55,7 +55,9 @@ impl Api {
         let log = dir.path().join("api.log");
         let port = free_port();
         let out = File::create(&log).expect("create the API's log");
-        let child = Command::new(BIN)
+        // Another build to measure (an older one, to compare), else this one.
+        let bin = std::env::var_os("API_LOAD_BIN").unwrap_or_else(|| BIN.into());
+        let child = Command::new(bin)
             .args(["server", "api"])
             .env_remove("SLIPWAY_SECRET_KEY_PREVIOUS")
             .env_remove("SLIPWAY_QUEUE_NAMESPACE")
@@ -157,8 +159,7 @@ impl Api {
                     .expect("seed the promotion apps");
             }
         }
-        diesel::connection::SimpleConnection::batch_execute(&mut conn, "ANALYZE")
-            .expect("analyze");
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, "ANALYZE").expect("analyze");
     }
 
     async fn send(&self, http: &reqwest::Client, path: &str, body: Value) {

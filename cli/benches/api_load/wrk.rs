@@ -225,6 +225,9 @@ pub fn run(wrk: &Path, script: &Path, load: &Load, url: &str) -> WrkRun {
     match (output.status.success(), line) {
         (true, Some(line)) => serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("wrk: unreadable figures {line:?}: {e}")),
-        _ => panic!("wrk on {url} failed ({}):\n{stdout}\n{stderr}", output.status),
+        _ => panic!(
+            "wrk on {url} failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        ),
     }
 }

@@ -116,11 +116,12 @@ fn main() {
             let connections = LOAD.connections as usize;
             let floor = floor::run(api.db.url(), endpoint, connections, LOAD.duration, &samples);
             println!(
-                "  {:<40} floor {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+                "  {:<40} floor {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests)",
                 "",
                 floor.per_second,
                 floor.p50_us / 1e3,
-                floor.p99_us / 1e3
+                floor.p99_us / 1e3,
+                floor.requests
             );
             floor
         });

@@ -8,9 +8,11 @@ use super::sealed::RESPONSE;
 use super::{DbConnection, Store, StoreError};
 use crate::domain::TokenId;
 use chrono::{NaiveDateTime, TimeDelta};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use diesel::Connection;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// How long a key and its response are kept.
@@ -146,7 +148,13 @@ impl Store {
     }
 
     /// Records the response of the request whose work `guard` committed,
-    /// and deletes expired keys.
+    /// and deletes expired keys (at most once per [`SWEEP_EVERY`]).
+    ///
+    /// On PostgreSQL the record commits without waiting for its WAL to
+    /// reach the disk (`synchronous_commit = off` for this transaction
+    /// only): the request's work is durable already, and a record lost to
+    /// a crash is the case keys handle anyway (a repeat is told the
+    /// response was lost). Waiting would cost every write a second flush.
     pub fn record_idempotent_response(
         &self,
         guard: &IdempotencyGuard,
@@ -154,12 +162,58 @@ impl Store {
         body: &str,
     ) -> Result<(), StoreError> {
         let sealed = self.seal(RESPONSE, body)?;
-        self.read(|conn| {
+        let sweep = sweep_due(now());
+        let mut conn = self.conn()?;
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(|conn| {
+            if let DbConnection::Postgresql(pg) = conn {
+                pg.batch_execute("SET LOCAL synchronous_commit = off")?;
+            }
             diesel::update(this_key(&guard.token, &guard.key))
                 .set((keys::status.eq(i32::from(status)), keys::body.eq(sealed)))
                 .execute(conn)?;
-            diesel::delete(keys::table.filter(keys::expires_at.le(now()))).execute(conn)?;
+            if let Some(at) = sweep {
+                diesel::delete(keys::table.filter(keys::expires_at.le(at))).execute(conn)?;
+            }
             Ok(())
         })
+    }
+}
+
+/// How often a process deletes expired keys. Expired keys are never
+/// replayed (lookups and claims check `expires_at`), so sweeping them is
+/// housekeeping, not correctness: once a minute instead of on every write.
+pub const SWEEP_EVERY: TimeDelta = TimeDelta::minutes(1);
+
+/// The Unix second of this process's last sweep.
+static LAST_SWEEP: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// `Some(now)` when this process last swept [`SWEEP_EVERY`] ago or more
+/// (and it is this caller's turn), else `None`.
+fn sweep_due(now: NaiveDateTime) -> Option<NaiveDateTime> {
+    let second = now.and_utc().timestamp();
+    let last = LAST_SWEEP.load(Ordering::Relaxed);
+    let due = last == i64::MIN || second.saturating_sub(last) >= SWEEP_EVERY.num_seconds();
+    let ours = due
+        && LAST_SWEEP
+            .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+    ours.then_some(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_keys_are_swept_at_most_once_a_minute() {
+        let start = now();
+        // The first call in a process sweeps (or another test's call did).
+        let _ = sweep_due(start);
+        let later = start + TimeDelta::seconds(SWEEP_EVERY.num_seconds() + 1);
+        assert_eq!(sweep_due(later), Some(later), "a minute on: due");
+        assert_eq!(sweep_due(later), None, "just swept");
+        let soon = later + TimeDelta::seconds(30);
+        assert_eq!(sweep_due(soon), None, "within the minute");
     }
 }

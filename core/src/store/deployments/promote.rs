@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::events::EventPayload;
 use crate::store::event_log::{record_for, record_release};
 use crate::store::rows::apps::{lock, parse_app, AppRow};
-use crate::store::rows::deployments::{find, open_for, DeploymentRow};
+use crate::store::rows::deployments::{open_for, DeploymentRow};
 use crate::store::rows::new_releases::{build_in, change_env_in, rollback_release_in, NewBuild};
 use crate::store::rows::now;
 use crate::store::rows::releases::find_release;
@@ -190,7 +190,8 @@ fn start_in(
     diesel::insert_into(deployments::table)
         .values(&row)
         .execute(conn)?;
-    let row = find(conn, &id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?;
+    // The row as written is the row as stored (`now` keeps the precision
+    // both databases keep): no need to read it back.
     let deployment = Deployment::try_from(row)?;
     let payload = EventPayload::deployment(deployment.clone());
     record_for(conn, &app, Some(&id), payload, actor)?;

@@ -66,15 +66,22 @@ pub(crate) fn live(
 }
 
 /// Takes the app's write lock (its row) and returns the row with `seq`
-/// bumped: the sequence number for what this transaction creates.
+/// bumped: the sequence number for what this transaction creates. One
+/// statement: the update returns the row.
 pub(crate) fn lock(conn: &mut DbConnection, name: &AppName) -> Result<AppRow, StoreError> {
-    let updated = diesel::update(live(name))
+    diesel::update(live(name))
         .set(apps::seq.eq(apps::seq + 1))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(not_found(name));
-    }
-    find(conn, name)?.ok_or_else(|| not_found(name))
+        .returning((
+            apps::name,
+            apps::active_release,
+            apps::deadline_seconds,
+            apps::seq,
+            apps::created_at,
+            apps::deleted_at,
+        ))
+        .get_result::<AppRow>(conn)
+        .optional()?
+        .ok_or_else(|| not_found(name))
 }
 
 pub(crate) fn not_found(name: &AppName) -> StoreError {

@@ -1,9 +1,10 @@
 //! The far end of the fan-out bench: one HTTP/1.1 server (hyper, keep-alive)
 //! on 127.0.0.1 with a path per webhook (`/hook/<n>`). It keeps only what
 //! the checks need, so its memory stays small next to the delivery loops':
-//! how many requests each (webhook, event) got, and when the last arrived.
+//! how many requests each (webhook, event) got, and over how many
+//! connections.
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -96,7 +97,7 @@ impl CountingReceiver {
 async fn receive(
     seen: Arc<Seen>,
     request: Request<Incoming>,
-) -> Result<Response<Empty<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let hook = request
         .uri()
         .path()
@@ -123,5 +124,7 @@ async fn receive(
         }
     }
     seen.total.fetch_add(1, Ordering::Relaxed);
-    Ok(Response::new(Empty::new()))
+    // A short body, as most receivers answer: the sender must read it to
+    // keep the connection.
+    Ok(Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}"))))
 }

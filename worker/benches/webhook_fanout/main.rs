@@ -69,7 +69,12 @@ async fn bench() -> Result<(), String> {
     for loops in loops {
         let outcome = run::once(&scenario, loops).await?;
         report(loops, &outcome, floor);
-        failures.extend(outcome.problems.iter().map(|p| format!("{loops} loop(s): {p}")));
+        failures.extend(
+            outcome
+                .problems
+                .iter()
+                .map(|p| format!("{loops} loop(s): {p}")),
+        );
         if outcome.per_second < GOAL_PER_SECOND {
             failures.push(format!(
                 "{loops} loop(s): {:.0} deliveries/s is under the goal of {GOAL_PER_SECOND:.0}/s",

@@ -126,5 +126,7 @@ async fn receive(
     seen.total.fetch_add(1, Ordering::Relaxed);
     // A short body, as most receivers answer: the sender must read it to
     // keep the connection.
-    Ok(Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"{\"ok\":true}",
+    ))))
 }

@@ -127,9 +127,11 @@ pub async fn once(scenario: &Scenario, loops: usize) -> Result<Outcome, String> 
     let last = checked.last.values().max().copied().unwrap_or(first);
     let elapsed = (last - first).to_std().unwrap_or_default();
     let mut latencies: Vec<Duration> = Vec::new();
-    for (event_app, done) in checked.last.iter().filter_map(|(event, done)| {
-        checked.apps.get(event).map(|app| (app, done))
-    }) {
+    for (event_app, done) in checked
+        .last
+        .iter()
+        .filter_map(|(event, done)| checked.apps.get(event).map(|app| (app, done)))
+    {
         match app_commits.get(event_app) {
             Some(commit) => latencies.push((*done - *commit).to_std().unwrap_or_default()),
             None => problems.push(format!("an event of an unknown app {event_app}")),

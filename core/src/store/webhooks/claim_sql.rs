@@ -17,9 +17,9 @@ use crate::domain::DeliveryStatus;
 use crate::store::schema::deliveries;
 use crate::store::StoreError;
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 

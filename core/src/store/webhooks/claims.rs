@@ -121,19 +121,16 @@ impl Store {
                 };
                 targets.insert(row.id, target);
             }
-            claimed
-                .into_iter()
-                .map(|row| due(row, &targets))
-                .collect()
+            claimed.into_iter().map(|row| due(row, &targets)).collect()
         })
     }
 }
 
 fn due(row: Claimed, targets: &HashMap<String, Target>) -> Result<DueDelivery, StoreError> {
     let corrupt = StoreError::corrupt;
-    let target = targets.get(&row.webhook).ok_or_else(|| {
-        StoreError::corrupt(format!("delivery {} of a missing webhook", row.id))
-    })?;
+    let target = targets
+        .get(&row.webhook)
+        .ok_or_else(|| StoreError::corrupt(format!("delivery {} of a missing webhook", row.id)))?;
     Ok(DueDelivery {
         id: DeliveryId::parse(&row.id).map_err(corrupt)?,
         webhook: WebhookId::parse(&row.webhook).map_err(corrupt)?,

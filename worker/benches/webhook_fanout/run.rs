@@ -90,8 +90,9 @@ pub async fn once(scenario: &Scenario, loops: usize) -> Result<Outcome, String> 
     let commits = tokio::task::spawn_blocking(move || write_events(&writer, events, pace))
         .await
         .map_err(text)??;
-    let writing = commits.last().map_or(Duration::ZERO, |c| c.1) - commits[0].1;
-    let writing = writing.to_std().unwrap_or_default();
+    let writing = (commits[commits.len() - 1].1 - commits[0].1)
+        .to_std()
+        .unwrap_or_default();
 
     let expected = scenario.webhooks * scenario.events;
     let drained = wait_drained(&store, &receiver, expected).await;

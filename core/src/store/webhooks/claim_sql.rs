@@ -27,7 +27,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 const CLAIM_LOCK: i64 = 0x0511_77a8;
 
 /// A claimed row: the delivery's part of a `DueDelivery`.
-#[derive(Queryable, QueryableByName, Selectable, Debug)]
+#[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = deliveries)]
 pub(super) struct Claimed {
     pub seq: i64,
@@ -117,11 +117,8 @@ struct ClaimQuery<'a> {
     until: NaiveDateTime,
 }
 
-/// The prepared-statement cache's key for [`ClaimQuery`].
-struct ClaimQueryId;
-
 impl QueryId for ClaimQuery<'_> {
-    type QueryId = ClaimQueryId;
+    type QueryId = ClaimQuery<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
@@ -148,7 +145,7 @@ impl QueryFragment<Pg> for ClaimQuery<'_> {
         while let Some(at) = rest.find('$') {
             out.push_sql(&rest[..at]);
             let param = rest.as_bytes().get(at + 1).copied();
-            rest = &rest[at + 2..];
+            rest = rest.get(at + 2..).unwrap_or("");
             match param {
                 Some(b'1') => out.push_bind_param::<Timestamp, _>(&self.now)?,
                 Some(b'2') => out.push_bind_param::<BigInt, _>(&self.per_webhook)?,

@@ -95,7 +95,7 @@ impl Store {
             return Ok(Vec::new());
         }
         self.write(|conn| {
-            let mut claimed = match conn {
+            let mut claimed = match &mut *conn {
                 DbConnection::Postgresql(pg) => {
                     claim_sql::claim(pg, owner, now, until, per_webhook, most)?
                 }
@@ -104,7 +104,7 @@ impl Store {
             if claimed.is_empty() {
                 return Ok(Vec::new());
             }
-            claimed.sort_by(|a, b| (a.next_attempt_at, a.seq).cmp(&(b.next_attempt_at, b.seq)));
+            claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
             // Each webhook once, however many of its deliveries were claimed.
             let ids: BTreeSet<&str> = claimed.iter().map(|c| c.webhook.as_str()).collect();
             let ids: Vec<&str> = ids.into_iter().collect();
@@ -117,7 +117,7 @@ impl Store {
                 let target = Target {
                     kind: WebhookKind::parse(&row.kind).map_err(StoreError::corrupt)?,
                     secrets: row.signing_secrets(keys, now)?,
-                    url: row.url.clone(),
+                    url: row.url,
                 };
                 targets.insert(row.id, target);
             }

@@ -54,7 +54,7 @@ impl Store {
                 for ids in ids.chunks(IDS_PER_STATEMENT) {
                     diesel::update(
                         deliveries::table
-                            .filter(deliveries::id.eq_any(ids))
+                            .filter(deliveries::id.eq_any(ids.to_vec()))
                             .filter(deliveries::lock_owner.eq(owner)),
                     )
                     .set((

@@ -138,7 +138,7 @@ fn due(row: Claimed, targets: &HashMap<String, Target>) -> Result<DueDelivery, S
         kind: target.kind,
         secrets: target.secrets.clone(),
         event: EventId::parse(&row.event).map_err(corrupt)?,
-        event_type: BodyKind::parse(&row.event_type).map_err(corrupt)?,
+        event_type: BodyKind::parse(&row.event_type).map_err(StoreError::corrupt)?,
         payload: row.payload,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         traceparent: row.traceparent,

@@ -113,8 +113,9 @@ pub(crate) fn insert_traced(
     Ok(id)
 }
 
-/// Pending deliveries due now of one event to each of `webhooks`, in one
-/// statement, continuing `traceparent`.
+/// Pending deliveries due now of one event to each of `webhooks`,
+/// continuing `traceparent`: one statement on PostgreSQL (SQLite, one
+/// writer and no network, takes them one by one).
 pub(crate) fn insert_each(
     conn: &mut DbConnection,
     webhooks: &[WebhookId],
@@ -123,6 +124,12 @@ pub(crate) fn insert_each(
     payload: &str,
     traceparent: Option<&str>,
 ) -> Result<(), StoreError> {
+    let DbConnection::Postgresql(pg) = conn else {
+        for webhook in webhooks {
+            insert_traced(conn, webhook, event, event_type, payload, traceparent)?;
+        }
+        return Ok(());
+    };
     let now = now();
     let ids: Vec<DeliveryId> = webhooks.iter().map(|_| DeliveryId::generate()).collect();
     let rows: Vec<_> = webhooks
@@ -145,6 +152,6 @@ pub(crate) fn insert_each(
         .collect();
     diesel::insert_into(deliveries::table)
         .values(rows)
-        .execute(conn)?;
+        .execute(pg)?;
     Ok(())
 }

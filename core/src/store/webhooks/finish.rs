@@ -46,10 +46,12 @@ impl Store {
             }
         }
         self.write(|conn| {
-            let unlock = (
-                deliveries::lock_owner.eq(None::<String>),
-                deliveries::locked_until.eq(None::<NaiveDateTime>),
-            );
+            let unlock = || {
+                (
+                    deliveries::lock_owner.eq(None::<String>),
+                    deliveries::locked_until.eq(None::<NaiveDateTime>),
+                )
+            };
             for (status, ids) in &delivered {
                 for ids in ids.chunks(IDS_PER_STATEMENT) {
                     diesel::update(
@@ -58,7 +60,7 @@ impl Store {
                             .filter(deliveries::lock_owner.eq(owner)),
                     )
                     .set((
-                        unlock,
+                        unlock(),
                         deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
                         deliveries::last_status_code.eq(Some(i32::from(*status))),
                         deliveries::last_error.eq(None::<String>),
@@ -76,7 +78,7 @@ impl Store {
                     Outcome::Delivered { .. } => 0,
                     Outcome::Retry { status, error, at } => diesel::update(mine)
                         .set((
-                            unlock,
+                            unlock(),
                             deliveries::last_status_code.eq(to_i32(*status)),
                             deliveries::last_error.eq(Some(clip(error))),
                             deliveries::next_attempt_at.eq(Some(at.naive_utc())),
@@ -84,7 +86,7 @@ impl Store {
                         .execute(conn)?,
                     Outcome::Failed { status, error } => diesel::update(mine)
                         .set((
-                            unlock,
+                            unlock(),
                             deliveries::status.eq(DeliveryStatus::Failed.as_str()),
                             deliveries::last_status_code.eq(to_i32(*status)),
                             deliveries::last_error.eq(Some(clip(error))),
@@ -112,7 +114,7 @@ impl Store {
                                 .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
                         )
                         .set((
-                            unlock,
+                            unlock(),
                             deliveries::status.eq(DeliveryStatus::Failed.as_str()),
                             deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
                             deliveries::last_error.eq(Some("webhook disabled: 410 Gone")),

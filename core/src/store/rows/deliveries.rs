@@ -51,7 +51,6 @@ pub(crate) struct DeliveryRow {
     pub(crate) next_attempt_at: Option<NaiveDateTime>,
     pub(crate) delivered_at: Option<NaiveDateTime>,
     pub(crate) created_at: NaiveDateTime,
-    pub(crate) traceparent: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {

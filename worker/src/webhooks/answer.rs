@@ -1,8 +1,10 @@
 //! What a receiver's answer, or its failure, means for the next attempt:
-//! `Retry-After`, and an error text safe to log.
+//! `Retry-After`, and an error text safe to log; reading the answer so its
+//! connection is kept.
 
 use chrono::Utc;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
 use std::time::Duration;
 
 /// Longest `Retry-After` honoured; a receiver cannot park a delivery forever.
@@ -41,6 +43,41 @@ pub(super) fn describe(err: &reqwest::Error, timeout: Duration) -> String {
         next = cause.source();
     }
     text
+}
+
+/// Longest answer read to keep a connection; a longer one closes it.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// Reads the answer's body (up to [`DRAIN_LIMIT`]) and hands back its head.
+/// Failing to read it fails no delivery: the status came first.
+pub(super) async fn drain(mut response: reqwest::Response) -> Answer {
+    let mut read = 0;
+    while read <= DRAIN_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Answer {
+        status: response.status(),
+        headers: std::mem::take(response.headers_mut()),
+    }
+}
+
+/// What is kept of a receiver's answer.
+pub(super) struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+impl Answer {
+    pub(super) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(super) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
 }
 
 #[cfg(test)]

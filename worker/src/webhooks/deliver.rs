@@ -3,7 +3,7 @@
 //! records outcomes in batches. Retries follow the [`RetrySchedule`];
 //! nothing is lost when a worker dies: its claims expire and come back.
 
-use super::answer::{describe, retry_after};
+use super::answer::{describe, drain, retry_after};
 use super::resolve::GuardedResolver;
 use super::schedule::RetrySchedule;
 use super::{sign, slack};
@@ -49,7 +49,7 @@ impl Default for DeliveryConfig {
             schedule: RetrySchedule::default(),
             timeout: Duration::from_secs(15),
             allow_private: false,
-            concurrency: 64,
+            concurrency: 256,
             per_webhook: 16,
             poll_interval: Duration::from_millis(200),
         }
@@ -254,6 +254,13 @@ impl Deliverer {
             };
         }
         let result = self.send(delivery).await;
+        let result = match result {
+            // Read what the receiver sent (up to a bound) so its connection
+            // goes back to the pool for the next delivery; an answer left
+            // unread closes it.
+            Ok(response) => Ok(drain(response).await),
+            Err(err) => Err(err),
+        };
         let span = tracing::Span::current();
         match &result {
             Ok(response) => {

@@ -6,7 +6,7 @@ use crate::domain::{AppName, BuildId, Deployment, DeploymentId, EventId};
 use crate::events::{
     BodyData, BodyKind, EventData, EventPayload, Progress, ProgressStep, WebhookBody,
 };
-use crate::store::rows::deliveries::insert_traced;
+use crate::store::rows::deliveries::insert_each;
 use crate::store::rows::deployments::find;
 use crate::store::rows::webhooks::{Webhook, WebhookRow};
 use crate::store::schema::{deployments, releases, webhooks};
@@ -29,6 +29,7 @@ pub(super) struct NewEvent<'a> {
 pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(), StoreError> {
     let rows: Vec<WebhookRow> = webhooks::table
         .filter(webhooks::disabled_at.is_null())
+        .order((webhooks::created_at, webhooks::id))
         .select(WebhookRow::as_select())
         .load(conn)?;
     let kind = event.payload.kind();
@@ -46,17 +47,16 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
     let body = serde_json::to_value(body(conn, event)?).map_err(StoreError::corrupt)?;
     let body = body.to_string();
     let traceparent = traceparent(conn, event)?;
-    for webhook in &targets {
-        insert_traced(
-            conn,
-            webhook,
-            event.id,
-            BodyKind::Event(kind),
-            &body,
-            traceparent.as_deref(),
-        )?;
-    }
-    Ok(())
+    // One statement for all of them: an event to 50 webhooks is one
+    // round trip, not 50, inside the transaction of the change.
+    insert_each(
+        conn,
+        &targets,
+        event.id,
+        BodyKind::Event(kind),
+        &body,
+        traceparent.as_deref(),
+    )
 }
 
 /// The trace context a deployment event's deliveries continue: the

@@ -51,7 +51,6 @@ pub(crate) struct DeliveryRow {
     pub(crate) next_attempt_at: Option<NaiveDateTime>,
     pub(crate) delivered_at: Option<NaiveDateTime>,
     pub(crate) created_at: NaiveDateTime,
-    pub(crate) traceparent: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -111,4 +110,47 @@ pub(crate) fn insert_traced(
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+/// Pending deliveries due now of one event to each of `webhooks`,
+/// continuing `traceparent`: one statement on PostgreSQL (SQLite, one
+/// writer and no network, takes them one by one).
+pub(crate) fn insert_each(
+    conn: &mut DbConnection,
+    webhooks: &[WebhookId],
+    event: &EventId,
+    event_type: BodyKind,
+    payload: &str,
+    traceparent: Option<&str>,
+) -> Result<(), StoreError> {
+    let DbConnection::Postgresql(pg) = conn else {
+        for webhook in webhooks {
+            insert_traced(conn, webhook, event, event_type, payload, traceparent)?;
+        }
+        return Ok(());
+    };
+    let now = now();
+    let ids: Vec<DeliveryId> = webhooks.iter().map(|_| DeliveryId::generate()).collect();
+    let rows: Vec<_> = webhooks
+        .iter()
+        .zip(&ids)
+        .map(|(webhook, id)| {
+            (
+                deliveries::id.eq(id.as_str()),
+                deliveries::webhook.eq(webhook.as_str()),
+                deliveries::event.eq(event.as_str()),
+                deliveries::event_type.eq(event_type.as_str()),
+                deliveries::payload.eq(payload),
+                deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                deliveries::attempts.eq(0),
+                deliveries::next_attempt_at.eq(Some(now)),
+                deliveries::created_at.eq(now),
+                deliveries::traceparent.eq(traceparent),
+            )
+        })
+        .collect();
+    diesel::insert_into(deliveries::table)
+        .values(rows)
+        .execute(pg)?;
+    Ok(())
 }

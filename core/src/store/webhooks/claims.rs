@@ -1,18 +1,24 @@
-//! The claim / finish cycle workers run on deliveries. A claim locks a due
-//! row for one worker until `locked_until`; a worker that dies leaves the
-//! lock to expire and another picks it up.
+//! The claim side of the cycle workers run on deliveries. A claim locks due
+//! rows for one worker until `locked_until`; a worker that dies leaves the
+//! lock to expire and another picks them up. Outcomes are recorded in
+//! `finish.rs`.
+//!
+//! On PostgreSQL a claim is one statement (`claim_sql.rs`) under a lock that
+//! serialises claimers; on SQLite, which has one writer anyway, the same
+//! choice is made with a few portable queries. Either way each webhook the
+//! claimed rows belong to is read, and its secrets opened, once per claim.
 
+use super::claim_sql::{self, Claimed};
 use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId, WebhookKind};
 use crate::events::BodyKind;
 use crate::secret::Secret;
-use crate::store::rows::deliveries::DeliveryRow;
 use crate::store::rows::now;
 use crate::store::rows::webhooks::WebhookRow;
 use crate::store::schema::{deliveries, webhooks};
-use crate::store::{Store, StoreError};
+use crate::store::{DbConnection, Store, StoreError};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// A claimed delivery with everything needed to send it.
 #[derive(Debug)]
@@ -59,26 +65,20 @@ pub struct Finished {
     pub outcome: Outcome,
 }
 
-fn to_i32(status: Option<u16>) -> Option<i32> {
-    status.map(i32::from)
-}
-
-/// Longest error text kept per delivery.
-const ERROR_LIMIT: usize = 500;
-
-fn clip(error: &str) -> String {
-    match error.char_indices().nth(ERROR_LIMIT) {
-        Some((end, _)) => format!("{}…", &error[..end]),
-        None => error.to_owned(),
-    }
+/// What a claim needs to know of a webhook to send to it.
+struct Target {
+    url: String,
+    kind: WebhookKind,
+    secrets: Vec<Secret<String>>,
 }
 
 impl Store {
     /// Locks up to `limit` due deliveries for `owner` until `now + lock`
     /// and counts the attempt; concurrent claimers never get the same row.
-    /// A webhook that has `per_webhook` deliveries claimed (by any worker)
-    /// gets no more until some finish, so a receiver that hangs holds only
-    /// that many slots and the other webhooks keep flowing.
+    /// Oldest first across webhooks. A webhook that has `per_webhook`
+    /// deliveries claimed (by any worker) gets no more until some finish,
+    /// so a receiver that hangs holds only that many slots and the other
+    /// webhooks keep flowing.
     pub fn claim_deliveries(
         &self,
         owner: &str,
@@ -87,168 +87,131 @@ impl Store {
         lock: TimeDelta,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = now();
+        let until = now + lock;
         let per_webhook = i64::try_from(per_webhook).unwrap_or(i64::MAX);
         let most = i64::try_from(limit).unwrap_or(i64::MAX);
         let keys = self.keyring()?;
+        if most == 0 {
+            return Ok(Vec::new());
+        }
         self.write(|conn| {
-            let free = deliveries::locked_until
-                .is_null()
-                .or(deliveries::locked_until.lt(now));
-            let pending_due = deliveries::status
-                .eq(DeliveryStatus::Pending.as_str())
-                .and(deliveries::next_attempt_at.le(now));
-            let busy: HashMap<String, i64> = deliveries::table
-                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                .filter(deliveries::locked_until.ge(now))
-                .group_by(deliveries::webhook)
-                .select((deliveries::webhook, diesel::dsl::count_star()))
-                .load(conn)?
-                .into_iter()
-                .collect();
-            let hooks: Vec<String> = webhooks::table
-                .filter(webhooks::disabled_at.is_null())
-                .select(webhooks::id)
-                .load(conn)?;
-            let mut due: Vec<(Option<NaiveDateTime>, i64, String)> = Vec::new();
-            for hook in hooks {
-                let room = per_webhook - busy.get(&hook).copied().unwrap_or(0);
-                if room <= 0 {
-                    continue;
+            let mut claimed = match &mut *conn {
+                DbConnection::Postgresql(pg) => {
+                    claim_sql::claim(pg, owner, now, until, per_webhook, most)?
                 }
-                due.extend(
-                    deliveries::table
-                        .filter(deliveries::webhook.eq(&hook))
-                        .filter(pending_due)
-                        .filter(free)
-                        .order((deliveries::next_attempt_at, deliveries::seq))
-                        .limit(room.min(most))
-                        .select((deliveries::next_attempt_at, deliveries::seq, deliveries::id))
-                        .load::<(Option<NaiveDateTime>, i64, String)>(conn)?,
-                );
-            }
-            // Oldest first across webhooks.
-            due.sort();
-            due.truncate(limit);
-            let due: Vec<String> = due.into_iter().map(|(.., id)| id).collect();
-            if due.is_empty() {
+                other => claim_portable(other, owner, now, until, per_webhook, most)?,
+            };
+            if claimed.is_empty() {
                 return Ok(Vec::new());
             }
-            // Re-checks `free`: on PostgreSQL a concurrent claimer's update
-            // blocks this one, which then sees the row locked and skips it.
-            diesel::update(
-                deliveries::table
-                    .filter(deliveries::id.eq_any(&due))
-                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                    .filter(free),
-            )
-            .set((
-                deliveries::lock_owner.eq(owner),
-                deliveries::locked_until.eq(now + lock),
-                deliveries::attempts.eq(deliveries::attempts + 1),
-            ))
-            .execute(conn)?;
-            let claimed: Vec<(DeliveryRow, WebhookRow)> = deliveries::table
-                .inner_join(webhooks::table)
-                .filter(deliveries::id.eq_any(&due))
-                .filter(deliveries::lock_owner.eq(owner))
-                .filter(deliveries::locked_until.eq(now + lock))
-                .order((deliveries::next_attempt_at, deliveries::seq))
-                .select((DeliveryRow::as_select(), WebhookRow::as_select()))
-                .load(conn)?;
-            claimed
-                .into_iter()
-                .map(|(delivery, webhook)| {
-                    let corrupt = StoreError::corrupt;
-                    Ok(DueDelivery {
-                        id: DeliveryId::parse(&delivery.id).map_err(corrupt)?,
-                        webhook: WebhookId::parse(&webhook.id).map_err(corrupt)?,
-                        kind: WebhookKind::parse(&webhook.kind).map_err(corrupt)?,
-                        secrets: webhook.signing_secrets(keys, now)?,
-                        url: webhook.url,
-                        event: EventId::parse(&delivery.event).map_err(corrupt)?,
-                        event_type: BodyKind::parse(&delivery.event_type)
-                            .map_err(StoreError::corrupt)?,
-                        payload: delivery.payload,
-                        attempts: u32::try_from(delivery.attempts).unwrap_or(0),
-                        traceparent: delivery.traceparent,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// Records outcomes of `owner`'s claims in one transaction. Rows whose
-    /// lock another worker has taken meanwhile are left to that worker.
-    pub fn finish_deliveries(&self, owner: &str, finished: &[Finished]) -> Result<(), StoreError> {
-        let now = now();
-        self.write(|conn| {
-            for done in finished {
-                let mine = deliveries::table
-                    .filter(deliveries::id.eq(done.id.as_str()))
-                    .filter(deliveries::lock_owner.eq(owner));
-                let unlock = (
-                    deliveries::lock_owner.eq(None::<String>),
-                    deliveries::locked_until.eq(None::<NaiveDateTime>),
-                );
-                match &done.outcome {
-                    Outcome::Delivered { status } => diesel::update(mine)
-                        .set((
-                            unlock,
-                            deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
-                            deliveries::last_status_code.eq(Some(i32::from(*status))),
-                            deliveries::last_error.eq(None::<String>),
-                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
-                            deliveries::delivered_at.eq(Some(now)),
-                        ))
-                        .execute(conn)?,
-                    Outcome::Retry { status, error, at } => diesel::update(mine)
-                        .set((
-                            unlock,
-                            deliveries::last_status_code.eq(to_i32(*status)),
-                            deliveries::last_error.eq(Some(clip(error))),
-                            deliveries::next_attempt_at.eq(Some(at.naive_utc())),
-                        ))
-                        .execute(conn)?,
-                    Outcome::Failed { status, error } => diesel::update(mine)
-                        .set((
-                            unlock,
-                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
-                            deliveries::last_status_code.eq(to_i32(*status)),
-                            deliveries::last_error.eq(Some(clip(error))),
-                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
-                        ))
-                        .execute(conn)?,
-                    Outcome::Gone => {
-                        let reason = "the receiver answered 410 Gone";
-                        diesel::update(webhooks::table.find(done.webhook.as_str()))
-                            .filter(webhooks::disabled_at.is_null())
-                            .set((
-                                webhooks::disabled_at.eq(Some(now)),
-                                webhooks::disabled_reason.eq(Some(reason)),
-                            ))
-                            .execute(conn)?;
-                        diesel::update(mine)
-                            .set((
-                                deliveries::last_status_code.eq(Some(410)),
-                                deliveries::last_error.eq(Some(reason)),
-                            ))
-                            .execute(conn)?;
-                        diesel::update(
-                            deliveries::table
-                                .filter(deliveries::webhook.eq(done.webhook.as_str()))
-                                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
-                        )
-                        .set((
-                            unlock,
-                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
-                            deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
-                            deliveries::last_error.eq(Some("webhook disabled: 410 Gone")),
-                        ))
-                        .execute(conn)?
-                    }
+            claimed.sort_by_key(|c| (c.next_attempt_at, c.seq));
+            // Each webhook once, however many of its deliveries were claimed.
+            let ids: BTreeSet<&str> = claimed.iter().map(|c| c.webhook.as_str()).collect();
+            let ids: Vec<&str> = ids.into_iter().collect();
+            let mut targets = HashMap::new();
+            for row in webhooks::table
+                .filter(webhooks::id.eq_any(ids))
+                .select(WebhookRow::as_select())
+                .load(conn)?
+            {
+                let target = Target {
+                    kind: WebhookKind::parse(&row.kind).map_err(StoreError::corrupt)?,
+                    secrets: row.signing_secrets(keys, now)?,
+                    url: row.url,
                 };
+                targets.insert(row.id, target);
             }
-            Ok(())
+            claimed.into_iter().map(|row| due(row, &targets)).collect()
         })
     }
+}
+
+fn due(row: Claimed, targets: &HashMap<String, Target>) -> Result<DueDelivery, StoreError> {
+    let corrupt = StoreError::corrupt;
+    let target = targets
+        .get(&row.webhook)
+        .ok_or_else(|| StoreError::corrupt(format!("delivery {} of a missing webhook", row.id)))?;
+    Ok(DueDelivery {
+        id: DeliveryId::parse(&row.id).map_err(corrupt)?,
+        webhook: WebhookId::parse(&row.webhook).map_err(corrupt)?,
+        url: target.url.clone(),
+        kind: target.kind,
+        secrets: target.secrets.clone(),
+        event: EventId::parse(&row.event).map_err(corrupt)?,
+        event_type: BodyKind::parse(&row.event_type).map_err(StoreError::corrupt)?,
+        payload: row.payload,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        traceparent: row.traceparent,
+    })
+}
+
+/// The claim in queries both backends run: each enabled webhook's oldest
+/// due rows up to its room, the oldest of those overall, then the update.
+/// Used where writers are serialised anyway (SQLite).
+fn claim_portable(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+    per_webhook: i64,
+    most: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let pending = DeliveryStatus::Pending.as_str();
+    let free = deliveries::locked_until
+        .is_null()
+        .or(deliveries::locked_until.lt(now));
+    let busy: HashMap<String, i64> = deliveries::table
+        .filter(deliveries::status.eq(pending))
+        .filter(deliveries::locked_until.ge(now))
+        .group_by(deliveries::webhook)
+        .select((deliveries::webhook, diesel::dsl::count_star()))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let hooks: Vec<String> = webhooks::table
+        .filter(webhooks::disabled_at.is_null())
+        .select(webhooks::id)
+        .load(conn)?;
+    let mut due: Vec<(Option<NaiveDateTime>, i64)> = Vec::new();
+    for hook in hooks {
+        let room = per_webhook - busy.get(&hook).copied().unwrap_or(0);
+        if room <= 0 {
+            continue;
+        }
+        due.extend(
+            deliveries::table
+                .filter(deliveries::webhook.eq(&hook))
+                .filter(deliveries::status.eq(pending))
+                .filter(deliveries::next_attempt_at.le(now))
+                .filter(free)
+                .order((deliveries::next_attempt_at, deliveries::seq))
+                .limit(room.min(most))
+                .select((deliveries::next_attempt_at, deliveries::seq))
+                .load::<(Option<NaiveDateTime>, i64)>(conn)?,
+        );
+    }
+    due.sort();
+    due.truncate(usize::try_from(most).unwrap_or(usize::MAX));
+    let due: Vec<i64> = due.into_iter().map(|(_, seq)| seq).collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::seq.eq_any(&due))
+            .filter(deliveries::status.eq(pending))
+            .filter(free),
+    )
+    .set((
+        deliveries::lock_owner.eq(owner),
+        deliveries::locked_until.eq(until),
+        deliveries::attempts.eq(deliveries::attempts + 1),
+    ))
+    .execute(conn)?;
+    Ok(deliveries::table
+        .filter(deliveries::seq.eq_any(&due))
+        .filter(deliveries::lock_owner.eq(owner))
+        .filter(deliveries::locked_until.eq(until))
+        .select(Claimed::as_select())
+        .load(conn)?)
 }

@@ -1,7 +1,7 @@
 //! Deliveries: the log the API shows, redelivery and test events. Workers
 //! claim and finish them in `claims.rs`.
 
-use crate::domain::{DeliveryId, EventId, WebhookId};
+use crate::domain::{DeliveryId, DeliveryStatus, EventId, WebhookId};
 use crate::events::{BodyData, BodyKind, TestData, WebhookBody};
 use crate::store::rows::deliveries::{insert, Delivery, DeliveryRow};
 use crate::store::rows::now;
@@ -28,6 +28,17 @@ impl Store {
                 .into_iter()
                 .map(Delivery::try_from)
                 .collect()
+        })
+    }
+
+    /// Deliveries still to be made (pending, claimed or not), over all
+    /// webhooks.
+    pub fn count_pending_deliveries(&self) -> Result<i64, StoreError> {
+        self.read(|conn| {
+            Ok(deliveries::table
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .count()
+                .get_result(conn)?)
         })
     }
 

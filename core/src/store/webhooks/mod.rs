@@ -2,10 +2,13 @@
 //! Secrets leave the store only at creation and rotation (shown once) and to
 //! the workers that sign deliveries; they are stored sealed (`sealed.rs`).
 //! Their delivery log is in `deliveries.rs`, the workers' claims in
-//! `claims.rs`.
+//! `claims.rs` (the PostgreSQL statement in `claim_sql.rs`) and their
+//! outcomes in `finish.rs`.
 
+mod claim_sql;
 mod claims;
 mod deliveries;
+mod finish;
 
 pub use claims::{DueDelivery, Finished, Outcome};
 

@@ -114,8 +114,9 @@ pub(crate) fn all_succeeded(cluster: &Cluster, what: &str, rows: &[Timing]) {
         .filter(|t| t.status != "succeeded")
         .map(|t| {
             format!(
-                "{} {} ({})",
+                "{} {} {} ({})",
                 t.app,
+                t.id,
                 t.status,
                 t.reason.as_deref().unwrap_or("")
             )

@@ -64,11 +64,17 @@ impl Drop for Cluster {
 
 impl Cluster {
     pub(crate) fn start(lease_seconds: u64) -> Cluster {
+        Cluster::start_with(lease_seconds, &[])
+    }
+
+    /// [`Cluster::start`] with these settings of the API.
+    pub(crate) fn start_with(lease_seconds: u64, api_env: &[(&str, &str)]) -> Cluster {
         let db = TestDatabase::postgres();
         let redis = Redis::start();
         let data = tempfile::tempdir().unwrap();
         let mut command = slipway(&db, &redis, &["server", "api"]);
         command.env("SLIPWAY_ADMIN_TOKEN", TOKEN);
+        command.envs(api_env.iter().copied());
         let api = Server::start(command, "address=", "address=");
         let conn = PgConnection::establish(db.url()).expect("connect to the bench's schema");
         Cluster {

@@ -4,8 +4,11 @@
 //! runs: a worker that starts after another was SIGKILLed lists, probes and stops
 //! the instances the first one started from these files.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -57,12 +60,19 @@ impl InstanceRecord {
 #[derive(Debug)]
 pub(super) struct RecordDir {
     dir: PathBuf,
+    /// The records read so far, by file name. A record is written once,
+    /// under a new id, and never changed, so one read stays true for as long
+    /// as its file exists: a listing reads only the files it has not seen.
+    seen: Arc<Mutex<HashMap<OsString, InstanceRecord>>>,
 }
 
 impl RecordDir {
     /// Records live in `dir`, which must exist.
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            seen: Arc::default(),
+        }
     }
 
     /// The record file of `id`, or `None` when `id` could not be one of ours
@@ -127,27 +137,14 @@ impl RecordDir {
         }
     }
 
-    /// Every readable record; unreadable or corrupt ones are skipped with a warning.
+    /// Every readable record; unreadable or corrupt ones are skipped with a
+    /// warning. One blocking task: the directory is read, and of the files
+    /// only those not read before (see `seen`).
     pub async fn list(&self) -> io::Result<Vec<InstanceRecord>> {
-        let mut entries = tokio::fs::read_dir(&self.dir).await?;
-        let mut records = Vec::new();
-        while let Some(entry) = entries.next_entry().await? {
-            let path = entry.path();
-            if !is_record_file(&path) {
-                continue;
-            }
-            let read = tokio::fs::read(&path).await.and_then(|b| parse(&b));
-            match read {
-                Ok(record) => records.push(record),
-                // Removed by a concurrent stop between listing and reading.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "skipping unreadable instance record");
-                }
-            }
-        }
-        records.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
-        Ok(records)
+        let (dir, seen) = (self.dir.clone(), self.seen.clone());
+        tokio::task::spawn_blocking(move || list_blocking(&dir, &seen))
+            .await
+            .map_err(io::Error::other)?
     }
 
     /// Forgets `id`; Ok when there was no record.
@@ -155,11 +152,60 @@ impl RecordDir {
         let Some(path) = self.path(id) else {
             return Ok(());
         };
-        match tokio::fs::remove_file(&path).await {
+        let removed = match tokio::fs::remove_file(&path).await {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
+        };
+        if let Some(name) = path.file_name() {
+            lock(&self.seen).remove(name);
+        }
+        removed
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each holder does one lookup, insert or retain: nothing half-done to fear.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn list_blocking(
+    dir: &Path,
+    seen: &Mutex<HashMap<OsString, InstanceRecord>>,
+) -> io::Result<Vec<InstanceRecord>> {
+    let mut names = HashSet::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if is_record_file(Path::new(&name)) {
+            names.insert(name);
         }
     }
+    let (mut records, unread) = {
+        let mut seen = lock(seen);
+        // Gone files are forgotten: their instances were stopped.
+        seen.retain(|name, _| names.contains(name));
+        let records: Vec<InstanceRecord> = seen.values().cloned().collect();
+        let unread: Vec<OsString> = names
+            .into_iter()
+            .filter(|name| !seen.contains_key(name))
+            .collect();
+        (records, unread)
+    };
+    for name in unread {
+        let path = dir.join(&name);
+        match std::fs::read(&path).and_then(|b| parse(&b)) {
+            Ok(record) => {
+                lock(seen).insert(name, record.clone());
+                records.push(record);
+            }
+            // Removed by a concurrent stop between listing and reading.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "skipping unreadable instance record");
+            }
+        }
+    }
+    records.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+    Ok(records)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -8,6 +8,7 @@ mod domains;
 mod events;
 mod leases;
 mod logs;
+mod plans;
 mod releases;
 mod routes;
 mod sealing;

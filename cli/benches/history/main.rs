@@ -24,6 +24,9 @@
 //! missed; a failure panics. The server (and its Redis) are killed and the
 //! schema dropped at the end, a panic included.
 //!
+//! `HISTORY_BENCH_DROP_INDEXES=deployments_by_release,releases_by_build`
+//! drops those indexes after seeding: the history as it was before them.
+//!
 //! Needs PostgreSQL (`SLIPWAY_TEST_DATABASE_URL`, else 127.0.0.1:5432) and
 //! `redis-server` on the PATH. Run: `cargo bench -p slipway-cli --bench
 //! history` (about two minutes).
@@ -200,6 +203,26 @@ fn calls() -> Vec<Call> {
             }),
         },
     ]
+}
+
+/// `HISTORY_BENCH_DROP_INDEXES`: indexes (comma-separated) dropped after
+/// seeding, to measure the history as it was without them.
+fn dropped_indexes() -> Vec<String> {
+    let names = std::env::var("HISTORY_BENCH_DROP_INDEXES").unwrap_or_default();
+    let names: Vec<String> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for name in &names {
+        let valid = name.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        assert!(
+            valid,
+            "HISTORY_BENCH_DROP_INDEXES: `{name}` is no index name (a-z and _)"
+        );
+    }
+    names
 }
 
 /// The seeded rows read back through the store: envs open, statuses right.

@@ -159,13 +159,18 @@ fn seed_app(conn: &mut PgConnection, shape: &Shape, envs: &[String; 2], manifest
         .unwrap_or_else(|e| panic!("seed app `{app}`: {e}"));
 }
 
-/// Seeds every shape, then `ANALYZE`s the tables.
-pub(crate) fn seed(conn: &mut PgConnection, keys: &Keyring, shapes: &[&Shape]) {
+/// Seeds every shape, drops the indexes named in `drop` (to measure the
+/// history without them), then `ANALYZE`s the tables.
+pub(crate) fn seed(conn: &mut PgConnection, keys: &Keyring, shapes: &[&Shape], drop: &[String]) {
     conn.batch_execute(&ids::sql_function())
         .expect("create pg_temp.sid");
     let (envs, manifest) = (sealed_envs(keys), manifest());
     for shape in shapes {
         seed_app(conn, shape, &envs, &manifest);
+    }
+    for index in drop {
+        conn.batch_execute(&format!("DROP INDEX {index}"))
+            .unwrap_or_else(|e| panic!("drop index `{index}`: {e}"));
     }
     conn.batch_execute("ANALYZE apps, builds, releases, deployments")
         .expect("ANALYZE");

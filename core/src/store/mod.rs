@@ -26,6 +26,8 @@ mod event_log;
 mod idempotency;
 mod keyring;
 mod logs;
+#[cfg(feature = "testing")]
+mod plans;
 mod processes;
 mod releases;
 mod routes;
@@ -46,6 +48,8 @@ pub use event_log::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 pub use idempotency::{IdempotencyGuard, Prior};
 pub use keyring::Rekeyed;
 pub use logs::{LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
+#[cfg(feature = "testing")]
+pub use plans::QueryPlan;
 pub use processes::{Supervised, WORKER_ACTOR};
 pub use routes::AppRoutes;
 pub use rows::deliveries::Delivery;

@@ -8,6 +8,7 @@ mod domains;
 mod events;
 mod leases;
 mod logs;
+mod plans;
 mod prune;
 mod releases;
 mod routes;

@@ -14,8 +14,7 @@ pub use lease::Lease;
 pub use promote::PromoteOptions;
 
 use super::rows::apps;
-use super::rows::deployments::{find, not_found, DeploymentRow};
-use super::schema::deployments;
+use super::rows::deployments::{find, not_found, page};
 use super::{Store, StoreError};
 use crate::domain::{AppName, Deployment, DeploymentId};
 use diesel::prelude::*;
@@ -51,18 +50,14 @@ impl Store {
     ) -> Result<Vec<Deployment>, StoreError> {
         self.read(|conn| {
             apps::exists(conn, app)?;
-            let mut query = deployments::table
-                .filter(deployments::app.eq(app.as_str().to_owned()))
-                .order(deployments::seq.desc())
-                .limit(limit.into())
-                .select(DeploymentRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let row = find(conn, before)?.filter(|row| row.app == app.as_str());
-                let seq = row.ok_or_else(|| not_found(before, app))?.seq;
-                query = query.filter(deployments::seq.lt(seq));
-            }
-            query
+            let before = match before {
+                Some(id) => {
+                    let row = find(conn, id)?.filter(|row| row.app == app.as_str());
+                    Some(row.ok_or_else(|| not_found(id, app))?.seq)
+                }
+                None => None,
+            };
+            page(app.as_str(), before, limit)
                 .load(conn)?
                 .into_iter()
                 .map(Deployment::try_from)

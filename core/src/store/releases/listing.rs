@@ -5,9 +5,9 @@ use crate::domain::{
     AppName, Build, BuildId, DeploymentStatus, Env, Release, ReleaseId, ReleaseStatus,
 };
 use crate::store::rows::apps;
-use crate::store::rows::builds::{find_build, BuildRow};
-use crate::store::rows::releases::{find_release, latest, parse_release, ReleaseRow};
-use crate::store::schema::{builds, deployments, releases};
+use crate::store::rows::builds::{self, find_build};
+use crate::store::rows::deployments::outcomes;
+use crate::store::rows::releases::{self, find_release, latest, parse_release};
 use crate::store::{DbConnection, Store, StoreError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -34,17 +34,11 @@ impl Store {
     ) -> Result<Vec<Release>, StoreError> {
         self.read(|conn| {
             apps::exists(conn, app)?;
-            let mut query = releases::table
-                .filter(releases::app.eq(app.as_str().to_owned()))
-                .order(releases::seq.desc())
-                .limit(limit.into())
-                .select(ReleaseRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let seq = find_release(conn, app, before)?.seq;
-                query = query.filter(releases::seq.lt(seq));
-            }
-            let rows = query.load(conn)?;
+            let before = match before {
+                Some(id) => Some(find_release(conn, app, id)?.seq),
+                None => None,
+            };
+            let rows = releases::page(app.as_str(), before, limit).load(conn)?;
             let statuses = release_statuses(conn, app, rows.iter().map(|r| r.id.as_str()))?;
             rows.into_iter()
                 .map(|row| {
@@ -82,17 +76,12 @@ impl Store {
     ) -> Result<Vec<Build>, StoreError> {
         self.read(|conn| {
             apps::exists(conn, app)?;
-            let mut query = builds::table
-                .filter(builds::app.eq(app.as_str().to_owned()))
-                .order(builds::seq.desc())
-                .limit(limit.into())
-                .select(BuildRow::as_select())
-                .into_boxed();
-            if let Some(before) = before {
-                let seq = find_build(conn, app, before)?.seq;
-                query = query.filter(builds::seq.lt(seq));
-            }
-            query.load(conn)?.into_iter().map(Build::try_from).collect()
+            let before = match before {
+                Some(id) => Some(find_build(conn, app, id)?.seq),
+                None => None,
+            };
+            let rows = builds::page(app.as_str(), before, limit).load(conn)?;
+            rows.into_iter().map(Build::try_from).collect()
         })
     }
 
@@ -114,12 +103,7 @@ fn release_statuses<'a>(
 ) -> Result<HashMap<String, ReleaseStatus>, StoreError> {
     let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
     let active = apps::active_release(conn, app)?;
-    let latest_outcomes: Vec<(String, String)> = deployments::table
-        .filter(deployments::app.eq(app.as_str()))
-        .filter(deployments::release.eq_any(&ids))
-        .order(deployments::seq)
-        .select((deployments::release, deployments::status))
-        .load(conn)?;
+    let latest_outcomes: Vec<(String, String)> = outcomes(app.as_str(), &ids).load(conn)?;
     // Ordered by sequence: the last one seen per release is its latest.
     let mut statuses: HashMap<String, ReleaseStatus> = HashMap::new();
     for (release, status) in latest_outcomes {

@@ -2,11 +2,16 @@
 
 use super::parse;
 use crate::domain::{AppName, Build, BuildId, Manifest, ReleaseId};
-use crate::store::connection::DbConnection;
+use crate::store::connection::{DbConnection, MultiBackend};
 use crate::store::error::StoreError;
 use crate::store::schema::builds;
 use chrono::NaiveDateTime;
+use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::prelude::*;
+
+/// A query of whole build rows.
+pub(crate) type Rows<'a> =
+    builds::BoxedQuery<'a, MultiBackend, SqlTypeOf<AsSelect<BuildRow, MultiBackend>>>;
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = builds)]
@@ -44,6 +49,21 @@ impl TryFrom<BuildRow> for Build {
             created_at: row.created_at.and_utc(),
         })
     }
+}
+
+/// A page of the app's builds, newest first: `limit` of those created
+/// before the build of sequence `before` (all of them when `None`).
+pub(crate) fn page<'a>(app: &'a str, before: Option<i64>, limit: u32) -> Rows<'a> {
+    let mut query = builds::table
+        .filter(builds::app.eq(app))
+        .order(builds::seq.desc())
+        .limit(limit.into())
+        .select(BuildRow::as_select())
+        .into_boxed();
+    if let Some(seq) = before {
+        query = query.filter(builds::seq.lt(seq));
+    }
+    query
 }
 
 pub(crate) fn find_build(

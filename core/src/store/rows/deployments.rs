@@ -3,11 +3,17 @@
 //! (by id, the app's open one, which statuses are open).
 
 use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus, ReleaseId};
-use crate::store::connection::DbConnection;
+use crate::store::connection::{DbConnection, MultiBackend};
 use crate::store::error::StoreError;
 use crate::store::schema::deployments;
 use chrono::NaiveDateTime;
+use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+/// A query of whole deployment rows.
+pub(crate) type Rows<'a> =
+    deployments::BoxedQuery<'a, MultiBackend, SqlTypeOf<AsSelect<DeploymentRow, MultiBackend>>>;
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = deployments)]
@@ -86,18 +92,49 @@ pub(crate) fn find(
         .optional()?)
 }
 
+/// A page of the app's deployments, newest first: `limit` of those
+/// started before the deployment of sequence `before` (all when `None`).
+pub(crate) fn page<'a>(app: &'a str, before: Option<i64>, limit: u32) -> Rows<'a> {
+    let mut query = deployments::table
+        .filter(deployments::app.eq(app))
+        .order(deployments::seq.desc())
+        .limit(limit.into())
+        .select(DeploymentRow::as_select())
+        .into_boxed();
+    if let Some(seq) = before {
+        query = query.filter(deployments::seq.lt(seq));
+    }
+    query
+}
+
 /// The app's deployment that is not final, if any (at most one).
 pub(crate) fn open_for(
     conn: &mut DbConnection,
     app: &AppName,
 ) -> Result<Option<DeploymentRow>, StoreError> {
-    let open = open_statuses();
-    Ok(deployments::table
-        .filter(deployments::app.eq(app.as_str()))
-        .filter(deployments::status.eq_any(open))
+    Ok(open_query(app.as_str()).first(conn).optional()?)
+}
+
+pub(crate) fn open_query(app: &str) -> Rows<'_> {
+    deployments::table
+        .filter(deployments::app.eq(app))
+        .filter(deployments::status.eq_any(open_statuses()))
         .select(DeploymentRow::as_select())
-        .first(conn)
-        .optional()?)
+        .into_boxed()
+}
+
+/// `(release, status)` of every deployment of the given releases of the
+/// app, oldest first: the last one per release is its latest.
+pub(crate) fn outcomes<'a>(
+    app: &'a str,
+    releases: &'a [String],
+) -> deployments::BoxedQuery<'a, MultiBackend, (Text, Text)> {
+    deployments::table
+        .filter(deployments::app.eq(app))
+        .filter(deployments::release.eq_any(releases))
+        .order(deployments::seq)
+        .select((deployments::release, deployments::status))
+        .into_boxed()
 }
 
 /// The stored form of the statuses of deployments under way.

@@ -1,0 +1,2 @@
+DROP INDEX releases_by_build;
+DROP INDEX deployments_by_release;

@@ -9,7 +9,7 @@
 //!
 //! PostgreSQL: 200,000 events and 200,000 deliveries past the retention
 //! period (plus young rows and old pending deliveries, which stay), pruned in
-//! batches of 1,000: rows a second, and the longest single batch.
+//! batches of the default size (`PRUNE_BATCH`): rows a second, and the longest single batch.
 //! Goal: the longest batch within 100 ms.
 //!
 //! `cargo bench -p slipway-queue --bench retention`
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use futures_util::{stream, StreamExt};
 use redis::aio::ConnectionManager;
 use slipway_core::domain::{DeploymentId, EventPattern, RolloutJob, WebhookKind};
-use slipway_core::store::{Backend, NewWebhook, DEFAULT_EVENT_RETENTION};
+use slipway_core::store::{Backend, NewWebhook, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 use slipway_core::testing::TestDatabase;
 use slipway_queue::retention::{sweep_finished, JobRetention};
 use slipway_queue::testing::TestRedis;
@@ -237,7 +237,7 @@ async fn event_log_prune() -> Result<(), String> {
 }
 
 fn prune_rows(rows: usize) -> Result<(), String> {
-    println!("retention: {rows} old events and {rows} old deliveries on PostgreSQL, pruned in batches of 1,000");
+    println!("retention: {rows} old events and {rows} old deliveries on PostgreSQL, pruned in batches of {PRUNE_BATCH}");
     let db = TestDatabase::new(Backend::Postgres);
     let store = db.store();
     let new = NewWebhook {

@@ -17,6 +17,7 @@ use slipway_core::domain::AppName;
 use tokio::sync::watch;
 
 use super::isolation::AppHomes;
+use super::port;
 use super::process::{self, Launched, Placement};
 use super::record::{InstanceRecord, RecordDir};
 use super::InstanceSpec;
@@ -56,7 +57,10 @@ impl Launcher {
         command: &str,
     ) -> Result<Instance, RuntimeError> {
         let id = process::new_id(spec)?;
-        let port = process::free_port()?;
+        let taken = self.records.ports_blocking().map_err(|e| {
+            RuntimeError::Transient(format!("cannot read the instance records: {e}"))
+        })?;
+        let port = port::free_port(&taken)?;
         let home = self.homes.prepare(&spec.app).map_err(|e| {
             RuntimeError::Transient(format!(
                 "cannot prepare the directory of app {}: {e}",

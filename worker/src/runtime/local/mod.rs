@@ -13,6 +13,7 @@ mod isolation;
 mod launch;
 mod leader;
 mod logs;
+mod port;
 mod process;
 mod record;
 mod waves;

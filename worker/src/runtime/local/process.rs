@@ -123,17 +123,6 @@ pub(super) fn launch(
     })
 }
 
-/// A free port on 127.0.0.1, found by binding port 0 and letting go of it.
-pub(super) fn free_port() -> Result<u16, RuntimeError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .map_err(|e| transient("cannot find a free port".to_owned(), e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| transient("cannot find a free port".to_owned(), e))?
-        .port();
-    Ok(port)
-}
-
 /// `<service>-<release id lower-case>-<6 random lower-case letters/digits>`.
 pub(super) fn new_id(spec: &InstanceSpec) -> Result<String, RuntimeError> {
     // /dev/urandom rather than a new dependency: this runtime is Linux-only anyway.
@@ -237,7 +226,7 @@ pub(super) fn describe_exit(status: &io::Result<ExitStatus>) -> String {
     }
 }
 
-fn transient(what: String, e: io::Error) -> RuntimeError {
+pub(super) fn transient(what: String, e: io::Error) -> RuntimeError {
     RuntimeError::Transient(format!("{what}: {e}"))
 }
 

@@ -147,6 +147,13 @@ impl RecordDir {
             .map_err(io::Error::other)?
     }
 
+    /// The ports of every recorded instance, this worker's and the others'.
+    /// Blocking: for `start`, which runs on the blocking pool anyway.
+    pub fn ports_blocking(&self) -> io::Result<HashSet<u16>> {
+        let records = list_blocking(&self.dir, &self.seen)?;
+        Ok(records.iter().map(|r| r.port).collect())
+    }
+
     /// Forgets `id`; Ok when there was no record.
     pub async fn remove(&self, id: &str) -> io::Result<()> {
         let Some(path) = self.path(id) else {

@@ -20,6 +20,7 @@ use crate::error::QueueError;
 use crate::job::Job;
 use crate::producer::{InProcessJobs, JobQueue, RedisQueue};
 
+mod fetch;
 mod in_process;
 mod redis;
 

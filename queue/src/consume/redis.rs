@@ -23,6 +23,7 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use super::fetch::SlotSizedFetch;
 use crate::attempts::{run_attempts, GaveUp, JobFailed};
 use crate::config::ConsumerConfig;
 use crate::error::QueueError;
@@ -53,7 +54,7 @@ where
     let apalis_config = queue
         .config()
         .clone()
-        // Claim a job only when a handler slot is free, leaving the rest to idle workers.
+        // One job a fetch, unless `SlotSizedFetch` sizes the fetch to the free slots.
         .batch_size(1)
         .heartbeat_interval(config.heartbeat_interval)
         .missed_heartbeats(config.missed_heartbeats);
@@ -73,7 +74,9 @@ where
                 name.clone(),
             );
             move |_restarts: usize| {
-                let storage = RedisStorage::<serde_json::Value>::new(queue.connection())
+                let connection =
+                    SlotSizedFetch::new(queue.connection(), limit.clone(), &apalis_config);
+                let storage = RedisStorage::<serde_json::Value, _>::new(connection)
                     .with_config(apalis_config.clone())
                     .poll_with_strategy(PollEvery::new(config.poll_interval));
                 let (handler, config) = (handler.clone(), config.clone());

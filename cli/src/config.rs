@@ -165,7 +165,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
     pub data_dir: PathBuf,
     /// Deployments this process drives at once
-    #[arg(long, env = "SLIPWAY_WORKER_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "SLIPWAY_WORKER_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
     /// Seconds after which a silent worker's deployment is taken over by another
     #[arg(long, env = "SLIPWAY_WORKER_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]

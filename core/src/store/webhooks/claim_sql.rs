@@ -16,8 +16,8 @@
 //! partial (`WHERE status = 'pending'`), and the generic plan PostgreSQL
 //! switches a prepared statement to after five runs can use a partial
 //! index only when the statement names the value. With a bound status it
-//! fell back to scanning the table, JIT-compiled on top, and each claim
-//! took 95 ms instead of 3.
+//! scanned the table, JIT-compiled on top: 286 ms to claim 256 of 50,000
+//! rows, against 21 ms with the status written out.
 
 use crate::store::schema::deliveries;
 use crate::store::StoreError;

@@ -19,6 +19,10 @@
 //!
 //! Idempotent: sweeps running at once on several workers remove each job
 //! once; the others skip it.
+//!
+//! A sweep that removed most finished jobs then rewrites the queue's hashes
+//! and sets in one script (`retention/compact.lua`): Redis would otherwise
+//! keep their tables at the size of the backlog swept.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,6 +41,8 @@ pub const SWEEP_BATCH: usize = 500;
 
 /// Ids read per `SSCAN` call, and `done_at` stamps per pipeline.
 const READ_BATCH: usize = 1_000;
+/// Entries per command when a key is rewritten (Lua's `unpack` has a limit).
+const COMPACT_BATCH: usize = 1_000;
 
 /// Which finished jobs stay in Redis. Both limits apply: a finished job stays
 /// while it is among the newest `keep_last` *and* finished less than
@@ -102,6 +108,11 @@ pub struct Swept {
     pub skipped: usize,
     /// Removal round trips (script calls).
     pub batches: usize,
+    /// Metadata keys of workers no longer registered, deleted.
+    pub workers_forgotten: usize,
+    /// The queue's hashes and sets were rewritten at the end, to give back
+    /// the tables they had grown to (done when most finished jobs went).
+    pub compacted: bool,
 }
 
 /// Removes the finished jobs of `queue` that `retention` does not keep, in
@@ -149,6 +160,21 @@ pub async fn sweep_in_batches(
         swept.skipped += skipped;
         swept.batches += 1;
     }
+    swept.workers_forgotten = forget_gone_workers(&mut conn, &keys).await?;
+    // Most of what was there is gone: rewrite what is left (see compact.lua).
+    if swept.removed > 0 && swept.removed >= swept.finished - swept.removed {
+        redis::Script::new(include_str!("retention/compact.lua"))
+            .key(&keys.done)
+            .key(&keys.dead)
+            .key(&keys.failed)
+            .key(&keys.data)
+            .key(format!("{}:result", keys.meta))
+            .arg(COMPACT_BATCH)
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(failed)?;
+        swept.compacted = true;
+    }
     Ok(swept)
 }
 
@@ -161,6 +187,9 @@ struct Keys {
     data: String,
     meta: String,
     idempotency: String,
+    workers: String,
+    /// Prefix of each worker's metadata key, up to its name.
+    worker_metadata: String,
 }
 
 impl Keys {
@@ -174,8 +203,52 @@ impl Keys {
             data: config.job_data_hash(),
             meta: config.job_meta_hash(),
             idempotency: config.idempotency_key_set(),
+            workers: config.workers_set(),
+            worker_metadata: format!("{}:workers:metadata:", config.queue.as_ref()),
         }
     }
+}
+
+/// Deletes the metadata of workers that are no longer registered (see
+/// `retention/forget_workers.lua`); returns how many.
+async fn forget_gone_workers(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+) -> Result<usize, QueueError> {
+    let mut names = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", keys.worker_metadata))
+            .arg("COUNT")
+            .arg(READ_BATCH)
+            .query_async(conn)
+            .await
+            .map_err(failed)?;
+        names.extend(
+            found
+                .iter()
+                .filter_map(|key| key.strip_prefix(&keys.worker_metadata))
+                .map(str::to_owned),
+        );
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let script = redis::Script::new(include_str!("retention/forget_workers.lua"));
+    let mut forgotten = 0;
+    for chunk in names.chunks(SWEEP_BATCH) {
+        let mut call = script.prepare_invoke();
+        call.key(&keys.workers).arg(&keys.worker_metadata);
+        for name in chunk {
+            call.arg(name);
+        }
+        forgotten += call.invoke_async::<usize>(conn).await.map_err(failed)?;
+    }
+    Ok(forgotten)
 }
 
 /// Every id in the done and dead sets, with when it finished (0 when its

@@ -85,6 +85,60 @@ impl Raw {
         done.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// `n` finished jobs, as apalis leaves them: data, metadata (`Done`,
+    /// finished a second apart) and the id in the done set.
+    fn add_done(&mut self, n: usize) {
+        let payload = serde_json::to_string(&RolloutJob::new(DeploymentId::generate(), None))
+            .expect("payload");
+        let mut pipe = redis::pipe();
+        for i in 0..n {
+            let id = format!("job-{i:06}");
+            pipe.hset(format!("{}:data", self.prefix), &id, &payload)
+                .hset_multiple(
+                    format!("{}:meta:{id}", self.prefix),
+                    &[("status", "Done"), ("done_at", &(1_000 + i).to_string())],
+                )
+                .sadd(format!("{}:done", self.prefix), &id)
+                .ignore();
+        }
+        pipe.query::<()>(&mut self.conn).expect("finished jobs");
+    }
+
+    /// Bytes `key` takes, and bytes a fresh copy of it takes (`RESTORE`
+    /// writes its entries afresh).
+    fn memory_against_a_fresh_copy(&mut self, key: &str) -> (u64, u64) {
+        let (key, copy) = (
+            format!("{}:{key}", self.prefix),
+            format!("{}:copy", self.prefix),
+        );
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(&key)
+            .query(&mut self.conn)
+            .expect("DUMP");
+        redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(dump)
+            .arg("REPLACE")
+            .query::<()>(&mut self.conn)
+            .expect("RESTORE");
+        let mut usage = |key: &str| -> u64 {
+            redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query(&mut self.conn)
+                .expect("MEMORY USAGE")
+        };
+        let sizes = (usage(&key), usage(&copy));
+        redis::cmd("DEL")
+            .arg(&copy)
+            .query::<()>(&mut self.conn)
+            .expect("DEL");
+        sizes
+    }
+
     /// Whether `id` still has its data and its metadata.
     fn has_job(&mut self, id: &str) -> bool {
         let data: bool = redis::cmd("HEXISTS")
@@ -265,4 +319,62 @@ async fn sweeps_running_at_once_remove_each_job_once() {
         .expect("sweep");
     assert_eq!(again.removed, 0);
     assert_eq!(redis.count("done"), 5);
+}
+
+/// A sweep that removes most finished jobs gives back the tables Redis grew
+/// for them: Redis shrinks a hash or a set on a delete only when it is not
+/// rehashing it, so deletes in a row leave it sized for its peak unless
+/// the sweep rewrites what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_of_most_jobs_gives_their_memory_back() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let mut raw = Raw::new(&redis);
+    raw.add_done(20_000);
+    let redis_queue = queue.as_redis().expect("a Redis queue");
+    let swept = sweep_finished(redis_queue, &keep_last(100))
+        .await
+        .expect("sweep");
+    assert_eq!((swept.removed, swept.skipped), (19_900, 0));
+    assert!(swept.compacted);
+    assert_eq!(raw.data_ids().len(), 100);
+    for key in ["data", "done"] {
+        let (used, fresh) = raw.memory_against_a_fresh_copy(key);
+        assert!(
+            used <= fresh * 3 / 2,
+            "{key} takes {used} bytes after the sweep, a fresh copy {fresh}"
+        );
+    }
+    // A sweep that removes few leaves the keys as they are.
+    raw.add_done(20);
+    let swept = sweep_finished(redis_queue, &keep_last(100))
+        .await
+        .expect("second sweep");
+    assert_eq!(swept.removed, 20);
+    assert!(!swept.compacted);
+}
+
+/// A sweep deletes the metadata apalis leaves for each worker that ever
+/// registered, once that worker has left the workers set; a registered
+/// worker's stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_forgets_the_metadata_of_workers_that_are_gone() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    let mut raw = Raw::new(&redis);
+    let prefix = raw.prefix.clone();
+    let workers = format!("{prefix}:workers");
+    let metadata = |name: &str| format!("{prefix}:workers:metadata:{name}");
+    redis::pipe()
+        .zadd(&workers, "alive", 4_000_000_000u64)
+        .hset(metadata("alive"), "service", "rollouts")
+        .hset(metadata("gone-1"), "service", "rollouts")
+        .hset(metadata("gone-2"), "service", "rollouts")
+        .query::<()>(&mut raw.conn)
+        .expect("worker metadata");
+    let swept = sweep_finished(queue.as_redis().expect("a Redis queue"), &keep_last(10))
+        .await
+        .expect("sweep");
+    assert_eq!(swept.workers_forgotten, 2);
+    assert_eq!(raw.keys(":workers:metadata:*"), vec![metadata("alive")]);
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How long events and deliveries are kept by default: 90 days.
 pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 /// Rows deleted per statement (and so per transaction).
-pub const PRUNE_BATCH: usize = 500;
+pub const PRUNE_BATCH: usize = 250;
 
 /// What one pruning pass deleted, and how long its longest batch took.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

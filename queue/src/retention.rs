@@ -27,7 +27,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::TryStreamExt;
 use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, ScanOptions};
 
 use crate::error::QueueError;
 use crate::producer::RedisQueue;
@@ -215,29 +217,21 @@ async fn forget_gone_workers(
     conn: &mut ConnectionManager,
     keys: &Keys,
 ) -> Result<usize, QueueError> {
-    let mut names = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", keys.worker_metadata))
-            .arg("COUNT")
-            .arg(READ_BATCH)
-            .query_async(conn)
-            .await
-            .map_err(failed)?;
-        names.extend(
-            found
-                .iter()
-                .filter_map(|key| key.strip_prefix(&keys.worker_metadata))
-                .map(str::to_owned),
-        );
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    let pattern = format!("{}*", keys.worker_metadata);
+    let scan = ScanOptions::default()
+        .with_pattern(pattern)
+        .with_count(READ_BATCH);
+    let found: Vec<String> = conn
+        .scan_options(scan)
+        .await
+        .map_err(failed)?
+        .try_collect()
+        .await
+        .map_err(failed)?;
+    let names: Vec<&str> = found
+        .iter()
+        .filter_map(|key| key.strip_prefix(&keys.worker_metadata))
+        .collect();
     let script = redis::Script::new(include_str!("retention/forget_workers.lua"));
     let mut forgotten = 0;
     for chunk in names.chunks(SWEEP_BATCH) {

@@ -47,6 +47,10 @@ impl SlotSizedFetch {
     /// concurrency limit has handed it a permit, which no longer counts as
     /// available: hence the one added.
     fn resized(&self, cmd: &Cmd) -> Option<Cmd> {
+        // Every command passes here: most are told apart by their length alone.
+        if cmd.args_iter().len() != COUNT_AT + 2 {
+            return None;
+        }
         let args: Vec<&[u8]> = cmd
             .args_iter()
             .map(|arg| match arg {
@@ -57,8 +61,7 @@ impl SlotSizedFetch {
         let is_eval = |name: &[u8]| {
             name.eq_ignore_ascii_case(b"EVALSHA") || name.eq_ignore_ascii_case(b"EVAL")
         };
-        let is_fetch = args.len() == COUNT_AT + 2
-            && is_eval(args[0])
+        let is_fetch = is_eval(args[0])
             && args[2] == FETCH_KEYS.to_string().as_bytes()
             && args[4] == &*self.active
             && args[3 + FETCH_KEYS - 1] == &*self.scheduled;

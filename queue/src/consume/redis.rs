@@ -129,12 +129,41 @@ where
                     drop(run);
                     tracing::warn!(abandoned = handlers.abort_all(),
                         "shutdown grace elapsed; abandoning running jobs");
+                } else if let Err(error) = unregister(&queue, &apalis_config, &name).await {
+                    tracing::warn!(worker = %name, %error,
+                        "could not unregister the stopped job worker; its heartbeat will lapse");
                 }
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// Takes a cleanly stopped worker out of the workers set and deletes its
+/// metadata, as apalis-redis's own close means to (it removes the name of the
+/// worker's in-flight set, which is not a member). Only when that in-flight
+/// set is empty: a job still in it comes back through the orphan check,
+/// which looks for the worker in the set.
+async fn unregister(
+    queue: &RedisQueue,
+    config: &apalis_redis::Config,
+    name: &str,
+) -> Result<(), redis::RedisError> {
+    let script = redis::Script::new(
+        r"
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('DEL', KEYS[3])
+        end",
+    );
+    script
+        .key(config.workers_set())
+        .key(format!("{}:{name}", config.inflight_jobs_set()))
+        .key(format!("{}:workers:metadata:{name}", config.queue.as_ref()))
+        .arg(name)
+        .invoke_async::<()>(&mut queue.connection())
+        .await
 }
 
 /// `poll_with_interval` without its lost wake-up: apalis's `IntervalStrategy`

@@ -165,9 +165,11 @@ async fn shutdown_lets_a_running_handler_finish_and_acknowledges_it() {
     let queue = redis.queue().await;
     let recorder = Recorder::default();
     let script = Script::default().with_default(Behaviour::Sleep(Duration::from_millis(500)));
+    let config = config("shutdown");
+    let name = config.worker_name.clone();
     let consumer = Consumer::start(
         JobSource::from_queue(&queue).expect("a Redis queue"),
-        config("shutdown"),
+        config,
         recorder.handler(script),
     );
     queue
@@ -186,6 +188,21 @@ async fn shutdown_lets_a_running_handler_finish_and_acknowledges_it() {
         1,
         "and acknowledged it before returning"
     );
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .and_then(|client| client.get_connection())
+        .expect("Redis");
+    let prefix = format!("{}:rollouts", redis.namespace);
+    let registered: Option<f64> = redis::cmd("ZSCORE")
+        .arg(format!("{prefix}:workers"))
+        .arg(&name)
+        .query(&mut conn)
+        .expect("ZSCORE");
+    assert_eq!(registered, None, "the stopped worker left the workers set");
+    let metadata: bool = redis::cmd("EXISTS")
+        .arg(format!("{prefix}:workers:metadata:{name}"))
+        .query(&mut conn)
+        .expect("EXISTS");
+    assert!(!metadata, "and its metadata was deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::Engine;
 use slipway_core::secret::{hash_token, Secret};
+use slipway_core::store::Identity;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -32,16 +33,24 @@ impl FromRequest for Caller {
 /// Checks the request's token (401 when missing, unknown or expired), then
 /// the token's write rate (429) unless the method only reads.
 pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let token = presented_token(req)?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::BadRequest("no application state".into()))?;
-    let hash = hash_token(token.expose());
-    let identity = state
-        .db(move |store| store.authenticate(&hash))
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("unknown or expired token".into()))?;
+    let hash = presented_hash(req)?;
+    let state = state(req)?;
+    let identity = state.db(move |store| store.authenticate(&hash)).await?;
+    admit(req, &state, identity.ok_or_else(unknown_token)?)
+}
+
+/// The hash of the request's token, to look up; 401 when it has none.
+pub fn presented_hash(req: &HttpRequest) -> Result<String, ApiError> {
+    Ok(hash_token(presented_token(req)?.expose()))
+}
+
+pub fn unknown_token() -> ApiError {
+    ApiError::Unauthorized("unknown or expired token".into())
+}
+
+/// The caller behind the token's identity; 429 when a write goes over the
+/// token's rate.
+pub fn admit(req: &HttpRequest, state: &AppState, identity: Identity) -> Result<Caller, ApiError> {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         state
             .write_limit
@@ -52,6 +61,12 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         identity,
         guard: None,
     })
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::BadRequest("no application state".into()))
 }
 
 fn presented_token(req: &HttpRequest) -> Result<Secret<String>, ApiError> {

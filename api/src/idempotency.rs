@@ -10,7 +10,6 @@
 use crate::auth;
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
@@ -36,25 +35,29 @@ pub async fn idempotency(
         Some(value) if guarded => value.clone(),
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
-    // Who asks comes first: a stranger gets 401 whatever the key.
-    let caller = auth::authenticate(req.request()).await?;
-    let key = parse_key(&key)?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::BadRequest("no application state".into()))?;
+    let hash = auth::presented_hash(req.request())?;
+    let state = auth::state(req.request())?;
     let body = req
         .extract::<web::Bytes>()
         .await
-        .map_err(|err| crate::body::read_error(&err, crate::MAX_BODY_BYTES))?;
+        .map_err(|err| crate::body::read_error(&err, crate::MAX_BODY_BYTES));
+    let (key, body) = match parse_key(&key).and_then(|key| body.map(|body| (key, body))) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            // Who asks comes first: a stranger gets 401 whatever the key or the body.
+            auth::authenticate(req.request()).await?;
+            return Err(error.into());
+        }
+    };
     let fingerprint = fingerprint(req.method().as_str(), &req.uri().to_string(), &body);
     req.set_payload(body.into());
 
-    let token = caller.identity.token.clone();
     let (lookup_key, lookup_print) = (key.clone(), fingerprint.clone());
-    let prior = state
-        .db(move |store| store.get_idempotency_prior(&token, &lookup_key, &lookup_print))
+    let found = state
+        .db(move |store| store.authenticate_with_prior(&hash, &lookup_key, &lookup_print))
         .await?;
+    let (identity, prior) = found.ok_or_else(auth::unknown_token)?;
+    let caller = auth::admit(req.request(), &state, identity)?;
     match prior {
         Prior::New => {}
         Prior::Mismatch => {

@@ -5,13 +5,13 @@
 use super::rows::now;
 use super::schema::idempotency_keys as keys;
 use super::sealed::RESPONSE;
+use super::tokens::{authenticate_on, Identity};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::TokenId;
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
+use diesel::sql_types::{Integer, Text};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -113,28 +113,33 @@ impl Store {
         }
     }
 
-    /// What `token` sent before with `key`; `fingerprint` identifies this request.
-    pub fn get_idempotency_prior(
+    /// The identity behind a token hash (as [`Store::authenticate`]) and
+    /// what it sent before with `key`, `fingerprint` identifying this
+    /// request: the two reads a write with a key makes first, on one
+    /// connection. `None` when the token is unknown or expired.
+    pub fn authenticate_with_prior(
         &self,
-        token: &TokenId,
+        hash: &str,
         key: &str,
         fingerprint: &str,
-    ) -> Result<Prior, StoreError> {
+    ) -> Result<Option<(Identity, Prior)>, StoreError> {
+        let mut conn = self.conn()?;
+        let Some(identity) = authenticate_on(&mut conn, hash)? else {
+            return Ok(None);
+        };
         type Row = (String, Option<i32>, Option<String>, NaiveDateTime);
         let now = now();
-        let row: Option<Row> = self.read(|conn| {
-            Ok(this_key(token, key)
-                .filter(keys::expires_at.gt(now))
-                .select((
-                    keys::fingerprint,
-                    keys::status,
-                    keys::body,
-                    keys::created_at,
-                ))
-                .first(conn)
-                .optional()?)
-        })?;
-        Ok(match row {
+        let row: Option<Row> = this_key(&identity.token, key)
+            .filter(keys::expires_at.gt(now))
+            .select((
+                keys::fingerprint,
+                keys::status,
+                keys::body,
+                keys::created_at,
+            ))
+            .first(&mut *conn)
+            .optional()?;
+        let prior = match row {
             None => Prior::New,
             Some((stored, ..)) if stored != fingerprint => Prior::Mismatch,
             Some((_, Some(status), Some(body), _)) => Prior::Done {
@@ -144,7 +149,8 @@ impl Store {
             Some((.., created_at)) => Prior::InProgress {
                 lost: created_at < now - RESPONSE_GRACE,
             },
-        })
+        };
+        Ok(Some((identity, prior)))
     }
 
     /// Records the response of the request whose work `guard` committed,
@@ -162,21 +168,30 @@ impl Store {
         body: &str,
     ) -> Result<(), StoreError> {
         let sealed = self.seal(RESPONSE, body)?;
-        let sweep = sweep_due(now());
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(|conn| {
-            if let DbConnection::Postgresql(pg) = conn {
-                pg.batch_execute("SET LOCAL synchronous_commit = off")?;
-            }
-            diesel::update(this_key(&guard.token, &guard.key))
-                .set((keys::status.eq(i32::from(status)), keys::body.eq(sealed)))
-                .execute(conn)?;
-            if let Some(at) = sweep {
-                diesel::delete(keys::table.filter(keys::expires_at.le(at))).execute(conn)?;
-            }
-            Ok(())
-        })
+        let status = i32::from(status);
+        match conn {
+            // One statement, so one round trip: `set_config(…, true)` holds
+            // for the statement's own transaction, which it commits.
+            DbConnection::Postgresql(pg) => diesel::sql_query(
+                "UPDATE idempotency_keys SET status = $1, body = $2 \
+                 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
+                 WHERE token = $3 AND key = $4",
+            )
+            .bind::<Integer, _>(status)
+            .bind::<Text, _>(&sealed)
+            .bind::<Text, _>(guard.token.as_str())
+            .bind::<Text, _>(&guard.key)
+            .execute(pg)?,
+            DbConnection::Sqlite(_) => diesel::update(this_key(&guard.token, &guard.key))
+                .set((keys::status.eq(status), keys::body.eq(&sealed)))
+                .execute(conn)?,
+        };
+        if let Some(at) = sweep_due(now()) {
+            diesel::delete(keys::table.filter(keys::expires_at.le(at))).execute(conn)?;
+        }
+        Ok(())
     }
 }
 

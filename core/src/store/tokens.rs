@@ -4,7 +4,7 @@ use super::rows::now;
 pub use super::rows::tokens::Identity;
 use super::rows::tokens::{Token, TokenRow};
 use super::schema::tokens;
-use super::{Store, StoreError};
+use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, Scope, TokenId, TokenName};
 use crate::secret::{constant_time_eq, generate_token, hash_token, Secret};
 use chrono::{NaiveDateTime, TimeDelta};
@@ -132,33 +132,36 @@ impl Store {
 
     /// The identity behind a token hash, unless unknown or expired.
     pub fn authenticate(&self, hash: &str) -> Result<Option<Identity>, StoreError> {
-        let found: Option<TokenRow> = self.read(|conn| {
-            Ok(tokens::table
-                .filter(tokens::hash.eq(hash))
-                .select(TokenRow::as_select())
-                .first(conn)
-                .optional()?)
-        })?;
-        // The index finds the row; the comparison that decides is constant-time.
-        let Some(row) = found.filter(|row| constant_time_eq(row.hash.as_bytes(), hash.as_bytes()))
-        else {
-            return Ok(None);
-        };
-        let now = now();
-        if row.expired(now) {
-            return Ok(None);
-        }
-        if row
-            .last_used_at
-            .is_none_or(|at| at < now - LAST_USED_GRANULARITY)
-        {
-            self.write(|conn| {
-                diesel::update(tokens::table.find(&row.id))
-                    .set(tokens::last_used_at.eq(now))
-                    .execute(conn)?;
-                Ok(())
-            })?;
-        }
-        Ok(Some(row.into_identity()?))
+        authenticate_on(&mut *self.conn()?, hash)
     }
+}
+
+/// [`Store::authenticate`] on a connection the caller holds.
+pub(super) fn authenticate_on(
+    conn: &mut DbConnection,
+    hash: &str,
+) -> Result<Option<Identity>, StoreError> {
+    let found: Option<TokenRow> = tokens::table
+        .filter(tokens::hash.eq(hash))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?;
+    // The index finds the row; the comparison that decides is constant-time.
+    let Some(row) = found.filter(|row| constant_time_eq(row.hash.as_bytes(), hash.as_bytes()))
+    else {
+        return Ok(None);
+    };
+    let now = now();
+    if row.expired(now) {
+        return Ok(None);
+    }
+    if row
+        .last_used_at
+        .is_none_or(|at| at < now - LAST_USED_GRANULARITY)
+    {
+        diesel::update(tokens::table.find(&row.id))
+            .set(tokens::last_used_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Some(row.into_identity()?))
 }

@@ -7,7 +7,7 @@ use slipway_core::domain::{
     AppName, EventPattern, ReleaseId, Scope, TokenName, WebhookId, WebhookKind,
 };
 use slipway_core::seal::{generate_key, Keyring, Purpose, SealError};
-use slipway_core::secret::Secret;
+use slipway_core::secret::{hash_token, Secret};
 use slipway_core::store::{
     Backend, IdempotencyGuard, NewRelease, NewToken, NewWebhook, Prior, PromoteOptions, Rekeyed,
     Store, StoreError,
@@ -131,7 +131,7 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         apps: vec![],
         lifetime: None,
     };
-    let (token, _) = on_a.create_token(&new_token).unwrap();
+    let (token, secret) = on_a.create_token(&new_token).unwrap();
     let guard = Arc::new(IdempotencyGuard::new(
         token.id.clone(),
         "k".into(),
@@ -142,7 +142,11 @@ fn a_rotated_key_still_opens_and_rekey_moves_everything_to_the_new_key(backend: 
         .unwrap();
     on_a.record_idempotent_response(&guard, 201, "{\"name\":\"other\"}")
         .unwrap();
-    let replay = |store: &Store| store.get_idempotency_prior(&token.id, "k", "f");
+    let hash = hash_token(secret.expose());
+    let replay = |store: &Store| {
+        let found = store.authenticate_with_prior(&hash, "k", "f")?;
+        Ok::<_, StoreError>(found.expect("the token authenticates").1)
+    };
     let response = Prior::Done {
         status: 201,
         body: "{\"name\":\"other\"}".into(),

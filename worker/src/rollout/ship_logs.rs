@@ -1,6 +1,6 @@
 //! Shipping instance output to the store, for `GET /apps/{app}/logs`: the
-//! supervising worker reads each instance's new output on every pass, cuts
-//! it into lines and appends them together with how far it read, so a
+//! supervising worker reads each instance's new output every half second
+//! (on the next pass when an instance came or went), cuts it into lines and appends them together with how far it read, so a
 //! worker taking the app over goes on from there (nothing twice, nothing
 //! lost). An instance that disappeared (stopped, crashed) gets one last read.
 
@@ -8,16 +8,24 @@ use crate::runtime::{Instance, Runtime};
 use slipway_core::domain::AppName;
 use slipway_core::store::{LogOffset, NewLogLine, Store};
 use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A line longer than this is shipped in parts (the store keeps 8 KiB).
 const LONGEST_LINE: usize = 8 * 1024;
 /// Reads of one instance per pass at most: a chatty one cannot hold the pass.
 const READS_PER_PASS: usize = 4;
+/// How often the output of an app whose instances did not change is read:
+/// a read per instance on every supervisor pass was most of an idle
+/// worker's work.
+const READ_EVERY: Duration = Duration::from_millis(500);
 
 /// Where each instance's output was read up to.
 #[derive(Default)]
 pub(super) struct LogShipper {
     tails: HashMap<String, Tail>,
+    /// When each app's output was last read.
+    read_at: HashMap<AppName, Instant>,
 }
 
 struct Tail {
@@ -43,6 +51,19 @@ impl LogShipper {
             .iter()
             .filter(|i| !self.tails.contains_key(&i.id))
             .collect();
+        let gone = || {
+            self.tails
+                .values()
+                .any(|t| &t.instance.app == app && !running.iter().any(|i| i.id == t.instance.id))
+        };
+        let recent = self
+            .read_at
+            .get(app)
+            .is_some_and(|at| at.elapsed() < READ_EVERY);
+        if new.is_empty() && recent && !gone() {
+            return;
+        }
+        self.read_at.insert(app.clone(), Instant::now());
         if !new.is_empty() {
             let Some(known) = offsets(store, app).await else {
                 return;
@@ -112,6 +133,7 @@ impl LogShipper {
     /// Forgets the instances of apps no longer supervised here.
     pub(super) fn keep_only(&mut self, supervised: impl Fn(&AppName) -> bool) {
         self.tails.retain(|_, tail| supervised(&tail.instance.app));
+        self.read_at.retain(|app, _| supervised(app));
     }
 }
 

@@ -125,13 +125,24 @@ impl RecordDir {
         Ok(())
     }
 
-    /// The record of `id`; `None` when there is none.
+    /// The record of `id`; `None` when there is none. One read before comes
+    /// from memory (records never change): a record another worker removed
+    /// drops out at the next listing, and it removes one only after its
+    /// instance is gone, which the caller finds out from the process.
     pub async fn read(&self, id: &str) -> io::Result<Option<InstanceRecord>> {
         let Some(path) = self.path(id) else {
             return Ok(None);
         };
+        let name = path.file_name().map(OsString::from).unwrap_or_default();
+        if let Some(record) = lock(&self.seen).get(&name) {
+            return Ok(Some(record.clone()));
+        }
         match tokio::fs::read(&path).await {
-            Ok(bytes) => parse(&bytes).map(Some),
+            Ok(bytes) => {
+                let record = parse(&bytes)?;
+                lock(&self.seen).insert(name, record.clone());
+                Ok(Some(record))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

@@ -44,6 +44,7 @@ pub fn presented_hash(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(hash_token(presented_token(req)?.expose()))
 }
 
+/// 401 for a token no identity stands behind.
 pub fn unknown_token() -> ApiError {
     ApiError::Unauthorized("unknown or expired token".into())
 }
@@ -63,6 +64,7 @@ pub fn admit(req: &HttpRequest, state: &AppState, identity: Identity) -> Result<
     })
 }
 
+/// The application state the request's app was built with.
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()

@@ -13,7 +13,6 @@ use crate::domain::{AppName, ReleaseId};
 use crate::events::{AppCrashed, EventPayload};
 use chrono::TimeDelta;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// The actor of what workers do on their own (restarts, crash reports).
 pub const WORKER_ACTOR: &str = "slipway";
@@ -64,89 +63,65 @@ impl Store {
 
     /// The apps `owner` supervises, as they are now, without renewing.
     pub fn list_supervised(&self, owner: &str) -> Result<Vec<Supervised>, StoreError> {
-        self.read(|conn| {
-            let held: Vec<(String, Option<String>)> = supervisors::table
-                .inner_join(apps::table.on(apps::name.eq(supervisors::app)))
-                .filter(supervisors::owner.eq(owner))
-                .filter(apps::deleted_at.is_null())
-                .select((apps::name, apps::active_release))
-                .order(apps::name)
-                .load(conn)?;
-            let busy = busy_apps(conn)?;
-            held.into_iter()
-                .map(|(app, active)| supervised(app, active, &busy))
-                .collect()
-        })
+        self.read(|conn| held_by(conn, owner))
     }
 
     /// Takes or renews the supervision of every app nobody else supervises
     /// (or whose supervisor's lease lapsed) for `owner`, for `ttl`; returns
-    /// the apps `owner` supervises now.
+    /// the apps `owner` supervises now. One transaction for all the apps: a
+    /// renewal of `owner`'s leases and a take-over of lapsed ones in one
+    /// `UPDATE`, a lease for each app without one in one `INSERT`.
     pub fn supervise(&self, owner: &str, ttl: TimeDelta) -> Result<Vec<Supervised>, StoreError> {
-        let (all, busy) = self.read(|conn| {
-            // A deleted app is the teardown's, not the supervisor's.
-            let all: Vec<(String, Option<String>)> = apps::table
-                .filter(apps::deleted_at.is_null())
-                .select((apps::name, apps::active_release))
-                .order(apps::name)
-                .load(conn)?;
-            Ok((all, busy_apps(conn)?))
-        })?;
-        let mut mine = Vec::new();
-        for (app, active_release) in all {
-            if self.take_supervision(&app, owner, ttl)? {
-                mine.push(supervised(app, active_release, &busy)?);
-            }
-        }
-        Ok(mine)
-    }
-
-    /// One app's supervision lease for `owner`: renewed, taken over when
-    /// lapsed, or made; `false` when another worker holds it.
-    fn take_supervision(&self, app: &str, owner: &str, ttl: TimeDelta) -> Result<bool, StoreError> {
         let now = now();
-        let taken = self.write(|conn| {
-            let renewed = diesel::update(
-                supervisors::table.find(app).filter(
-                    supervisors::owner
-                        .eq(owner)
-                        .or(supervisors::expires_at.lt(now)),
-                ),
+        let until = now + ttl;
+        self.write(|conn| {
+            // A deleted app is the teardown's, not the supervisor's.
+            let live = apps::table
+                .filter(apps::deleted_at.is_null())
+                .select(apps::name);
+            diesel::update(
+                supervisors::table
+                    .filter(supervisors::app.eq_any(live))
+                    .filter(
+                        supervisors::owner
+                            .eq(owner)
+                            .or(supervisors::expires_at.lt(now)),
+                    ),
             )
             .set((
                 supervisors::owner.eq(owner),
-                supervisors::expires_at.eq(now + ttl),
+                supervisors::expires_at.eq(until),
             ))
             .execute(conn)?;
-            if renewed == 1 {
-                return Ok(true);
-            }
-            let held = supervisors::table
-                .find(app)
-                .select(supervisors::app)
-                .first::<String>(conn)
-                .optional()?;
-            if held.is_some() {
-                return Ok(false);
-            }
-            diesel::insert_into(supervisors::table)
-                .values((
-                    supervisors::app.eq(app),
-                    supervisors::owner.eq(owner),
-                    supervisors::expires_at.eq(now + ttl),
-                ))
-                .execute(conn)?;
-            Ok(true)
-        });
-        match taken {
-            // Another worker made it between our look and our insert, or
-            // the app was deleted meanwhile.
-            Err(StoreError::Database(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            ))) => Ok(false),
-            other => other,
-        }
+            // Another worker inserting the same app at once keeps its lease.
+            // (`ON CONFLICT` is written per backend: diesel's multi-backend
+            // connection has no upsert.)
+            let lease_the_rest = || {
+                let without_lease = apps::table
+                    .filter(apps::deleted_at.is_null())
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        supervisors::table.filter(supervisors::app.eq(apps::name)),
+                    )))
+                    .select((
+                        apps::name,
+                        owner.into_sql::<diesel::sql_types::Text>(),
+                        until.into_sql::<diesel::sql_types::Timestamp>(),
+                    ));
+                diesel::insert_into(supervisors::table)
+                    .values(without_lease)
+                    .into_columns((
+                        supervisors::app,
+                        supervisors::owner,
+                        supervisors::expires_at,
+                    ))
+                    .on_conflict_do_nothing()
+            };
+            match conn {
+                DbConnection::Postgresql(pg) => lease_the_rest().execute(pg)?,
+                DbConnection::Sqlite(lite) => lease_the_rest().execute(lite)?,
+            };
+            held_by(conn, owner)
+        })
     }
 
     /// Gives up every supervision `owner` holds (a worker stopping), so
@@ -216,6 +191,21 @@ impl Store {
 }
 
 /// The apps with a deployment under way.
+/// The live apps `owner` holds the supervision of, by name.
+fn held_by(conn: &mut DbConnection, owner: &str) -> Result<Vec<Supervised>, StoreError> {
+    let held: Vec<(String, Option<String>)> = supervisors::table
+        .inner_join(apps::table.on(apps::name.eq(supervisors::app)))
+        .filter(supervisors::owner.eq(owner))
+        .filter(apps::deleted_at.is_null())
+        .select((apps::name, apps::active_release))
+        .order(apps::name)
+        .load(conn)?;
+    let busy = busy_apps(conn)?;
+    held.into_iter()
+        .map(|(app, active)| supervised(app, active, &busy))
+        .collect()
+}
+
 fn busy_apps(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     Ok(deployments::table
         .filter(deployments::status.eq_any(open_statuses()))

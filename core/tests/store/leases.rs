@@ -4,7 +4,7 @@
 use crate::deployments::{promote, TTL};
 use crate::{fixture, on_both_backends};
 use chrono::TimeDelta;
-use slipway_core::domain::DeploymentStatus as S;
+use slipway_core::domain::{AppName, DeploymentStatus as S};
 use slipway_core::events::EventKind;
 use slipway_core::store::{Backend, Lease, StoreError};
 
@@ -12,6 +12,7 @@ on_both_backends!(
     leases_give_a_deployment_one_driver,
     racing_transitions_end_a_deployment_once,
     the_reconciler_finds_stale_and_orphaned_deployments,
+    supervision_goes_to_one_worker_per_app_and_moves_when_its_lease_lapses,
 );
 
 fn leases_give_a_deployment_one_driver(backend: Backend) {
@@ -148,4 +149,32 @@ fn the_reconciler_finds_stale_and_orphaned_deployments(backend: Backend) {
     assert!(due(minute).is_empty(), "its job is on the queue");
     f.store.unqueue_deployment(&d.id).unwrap();
     assert_eq!(due(minute), std::slice::from_ref(&d.id), "queueing failed");
+}
+
+/// One renewal leases every app nobody holds, renews the worker's own,
+/// takes over lapsed ones and leaves another worker's live ones and deleted
+/// apps alone.
+fn supervision_goes_to_one_worker_per_app_and_moves_when_its_lease_lapses(backend: Backend) {
+    let f = fixture(backend);
+    let app = |name: &str| AppName::parse(name).unwrap();
+    for name in ["b", "c"] {
+        f.store.create_app(&app(name), None, "tester").unwrap();
+    }
+    let names = |owner: &str, ttl: TimeDelta| -> Vec<String> {
+        let held = f.store.supervise(owner, ttl).unwrap();
+        held.iter().map(|s| s.app.to_string()).collect()
+    };
+    assert_eq!(names("w1", TTL), ["b", "c", "myapp"]);
+    assert_eq!(names("w2", TTL), Vec::<String>::new(), "w1 holds all three");
+    assert_eq!(names("w1", TTL), ["b", "c", "myapp"], "renewed");
+
+    f.store.delete_app(&app("c"), "tester").unwrap();
+    f.store.create_app(&app("d"), None, "tester").unwrap();
+    assert_eq!(names("w2", TTL), ["d"], "the new app; not the deleted one");
+
+    // w1's leases lapse (renewed with a ttl already over): w2 takes them.
+    assert_eq!(names("w1", TimeDelta::milliseconds(-1)), ["b", "myapp"]);
+    assert_eq!(names("w2", TTL), ["b", "d", "myapp"]);
+    assert!(f.store.list_supervised("w1").unwrap().is_empty());
+    assert_eq!(names("w1", TTL), Vec::<String>::new());
 }

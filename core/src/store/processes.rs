@@ -74,14 +74,12 @@ impl Store {
     pub fn supervise(&self, owner: &str, ttl: TimeDelta) -> Result<Vec<Supervised>, StoreError> {
         let now = now();
         let until = now + ttl;
+        // A deleted app is the teardown's, not the supervisor's.
+        let live = || apps::table.filter(apps::deleted_at.is_null());
         self.write(|conn| {
-            // A deleted app is the teardown's, not the supervisor's.
-            let live = apps::table
-                .filter(apps::deleted_at.is_null())
-                .select(apps::name);
             diesel::update(
                 supervisors::table
-                    .filter(supervisors::app.eq_any(live))
+                    .filter(supervisors::app.eq_any(live().select(apps::name)))
                     .filter(
                         supervisors::owner
                             .eq(owner)
@@ -97,8 +95,7 @@ impl Store {
             // (`ON CONFLICT` is written per backend: diesel's multi-backend
             // connection has no upsert.)
             let lease_the_rest = || {
-                let without_lease = apps::table
-                    .filter(apps::deleted_at.is_null())
+                let without_lease = live()
                     .filter(diesel::dsl::not(diesel::dsl::exists(
                         supervisors::table.filter(supervisors::app.eq(apps::name)),
                     )))

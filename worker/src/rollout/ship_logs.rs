@@ -1,8 +1,9 @@
 //! Shipping instance output to the store, for `GET /apps/{app}/logs`: the
 //! supervising worker reads each instance's new output every half second
-//! (on the next pass when an instance came or went), cuts it into lines and appends them together with how far it read, so a
-//! worker taking the app over goes on from there (nothing twice, nothing
-//! lost). An instance that disappeared (stopped, crashed) gets one last read.
+//! (on the next pass when an instance came or went), cuts it into lines and
+//! appends them together with how far it read, so a worker taking the app
+//! over goes on from there (nothing twice, nothing lost). An instance that
+//! disappeared (stopped, crashed) gets one last read.
 
 use crate::runtime::{Instance, Runtime};
 use slipway_core::domain::AppName;

@@ -61,6 +61,9 @@ pub struct InstanceSpec {
 pub struct LocalRuntime {
     launcher: Arc<Launcher>,
     http: reqwest::Client,
+    /// Held shared by every start until it ends (abandoned ones included),
+    /// exclusively by `stop_all`, which so stops what they started too.
+    starts: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl LocalRuntime {
@@ -114,14 +117,18 @@ impl LocalRuntime {
                 stopping: Default::default(),
             }),
             http: health::client()?,
+            starts: Arc::default(),
         })
     }
 
     /// Stops every recorded instance, of every app, concurrently (each with
-    /// `grace` between SIGTERM and SIGKILL). Failures are logged, not returned:
-    /// this is for shutting down, where nothing better can be done.
+    /// `grace` between SIGTERM and SIGKILL), once the starts under way have
+    /// ended; starts asked for meanwhile wait until it is done. Failures are
+    /// logged, not returned: this is for shutting down, where nothing better
+    /// can be done.
     pub async fn stop_all(&self, grace: Duration) {
-        let records = match self.launcher.records.list().await {
+        let _no_starts = self.starts.write().await;
+        let records = match self.launcher.records.list(None).await {
             Ok(records) => records,
             Err(error) => {
                 tracing::warn!(%error, "cannot list instances to stop");
@@ -182,24 +189,11 @@ impl Runtime for LocalRuntime {
     }
 
     async fn instances(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
-        let mut all = self.every_instance().await?;
-        all.retain(|i| &i.app == app);
-        Ok(all)
+        self.recorded(Some(app)).await
     }
 
     async fn every_instance(&self) -> Result<Vec<Instance>, RuntimeError> {
-        let records =
-            self.launcher.records.list().await.map_err(|e| {
-                RuntimeError::Transient(format!("cannot list instance records: {e}"))
-            })?;
-        let stopping = self.launcher.stopping();
-        Ok(records
-            .iter()
-            .map(|r| Instance {
-                stopping: stopping.contains(&r.id),
-                ..r.instance()
-            })
-            .collect())
+        self.recorded(None).await
     }
 
     async fn probe(&self, instance: &Instance, health: Option<&Health>) -> Probe {
@@ -242,6 +236,22 @@ impl Runtime for LocalRuntime {
 }
 
 impl LocalRuntime {
+    /// The recorded instances of `app`, or of every app.
+    async fn recorded(&self, app: Option<&AppName>) -> Result<Vec<Instance>, RuntimeError> {
+        let records =
+            self.launcher.records.list(app).await.map_err(|e| {
+                RuntimeError::Transient(format!("cannot list instance records: {e}"))
+            })?;
+        let stopping = self.launcher.stopping();
+        Ok(records
+            .iter()
+            .map(|r| Instance {
+                stopping: stopping.contains(&r.id),
+                ..r.instance()
+            })
+            .collect())
+    }
+
     /// Starts one instance; returns once it is launched, not once healthy.
     /// Runs to its end even when the future is dropped, so no process is
     /// ever left without a record.
@@ -254,9 +264,13 @@ impl LocalRuntime {
         };
         let launcher = self.launcher.clone();
         let spec = spec.clone();
+        let starting = self.starts.clone().read_owned().await;
         // Runs to its end even when this future is dropped: see `launch`.
-        let started =
-            tokio::task::spawn_blocking(move || launcher.start_blocking(&spec, &command)).await;
+        let started = tokio::task::spawn_blocking(move || {
+            let _starting = starting;
+            launcher.start_blocking(&spec, &command)
+        })
+        .await;
         started.map_err(|e| RuntimeError::Transient(format!("starting was interrupted: {e}")))?
     }
 
@@ -300,14 +314,10 @@ impl LocalRuntime {
 async fn prune_logs(launcher: &Launcher, app: &AppName) -> Result<(), RuntimeError> {
     let records = launcher
         .records
-        .list()
+        .list(Some(app))
         .await
         .map_err(|e| RuntimeError::Transient(e.to_string()))?;
-    let running: Vec<String> = records
-        .into_iter()
-        .filter(|r| &r.app == app)
-        .map(|r| r.id)
-        .collect();
+    let running: Vec<String> = records.into_iter().map(|r| r.id).collect();
     let dir = launcher.logs.join(app.as_str());
     blocking(move || logs::prune(&dir, &running)).await
 }

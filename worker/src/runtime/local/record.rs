@@ -148,12 +148,13 @@ impl RecordDir {
         }
     }
 
-    /// Every readable record; unreadable or corrupt ones are skipped with a
-    /// warning. One blocking task: the directory is read, and of the files
-    /// only those not read before (see `seen`).
-    pub async fn list(&self) -> io::Result<Vec<InstanceRecord>> {
-        let (dir, seen) = (self.dir.clone(), self.seen.clone());
-        tokio::task::spawn_blocking(move || list_blocking(&dir, &seen))
+    /// Every readable record of `app`, or of every app; unreadable or
+    /// corrupt ones are skipped with a warning. One blocking task: the
+    /// directory is read, and of the files only those not read before (see
+    /// `seen`); only the records asked for are copied.
+    pub async fn list(&self, app: Option<&AppName>) -> io::Result<Vec<InstanceRecord>> {
+        let (dir, seen, app) = (self.dir.clone(), self.seen.clone(), app.cloned());
+        tokio::task::spawn_blocking(move || list_blocking(&dir, &seen, app.as_ref()))
             .await
             .map_err(io::Error::other)?
     }
@@ -161,7 +162,7 @@ impl RecordDir {
     /// The ports of every recorded instance, this worker's and the others'.
     /// Blocking: for `start`, which runs on the blocking pool anyway.
     pub fn ports_blocking(&self) -> io::Result<HashSet<u16>> {
-        let records = list_blocking(&self.dir, &self.seen)?;
+        let records = list_blocking(&self.dir, &self.seen, None)?;
         Ok(records.iter().map(|r| r.port).collect())
     }
 
@@ -189,7 +190,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn list_blocking(
     dir: &Path,
     seen: &Mutex<HashMap<OsString, InstanceRecord>>,
+    app: Option<&AppName>,
 ) -> io::Result<Vec<InstanceRecord>> {
+    let wanted = |record: &InstanceRecord| app.is_none_or(|app| &record.app == app);
     let mut names = HashSet::new();
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
@@ -201,7 +204,7 @@ fn list_blocking(
         let mut seen = lock(seen);
         // Gone files are forgotten: their instances were stopped.
         seen.retain(|name, _| names.contains(name));
-        let records: Vec<InstanceRecord> = seen.values().cloned().collect();
+        let records: Vec<InstanceRecord> = seen.values().filter(|r| wanted(r)).cloned().collect();
         let unread: Vec<OsString> = names
             .into_iter()
             .filter(|name| !seen.contains_key(name))
@@ -212,8 +215,10 @@ fn list_blocking(
         let path = dir.join(&name);
         match std::fs::read(&path).and_then(|b| parse(&b)) {
             Ok(record) => {
-                lock(seen).insert(name, record.clone());
-                records.push(record);
+                if wanted(&record) {
+                    records.push(record.clone());
+                }
+                lock(seen).insert(name, record);
             }
             // Removed by a concurrent stop between listing and reading.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

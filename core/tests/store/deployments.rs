@@ -236,8 +236,15 @@ fn cancel_marks_an_open_deployment(backend: Backend) {
     let f = fixture(backend);
     let (_, release) = f.build(None);
     let d = promote(&f, &release.id);
+    // What workers watch: the flag of each deployment that exists, in one read.
+    let gone = slipway_core::domain::DeploymentId::generate();
+    let watched = [d.id.clone(), gone];
+    let asked = f.store.cancel_requests(&watched).unwrap();
+    assert_eq!(asked, [(d.id.clone(), false)].into());
     let cancelled = f.store.cancel_deployment(&f.app, &d.id, "ops").unwrap();
     assert!(cancelled.cancel_requested);
+    let asked = f.store.cancel_requests(&watched).unwrap();
+    assert_eq!(asked, [(d.id.clone(), true)].into());
     assert_eq!(cancelled.status, S::Pending, "the worker does the rest");
     // Who asked is on record, once.
     f.store

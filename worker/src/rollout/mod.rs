@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 pub use supervise::SuperviseConfig;
 use tracing::Instrument;
-use watch::Watch;
+use watch::{Watch, Watches};
 
 /// How the engine paces itself. `new` gives production defaults.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub struct EngineConfig {
     pub lease_ttl: Duration,
     /// How often a rollout looks at its instances.
     pub tick: Duration,
-    /// How often the lease is checked and a cancel request looked for.
+    /// How often the drives' cancel requests are looked for (one query for all).
     pub poll: Duration,
     /// SIGTERM to SIGKILL.
     pub stop_grace: Duration,
@@ -98,6 +98,7 @@ pub struct Engine<R> {
     config: EngineConfig,
     metrics: Metrics,
     shutting_down: Arc<AtomicBool>,
+    watches: Watches,
     /// Who the router sends requests to: admitted once healthy, drained
     /// before stopped (with no router in this process, nobody reads it).
     traffic: Arc<Table>,
@@ -105,12 +106,20 @@ pub struct Engine<R> {
 
 impl<R: Runtime> Engine<R> {
     pub fn new(store: Store, runtime: Arc<R>, config: EngineConfig) -> Engine<R> {
+        let shutting_down = Arc::<AtomicBool>::default();
+        let watches = Watches::new(
+            store.clone(),
+            config.lease_ttl,
+            config.poll,
+            shutting_down.clone(),
+        );
         Engine {
             metrics: Metrics::new(),
             store,
             runtime,
             config,
-            shutting_down: Arc::default(),
+            shutting_down,
+            watches,
             traffic: Arc::default(),
         }
     }
@@ -192,14 +201,7 @@ impl<R: Runtime> Engine<R> {
             tracing::debug!("not claimed: final, or driven elsewhere");
             return Ok(Driven::NotDriven);
         };
-        let watch = Watch::start(
-            self.store.clone(),
-            id.clone(),
-            lease.clone(),
-            ttl,
-            self.config.poll,
-            self.shutting_down.clone(),
-        );
+        let watch = self.watches.start(id.clone(), lease.clone());
         let progress = Progress::start(self.store.clone(), deployment.clone());
         let drive = Drive {
             d: deployment,

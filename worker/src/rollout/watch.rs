@@ -2,12 +2,17 @@
 //! background; lost, or unconfirmed for too long, means act no more), the
 //! worker shutting down, and a cancel request: the drive's [`Guard`], which
 //! the runtime asks through its `Limits`.
+//!
+//! Cancel requests (and deployments deleted under a drive) are looked for by
+//! one task per engine, for all of its drives in one query per `poll`: a
+//! hundred rollouts at once cost one read every `poll`, not a hundred.
 
 use crate::runtime::Guard;
 use slipway_core::domain::DeploymentId;
 use slipway_core::store::{Lease, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -22,48 +27,79 @@ struct Flags {
     shutting_down: Arc<AtomicBool>,
 }
 
-/// Renews the lease and polls for a cancel request until dropped.
-pub struct Watch {
-    flags: Arc<Flags>,
-    /// Unconfirmed for longer than this, the drive fences itself.
-    fence_after: Duration,
-    task: JoinHandle<()>,
+type Drives = Mutex<HashMap<DeploymentId, Arc<Flags>>>;
+
+/// The drives of one engine, and the task that looks for their cancel
+/// requests (started with the first drive; it ends once this is dropped).
+pub struct Watches {
+    store: Store,
+    poll: Duration,
+    lease_ttl: Duration,
+    shutting_down: Arc<AtomicBool>,
+    drives: Arc<Drives>,
+    polling: Once,
 }
 
-impl Watch {
-    /// Watches over `lease` of `deployment`. A drive stops acting once the
-    /// lease has not been confirmed for `lease_ttl` less a margin of a
-    /// third, before anyone else can claim it: with the database away, no
-    /// two drives ever act at once.
-    pub fn start(
+impl Watches {
+    /// Leases last `lease_ttl`; cancel requests are looked for every `poll`.
+    pub fn new(
         store: Store,
-        deployment: DeploymentId,
-        lease: Lease,
         lease_ttl: Duration,
         poll: Duration,
         shutting_down: Arc<AtomicBool>,
-    ) -> Watch {
+    ) -> Watches {
+        Watches {
+            store,
+            poll,
+            lease_ttl,
+            shutting_down,
+            drives: Arc::default(),
+            polling: Once::new(),
+        }
+    }
+
+    /// Watches over `lease` of `deployment` until the [`Watch`] is dropped.
+    /// A drive stops acting once the lease has not been confirmed for
+    /// `lease_ttl` less a margin of a third, before anyone else can claim it:
+    /// with the database away, no two drives ever act at once.
+    pub fn start(&self, deployment: DeploymentId, lease: Lease) -> Watch {
+        self.polling.call_once(|| {
+            let drives = Arc::downgrade(&self.drives);
+            tokio::spawn(look_for_cancels(self.store.clone(), self.poll, drives));
+        });
         let flags = Arc::new(Flags {
             cancelled: AtomicBool::new(false),
             lease_lost: AtomicBool::new(false),
             confirmed_ms: AtomicU64::new(0),
             started: Instant::now(),
-            shutting_down,
+            shutting_down: self.shutting_down.clone(),
         });
-        let task = tokio::spawn(watch(
-            store,
-            deployment,
+        lock(&self.drives).insert(deployment.clone(), flags.clone());
+        let renewing = tokio::spawn(renew(
+            self.store.clone(),
+            deployment.clone(),
             lease,
-            lease_ttl,
-            poll,
+            self.lease_ttl,
             flags.clone(),
         ));
         Watch {
             flags,
-            fence_after: lease_ttl - lease_ttl / 3,
-            task,
+            fence_after: self.lease_ttl - self.lease_ttl / 3,
+            deployment,
+            drives: self.drives.clone(),
+            renewing,
         }
     }
+}
+
+/// One drive's watch: renews its lease until dropped.
+pub struct Watch {
+    flags: Arc<Flags>,
+    /// Unconfirmed for longer than this, the drive fences itself.
+    fence_after: Duration,
+    deployment: DeploymentId,
+    drives: Arc<Drives>,
+    renewing: JoinHandle<()>,
 }
 
 impl Guard for Watch {
@@ -85,54 +121,35 @@ impl Guard for Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.task.abort();
+        self.renewing.abort();
+        lock(&self.drives).remove(&self.deployment);
     }
 }
 
-async fn watch(
+fn lock(drives: &Drives) -> std::sync::MutexGuard<'_, HashMap<DeploymentId, Arc<Flags>>> {
+    drives.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Renews the lease every third of its ttl; a confirmation holds from when
+/// it was asked for.
+async fn renew(
     store: Store,
     deployment: DeploymentId,
     lease: Lease,
     lease_ttl: Duration,
-    poll: Duration,
     flags: Arc<Flags>,
 ) {
     let ttl = chrono::TimeDelta::from_std(lease_ttl).unwrap_or(chrono::TimeDelta::seconds(15));
-    let renew_every = lease_ttl / 3;
-    let mut last_renewal = Instant::now();
     loop {
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(lease_ttl / 3).await;
         let (store, id, lease) = (store.clone(), deployment.clone(), lease.clone());
-        let renew = last_renewal.elapsed() >= renew_every;
-        // Taken before asking: the confirmation holds from when it was asked for.
         let asked = flags.started.elapsed();
-        let looked = tokio::task::spawn_blocking(move || {
-            let kept = if renew {
-                Some(store.renew_lease(&id, &lease, ttl)?)
-            } else {
-                None
-            };
-            let cancel = store.get_deployment_by_id(&id)?.cancel_requested;
-            Ok::<_, slipway_core::store::StoreError>((kept, cancel))
-        })
-        .await;
-        match looked {
-            Ok(Ok((kept, cancel))) => {
-                if kept == Some(false) {
-                    flags.lease_lost.store(true, Ordering::Relaxed);
-                    return;
-                }
-                if renew {
-                    last_renewal = Instant::now();
-                    let ms = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX);
-                    flags.confirmed_ms.store(ms, Ordering::Relaxed);
-                }
-                if cancel {
-                    flags.cancelled.store(true, Ordering::Relaxed);
-                }
+        match tokio::task::spawn_blocking(move || store.renew_lease(&id, &lease, ttl)).await {
+            Ok(Ok(true)) => {
+                let ms = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX);
+                flags.confirmed_ms.store(ms, Ordering::Relaxed);
             }
-            // A deleted deployment has lost its lease for good.
-            Ok(Err(StoreError::NotFound(_))) => {
+            Ok(Ok(false) | Err(StoreError::NotFound(_))) => {
                 flags.lease_lost.store(true, Ordering::Relaxed);
                 return;
             }
@@ -142,6 +159,43 @@ async fn watch(
                 tracing::warn!(error = %err, "cannot reach the database to renew the lease")
             }
             Err(err) => tracing::warn!(error = %err, "lease task failed"),
+        }
+    }
+}
+
+/// Every `poll`, one query for the cancel requests of all running drives; a
+/// deployment no longer there (deleted) has lost its lease for good.
+async fn look_for_cancels(store: Store, poll: Duration, drives: Weak<Drives>) {
+    loop {
+        tokio::time::sleep(poll).await;
+        let Some(watched) = drives.upgrade().map(|drives| {
+            let drives = lock(&drives);
+            drives
+                .iter()
+                .map(|(id, f)| (id.clone(), f.clone()))
+                .collect::<Vec<_>>()
+        }) else {
+            return;
+        };
+        if watched.is_empty() {
+            continue;
+        }
+        let store = store.clone();
+        let ids: Vec<DeploymentId> = watched.iter().map(|(id, _)| id.clone()).collect();
+        match tokio::task::spawn_blocking(move || store.cancel_requests(&ids)).await {
+            Ok(Ok(found)) => {
+                for (id, flags) in &watched {
+                    match found.get(id) {
+                        Some(true) => flags.cancelled.store(true, Ordering::Relaxed),
+                        Some(false) => {}
+                        None => flags.lease_lost.store(true, Ordering::Relaxed),
+                    }
+                }
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cannot reach the database to look for cancel requests")
+            }
+            Err(err) => tracing::warn!(error = %err, "cancel look-up task failed"),
         }
     }
 }

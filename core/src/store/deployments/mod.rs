@@ -15,9 +15,11 @@ pub use promote::PromoteOptions;
 
 use super::rows::apps;
 use super::rows::deployments::{find, not_found, page};
+use super::schema::deployments;
 use super::{Store, StoreError};
 use crate::domain::{AppName, Deployment, DeploymentId};
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 impl Store {
     pub fn get_deployment(
@@ -38,6 +40,28 @@ impl Store {
             let row = find(conn, id)?;
             row.ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?
                 .try_into()
+        })
+    }
+
+    /// Whether a cancel was asked for, for each of `ids` that still exists
+    /// (a deleted deployment is missing from the answer): what a worker's
+    /// drives watch for, in one query for all of them.
+    pub fn cancel_requests(
+        &self,
+        ids: &[DeploymentId],
+    ) -> Result<HashMap<DeploymentId, bool>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(DeploymentId::as_str).collect();
+        self.read(|conn| {
+            let rows: Vec<(String, Option<chrono::NaiveDateTime>)> = deployments::table
+                .filter(deployments::id.eq_any(&ids))
+                .select((deployments::id, deployments::cancel_requested_at))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(id, asked)| {
+                    let id = DeploymentId::parse(&id).map_err(StoreError::corrupt)?;
+                    Ok((id, asked.is_some()))
+                })
+                .collect()
         })
     }
 

@@ -5,6 +5,7 @@
 
 use super::server::{promoted_release, TOKEN, WRITE_APPS};
 use super::wrk::Endpoint;
+use super::Round;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::{Connection, PgConnection, QueryResult, QueryableByName, RunQueryDsl};
@@ -13,15 +14,6 @@ use slipway_core::secret::hash_token;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What the floor measured.
-#[derive(Clone, Copy, Debug)]
-pub struct FloorRun {
-    pub requests: u64,
-    pub per_second: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-}
 
 /// What the floor's writes store, taken from what the API stored in the run
 /// just before (same sizes: event bodies, a sealed response).
@@ -63,31 +55,40 @@ fn event(kind: &str) -> String {
     format!("SELECT data AS text FROM events WHERE kind = '{kind}' ORDER BY seq DESC LIMIT 1")
 }
 
-/// Runs `endpoint`'s statements on `connections` threads for `duration`.
+/// One round: `endpoint`'s statements on `connections` threads for
+/// `duration`, timed from when all are connected, requests numbered from
+/// `*next`, which it leaves past the last number used.
 pub fn run(
     url: &str,
     endpoint: Endpoint,
     connections: usize,
     duration: Duration,
     samples: &Samples,
-) -> FloorRun {
-    let started = Instant::now();
-    let until = started + duration;
+    next: &mut usize,
+) -> Round {
+    // Connecting is no part of a round: for 8 fresh connections it would be
+    // a visible share of 2 s.
+    let conns: Vec<PgConnection> = (0..connections)
+        .map(|_| PgConnection::establish(url).expect("connect for the floor"))
+        .collect();
+    let hash = hash_token(TOKEN);
     // One count over all connections, as wrk's requests go round-robin
     // over the apps whichever connection sends them.
-    let next = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..connections)
-        .map(|_| {
-            let (url, samples, next) = (url.to_owned(), samples.clone(), next.clone());
+    let count = Arc::new(AtomicUsize::new(*next));
+    let started = Instant::now();
+    let until = started + duration;
+    let threads: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let count = count.clone();
+            let ctx = Ctx {
+                hash: hash.clone(),
+                samples: samples.clone(),
+            };
             std::thread::spawn(move || {
-                let mut conn = PgConnection::establish(&url).expect("connect for the floor");
-                let ctx = Ctx {
-                    hash: hash_token(TOKEN),
-                    samples,
-                };
                 let mut times = Vec::new();
                 while Instant::now() < until {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let n = count.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
                     conn.transaction(|conn| request(conn, endpoint, n, &ctx))
                         .unwrap_or_else(|e| panic!("floor {endpoint:?} request {n}: {e}"));
@@ -97,22 +98,19 @@ pub fn run(
             })
         })
         .collect();
-    let mut times: Vec<Duration> = threads
+    let times: Vec<Duration> = threads
         .into_iter()
         .flat_map(|t| t.join().expect("a floor thread"))
         .collect();
-    let elapsed = started.elapsed();
-    times.sort();
-    let at = |p: f64| {
-        let i = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len().max(1)) - 1;
-        times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    let mut round = Round {
+        duration: started.elapsed(),
+        ..Round::default()
     };
-    FloorRun {
-        requests: times.len() as u64,
-        per_second: times.len() as f64 / elapsed.as_secs_f64(),
-        p50_us: at(0.50),
-        p99_us: at(0.99),
+    for time in times {
+        round.record(time);
     }
+    *next = count.load(Ordering::Relaxed);
+    round
 }
 
 struct Ctx {

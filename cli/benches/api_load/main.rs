@@ -1,19 +1,32 @@
 //! The API on PostgreSQL against its floor. `slipway server api` (the
 //! release build, a fresh schema, `SLIPWAY_RATE_LIMIT=0`, `RUST_LOG=warn`,
 //! the default pool of 10 connections, no worker: nothing here needs one)
-//! under wrk, 8 connections on 2 threads for 10 s per endpoint; then the
-//! floor of the same endpoint: the statements one request makes, run
-//! straight on the same schema from this process, one transaction per
-//! request, on 8 connections (a thread each) for 10 s.
+//! under wrk, 8 connections on 2 threads; and the floor of the same
+//! endpoint: the statements one request makes, run straight on the same
+//! schema from this process, one transaction per request, on 8 connections
+//! (a thread each).
+//!
+//! The two take turns: per endpoint, `ROUNDS` rounds of 2 s a side (API
+//! round 1, floor round 1, API round 2, …), 10 s a side in all, so a
+//! stall of the disk or of the machine falls in one short round of one
+//! side instead of deciding one side's whole tail. Each side's rounds are
+//! pooled before any figure is taken: requests, time and errors summed,
+//! the latencies of all its rounds put together (wrk's histogram of each
+//! round, the floor's own samples), then p50 and p99 read from the pool
+//! by one rule for both sides (`Round::percentile`); requests/s is the
+//! pooled requests over the pooled time. Each round prints a line; the
+//! table at the end has the pooled figures.
 //!
 //! Writes carry an `Idempotency-Key` of their own, as the CLI sends one.
 //! Builds, env changes and release lists go round-robin over 8 apps, each
 //! with one release to start from; an env change sets `BENCH_VALUE` to a
 //! new value each time (so each makes a release and the env stays small).
-//! A promotion goes to an app of its own (`pa-N`, seeded with one release):
-//! an app has one open deployment at a time and, with no worker, a
-//! promoted one stays `pending`, so a second promotion of the same app
-//! would be a 409.
+//! A promotion goes to an app of its own (`pa-N` for the API, `pf-N` for
+//! the floor, `PROMOTE_APPS` of each seeded with one release): an app has
+//! one open deployment at a time and, with no worker, a promoted one stays
+//! `pending`, so a second promotion of the same app would be a 409. Each
+//! side numbers its requests on from one round to the next, so no key, env
+//! value or promotion app comes back in a later round.
 //!
 //! The statements of one request (the floor's constants in `floor.rs`):
 //! - every request: `TOKEN_CHECK` (`SELECT … FROM tokens WHERE hash = $1`;
@@ -57,23 +70,93 @@ mod processes;
 mod server;
 mod wrk;
 
-use floor::{FloorRun, Samples};
-use server::Api;
+use floor::Samples;
+use server::{Api, PROMOTE_APPS};
+use std::collections::BTreeMap;
 use std::time::Duration;
-use wrk::{Endpoint, Load, WrkRun};
+use wrk::{Endpoint, Load};
 
+/// Rounds a side, per endpoint; each lasts `LOAD.duration`.
+const ROUNDS: u32 = 5;
 const LOAD: Load = Load {
     threads: 2,
     connections: 8,
-    duration: Duration::from_secs(10),
+    duration: Duration::from_secs(2),
 };
 const P50_GOAL: f64 = 2.0;
 const P99_GOAL: f64 = 3.0;
 
+/// What one side measured of one endpoint: one round, or its rounds pooled.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub requests: u64,
+    pub duration: Duration,
+    /// Answers outside 2xx and socket errors (the floor panics instead).
+    pub errors: u64,
+    /// How many latencies had each value, in whole microseconds (wrk's
+    /// unit; the floor truncates to it).
+    pub latencies: BTreeMap<u64, u64>,
+}
+
+impl Round {
+    /// Adds one request that took `latency`.
+    pub fn record(&mut self, latency: Duration) {
+        self.requests += 1;
+        *self
+            .latencies
+            .entry(latency.as_micros() as u64)
+            .or_default() += 1;
+    }
+
+    /// Adds `round`'s requests, time, errors and latencies to these.
+    fn pool(&mut self, round: Round) {
+        self.requests += round.requests;
+        self.duration += round.duration;
+        self.errors += round.errors;
+        for (us, count) in round.latencies {
+            *self.latencies.entry(us).or_default() += count;
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.duration.as_secs_f64()
+    }
+
+    /// The `percent`th percentile in ms, by nearest rank: of the N
+    /// latencies, the smallest value that at least ⌈N × percent / 100⌉ of
+    /// them do not exceed; 0 with none. On the API side N counts wrk's
+    /// histogram, not its requests: as for wrk's own `latency:percentile`,
+    /// it holds wrk's correction for coordinated omission too (for a
+    /// request slower than twice a connection's mean time between
+    /// requests, the requests it held back, at its latency less one, two, …
+    /// such times).
+    fn percentile(&self, percent: u64) -> f64 {
+        let n: u64 = self.latencies.values().sum();
+        let rank = (n * percent).div_ceil(100).max(1);
+        let mut seen = 0;
+        let at = self.latencies.iter().find(|(_, count)| {
+            seen += *count;
+            seen >= rank
+        });
+        at.map_or(0.0, |(us, _)| *us as f64 / 1e3)
+    }
+
+    /// One line: requests/s, p50, p99 and errors.
+    fn figures(&self) -> String {
+        format!(
+            "{:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+            self.per_second(),
+            self.percentile(50),
+            self.percentile(99),
+            self.errors
+        )
+    }
+}
+
 struct Measured {
     endpoint: Endpoint,
-    api: WrkRun,
-    floor: Option<FloorRun>,
+    api: Round,
+    floor: Option<Round>,
 }
 
 fn main() {
@@ -86,7 +169,8 @@ fn main() {
     runtime.block_on(api.seed());
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(
-        "api_load: wrk -t{} -c{} -d{}s per endpoint; floor: {} connections, {} s",
+        "api_load: per endpoint {ROUNDS} rounds a side, taking turns: wrk -t{} -c{} -d{}s, \
+         then the floor on {} connections for {} s",
         LOAD.threads,
         LOAD.connections,
         LOAD.duration.as_secs(),
@@ -101,34 +185,39 @@ fn main() {
         Endpoint::Promote,
         Endpoint::Releases,
     ] {
-        let script = wrk::script(dir.path(), endpoint, &LOAD);
-        let run = wrk::run(&wrk, &script, &LOAD, &api.url);
-        println!(
-            "  {:<40} API   {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
-            endpoint.label(),
-            run.per_second(),
-            run.p50_us / 1e3,
-            run.p99_us / 1e3,
-            run.non2xx + run.socket_errors()
+        let has_floor = endpoint != Endpoint::Healthz;
+        let (mut pooled_api, mut pooled_floor) = (Round::default(), Round::default());
+        // The next request number of each side, carried from round to round.
+        let (mut api_next, mut floor_next) = (0, 0);
+        for round in 1..=ROUNDS {
+            let run = wrk::run(&wrk, dir.path(), endpoint, &LOAD, &api.url, &mut api_next);
+            let label = endpoint.label();
+            println!("  {label:<40} {round}/{ROUNDS} API   {}", run.figures());
+            pooled_api.pool(run);
+            if has_floor {
+                let samples = Samples::load(&mut api.connect());
+                let connections = LOAD.connections as usize;
+                let run = floor::run(
+                    api.db.url(),
+                    endpoint,
+                    connections,
+                    LOAD.duration,
+                    &samples,
+                    &mut floor_next,
+                );
+                println!("  {:<40} {round}/{ROUNDS} floor {}", "", run.figures());
+                pooled_floor.pool(run);
+            }
+        }
+        assert!(
+            endpoint != Endpoint::Promote || api_next.max(floor_next) <= PROMOTE_APPS,
+            "promotions went past the {PROMOTE_APPS} seeded apps (API {api_next}, \
+             floor {floor_next}): seed more"
         );
-        let floor = (endpoint != Endpoint::Healthz).then(|| {
-            let samples = Samples::load(&mut api.connect());
-            let connections = LOAD.connections as usize;
-            let floor = floor::run(api.db.url(), endpoint, connections, LOAD.duration, &samples);
-            println!(
-                "  {:<40} floor {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests)",
-                "",
-                floor.per_second,
-                floor.p50_us / 1e3,
-                floor.p99_us / 1e3,
-                floor.requests
-            );
-            floor
-        });
         measured.push(Measured {
             endpoint,
-            api: run,
-            floor,
+            api: pooled_api,
+            floor: has_floor.then_some(pooled_floor),
         });
     }
     let printed = api.printed();
@@ -145,7 +234,8 @@ fn main() {
     }
 }
 
-/// Prints every endpoint against its floor and goals; whether all were met.
+/// Prints every endpoint's pooled figures against its floor's and the
+/// goals; whether all were met.
 fn table(measured: &[Measured]) -> bool {
     println!(
         "\n{:<40} {:>8} {:>9} {:>9} {:>7} {:>8} {:>9} {:>9} {:>13} {:>13}",
@@ -162,20 +252,20 @@ fn table(measured: &[Measured]) -> bool {
     );
     let mut met = true;
     for m in measured {
-        let errors = m.api.non2xx + m.api.socket_errors();
+        let errors = m.api.errors;
         let (floor_cells, ratios) = match &m.floor {
             Some(floor) => {
-                let p50 = m.api.p50_us / floor.p50_us;
-                let p99 = m.api.p99_us / floor.p99_us;
+                let p50 = m.api.percentile(50) / floor.percentile(50);
+                let p99 = m.api.percentile(99) / floor.percentile(99);
                 let mark = |ok: bool| if ok { "" } else { " MISSED" };
                 let (ok50, ok99) = (p50 <= P50_GOAL, p99 <= P99_GOAL);
                 met &= ok50 && ok99 && errors == 0;
                 (
                     format!(
                         "{:>8.0} {:>9.2} {:>9.2}",
-                        floor.per_second,
-                        floor.p50_us / 1e3,
-                        floor.p99_us / 1e3
+                        floor.per_second(),
+                        floor.percentile(50),
+                        floor.percentile(99)
                     ),
                     format!(
                         "{:>13} {:>13}",
@@ -195,8 +285,8 @@ fn table(measured: &[Measured]) -> bool {
             "{:<40} {:>8.0} {:>9.2} {:>9.2} {:>7} {floor_cells} {ratios}",
             m.endpoint.label(),
             m.api.per_second(),
-            m.api.p50_us / 1e3,
-            m.api.p99_us / 1e3,
+            m.api.percentile(50),
+            m.api.percentile(99),
             errors_cell
         );
     }

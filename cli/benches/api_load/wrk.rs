@@ -1,9 +1,10 @@
-//! wrk as a child process, one Lua script per endpoint: each request's
-//! method, path, headers (the admin token; an `Idempotency-Key` of its own
-//! on writes, as the CLI sends) and body; `done` prints one JSON line of
-//! figures.
+//! wrk as a child process, one run a round, with a Lua script per endpoint
+//! and round: each request's method, path, headers (the admin token; an
+//! `Idempotency-Key` of its own on writes, as the CLI sends) and body;
+//! `done` prints one JSON line of figures, wrk's latency histogram in it.
 
 use super::server::{TOKEN, WRITE_APPS};
+use super::Round;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,12 +13,19 @@ use std::time::Duration;
 /// Marks the line the script's `done` prints among wrk's own report.
 const MARK: &str = "SLIPWAY_WRK ";
 
-/// Numbers each thread (`id`, from 0) and each of its requests (`n`, from
-/// 0, so `n * THREADS + id` never repeats in a run), counts answers outside
-/// 2xx, and prints the figures as JSON. `REQUEST` is the endpoint's part.
+/// Numbers each thread (`id`, from 0) and each of its requests (`counter`,
+/// from 0): request `n` is `FIRST + counter * THREADS + id`, so no number
+/// repeats in a run, nor across runs when each starts at the `next` the
+/// one before printed. Counts answers outside 2xx, and prints the figures
+/// as JSON. `REQUEST` is the endpoint's part.
+///
+/// In `done`, `latency` is wrk's histogram of whole microseconds: `#latency`
+/// is how many of its values were seen, `latency(i)` the `i`th of them
+/// (from the smallest) and how many times it was (wrk 4's `src/script.c`,
+/// `script_stats_len` and `script_stats_call`; `latency[i]` is no bucket).
 const SCRIPT: &str = r#"
 local threads = {}
-local counter = 0
+counter = 0
 non2xx = 0
 
 function setup(thread)
@@ -26,7 +34,7 @@ function setup(thread)
 end
 
 function next_n()
-  local n = counter * THREADS + (id or 0)
+  local n = FIRST + counter * THREADS + (id or 0)
   counter = counter + 1
   return n
 end
@@ -61,16 +69,22 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local bad = 0
+  local bad, counted = 0, 0
   for _, thread in ipairs(threads) do
     bad = bad + thread:get("non2xx")
+    counted = math.max(counted, thread:get("counter"))
+  end
+  local buckets = {}
+  for i = 1, #latency do
+    local us, count = latency(i)
+    buckets[i] = string.format("[%.0f,%.0f]", us, count)
   end
   local e = summary.errors
   io.write(string.format(
     'MARK{"requests":%.0f,"duration_us":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,' ..
-    '"status":%.0f,"timeout":%.0f,"non2xx":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    bad, latency:percentile(50), latency:percentile(99), latency.max))
+    '"timeout":%.0f,"non2xx":%.0f,"next":%.0f,"latency":[%s]}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout,
+    bad, FIRST + counted * THREADS, table.concat(buckets, ",")))
 end
 "#;
 
@@ -146,33 +160,24 @@ end"#
     }
 }
 
-/// What one wrk run measured; times in microseconds.
-#[derive(Clone, Copy, Debug, Deserialize)]
-pub struct WrkRun {
-    pub requests: u64,
-    pub duration_us: u64,
-    pub connect: u64,
-    pub read: u64,
-    pub write: u64,
-    pub timeout: u64,
+/// The figures the script's `done` prints; times in microseconds.
+#[derive(Deserialize)]
+struct Figures {
+    requests: u64,
+    duration_us: u64,
+    connect: u64,
+    read: u64,
+    write: u64,
+    timeout: u64,
     /// Answers outside 2xx.
-    pub non2xx: u64,
-    pub p50_us: f64,
-    pub p99_us: f64,
+    non2xx: u64,
+    /// The first request number the next run may use.
+    next: usize,
+    /// `[value, count]` for each latency seen, from the smallest.
+    latency: Vec<(u64, u64)>,
 }
 
-impl WrkRun {
-    pub fn per_second(&self) -> f64 {
-        self.requests as f64 / (self.duration_us as f64 / 1e6)
-    }
-
-    /// Socket errors (connect, read, write, timeout).
-    pub fn socket_errors(&self) -> u64 {
-        self.connect + self.read + self.write + self.timeout
-    }
-}
-
-/// The load every run uses.
+/// The load of every round.
 #[derive(Clone, Copy, Debug)]
 pub struct Load {
     pub threads: u32,
@@ -190,11 +195,12 @@ pub fn find() -> PathBuf {
         .expect("wrk is not installed: run scripts/bench-api (it installs wrk)")
 }
 
-/// Writes the script of `endpoint` into `dir`.
-pub fn script(dir: &Path, endpoint: Endpoint, load: &Load) -> PathBuf {
+/// Writes the script of `endpoint` into `dir`, numbering from `first`.
+fn script(dir: &Path, endpoint: Endpoint, load: &Load, first: usize) -> PathBuf {
     let path = dir.join(format!("{}.lua", endpoint.short()));
     let text = SCRIPT
         .replace("REQUEST", &endpoint.request())
+        .replace("FIRST", &first.to_string())
         .replace("THREADS", &load.threads.to_string())
         .replace("TOKEN", TOKEN)
         .replace("MARK", MARK)
@@ -203,9 +209,18 @@ pub fn script(dir: &Path, endpoint: Endpoint, load: &Load) -> PathBuf {
     path
 }
 
-/// Runs wrk with `script` on `url` under `load`; panics with its output
-/// when it failed or printed no figures.
-pub fn run(wrk: &Path, script: &Path, load: &Load, url: &str) -> WrkRun {
+/// One round: wrk with `endpoint`'s script on `url` under `load`, its
+/// requests numbered from `*next`, which it leaves past the last number
+/// used. Panics with wrk's output when it failed or printed no figures.
+pub fn run(
+    wrk: &Path,
+    dir: &Path,
+    endpoint: Endpoint,
+    load: &Load,
+    url: &str,
+    next: &mut usize,
+) -> Round {
+    let script = script(dir, endpoint, load, *next);
     let output = Command::new(wrk)
         .arg(format!("-t{}", load.threads))
         .arg(format!("-c{}", load.connections))
@@ -222,12 +237,19 @@ pub fn run(wrk: &Path, script: &Path, load: &Load, url: &str) -> WrkRun {
         eprintln!("  wrk: {}", stderr.trim().replace('\n', "\n  wrk: "));
     }
     let line = stdout.lines().find_map(|l| l.strip_prefix(MARK));
-    match (output.status.success(), line) {
+    let figures: Figures = match (output.status.success(), line) {
         (true, Some(line)) => serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("wrk: unreadable figures {line:?}: {e}")),
         _ => panic!(
             "wrk on {url} failed ({}):\n{stdout}\n{stderr}",
             output.status
         ),
+    };
+    *next = figures.next;
+    Round {
+        requests: figures.requests,
+        duration: Duration::from_micros(figures.duration_us),
+        errors: figures.non2xx + figures.connect + figures.read + figures.write + figures.timeout,
+        latencies: figures.latency.into_iter().collect(),
     }
 }

@@ -122,7 +122,15 @@ impl Guard for Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.renewing.abort();
-        lock(&self.drives).remove(&self.deployment);
+        let mut drives = lock(&self.drives);
+        // A later drive of the same deployment (after this one lost its
+        // lease) has its own entry: leave that one be.
+        if drives
+            .get(&self.deployment)
+            .is_some_and(|flags| Arc::ptr_eq(flags, &self.flags))
+        {
+            drives.remove(&self.deployment);
+        }
     }
 }
 

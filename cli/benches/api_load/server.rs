@@ -160,6 +160,12 @@ impl Api {
             }
         }
         diesel::connection::SimpleConnection::batch_execute(&mut conn, "ANALYZE").expect("analyze");
+        // The seed's dirty pages are written now, not by a checkpoint that
+        // stalls the first measured round (needs superuser or pg_checkpoint).
+        if let Err(e) = diesel::connection::SimpleConnection::batch_execute(&mut conn, "CHECKPOINT")
+        {
+            println!("api_load: no CHECKPOINT after seeding ({e}); the first round may stall");
+        }
     }
 
     async fn send(&self, http: &reqwest::Client, path: &str, body: Value) {

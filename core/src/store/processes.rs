@@ -187,7 +187,6 @@ impl Store {
     }
 }
 
-/// The apps with a deployment under way.
 /// The live apps `owner` holds the supervision of, by name.
 fn held_by(conn: &mut DbConnection, owner: &str) -> Result<Vec<Supervised>, StoreError> {
     let held: Vec<(String, Option<String>)> = supervisors::table
@@ -203,6 +202,7 @@ fn held_by(conn: &mut DbConnection, owner: &str) -> Result<Vec<Supervised>, Stor
         .collect()
 }
 
+/// The apps with a deployment under way.
 fn busy_apps(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     Ok(deployments::table
         .filter(deployments::status.eq_any(open_statuses()))

@@ -3,6 +3,7 @@
 //! appended to a log file), telling whether a pid is still the process that
 //! was launched, and signalling its group.
 
+use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
@@ -80,7 +81,7 @@ pub(super) fn launch(
         }
     };
     cmd.arg("-c")
-        .arg(command)
+        .arg(shell_line(command).as_ref())
         .current_dir(&at.home.dir)
         .env_clear()
         .stdin(Stdio::null())
@@ -121,6 +122,35 @@ pub(super) fn launch(
         pid,
         start_time,
     })
+}
+
+/// What `sh -c` runs for `command`: `exec <command>` when it is one plain
+/// command, so the shell becomes the app instead of forking it and waiting
+/// (dash does not do that by itself); any other line as it is. Plain: no
+/// operator, redirection, grouping, substitution, quote or escape anywhere,
+/// and a first word that is neither an assignment nor a builtin or keyword.
+fn shell_line(command: &str) -> Cow<'_, str> {
+    const NOT_PLAIN: &[char] = &[
+        ';', '&', '|', '<', '>', '(', ')', '{', '}', '`', '\\', '\'', '"', '\n', '#', '!',
+    ];
+    const BUILTINS: &[&str] = &[
+        ".", ":", "[", "alias", "bg", "break", "case", "cd", "chdir", "command", "continue", "do",
+        "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc",
+        "fg", "fi", "for", "getopts", "hash", "if", "in", "jobs", "kill", "local", "printf", "pwd",
+        "read", "readonly", "return", "set", "shift", "test", "then", "times", "trap", "true",
+        "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+    ];
+    let plain = match command.split_whitespace().next() {
+        Some(first) => {
+            !command.contains(NOT_PLAIN) && !first.contains('=') && !BUILTINS.contains(&first)
+        }
+        None => false,
+    };
+    if plain {
+        Cow::Owned(format!("exec {command}"))
+    } else {
+        Cow::Borrowed(command)
+    }
 }
 
 /// `<service>-<release id lower-case>-<6 random lower-case letters/digits>`.
@@ -237,6 +267,37 @@ fn failed(what: String, e: io::Error) -> RuntimeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_plain_command_is_run_with_exec() {
+        for plain in [
+            "app --port $PORT",
+            "  ./bin/web serve",
+            "python3 -m http.server $PORT",
+        ] {
+            assert_eq!(shell_line(plain), format!("exec {plain}"), "{plain}");
+        }
+        for other in [
+            "",
+            "   ",
+            "a && b",
+            "a; b",
+            "a | b",
+            "a > log",
+            "FOO=1 app",
+            "cd web",
+            "exit 3",
+            "echo hi",
+            "sleep 1 &",
+            "python -c 'print(1)'",
+            "echo \"$(date)\"",
+            "app\nother",
+            "while true",
+            "app # comment",
+        ] {
+            assert_eq!(shell_line(other), other, "{other:?}");
+        }
+    }
 
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {

@@ -60,7 +60,7 @@ pub struct InstanceSpec {
 #[derive(Debug)]
 pub struct LocalRuntime {
     launcher: Arc<Launcher>,
-    http: reqwest::Client,
+    health: health::Checker,
     /// Held shared by every start until it ends (abandoned ones included),
     /// exclusively by `stop_all`, which so stops what they started too.
     starts: Arc<tokio::sync::RwLock<()>>,
@@ -116,7 +116,7 @@ impl LocalRuntime {
                 children: Default::default(),
                 stopping: Default::default(),
             }),
-            http: health::client()?,
+            health: health::Checker::default(),
             starts: Arc::default(),
         })
     }
@@ -193,7 +193,9 @@ impl Runtime for LocalRuntime {
     }
 
     async fn every_instance(&self) -> Result<Vec<Instance>, RuntimeError> {
-        self.recorded(None).await
+        let all = self.recorded(None).await?;
+        self.health.keep_only(|id| all.iter().any(|i| i.id == id));
+        Ok(all)
     }
 
     async fn probe(&self, instance: &Instance, health: Option<&Health>) -> Probe {
@@ -207,7 +209,7 @@ impl Runtime for LocalRuntime {
         }
         match (health, instance.port) {
             (None, _) => Probe::Healthy,
-            (Some(health), Some(port)) => health::check(&self.http, port, health).await,
+            (Some(health), Some(port)) => self.health.check(&instance.id, port, health).await,
             (Some(_), None) => Probe::Unhealthy("has no port to check".to_owned()),
         }
     }
@@ -299,6 +301,7 @@ impl LocalRuntime {
 
     /// Ends the instance's processes and forgets it.
     async fn end(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
+        self.health.forget(id);
         if let Some(leader) = self.leader(id).await? {
             terminate(id, &leader, grace).await?;
         }

@@ -18,8 +18,13 @@ use plan::next_step;
 use slipway_core::domain::{Service, ServiceName};
 use slipway_core::events::Progress;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use track::{give_up, track, Track};
+
+/// A rollout waiting for its new instances probes them every tick, but looks
+/// again at what runs (the instance records) only after a change it made or
+/// saw (a start, a stop, an instance healthy or gone), and at least this often.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 impl LocalRuntime {
     /// Brings every service of `target` to its count of healthy instances,
@@ -76,20 +81,26 @@ impl LocalRuntime {
         let count = service.count() as usize;
         let strategy = target.strategy(service)?;
         let mut tracks: HashMap<String, Track> = HashMap::new();
+        // The service's instances as last looked at, while nothing changed since.
+        let mut unchanged: Option<(Instant, Vec<Instance>)> = None;
         loop {
             limits.check()?;
-            let (mut new, mut old) = (Vec::new(), Vec::new());
-            for instance in self.look(target, limits).await? {
-                if &instance.service != name {
-                    continue;
+            let (looked_at, mine) = match unchanged.take() {
+                Some((at, mine)) if at.elapsed() < LOOK_EVERY => (at, mine),
+                _ => {
+                    let at = Instant::now();
+                    let mut mine = self.look(target, limits).await?;
+                    mine.retain(|i| &i.service == name);
+                    (at, mine)
                 }
-                if instance.release == target.release {
-                    new.push(instance);
-                } else {
-                    old.push(instance);
-                }
-            }
-            old = self.drop_gone(target, name, old, limits).await?;
+            };
+            let (mut new, old): (Vec<Instance>, Vec<Instance>) = mine
+                .iter()
+                .cloned()
+                .partition(|i| i.release == target.release);
+            let old_count = old.len();
+            let mut old = self.drop_gone(target, name, old, limits).await?;
+            let dropped = old.len() != old_count;
             let (healthy, newly) = self
                 .watch_new(target, name, service, &new, &mut tracks, limits)
                 .await?;
@@ -134,6 +145,9 @@ impl LocalRuntime {
             )
             .await?;
             if !acted {
+                if newly.is_empty() && !dropped {
+                    unchanged = Some((looked_at, mine));
+                }
                 tokio::time::sleep(limits.pace.tick).await;
             }
         }

@@ -86,6 +86,7 @@ impl From<StoreError> for ApiError {
                 source,
             } => ApiError::ReleaseUnreadable(unreadable_release(&app, &release, &source)),
             e @ (StoreError::Pool(_) | StoreError::Connect(_)) => ApiError::Unavailable(e),
+            e if e.is_connection_lost() => ApiError::Unavailable(e),
             e => ApiError::internal(e),
         }
     }

@@ -4,12 +4,15 @@
 use super::StoreError;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{
+    ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
+};
 use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
@@ -26,8 +29,78 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub(crate) type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub(crate) type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
+pub(crate) type DbPool = Pool<Manager>;
+pub(crate) type PooledDb = PooledConnection<Manager>;
+
+/// How long a pooled connection that just worked is handed out again without
+/// asking whether it still does. Otherwise r2d2 sends `SELECT 1` before every
+/// checkout: one more round trip for each store call. A connection that dies
+/// within this window fails the call that gets it, as one dying during a call
+/// would, and is then discarded; one idle for longer is asked first.
+const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
+/// A pooled connection and what the pool knows of its health.
+pub(crate) struct Pooled {
+    db: DbConnection,
+    /// When it last answered: a check, or a store call that reached the database.
+    answered: Instant,
+    /// The server closed it or it was cut: never handed out again.
+    lost: bool,
+}
+
+impl Pooled {
+    /// Notes how a store call on this connection went.
+    pub(crate) fn settle<T>(&mut self, result: &Result<T, StoreError>) {
+        match result {
+            Err(e) if e.is_connection_lost() => self.lost = true,
+            _ => self.answered = Instant::now(),
+        }
+    }
+}
+
+impl Deref for Pooled {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.db
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.db
+    }
+}
+
+/// diesel's connection manager, checking a connection at checkout only when
+/// it has not answered for [`TRUSTED_FOR`].
+pub(crate) struct Manager(ConnectionManager<DbConnection>);
+
+impl ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Pooled, Self::Error> {
+        Ok(Pooled {
+            db: self.0.connect()?,
+            answered: Instant::now(),
+            lost: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), Self::Error> {
+        if conn.answered.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        self.0.is_valid(&mut conn.db)?;
+        conn.answered = Instant::now();
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.lost || self.0.has_broken(&mut conn.db)
+    }
+}
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,16 +148,16 @@ pub(crate) fn build_pool(
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SessionSetup))
-        .build(ConnectionManager::new(url))
+        .build(Manager(ConnectionManager::new(url)))
         .map_err(|e| StoreError::Connect(e.to_string()))
 }
 
 #[derive(Debug)]
 struct SessionSetup;
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSetup {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        let setup = match conn {
+impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
+        let setup = match &conn.db {
             DbConnection::Postgresql(_) => "SET TIME ZONE 'UTC'",
             DbConnection::Sqlite(_) => {
                 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \

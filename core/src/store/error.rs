@@ -97,6 +97,18 @@ fn is_id_collision(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> bool 
 }
 
 impl StoreError {
+    /// The connection the call ran on was closed by the server or cut: the
+    /// database is away (or was restarted), not the request at fault.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                _
+            ))
+        )
+    }
+
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(what.to_string())
     }

@@ -133,48 +133,49 @@ impl Store {
         key: &str,
         fingerprint: &str,
     ) -> Result<Option<(Identity, Prior)>, StoreError> {
-        let mut conn = self.conn()?;
-        let Some(identity) = authenticate_on(&mut conn, hash)? else {
-            return Ok(None);
-        };
-        let now = now();
-        let row = match &mut *conn {
-            // Planned afresh each time (diesel does not cache a raw query):
-            // the table starts empty, and a plan cached on a pooled
-            // connection then (a sequential scan) stays until the table is
-            // next analyzed, while every write adds a key; with autovacuum
-            // off or behind, such a lookup took up to 150 ms at 20,000 keys.
-            DbConnection::Postgresql(pg) => diesel::sql_query(
-                "SELECT fingerprint, status, body, created_at FROM idempotency_keys \
+        self.read(|conn| {
+            let Some(identity) = authenticate_on(conn, hash)? else {
+                return Ok(None);
+            };
+            let now = now();
+            let row = match conn {
+                // Planned afresh each time (diesel does not cache a raw query):
+                // the table starts empty, and a plan cached on a pooled
+                // connection then (a sequential scan) stays until the table is
+                // next analyzed, while every write adds a key; with autovacuum
+                // off or behind, such a lookup took up to 150 ms at 20,000 keys.
+                DbConnection::Postgresql(pg) => diesel::sql_query(
+                    "SELECT fingerprint, status, body, created_at FROM idempotency_keys \
                  WHERE token = $1 AND key = $2 AND expires_at > $3 LIMIT 1",
-            )
-            .bind::<Text, _>(identity.token.as_str())
-            .bind::<Text, _>(key)
-            .bind::<Timestamp, _>(now)
-            .get_result::<KeyRow>(pg)
-            .optional()?,
-            conn => this_key(&identity.token, key)
-                .filter(keys::expires_at.gt(now))
-                .select(KeyRow::as_select())
-                .first(conn)
+                )
+                .bind::<Text, _>(identity.token.as_str())
+                .bind::<Text, _>(key)
+                .bind::<Timestamp, _>(now)
+                .get_result::<KeyRow>(pg)
                 .optional()?,
-        };
-        let prior = match row {
-            None => Prior::New,
-            Some(row) if row.fingerprint != fingerprint => Prior::Mismatch,
-            Some(KeyRow {
-                status: Some(status),
-                body: Some(body),
-                ..
-            }) => Prior::Done {
-                status: u16::try_from(status).map_err(StoreError::corrupt)?,
-                body: self.open(RESPONSE, &body)?,
-            },
-            Some(row) => Prior::InProgress {
-                lost: row.created_at < now - RESPONSE_GRACE,
-            },
-        };
-        Ok(Some((identity, prior)))
+                conn => this_key(&identity.token, key)
+                    .filter(keys::expires_at.gt(now))
+                    .select(KeyRow::as_select())
+                    .first(conn)
+                    .optional()?,
+            };
+            let prior = match row {
+                None => Prior::New,
+                Some(row) if row.fingerprint != fingerprint => Prior::Mismatch,
+                Some(KeyRow {
+                    status: Some(status),
+                    body: Some(body),
+                    ..
+                }) => Prior::Done {
+                    status: u16::try_from(status).map_err(StoreError::corrupt)?,
+                    body: self.open(RESPONSE, &body)?,
+                },
+                Some(row) => Prior::InProgress {
+                    lost: row.created_at < now - RESPONSE_GRACE,
+                },
+            };
+            Ok(Some((identity, prior)))
+        })
     }
 
     /// Records the response of the request whose work `guard` committed,
@@ -192,30 +193,30 @@ impl Store {
         body: &str,
     ) -> Result<(), StoreError> {
         let sealed = self.seal(RESPONSE, body)?;
-        let mut conn = self.conn()?;
-        let conn: &mut DbConnection = &mut conn;
-        let status = i32::from(status);
-        match conn {
-            // One statement, so one round trip: `set_config(…, true)` holds
-            // for the statement's own transaction, which it commits.
-            DbConnection::Postgresql(pg) => diesel::sql_query(
-                "UPDATE idempotency_keys SET status = $1, body = $2 \
+        self.read(|conn| {
+            let status = i32::from(status);
+            match conn {
+                // One statement, so one round trip: `set_config(…, true)` holds
+                // for the statement's own transaction, which it commits.
+                DbConnection::Postgresql(pg) => diesel::sql_query(
+                    "UPDATE idempotency_keys SET status = $1, body = $2 \
                  FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
                  WHERE token = $3 AND key = $4",
-            )
-            .bind::<Integer, _>(status)
-            .bind::<Text, _>(&sealed)
-            .bind::<Text, _>(guard.token.as_str())
-            .bind::<Text, _>(&guard.key)
-            .execute(pg)?,
-            DbConnection::Sqlite(_) => diesel::update(this_key(&guard.token, &guard.key))
-                .set((keys::status.eq(status), keys::body.eq(&sealed)))
-                .execute(conn)?,
-        };
-        if let Some(at) = sweep_due(now()) {
-            diesel::delete(keys::table.filter(keys::expires_at.le(at))).execute(conn)?;
-        }
-        Ok(())
+                )
+                .bind::<Integer, _>(status)
+                .bind::<Text, _>(&sealed)
+                .bind::<Text, _>(guard.token.as_str())
+                .bind::<Text, _>(&guard.key)
+                .execute(pg)?,
+                DbConnection::Sqlite(_) => diesel::update(this_key(&guard.token, &guard.key))
+                    .set((keys::status.eq(status), keys::body.eq(&sealed)))
+                    .execute(conn)?,
+            };
+            if let Some(at) = sweep_due(now()) {
+                diesel::delete(keys::table.filter(keys::expires_at.le(at))).execute(conn)?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -99,8 +99,7 @@ impl Store {
             // What was replaced lingers in free pages and in the WAL: rebuild
             // the file and empty the WAL, so no old plaintext stays on disk.
             use diesel::connection::SimpleConnection;
-            self.conn()?
-                .batch_execute("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+            self.read(|conn| Ok(conn.batch_execute("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?))?;
         }
         Ok(done)
     }

@@ -139,14 +139,13 @@ impl Store {
     /// Applies pending migrations (under an advisory lock on PostgreSQL, so
     /// replicas starting together are safe); returns how many ran.
     pub fn migrate(&self) -> Result<usize, StoreError> {
-        connection::migrate(&mut *self.conn()?)
+        self.read(connection::migrate)
     }
 
     /// Whether the database answers (for `/readyz`).
     pub fn ping(&self) -> Result<(), StoreError> {
         use diesel::connection::SimpleConnection;
-        self.conn()?.batch_execute("SELECT 1")?;
-        Ok(())
+        self.read(|conn| Ok(conn.batch_execute("SELECT 1")?))
     }
 
     fn conn(&self) -> Result<PooledDb, StoreError> {
@@ -158,11 +157,10 @@ impl Store {
         &self,
         mut f: impl FnMut(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
-        let conn: &mut DbConnection = &mut conn;
+        let mut pooled = self.conn()?;
         let mut attempt = 1;
         loop {
-            let result = conn.transaction(|conn| {
+            let result = pooled.transaction(|conn| {
                 let value = f(conn)?;
                 if let Some(guard) = &self.guard {
                     guard.claim_in(conn)?;
@@ -175,6 +173,7 @@ impl Store {
                     if let (Ok(_), Some(guard)) = (&result, &self.guard) {
                         guard.committed();
                     }
+                    pooled.settle(&result);
                     return result;
                 }
             }
@@ -185,6 +184,9 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        f(&mut *self.conn()?)
+        let mut pooled = self.conn()?;
+        let result = f(&mut pooled);
+        pooled.settle(&result);
+        result
     }
 }

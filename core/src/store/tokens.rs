@@ -132,7 +132,7 @@ impl Store {
 
     /// The identity behind a token hash, unless unknown or expired.
     pub fn authenticate(&self, hash: &str) -> Result<Option<Identity>, StoreError> {
-        authenticate_on(&mut *self.conn()?, hash)
+        self.read(|conn| authenticate_on(conn, hash))
     }
 }
 

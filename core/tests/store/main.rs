@@ -9,6 +9,7 @@ mod events;
 mod leases;
 mod logs;
 mod plans;
+mod pool;
 mod prune;
 mod releases;
 mod routes;

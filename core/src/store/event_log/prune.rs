@@ -71,27 +71,28 @@ impl Store {
             .checked_sub_signed(keep)
             .ok_or_else(|| StoreError::Config("retention period too long".into()))?;
         let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
-        let mut conn = self.conn()?;
-        let mut pruned = Pruned::default();
-        for table in [Table::Deliveries, Table::Events] {
-            loop {
-                let started = Instant::now();
-                let deleted = delete_batch(&mut conn, table, cutoff, batch)?;
-                if deleted == 0 {
-                    break;
-                }
-                pruned.batches += 1;
-                pruned.longest_batch = pruned.longest_batch.max(started.elapsed());
-                match table {
-                    Table::Deliveries => pruned.deliveries += deleted as u64,
-                    Table::Events => pruned.events += deleted as u64,
-                }
-                if (deleted as i64) < batch {
-                    break;
+        self.read(|conn| {
+            let mut pruned = Pruned::default();
+            for table in [Table::Deliveries, Table::Events] {
+                loop {
+                    let started = Instant::now();
+                    let deleted = delete_batch(conn, table, cutoff, batch)?;
+                    if deleted == 0 {
+                        break;
+                    }
+                    pruned.batches += 1;
+                    pruned.longest_batch = pruned.longest_batch.max(started.elapsed());
+                    match table {
+                        Table::Deliveries => pruned.deliveries += deleted as u64,
+                        Table::Events => pruned.events += deleted as u64,
+                    }
+                    if (deleted as i64) < batch {
+                        break;
+                    }
                 }
             }
-        }
-        Ok(pruned)
+            Ok(pruned)
+        })
     }
 }
 

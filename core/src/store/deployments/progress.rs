@@ -4,25 +4,25 @@
 
 use crate::domain::Deployment;
 use crate::events::{EventPayload, Progress};
-use crate::store::event_log::record_for;
+use crate::store::event_log::record_alone;
 use crate::store::{Store, StoreError};
 
 impl Store {
-    /// Records one step of `deployment`'s rollout.
+    /// Records one step of `deployment`'s rollout: one statement when no
+    /// webhook wants it.
     pub fn record_progress(
         &self,
         deployment: &Deployment,
         step: &Progress,
     ) -> Result<(), StoreError> {
-        self.write(|conn| {
-            record_for(
+        self.read(|conn| {
+            record_alone(
                 conn,
                 &deployment.app,
                 Some(&deployment.id),
                 EventPayload::DeploymentProgress(step.clone()),
                 &deployment.actor,
             )
-            .map(|_| ())
         })
     }
 }

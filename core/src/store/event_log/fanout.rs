@@ -2,9 +2,9 @@
 //! one delivery row per matching webhook, carrying the body that will be
 //! signed and sent (built now, so every attempt sends the same snapshot).
 
-use crate::domain::{AppName, BuildId, Deployment, DeploymentId, EventId};
+use crate::domain::{AppName, BuildId, Deployment, DeploymentId, EventId, WebhookId};
 use crate::events::{
-    BodyData, BodyKind, EventData, EventPayload, Progress, ProgressStep, WebhookBody,
+    BodyData, BodyKind, EventData, EventKind, EventPayload, Progress, ProgressStep, WebhookBody,
 };
 use crate::store::rows::deliveries::insert_each;
 use crate::store::rows::deployments::find;
@@ -27,19 +27,8 @@ pub(super) struct NewEvent<'a> {
 
 /// Writes one pending delivery per webhook that wants `event`.
 pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(), StoreError> {
-    let rows: Vec<WebhookRow> = webhooks::table
-        .filter(webhooks::disabled_at.is_null())
-        .order((webhooks::created_at, webhooks::id))
-        .select(WebhookRow::as_select())
-        .load(conn)?;
     let kind = event.payload.kind();
-    let mut targets = Vec::new();
-    for row in rows {
-        let webhook = Webhook::try_from(row)?;
-        if webhook.wants(kind, event.app) {
-            targets.push(webhook.id);
-        }
-    }
+    let targets = subscribers(conn, kind, event.app)?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -57,6 +46,27 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
         &body,
         traceparent.as_deref(),
     )
+}
+
+/// The webhooks that want an event of `kind` about `app`, oldest first.
+pub(super) fn subscribers(
+    conn: &mut DbConnection,
+    kind: EventKind,
+    app: &AppName,
+) -> Result<Vec<WebhookId>, StoreError> {
+    let rows: Vec<WebhookRow> = webhooks::table
+        .filter(webhooks::disabled_at.is_null())
+        .order((webhooks::created_at, webhooks::id))
+        .select(WebhookRow::as_select())
+        .load(conn)?;
+    let mut targets = Vec::new();
+    for row in rows {
+        let webhook = Webhook::try_from(row)?;
+        if webhook.wants(kind, app) {
+            targets.push(webhook.id);
+        }
+    }
+    Ok(targets)
 }
 
 /// The trace context a deployment event's deliveries continue: the

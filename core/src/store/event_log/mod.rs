@@ -13,7 +13,7 @@ use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release};
 use crate::events::{BuildCreated, EnvChanged, EventPayload, ReleaseCreated};
 use diesel::prelude::*;
-use fanout::{fan_out, NewEvent};
+use fanout::{fan_out, subscribers, NewEvent};
 pub use prune::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 
 /// Appends an event; call inside the transaction that makes the change.
@@ -35,23 +35,7 @@ pub(crate) fn record_for(
     payload: EventPayload,
     actor: &str,
 ) -> Result<EventId, StoreError> {
-    let id = EventId::generate();
-    let at = now();
-    let kind = payload.kind();
-    // Through a JSON value, whose keys are sorted: the stored text is
-    // the same whatever the order of the payload's fields.
-    let data = serde_json::to_value(&payload).map_err(StoreError::corrupt)?;
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(id.as_str()),
-            events::app.eq(app.as_str()),
-            events::deployment.eq(deployment.map(DeploymentId::as_str)),
-            events::kind.eq(kind.as_str()),
-            events::data.eq(data.to_string()),
-            events::actor.eq(actor),
-            events::created_at.eq(at),
-        ))
-        .execute(conn)?;
+    let (id, at) = insert(conn, app, deployment, &payload, actor)?;
     let event = NewEvent {
         id: &id,
         app,
@@ -62,6 +46,51 @@ pub(crate) fn record_for(
     };
     fan_out(conn, &event)?;
     Ok(id)
+}
+
+/// Appends an event that is the whole of its change (a rollout's progress)
+/// outside any transaction: when no webhook wants it, the common case, the
+/// event alone is one statement, committed by itself; otherwise the event
+/// and its deliveries are one transaction, as [`record_for`] writes them.
+pub(crate) fn record_alone(
+    conn: &mut DbConnection,
+    app: &AppName,
+    deployment: Option<&DeploymentId>,
+    payload: EventPayload,
+    actor: &str,
+) -> Result<(), StoreError> {
+    if subscribers(conn, payload.kind(), app)?.is_empty() {
+        insert(conn, app, deployment, &payload, actor).map(drop)
+    } else {
+        conn.transaction(|conn| record_for(conn, app, deployment, payload, actor).map(drop))
+    }
+}
+
+/// The event's row; its id and time.
+fn insert(
+    conn: &mut DbConnection,
+    app: &AppName,
+    deployment: Option<&DeploymentId>,
+    payload: &EventPayload,
+    actor: &str,
+) -> Result<(EventId, chrono::NaiveDateTime), StoreError> {
+    let id = EventId::generate();
+    let at = now();
+    // Through a JSON value, whose keys are sorted: the stored text is
+    // the same whatever the order of the payload's fields.
+    let data = serde_json::to_value(payload).map_err(StoreError::corrupt)?;
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id.as_str()),
+            events::app.eq(app.as_str()),
+            events::deployment.eq(deployment.map(DeploymentId::as_str)),
+            events::kind.eq(payload.kind().as_str()),
+            events::data.eq(data.to_string()),
+            events::actor.eq(actor),
+            events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok((id, at))
 }
 
 /// Records a new release: `build.created` first when a build was made with

@@ -336,3 +336,43 @@ async fn exited_instances_are_gone_with_their_status() {
         .expect("list")
         .is_empty());
 }
+
+/// The command name of process `pid`, once it is no longer `setpriv` (the
+/// step that switches to the app's uid when the tests run as root).
+async fn comm_after_setpriv(pid: i32) -> String {
+    wait_until(
+        "waiting for the instance's own program",
+        || async move {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_owned())
+                .unwrap_or_default()
+        },
+        |comm| comm != "setpriv" && !comm.is_empty(),
+    )
+    .await
+}
+
+/// A plain command line runs with no shell in between: the instance's
+/// process is the app itself, its `$PORT` expanded. A line only a shell can
+/// read still runs under `sh`.
+#[tokio::test]
+async fn a_plain_command_runs_without_a_shell() {
+    let h = Harness::new();
+    let bin = env!("CARGO_BIN_EXE_slipway-testapp");
+    let plain =
+        h.rt.start(&spec("plain", &format!("{bin} --healthy-after-ms 0")))
+            .await
+            .expect("start");
+    wait_healthy(&h.rt, &plain).await;
+    assert_eq!(
+        comm_after_setpriv(h.pid(&plain.id)).await,
+        "slipway-testapp"
+    );
+
+    let shell =
+        h.rt.start(&spec("plain", "sleep 30 && true"))
+            .await
+            .expect("start");
+    assert_eq!(comm_after_setpriv(h.pid(&shell.id)).await, "sh");
+    h.rt.stop_all(Duration::from_secs(5)).await;
+}

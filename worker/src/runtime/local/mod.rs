@@ -1,5 +1,6 @@
 //! The local runtime: each instance is a child process on this machine
-//! (`sh -c <command>` in its own process group), for `slipway dev` and tests.
+//! (its command, run as `sh -c` would, in its own process group), for
+//! `slipway dev` and tests.
 //!
 //! Instances outlive the worker that started them: each one is recorded as a
 //! JSON file under `state_dir/instances/`, so another worker process (say,
@@ -8,6 +9,7 @@
 //! 0700); apps run in `state_dir/apps/<app>/`, as their own user when the
 //! worker is root (see the `isolation` module).
 
+mod command;
 mod health;
 mod isolation;
 mod launch;
@@ -45,7 +47,7 @@ pub struct InstanceSpec {
     pub app: AppName,
     pub service: ServiceName,
     pub release: ReleaseId,
-    /// Run by `sh -c` on the local runtime.
+    /// Run directly or by `sh -c` on the local runtime (see `command.rs`).
     pub command: Option<String>,
     /// The port the manifest declares (the local runtime assigns its own `$PORT`).
     pub port: Option<u16>,

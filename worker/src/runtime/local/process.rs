@@ -1,9 +1,10 @@
-//! Processes: launching an instance (`sh -c` in its own process group, in
+//! Processes: launching an instance (its command, in its own process group, in
 //! its app's directory and as its app's user, with a clean env and its output
 //! appended to a log file), telling whether a pid is still the process that
 //! was launched, and signalling its group.
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
@@ -15,6 +16,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
+use super::command::{self, Program};
 use super::isolation::AppHome;
 use super::InstanceSpec;
 use crate::runtime::RuntimeError;
@@ -45,14 +47,15 @@ pub(super) struct Placement<'a> {
     pub setpriv: Option<&'a Path>,
 }
 
-/// Starts `sh -c <command>` for `spec` with `$PORT` = `port`, stdout and stderr
-/// appended to `log`, in `home.dir` (also its `$HOME`), as `home.uid` if set.
+/// Starts `command` for `spec` (directly or through `sh -c`, see the command
+/// module) with `$PORT` = `at.port`, stdout and stderr appended to `at.log`,
+/// in `home.dir` (also its `$HOME`), as `home.uid` if set.
 pub(super) fn launch(
     spec: &InstanceSpec,
     command: &str,
     at: &Placement<'_>,
 ) -> Result<Launched, RuntimeError> {
-    let (id, port, log) = (at.id, at.port, at.log);
+    let log = at.log;
     let out = OpenOptions::new()
         .create(true)
         .append(true)
@@ -62,16 +65,21 @@ pub(super) fn launch(
         .try_clone()
         .map_err(|e| transient("cannot share the log file".to_owned(), e))?;
 
+    let env = environment(spec, at);
+    let (program, args) = match command::program(command, &env) {
+        Program::Direct(mut words) => (words.remove(0), words),
+        Program::Shell(line) => ("sh".to_owned(), vec!["-c".to_owned(), line]),
+    };
     let mut cmd = match (at.home.uid, at.setpriv) {
-        (None, _) => Command::new("sh"),
+        (None, _) => Command::new(&program),
         (Some(uid), Some(setpriv)) => {
             // The worker enters the directory, then setpriv drops to the app's
-            // uid and group (no supplementary groups) and runs `sh`.
+            // uid and group (no supplementary groups) and runs the program.
             let mut cmd = Command::new(setpriv);
             cmd.arg(format!("--reuid={uid}"))
                 .arg(format!("--regid={uid}"))
                 .arg("--clear-groups")
-                .args(["--", "sh"]);
+                .args(["--", &program]);
             cmd
         }
         (Some(_), None) => {
@@ -80,31 +88,18 @@ pub(super) fn launch(
             ))
         }
     };
-    cmd.arg("-c")
-        .arg(shell_line(command).as_ref())
+    cmd.args(&args)
         .current_dir(&at.home.dir)
         .env_clear()
+        .envs(&env)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         // Its own group, so SIGTERM/SIGKILL reach everything the command starts.
         .process_group(0);
-    for key in INHERITED_VARS {
-        if let Some(value) = std::env::var_os(key) {
-            cmd.env(key, value);
-        }
-    }
-    cmd.env("HOME", &at.home.dir);
-    cmd.envs(spec.env.iter());
-    // Set last so a release env cannot override what the runtime assigns.
-    cmd.env("PORT", port.to_string())
-        .env("SLIPWAY_APP", spec.app.as_str())
-        .env("SLIPWAY_SERVICE", spec.service.as_str())
-        .env("SLIPWAY_RELEASE", spec.release.as_str())
-        .env("SLIPWAY_INSTANCE", id);
 
     let child = cmd.spawn().map_err(|e| {
-        let what = format!("cannot run sh in {}", at.home.dir.display());
+        let what = format!("cannot run {program} in {}", at.home.dir.display());
         match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => failed(what, e),
             _ => transient(what, e),
@@ -124,33 +119,28 @@ pub(super) fn launch(
     })
 }
 
-/// What `sh -c` runs for `command`: `exec <command>` when it is one plain
-/// command, so the shell becomes the app instead of forking it and waiting
-/// (dash does not do that by itself); any other line as it is. Plain: no
-/// operator, redirection, grouping, substitution, quote or escape anywhere,
-/// and a first word that is neither an assignment nor a builtin or keyword.
-fn shell_line(command: &str) -> Cow<'_, str> {
-    const NOT_PLAIN: &[char] = &[
-        ';', '&', '|', '<', '>', '(', ')', '{', '}', '`', '\\', '\'', '"', '\n', '#', '!',
-    ];
-    const BUILTINS: &[&str] = &[
-        ".", ":", "[", "alias", "bg", "break", "case", "cd", "chdir", "command", "continue", "do",
-        "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc",
-        "fg", "fi", "for", "getopts", "hash", "if", "in", "jobs", "kill", "local", "printf", "pwd",
-        "read", "readonly", "return", "set", "shift", "test", "then", "times", "trap", "true",
-        "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
-    ];
-    let plain = match command.split_whitespace().next() {
-        Some(first) => {
-            !command.contains(NOT_PLAIN) && !first.contains('=') && !BUILTINS.contains(&first)
+/// The instance's whole environment: a few of the worker's own variables,
+/// `HOME`, the release's env, then what the runtime assigns, which a
+/// release env cannot override.
+fn environment(spec: &InstanceSpec, at: &Placement<'_>) -> BTreeMap<String, OsString> {
+    let mut env = BTreeMap::new();
+    for key in INHERITED_VARS {
+        if let Some(value) = std::env::var_os(key) {
+            env.insert((*key).to_owned(), value);
         }
-        None => false,
-    };
-    if plain {
-        Cow::Owned(format!("exec {command}"))
-    } else {
-        Cow::Borrowed(command)
     }
+    env.insert("HOME".to_owned(), at.home.dir.clone().into_os_string());
+    env.extend(spec.env.iter().map(|(k, v)| (k.to_owned(), v.into())));
+    for (key, value) in [
+        ("PORT", at.port.to_string()),
+        ("SLIPWAY_APP", spec.app.to_string()),
+        ("SLIPWAY_SERVICE", spec.service.to_string()),
+        ("SLIPWAY_RELEASE", spec.release.to_string()),
+        ("SLIPWAY_INSTANCE", at.id.to_owned()),
+    ] {
+        env.insert(key.to_owned(), value.into());
+    }
+    env
 }
 
 /// `<service>-<release id lower-case>-<6 random lower-case letters/digits>`.
@@ -267,37 +257,6 @@ fn failed(what: String, e: io::Error) -> RuntimeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_plain_command_is_run_with_exec() {
-        for plain in [
-            "app --port $PORT",
-            "  ./bin/web serve",
-            "python3 -m http.server $PORT",
-        ] {
-            assert_eq!(shell_line(plain), format!("exec {plain}"), "{plain}");
-        }
-        for other in [
-            "",
-            "   ",
-            "a && b",
-            "a; b",
-            "a | b",
-            "a > log",
-            "FOO=1 app",
-            "cd web",
-            "exit 3",
-            "echo hi",
-            "sleep 1 &",
-            "python -c 'print(1)'",
-            "echo \"$(date)\"",
-            "app\nother",
-            "while true",
-            "app # comment",
-        ] {
-            assert_eq!(shell_line(other), other, "{other:?}");
-        }
-    }
 
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {

@@ -31,7 +31,8 @@ pub(super) struct InstanceRecord {
     pub release: ReleaseId,
     /// The assigned `$PORT`.
     pub port: u16,
-    /// Pid of the `sh` leading the instance's process group (= the group id).
+    /// Pid of the process leading the instance's process group (= the group
+    /// id): the app itself, or the `sh` running its command line.
     pub pid: i32,
     /// Field 22 of `/proc/<pid>/stat` at launch: a reused pid has another one.
     /// `None` where `/proc` could not be read.

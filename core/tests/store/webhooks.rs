@@ -5,7 +5,7 @@ use crate::{fixture, on_both_backends, Fixture};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use slipway_core::domain::{AppName, DeliveryStatus, EventPattern, ServiceName, WebhookKind};
-use slipway_core::events::{AppCrashed, BodyKind, EventKind, Progress};
+use slipway_core::events::{AppCrashed, BodyKind};
 use slipway_core::store::{Backend, Finished, NewWebhook, Outcome, PromoteOptions, StoreError};
 
 on_both_backends!(
@@ -13,7 +13,6 @@ on_both_backends!(
     events_become_deliveries_for_matching_webhooks_only,
     payloads_are_flat_snapshots_without_env_values,
     progress_payloads_name_their_deployment,
-    a_rollouts_progress_is_delivered_to_the_webhooks_that_want_it,
     crash_payloads_say_which_instance_and_what_next,
     a_claim_locks_a_delivery_until_it_expires,
     outcomes_are_recorded_and_retries_come_due,
@@ -22,9 +21,13 @@ on_both_backends!(
     redeliver_and_test_queue_new_deliveries,
 );
 
-const LOCK: TimeDelta = TimeDelta::seconds(60);
+pub(crate) const LOCK: TimeDelta = TimeDelta::seconds(60);
 
-fn subscribe(f: &Fixture, events: &[&str], apps: &[&str]) -> slipway_core::store::Webhook {
+pub(crate) fn subscribe(
+    f: &Fixture,
+    events: &[&str],
+    apps: &[&str],
+) -> slipway_core::store::Webhook {
     let new = NewWebhook {
         url: "https://example.com/hook".into(),
         kind: WebhookKind::Generic,
@@ -38,7 +41,7 @@ fn subscribe(f: &Fixture, events: &[&str], apps: &[&str]) -> slipway_core::store
     f.store.create_webhook(&new, "tester").unwrap().0
 }
 
-fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {
+pub(crate) fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {
     let mut list = f.store.list_deliveries(&webhook.id, 100).unwrap();
     list.reverse();
     list.into_iter().map(|d| d.event_type.to_string()).collect()
@@ -154,49 +157,6 @@ fn progress_payloads_name_their_deployment(backend: Backend) {
     assert_eq!(data["status"], "pending");
     assert_eq!(data["actor"], "ops");
     assert_eq!(data["progress"]["step"], "cancel");
-}
-
-/// Progress is recorded on its own, outside any change: without a webhook
-/// that wants it as one statement, with one in the same transaction as its
-/// deliveries. Both ways the event is in the log.
-fn a_rollouts_progress_is_delivered_to_the_webhooks_that_want_it(backend: Backend) {
-    let f = fixture(backend);
-    let elsewhere = subscribe(&f, &["*"], &["otherapp"]);
-    let (_, release) = f.build(None);
-    let (_, deployment) = f
-        .store
-        .promote(&f.app, &release.id, &PromoteOptions::default(), "tester")
-        .unwrap();
-    let wave = |instances| Progress::Wave {
-        service: ServiceName::parse("web").unwrap(),
-        release: release.id.clone(),
-        instances,
-        count: 2,
-    };
-    f.store.record_progress(&deployment, &wave(1)).unwrap();
-    let progress = |f: &Fixture| {
-        let events = f.store.list_events(Some(&f.app)).unwrap();
-        events
-            .iter()
-            .filter(|e| e.kind == EventKind::DeploymentProgress)
-            .count()
-    };
-    assert_eq!(progress(&f), 1);
-    assert!(f
-        .store
-        .claim_deliveries("w1", 10, 10, LOCK)
-        .unwrap()
-        .is_empty());
-
-    let here = subscribe(&f, &["deployment.progress"], &["myapp"]);
-    f.store.record_progress(&deployment, &wave(2)).unwrap();
-    assert_eq!(progress(&f), 2);
-    let due = f.store.claim_deliveries("w1", 10, 10, LOCK).unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].webhook, here.id);
-    let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
-    assert_eq!(payload["data"]["progress"]["instances"], 2, "{payload}");
-    assert!(types_of(&f, &elsewhere).is_empty());
 }
 
 fn crash_payloads_say_which_instance_and_what_next(backend: Backend) {

@@ -6,7 +6,7 @@ use super::lease::{held_by, Lease};
 use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus};
 use crate::events::{EventPayload, Progress};
 use crate::store::event_log::record_for;
-use crate::store::rows::deployments::{find, not_found};
+use crate::store::rows::deployments::{find, not_found, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::{apps, deployments};
 use crate::store::{Store, StoreError};
@@ -51,6 +51,9 @@ impl Store {
             } else {
                 (row.lease_owner.clone(), row.lease_expires_at)
             };
+            // The row as updated, in the same statement (its fields are in the
+            // table's column order): a lease lost or a status changed since
+            // the read above updates nothing.
             let moved = diesel::update(
                 held_by(id.as_str(), &lease.owner, lease.epoch)
                     .filter(deployments::status.eq(from.as_str())),
@@ -63,19 +66,16 @@ impl Store {
                 deployments::lease_owner.eq(lease_owner),
                 deployments::lease_expires_at.eq(lease_expires_at),
             ))
-            .execute(conn)?;
-            if moved == 0 {
-                return Err(StoreError::LeaseLost(id.to_string()));
-            }
+            .returning(deployments::all_columns)
+            .get_result::<DeploymentRow>(conn)
+            .optional()?
+            .ok_or_else(|| StoreError::LeaseLost(id.to_string()))?;
             if to == DeploymentStatus::Succeeded {
                 diesel::update(apps::table.find(&row.app))
                     .set(apps::active_release.eq(Some(&row.release)))
                     .execute(conn)?;
             }
-            let deployment = Deployment::try_from(
-                find(conn, id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?,
-            )?;
-            // The event is named after the status the deployment entered.
+            let deployment = Deployment::try_from(moved)?;
             let payload = EventPayload::deployment(deployment.clone());
             record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
             Ok(deployment)

@@ -76,6 +76,7 @@ impl Store {
                     .execute(conn)?;
             }
             let deployment = Deployment::try_from(moved)?;
+            // The event is named after the status the deployment entered.
             let payload = EventPayload::deployment(deployment.clone());
             record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
             Ok(deployment)

@@ -19,10 +19,13 @@ use tokio::sync::watch;
 use super::isolation::AppHomes;
 use super::port;
 use super::process::{self, Launched, Placement};
-use super::record::{InstanceRecord, RecordDir};
+use super::record::{InstanceRecord, PortClaim, RecordDir};
 use super::InstanceSpec;
 use super::Spawned;
 use crate::runtime::{Instance, RuntimeError};
+
+/// Ports chosen before a start gives up: each is one another start held.
+const CLAIM_TRIES: usize = 16;
 
 /// What starting needs, shared with the blocking tasks that start instances.
 #[derive(Debug)]
@@ -57,10 +60,8 @@ impl Launcher {
         command: &str,
     ) -> Result<Instance, RuntimeError> {
         let id = process::new_id(spec)?;
-        let taken = self.records.ports_blocking().map_err(|e| {
-            RuntimeError::Transient(format!("cannot read the instance records: {e}"))
-        })?;
-        let port = port::free_port(&taken)?;
+        // Held until the record below is written, then the record holds it.
+        let (port, _claim) = self.claim_free_port()?;
         let home = self.homes.prepare(&spec.app).map_err(|e| {
             RuntimeError::Transient(format!(
                 "cannot prepare the directory of app {}: {e}",
@@ -109,6 +110,36 @@ impl Launcher {
         self.reap(&id, launched);
         tracing::info!(instance = %id, app = %spec.app, release = %spec.release, pid, port, uid = ?home.uid, "started instance");
         Ok(record.instance())
+    }
+
+    /// A free port and its claim: not recorded, not claimed by a start under
+    /// way (this worker's or another's), nothing listening on it.
+    fn claim_free_port(&self) -> Result<(u16, PortClaim), RuntimeError> {
+        let unreadable =
+            |e| RuntimeError::Transient(format!("cannot read the instance records: {e}"));
+        let mut taken = self.records.ports_blocking().map_err(unreadable)?;
+        for _ in 0..CLAIM_TRIES {
+            let port = port::free_port(&taken)?;
+            taken.insert(port);
+            let claim = self
+                .records
+                .claim_port(port)
+                .map_err(|e| RuntimeError::Transient(format!("cannot claim port {port}: {e}")))?;
+            let Some(claim) = claim else { continue };
+            // A start that held it until its record was written: the record
+            // is there now.
+            if !self
+                .records
+                .ports_blocking()
+                .map_err(unreadable)?
+                .contains(&port)
+            {
+                return Ok((port, claim));
+            }
+        }
+        Err(RuntimeError::Transient(format!(
+            "no free port claimed in {CLAIM_TRIES} tries"
+        )))
     }
 
     /// Keeps `child` waited for, so it never lingers as a zombie that looks alive,

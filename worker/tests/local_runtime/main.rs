@@ -352,9 +352,9 @@ async fn comm_after_setpriv(pid: i32) -> String {
     .await
 }
 
-/// A plain command line runs with no shell in between: the instance's
-/// process is the app itself, its `$PORT` expanded. A line only a shell can
-/// read still runs under `sh`.
+/// A plain command line naming its program by path runs with no shell in
+/// between: the instance's process is the app itself. A line only a shell
+/// can read still runs under `sh`.
 #[tokio::test]
 async fn a_plain_command_runs_without_a_shell() {
     let h = Harness::new();

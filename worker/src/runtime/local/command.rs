@@ -1,9 +1,12 @@
-//! How an instance's command line is run. A plain command, one program
-//! with its arguments and `$NAME`s at most (`web --port $PORT`), is
-//! executed directly, its `$NAME`s expanded and split as `sh` would: no shell
-//! process to start first. Anything else is `sh -c`'s, as `exec <line>` when
-//! it is one command, so the shell becomes the app instead of forking it and
-//! waiting (dash does not do that by itself).
+//! How an instance's command line is run. A plain command naming its
+//! program by path, with its arguments and `$NAME`s at most
+//! (`./bin/web --port $PORT`), is executed directly, its `$NAME`s expanded
+//! and split as `sh` would: no shell process to start first. Anything else is
+//! `sh -c`'s, as `exec <line>` when it is one command, so the shell becomes
+//! the app instead of forking it and waiting (dash does not do that by
+//! itself). A bare program name is left to `sh`'s `PATH` search: it skips a
+//! directory the app's user cannot enter (the worker's `PATH` may start with
+//! one under `/root`), where `setpriv`'s own search gives up with status 126.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -58,8 +61,9 @@ fn needs_shell(first: &str) -> bool {
     first.contains('=') || BUILTINS.contains(&first)
 }
 
-/// The words of a plain `line` without globs, each `$NAME` replaced by its
-/// value in `env` (nothing when unset) and split on blanks, as `sh` does;
+/// The words of a plain `line` without globs whose program is a path, each
+/// `$NAME` replaced by its value in `env` (nothing when unset) and split on
+/// blanks, as `sh` does;
 /// `None` where only a shell would get it right (or a value is not UTF-8).
 fn words(line: &str, env: &BTreeMap<String, OsString>) -> Option<Vec<String>> {
     if !is_plain(line) || line.contains(GLOB) || env.contains_key("IFS") {
@@ -92,7 +96,7 @@ fn words(line: &str, env: &BTreeMap<String, OsString>) -> Option<Vec<String>> {
         );
     }
     match words.first() {
-        Some(first) if !needs_shell(first) => Some(words),
+        Some(first) if first.contains('/') && !needs_shell(first) => Some(words),
         _ => None,
     }
 }
@@ -127,25 +131,26 @@ mod tests {
         let env = env_of(&[("PORT", "8080"), ("FLAGS", " -v  --color "), ("EMPTY", "")]);
         assert_eq!(program("  ./web serve", &env), direct(&["./web", "serve"]));
         assert_eq!(
-            program("web --port $PORT --bind=0.0.0.0:$PORT", &env),
-            direct(&["web", "--port", "8080", "--bind=0.0.0.0:8080"])
+            program("/srv/web --port $PORT --bind=0.0.0.0:$PORT", &env),
+            direct(&["/srv/web", "--port", "8080", "--bind=0.0.0.0:8080"])
         );
         assert_eq!(
-            program("web $FLAGS $EMPTY $UNSET x$PORT.y", &env),
-            direct(&["web", "-v", "--color", "x8080.y"])
+            program("bin/web $FLAGS $EMPTY $UNSET x$PORT.y", &env),
+            direct(&["bin/web", "-v", "--color", "x8080.y"])
         );
     }
 
     #[test]
     fn what_only_a_shell_reads_goes_to_sh_as_exec_when_it_is_one_command() {
-        let env = env_of(&[("GLOB", "*.txt"), ("CMD", "echo")]);
+        let env = env_of(&[("GLOB", "*.txt"), ("CMD", "echo"), ("PORT", "8080")]);
         for line in [
+            "python3 -m http.server $PORT",
             "ls *.txt",
             "cat ~/x",
-            "web $1",
-            "web $",
-            "web $$",
-            "web $GLOB",
+            "./web $1",
+            "./web $",
+            "./web $$",
+            "./web $GLOB",
             "$CMD hi",
         ] {
             assert_eq!(
@@ -156,8 +161,8 @@ mod tests {
         }
         let split = env_of(&[("IFS", ":"), ("A", "x:y")]);
         assert_eq!(
-            program("web $A", &split),
-            Program::Shell("exec web $A".to_owned())
+            program("./web $A", &split),
+            Program::Shell("exec ./web $A".to_owned())
         );
     }
 

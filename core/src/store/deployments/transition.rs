@@ -9,15 +9,17 @@ use crate::store::event_log::record_for;
 use crate::store::rows::deployments::{find, not_found, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::{apps, deployments};
-use crate::store::{Store, StoreError};
+use crate::store::{DbConnection, Store, StoreError};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 impl Store {
     /// Moves the deployment to `to`, if the state machine allows it and
     /// `lease` is still the deployment's: status, reason, timestamps, the
     /// event and (on success) the app's active release are written together.
-    /// The write is one update conditional on the status read and the lease,
-    /// so of two writers racing for the same move only one succeeds.
+    /// The write is one update conditional on the lease and on a status that
+    /// may become `to`, so of two writers racing for the same move only one
+    /// succeeds; only when it updates nothing is the deployment read, to say why.
     pub fn transition_deployment(
         &self,
         id: &DeploymentId,
@@ -26,56 +28,40 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<Deployment, StoreError> {
         self.write(|conn| {
-            let row = find(conn, id)?
-                .ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?;
-            if row.lease_owner.as_deref() != Some(lease.owner.as_str())
-                || row.lease_epoch != lease.epoch
-            {
-                return Err(StoreError::LeaseLost(id.to_string()));
-            }
-            let from = row.status()?;
-            if !from.can_become(to) {
-                return Err(StoreError::Conflict(format!(
-                    "deployment {id} cannot go from {from} to {to}"
-                )));
-            }
             let now = now();
             let finished = to.is_final();
-            let started_at = if to == DeploymentStatus::Running {
-                Some(now)
-            } else {
-                row.started_at
+            let change = Move {
+                status: to.as_str(),
+                reason,
+                started_at: (to == DeploymentStatus::Running).then_some(now),
+                finished_at: Some(finished.then_some(now)),
+                lease_owner: finished.then_some(None),
+                lease_expires_at: finished.then_some(None),
             };
-            let (lease_owner, lease_expires_at) = if finished {
-                (None, None)
-            } else {
-                (row.lease_owner.clone(), row.lease_expires_at)
-            };
-            // The row as updated, in the same statement (its fields are in the
-            // table's column order): a lease lost or a status changed since
-            // the read above updates nothing.
+            let from = DeploymentStatus::ALL
+                .into_iter()
+                .filter(|s| s.can_become(to))
+                .map(DeploymentStatus::as_str);
+            // One statement, conditional on the lease and on a status that
+            // may become `to`; the row comes back as updated (its fields are
+            // in the table's column order).
             let moved = diesel::update(
                 held_by(id.as_str(), &lease.owner, lease.epoch)
-                    .filter(deployments::status.eq(from.as_str())),
+                    .filter(deployments::status.eq_any(from)),
             )
-            .set((
-                deployments::status.eq(to.as_str()),
-                deployments::reason.eq(reason.map(str::to_owned).or(row.reason.clone())),
-                deployments::started_at.eq(started_at),
-                deployments::finished_at.eq(finished.then_some(now)),
-                deployments::lease_owner.eq(lease_owner),
-                deployments::lease_expires_at.eq(lease_expires_at),
-            ))
+            .set(&change)
             .returning(deployments::all_columns)
             .get_result::<DeploymentRow>(conn)
-            .optional()?
-            .ok_or_else(|| StoreError::LeaseLost(id.to_string()))?;
+            .optional()?;
+            let Some(row) = moved else {
+                return Err(not_moved(conn, id, lease, to)?);
+            };
             if to == DeploymentStatus::Succeeded {
                 diesel::update(apps::table.find(&row.app))
                     .set(apps::active_release.eq(Some(&row.release)))
                     .execute(conn)?;
             }
-            let deployment = Deployment::try_from(moved)?;
+            let deployment = Deployment::try_from(row)?;
             // The event is named after the status the deployment entered.
             let payload = EventPayload::deployment(deployment.clone());
             record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
@@ -116,4 +102,38 @@ impl Store {
                 .try_into()
         })
     }
+}
+
+/// What a move writes; a field left `None` keeps its column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = deployments)]
+struct Move<'a> {
+    status: &'a str,
+    reason: Option<&'a str>,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<Option<NaiveDateTime>>,
+    lease_owner: Option<Option<String>>,
+    lease_expires_at: Option<Option<NaiveDateTime>>,
+}
+
+/// Why a move to `to` updated nothing: no such deployment, the lease is
+/// another's, or its status cannot become `to` (read again, after the fact).
+fn not_moved(
+    conn: &mut DbConnection,
+    id: &DeploymentId,
+    lease: &Lease,
+    to: DeploymentStatus,
+) -> Result<StoreError, StoreError> {
+    let row = find(conn, id)?
+        .ok_or_else(|| StoreError::NotFound(format!("deployment `{id}` not found")))?;
+    if row.lease_owner.as_deref() != Some(lease.owner.as_str()) || row.lease_epoch != lease.epoch {
+        return Ok(StoreError::LeaseLost(id.to_string()));
+    }
+    let from = row.status()?;
+    Ok(if from.can_become(to) {
+        // Moved by someone else between the update and this read.
+        StoreError::LeaseLost(id.to_string())
+    } else {
+        StoreError::Conflict(format!("deployment {id} cannot go from {from} to {to}"))
+    })
 }

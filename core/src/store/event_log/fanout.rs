@@ -25,10 +25,14 @@ pub(super) struct NewEvent<'a> {
     pub at: NaiveDateTime,
 }
 
-/// Writes one pending delivery per webhook that wants `event`.
-pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(), StoreError> {
+/// Writes one pending delivery of `event` per webhook of `targets` (its
+/// [`subscribers`]).
+pub(super) fn fan_out(
+    conn: &mut DbConnection,
+    event: &NewEvent<'_>,
+    targets: &[WebhookId],
+) -> Result<(), StoreError> {
     let kind = event.payload.kind();
-    let targets = subscribers(conn, kind, event.app)?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -40,7 +44,7 @@ pub(super) fn fan_out(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(
     // round trip, not 50, inside the transaction of the change.
     insert_each(
         conn,
-        &targets,
+        targets,
         event.id,
         BodyKind::Event(kind),
         &body,

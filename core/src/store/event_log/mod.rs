@@ -10,7 +10,7 @@ use super::rows::events::{Event, EventRow};
 use super::rows::now;
 use super::schema::events;
 use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release};
+use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release, WebhookId};
 use crate::events::{BuildCreated, EnvChanged, EventPayload, ReleaseCreated};
 use diesel::prelude::*;
 use fanout::{fan_out, subscribers, NewEvent};
@@ -35,17 +35,8 @@ pub(crate) fn record_for(
     payload: EventPayload,
     actor: &str,
 ) -> Result<EventId, StoreError> {
-    let (id, at) = insert(conn, app, deployment, &payload, actor)?;
-    let event = NewEvent {
-        id: &id,
-        app,
-        deployment,
-        payload: &payload,
-        actor,
-        at,
-    };
-    fan_out(conn, &event)?;
-    Ok(id)
+    let targets = subscribers(conn, payload.kind(), app)?;
+    insert(conn, app, deployment, &payload, actor, &targets)
 }
 
 /// Appends an event that is the whole of its change (a rollout's progress)
@@ -59,21 +50,23 @@ pub(crate) fn record_alone(
     payload: EventPayload,
     actor: &str,
 ) -> Result<(), StoreError> {
-    if subscribers(conn, payload.kind(), app)?.is_empty() {
-        insert(conn, app, deployment, &payload, actor).map(drop)
+    let targets = subscribers(conn, payload.kind(), app)?;
+    if targets.is_empty() {
+        insert(conn, app, deployment, &payload, actor, &[]).map(drop)
     } else {
-        conn.transaction(|conn| record_for(conn, app, deployment, payload, actor).map(drop))
+        conn.transaction(|conn| insert(conn, app, deployment, &payload, actor, &targets).map(drop))
     }
 }
 
-/// The event's row; its id and time.
+/// The event's row and one delivery per webhook of `targets`.
 fn insert(
     conn: &mut DbConnection,
     app: &AppName,
     deployment: Option<&DeploymentId>,
     payload: &EventPayload,
     actor: &str,
-) -> Result<(EventId, chrono::NaiveDateTime), StoreError> {
+    targets: &[WebhookId],
+) -> Result<EventId, StoreError> {
     let id = EventId::generate();
     let at = now();
     // Through a JSON value, whose keys are sorted: the stored text is
@@ -90,7 +83,16 @@ fn insert(
             events::created_at.eq(at),
         ))
         .execute(conn)?;
-    Ok((id, at))
+    let event = NewEvent {
+        id: &id,
+        app,
+        deployment,
+        payload,
+        actor,
+        at,
+    };
+    fan_out(conn, &event, targets)?;
+    Ok(id)
 }
 
 /// Records a new release: `build.created` first when a build was made with

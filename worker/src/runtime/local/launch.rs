@@ -115,9 +115,10 @@ impl Launcher {
     /// A free port and its claim: not recorded, not claimed by a start under
     /// way (this worker's or another's), nothing listening on it.
     fn claim_free_port(&self) -> Result<(u16, PortClaim), RuntimeError> {
-        let unreadable =
-            |e| RuntimeError::Transient(format!("cannot read the instance records: {e}"));
-        let mut taken = self.records.ports_blocking().map_err(unreadable)?;
+        // The records are read once the port is claimed, not before: a
+        // start that held the claim until its record was written has a record
+        // by then. What they hold is skipped by the next tries.
+        let mut taken = HashSet::new();
         for _ in 0..CLAIM_TRIES {
             let port = port::free_port(&taken)?;
             taken.insert(port);
@@ -126,16 +127,13 @@ impl Launcher {
                 .claim_port(port)
                 .map_err(|e| RuntimeError::Transient(format!("cannot claim port {port}: {e}")))?;
             let Some(claim) = claim else { continue };
-            // A start that held it until its record was written: the record
-            // is there now.
-            if !self
-                .records
-                .ports_blocking()
-                .map_err(unreadable)?
-                .contains(&port)
-            {
+            let recorded = self.records.ports_blocking().map_err(|e| {
+                RuntimeError::Transient(format!("cannot read the instance records: {e}"))
+            })?;
+            if !recorded.contains(&port) {
                 return Ok((port, claim));
             }
+            taken.extend(recorded);
         }
         Err(RuntimeError::Transient(format!(
             "no free port claimed in {CLAIM_TRIES} tries"

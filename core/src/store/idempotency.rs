@@ -146,7 +146,7 @@ impl Store {
                 // off or behind, such a lookup took up to 150 ms at 20,000 keys.
                 DbConnection::Postgresql(pg) => diesel::sql_query(
                     "SELECT fingerprint, status, body, created_at FROM idempotency_keys \
-                 WHERE token = $1 AND key = $2 AND expires_at > $3 LIMIT 1",
+                     WHERE token = $1 AND key = $2 AND expires_at > $3 LIMIT 1",
                 )
                 .bind::<Text, _>(identity.token.as_str())
                 .bind::<Text, _>(key)
@@ -200,8 +200,8 @@ impl Store {
                 // for the statement's own transaction, which it commits.
                 DbConnection::Postgresql(pg) => diesel::sql_query(
                     "UPDATE idempotency_keys SET status = $1, body = $2 \
-                 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
-                 WHERE token = $3 AND key = $4",
+                     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
+                     WHERE token = $3 AND key = $4",
                 )
                 .bind::<Integer, _>(status)
                 .bind::<Text, _>(&sealed)

@@ -41,10 +41,12 @@ pub(super) enum Program {
 
 /// How to run `line` for a process whose environment is `env`.
 pub(super) fn program(line: &str, env: &BTreeMap<String, OsString>) -> Program {
+    if !is_plain(line) {
+        return Program::Shell(line.to_owned());
+    }
     match words(line, env) {
         Some(words) => Program::Direct(words),
-        None if is_plain(line) => Program::Shell(format!("exec {line}")),
-        None => Program::Shell(line.to_owned()),
+        None => Program::Shell(format!("exec {line}")),
     }
 }
 
@@ -61,12 +63,12 @@ fn needs_shell(first: &str) -> bool {
     first.contains('=') || BUILTINS.contains(&first)
 }
 
-/// The words of a plain `line` without globs whose program is a path, each
-/// `$NAME` replaced by its value in `env` (nothing when unset) and split on
-/// blanks, as `sh` does;
-/// `None` where only a shell would get it right (or a value is not UTF-8).
+/// The words of a plain `line` (see [`is_plain`]) without globs whose
+/// program is a path, each `$NAME` replaced by its value in `env` (nothing
+/// when unset) and split on blanks, as `sh` does; `None` where only a shell
+/// would get it right (or a value is not UTF-8).
 fn words(line: &str, env: &BTreeMap<String, OsString>) -> Option<Vec<String>> {
-    if !is_plain(line) || line.contains(GLOB) || env.contains_key("IFS") {
+    if line.contains(GLOB) || env.contains_key("IFS") {
         return None;
     }
     let mut words = Vec::new();

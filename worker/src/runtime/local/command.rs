@@ -1,7 +1,8 @@
 //! How an instance's command line is run. A plain command naming its
 //! program by path, with its arguments and `$NAME`s at most
-//! (`./bin/web --port $PORT`), is executed directly, its `$NAME`s expanded
-//! and split as `sh` would: no shell process to start first. Anything else is
+//! (`./bin/web --port $PORT`, `'/opt/my app/web'`), is executed directly,
+//! its `$NAME`s expanded and split and its single quotes removed as `sh`
+//! would: no shell process to start first. Anything else is
 //! `sh -c`'s, as `exec <line>` when it is one command, so the shell becomes
 //! the app instead of forking it and waiting (dash does not do that by
 //! itself). A bare program name is left to `sh`'s `PATH` search: it skips a
@@ -12,9 +13,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 /// Characters that make a line more than one plain command: operators,
-/// redirections, grouping, substitutions, quotes, escapes, comments.
+/// redirections, grouping, substitutions, double quotes, escapes, comments.
 const NOT_PLAIN: &[char] = &[
-    ';', '&', '|', '<', '>', '(', ')', '{', '}', '`', '\\', '\'', '"', '\n', '#', '!',
+    ';', '&', '|', '<', '>', '(', ')', '{', '}', '`', '\\', '"', '\n', '#', '!',
 ];
 /// What `sh` expands in ways only a shell should: globs and `~`.
 const GLOB: &[char] = &['*', '?', '[', '~'];
@@ -63,44 +64,94 @@ fn needs_shell(first: &str) -> bool {
     first.contains('=') || BUILTINS.contains(&first)
 }
 
-/// The words of a plain `line` (see [`is_plain`]) without globs whose
-/// program is a path, each `$NAME` replaced by its value in `env` (nothing
-/// when unset) and split on blanks, as `sh` does; `None` where only a shell
-/// would get it right (or a value is not UTF-8).
+/// A piece of a word as written: plain text, single-quoted text (taken
+/// as it is), or a `$NAME`.
+enum Piece<'a> {
+    Text(&'a str),
+    Quoted(&'a str),
+    Name(&'a str),
+}
+
+/// The words of a plain `line` (see [`is_plain`]) whose program is a path,
+/// as `sh` makes them: each `$NAME` outside quotes replaced by its value in
+/// `env` (nothing when unset) and split on blanks, single quotes removed
+/// with nothing inside them expanded. `None` where only a shell would get it
+/// right: a glob outside quotes (or in a value), `$` without a name, an
+/// unterminated quote, a value that is not UTF-8, an `IFS` of the app's own.
 fn words(line: &str, env: &BTreeMap<String, OsString>) -> Option<Vec<String>> {
-    if line.contains(GLOB) || env.contains_key("IFS") {
+    if env.contains_key("IFS") {
         return None;
     }
     let mut words = Vec::new();
-    for word in line.split_whitespace() {
-        let mut expanded = String::new();
-        let mut rest = word;
-        while let Some(at) = rest.find('$') {
-            expanded.push_str(&rest[..at]);
-            let after = &rest[at + 1..];
-            let len = name_len(after)?;
-            let value = match env.get(&after[..len]) {
-                Some(value) => value.to_str()?,
-                None => "",
-            };
-            if value.contains(GLOB) {
-                return None;
+    for pieces in split(line)? {
+        // `Some` once the word has begun: `''` is a word, an empty `$NAME` is not.
+        let mut word: Option<String> = None;
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) if text.contains(GLOB) => return None,
+                Piece::Text(text) | Piece::Quoted(text) => {
+                    word.get_or_insert_with(String::new).push_str(text)
+                }
+                Piece::Name(name) => {
+                    let value = match env.get(name) {
+                        Some(value) => value.to_str()?,
+                        None => "",
+                    };
+                    if value.contains(GLOB) {
+                        return None;
+                    }
+                    let mut fields = value.split(BLANKS);
+                    if let Some(first) = fields.next().filter(|f| !f.is_empty()) {
+                        word.get_or_insert_with(String::new).push_str(first);
+                    }
+                    for field in fields {
+                        words.extend(word.take());
+                        word = (!field.is_empty()).then(|| field.to_owned());
+                    }
+                }
             }
-            expanded.push_str(value);
-            rest = &after[len..];
         }
-        expanded.push_str(rest);
-        words.extend(
-            expanded
-                .split(BLANKS)
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned),
-        );
+        words.extend(word);
     }
     match words.first() {
         Some(first) if first.contains('/') && !needs_shell(first) => Some(words),
         _ => None,
     }
+}
+
+/// `line` cut into words at blanks outside quotes, each as its pieces;
+/// `None` for an unterminated quote or a `$` without a name.
+fn split(line: &str) -> Option<Vec<Vec<Piece<'_>>>> {
+    let mut words = Vec::new();
+    let mut word = Vec::new();
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        let after = &rest[c.len_utf8()..];
+        rest = if BLANKS.contains(&c) {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            after
+        } else if c == '\'' {
+            let end = after.find('\'')?;
+            word.push(Piece::Quoted(&after[..end]));
+            &after[end + 1..]
+        } else if c == '$' {
+            let len = name_len(after)?;
+            word.push(Piece::Name(&after[..len]));
+            &after[len..]
+        } else {
+            let end = rest
+                .find(|c: char| BLANKS.contains(&c) || c == '\'' || c == '$')
+                .unwrap_or(rest.len());
+            word.push(Piece::Text(&rest[..end]));
+            &rest[end..]
+        };
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    Some(words)
 }
 
 /// The length of the variable name `s` starts with; `None` when it starts
@@ -143,6 +194,23 @@ mod tests {
     }
 
     #[test]
+    fn single_quotes_are_removed_and_nothing_inside_them_expanded() {
+        let env = env_of(&[("PORT", "8080"), ("FLAGS", " -v ")]);
+        assert_eq!(
+            program("'/opt/my app/web' --port $PORT 'a  b' x'y'z ''", &env),
+            direct(&["/opt/my app/web", "--port", "8080", "a  b", "xyz", ""])
+        );
+        assert_eq!(
+            program("./web '$PORT' '*.txt' '~'", &env),
+            direct(&["./web", "$PORT", "*.txt", "~"])
+        );
+        assert_eq!(
+            program("./web $FLAGS'x' $UNSET'' a$PORT'$PORT'", &env),
+            direct(&["./web", "-v", "x", "", "a8080$PORT"])
+        );
+    }
+
+    #[test]
     fn what_only_a_shell_reads_goes_to_sh_as_exec_when_it_is_one_command() {
         let env = env_of(&[("GLOB", "*.txt"), ("CMD", "echo"), ("PORT", "8080")]);
         for line in [
@@ -154,6 +222,8 @@ mod tests {
             "./web $$",
             "./web $GLOB",
             "$CMD hi",
+            "./web 'unterminated",
+            "'web' --bare-name",
         ] {
             assert_eq!(
                 program(line, &env),

@@ -2,6 +2,7 @@
 //! out; on failure roll back to the previous release (or fail when there is
 //! none); every move through `Store::transition_deployment` under the drive's lease.
 
+use super::target::{target_from, Loaded};
 use super::{Drive, Engine, EngineError, Interrupted};
 use crate::runtime::{Failure, Limits, Runtime, Steps, Stop};
 use crate::trace;
@@ -11,7 +12,12 @@ use slipway_core::events::Progress;
 use slipway_core::store::Deployment;
 
 impl<R: Runtime> Engine<R> {
-    pub(super) async fn run(&self, drive: &Drive<'_>) -> Result<(), Interrupted> {
+    /// `release`: the deployment's release, read already when it was pending.
+    pub(super) async fn run(
+        &self,
+        drive: &Drive<'_>,
+        release: Option<Loaded>,
+    ) -> Result<(), Interrupted> {
         let d = &drive.d;
         let span = tracing::Span::current();
         span.record("slipway.app", tracing::field::display(&d.app));
@@ -36,12 +42,25 @@ impl<R: Runtime> Engine<R> {
                 pace: self.pace(),
                 traffic: self.traffic.as_ref(),
             };
-            // The deadline and a cancel count before the release is even read.
+            // The deadline and a cancel count before the release is acted on.
             let outcome = match limits.check() {
-                Ok(()) => match self.target(&d.release, d).await? {
-                    Ok(target) => self.runtime.converge(&target, &limits).await,
-                    Err(reason) => Err(Stop::Failed(reason)),
-                },
+                Ok(()) => {
+                    let read = match release {
+                        Some(loaded) => target_from(
+                            &d.app,
+                            &d.release,
+                            loaded,
+                            d.minimum,
+                            d.maximum,
+                            Some(&d.id),
+                        ),
+                        None => self.target(&d.release, d).await,
+                    };
+                    match read? {
+                        Ok(target) => self.runtime.converge(&target, &limits).await,
+                        Err(reason) => Err(Stop::Failed(reason)),
+                    }
+                }
                 Err(stop) => Err(stop),
             };
             // The steps recorded so far come before the final event.

@@ -17,8 +17,8 @@ use crate::runtime::{Pace, Runtime, Stop};
 use crate::trace;
 use chrono::TimeDelta;
 use progress::Progress;
-use slipway_core::domain::DeploymentId;
 use slipway_core::domain::RolloutJob;
+use slipway_core::domain::{DeploymentId, DeploymentStatus};
 use slipway_core::metrics::Metrics;
 use slipway_core::store::{Deployment, Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -194,10 +194,19 @@ impl<R: Runtime> Engine<R> {
         let (owner, ttl) = (self.config.owner.clone(), self.config.lease_ttl);
         let lease_for = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(15));
         let claim_id = id.clone();
+        // A pending deployment's release is read in the same call: one wait
+        // on the database fewer before its first instance starts.
         let claimed = self
-            .db(move |s| s.claim_deployment(&claim_id, &owner, lease_for))
+            .db(move |s| {
+                let claimed = s.claim_deployment(&claim_id, &owner, lease_for)?;
+                Ok(claimed.map(|(d, lease)| {
+                    let pending = d.status == DeploymentStatus::Pending;
+                    let release = pending.then(|| target::load(s, &d.app, &d.release));
+                    (d, lease, release)
+                }))
+            })
             .await?;
-        let Some((deployment, lease)) = claimed else {
+        let Some((deployment, lease, release)) = claimed else {
             tracing::debug!("not claimed: final, or driven elsewhere");
             return Ok(Driven::NotDriven);
         };
@@ -209,7 +218,7 @@ impl<R: Runtime> Engine<R> {
             watch: &watch,
             progress: &progress,
         };
-        let outcome = self.run(&drive).await;
+        let outcome = self.run(&drive, release).await;
         progress.flush().await;
         match outcome {
             Ok(()) => Ok(Driven::Finished),

@@ -7,7 +7,21 @@
 use super::{Engine, EngineError};
 use crate::runtime::{Failure, Runtime, Target};
 use slipway_core::domain::{AppName, DeploymentId, Env, ReleaseId};
-use slipway_core::store::{Deployment, StoreError};
+use slipway_core::store::{Build, Deployment, Release, Store, StoreError};
+
+/// A release and its build as read from the store.
+pub(super) type Loaded = Result<(Release, Option<Build>), StoreError>;
+
+/// Reads `release` of `app` and its build. Blocking: for a store call.
+pub(super) fn load(store: &Store, app: &AppName, release: &ReleaseId) -> Loaded {
+    let release = store.get_release(app, release)?;
+    let build = release
+        .build
+        .as_ref()
+        .map(|b| store.get_build(app, b))
+        .transpose()?;
+    Ok((release, build))
+}
 
 impl<R: Runtime> Engine<R> {
     /// `release` as deployment `d` runs it.
@@ -31,40 +45,43 @@ impl<R: Runtime> Engine<R> {
         deployment: Option<&DeploymentId>,
     ) -> Result<Result<Target, Failure>, EngineError> {
         let (a, r) = (app.clone(), release.clone());
-        let loaded = self
-            .db(move |s| {
-                let release = s.get_release(&a, &r)?;
-                let build = release
-                    .build
-                    .as_ref()
-                    .map(|b| s.get_build(&a, b))
-                    .transpose()?;
-                Ok((release, build))
-            })
-            .await;
-        let (release, build) = match loaded {
-            Ok(loaded) => loaded,
-            Err(EngineError::Store(err)) if !is_transient(&err) => {
-                let (release, error) = (release.clone(), err.to_string());
-                return Ok(Err(Failure::ReleaseUnreadable { release, error }));
-            }
-            Err(err) => return Err(err),
-        };
-        let Some(build) = build else {
-            return Ok(Err(Failure::NoBuild {
-                release: release.id,
-            }));
-        };
-        Ok(Ok(Target {
-            app: app.clone(),
-            release: release.id,
-            deployment: deployment.cloned(),
-            manifest: build.manifest,
-            env: release.env.unwrap_or_else(Env::empty),
-            minimum,
-            maximum,
-        }))
+        let loaded = self.db(move |s| Ok(load(s, &a, &r))).await?;
+        target_from(app, release, loaded, minimum, maximum, deployment)
     }
+}
+
+/// What `load` read, as a target; `Ok(Err(reason))` when it cannot run,
+/// `Err` only when the database could not be asked.
+pub(super) fn target_from(
+    app: &AppName,
+    release: &ReleaseId,
+    loaded: Loaded,
+    minimum: Option<u8>,
+    maximum: Option<u16>,
+    deployment: Option<&DeploymentId>,
+) -> Result<Result<Target, Failure>, EngineError> {
+    let (release, build) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) if !is_transient(&err) => {
+            let (release, error) = (release.clone(), err.to_string());
+            return Ok(Err(Failure::ReleaseUnreadable { release, error }));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let Some(build) = build else {
+        return Ok(Err(Failure::NoBuild {
+            release: release.id,
+        }));
+    };
+    Ok(Ok(Target {
+        app: app.clone(),
+        release: release.id,
+        deployment: deployment.cloned(),
+        manifest: build.manifest,
+        env: release.env.unwrap_or_else(Env::empty),
+        minimum,
+        maximum,
+    }))
 }
 
 /// Errors that may go away by themselves: the database is unreachable or

@@ -24,7 +24,7 @@ use track::{give_up, track, Track};
 /// A rollout waiting for its new instances probes them every tick, but looks
 /// again at what runs (the instance records) only after a change it made or
 /// saw (a start, a stop, an instance healthy or gone), and at least this often.
-const LOOK_EVERY: Duration = Duration::from_millis(100);
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 impl LocalRuntime {
     /// Brings every service of `target` to its count of healthy instances,
@@ -37,15 +37,19 @@ impl LocalRuntime {
     ) -> Result<(), Stop> {
         limits.traffic.announce(&target.app, &target.manifest);
         let services = target.manifest.services();
-        try_join_all(
+        let last_looks = try_join_all(
             services
                 .iter()
                 .map(|(name, service)| self.roll(target, name, service, limits)),
         )
         .await?;
-        let leftovers: Vec<Instance> = self
-            .look(target, limits)
-            .await?
+        // The rolls start and stop only the manifest's services: any of
+        // their last looks shows the others as they are.
+        let seen = match last_looks.into_iter().next() {
+            Some(seen) => seen,
+            None => self.look(target, limits).await?,
+        };
+        let leftovers: Vec<Instance> = seen
             .into_iter()
             .filter(|i| !services.contains_key(&i.service))
             .collect();
@@ -59,14 +63,15 @@ impl LocalRuntime {
     }
 
     /// One service's rolling update: a span over its waves, failed with the
-    /// reason when the service cannot be brought up.
+    /// reason when the service cannot be brought up. The app's instances as
+    /// last looked at, once done.
     async fn roll(
         &self,
         target: &Target,
         name: &ServiceName,
         service: &Service,
         limits: &Limits<'_>,
-    ) -> Result<(), Stop> {
+    ) -> Result<Vec<Instance>, Stop> {
         let span = step_span!("service", target.step(Some(name)));
         in_step(span, self.roll_waves(target, name, service, limits)).await
     }
@@ -77,25 +82,21 @@ impl LocalRuntime {
         name: &ServiceName,
         service: &Service,
         limits: &Limits<'_>,
-    ) -> Result<(), Stop> {
+    ) -> Result<Vec<Instance>, Stop> {
         let count = service.count() as usize;
         let strategy = target.strategy(service)?;
         let mut tracks: HashMap<String, Track> = HashMap::new();
-        // The service's instances as last looked at, while nothing changed since.
+        // The app's instances as last looked at, while nothing changed since.
         let mut unchanged: Option<(Instant, Vec<Instance>)> = None;
         loop {
             limits.check()?;
-            let (looked_at, mine) = match unchanged.take() {
-                Some((at, mine)) if at.elapsed() < LOOK_EVERY => (at, mine),
-                _ => {
-                    let at = Instant::now();
-                    let mut mine = self.look(target, limits).await?;
-                    mine.retain(|i| &i.service == name);
-                    (at, mine)
-                }
+            let (looked_at, seen) = match unchanged.take() {
+                Some((at, seen)) if at.elapsed() < LOOK_EVERY => (at, seen),
+                _ => (Instant::now(), self.look(target, limits).await?),
             };
-            let (mut new, old): (Vec<Instance>, Vec<Instance>) = mine
+            let (mut new, old): (Vec<Instance>, Vec<Instance>) = seen
                 .iter()
+                .filter(|i| &i.service == name)
                 .cloned()
                 .partition(|i| i.release == target.release);
             let old_count = old.len();
@@ -120,7 +121,7 @@ impl LocalRuntime {
 
             let step = next_step(count, strategy, old.len(), new.len(), healthy);
             if step.done {
-                return Ok(());
+                return Ok(seen);
             }
             if step.start > 0 {
                 limits.progress(|| Progress::Wave {
@@ -146,7 +147,7 @@ impl LocalRuntime {
             .await?;
             if !acted {
                 if newly.is_empty() && !dropped {
-                    unchanged = Some((looked_at, mine));
+                    unchanged = Some((looked_at, seen));
                 }
                 tokio::time::sleep(limits.pace.tick).await;
             }

@@ -90,6 +90,10 @@ impl LocalRuntime {
         let mut unchanged: Option<(Instant, Vec<Instance>)> = None;
         loop {
             limits.check()?;
+            // The next pass starts a tick after this one began: on a busy
+            // machine a pass can take longer than a tick, and sleeping a
+            // whole tick after it would see a healthy instance that much later.
+            let next_pass = tokio::time::Instant::now() + limits.pace.tick;
             let (looked_at, seen) = match unchanged.take() {
                 Some((at, seen)) if at.elapsed() < LOOK_EVERY => (at, seen),
                 _ => (Instant::now(), self.look(target, limits).await?),
@@ -149,7 +153,7 @@ impl LocalRuntime {
                 if newly.is_empty() && !dropped {
                     unchanged = Some((looked_at, seen));
                 }
-                tokio::time::sleep(limits.pace.tick).await;
+                tokio::time::sleep_until(next_pass).await;
             }
         }
     }

@@ -49,6 +49,11 @@ impl Timing {
     pub(crate) fn drive(&self) -> f64 {
         self.finished.unwrap_or(f64::NAN) - self.started.unwrap_or(f64::NAN)
     }
+
+    /// Promoted (the API's transaction) → finished.
+    pub(crate) fn total(&self) -> f64 {
+        self.finished.unwrap_or(f64::NAN) - self.created
+    }
 }
 
 #[derive(QueryableByName)]

@@ -19,6 +19,7 @@
 //!      `running`), p50, p99, max;
 //!    - overhead: (`finished_at` − `started_at`) / ideal, median and p99,
 //!      each against the floor (goal: ≤ 1.3×);
+//!    - promote → succeeded: `created_at` → `finished_at`, p50 and p99;
 //!    - wall time: the first promote sent → the last `succeeded`;
 //!    - worker memory: `VmRSS` of both workers, idle (median over 1 s
 //!      before the promotes) and at peak (sampled every 5 ms), (peak −
@@ -197,6 +198,15 @@ async fn bench(testapp: &Path) -> bool {
         percentile(&overheads, 99.0) / floor,
         OVERHEAD_RATIO_GOAL,
         "",
+    );
+    let totals: Vec<f64> = rows.iter().map(Timing::total).collect();
+    table.info(
+        "promote → succeeded p50 / p99",
+        format!(
+            "{:.3} / {:.3} s",
+            percentile(&totals, 50.0),
+            percentile(&totals, 99.0)
+        ),
     );
     table.info(
         "wall: first promote → last succeeded",

@@ -2,7 +2,7 @@
 //! out; on failure roll back to the previous release (or fail when there is
 //! none); every move through `Store::transition_deployment` under the drive's lease.
 
-use super::target::{target_from, Loaded};
+use super::target::{deployment_target, Loaded};
 use super::{Drive, Engine, EngineError, Interrupted};
 use crate::runtime::{Failure, Limits, Runtime, Steps, Stop};
 use crate::trace;
@@ -46,14 +46,7 @@ impl<R: Runtime> Engine<R> {
             let outcome = match limits.check() {
                 Ok(()) => {
                     let read = match release {
-                        Some(loaded) => target_from(
-                            &d.app,
-                            &d.release,
-                            loaded,
-                            d.minimum,
-                            d.maximum,
-                            Some(&d.id),
-                        ),
+                        Some(loaded) => deployment_target(d, loaded),
                         None => self.target(&d.release, d).await,
                     };
                     match read? {

@@ -50,9 +50,24 @@ impl<R: Runtime> Engine<R> {
     }
 }
 
+/// What `load` read of deployment `d`'s own release, as its target.
+pub(super) fn deployment_target(
+    d: &Deployment,
+    loaded: Loaded,
+) -> Result<Result<Target, Failure>, EngineError> {
+    target_from(
+        &d.app,
+        &d.release,
+        loaded,
+        d.minimum,
+        d.maximum,
+        Some(&d.id),
+    )
+}
+
 /// What `load` read, as a target; `Ok(Err(reason))` when it cannot run,
 /// `Err` only when the database could not be asked.
-pub(super) fn target_from(
+fn target_from(
     app: &AppName,
     release: &ReleaseId,
     loaded: Loaded,

@@ -10,6 +10,7 @@ use slipway_core::store::{Backend, Lease, StoreError};
 
 on_both_backends!(
     leases_give_a_deployment_one_driver,
+    a_claim_to_drive_starts_a_pending_deployment_once,
     racing_transitions_end_a_deployment_once,
     the_reconciler_finds_stale_and_orphaned_deployments,
     supervision_goes_to_one_worker_per_app_and_moves_when_its_lease_lapses,
@@ -73,6 +74,42 @@ fn leases_give_a_deployment_one_driver(backend: Backend) {
         .claim_deployment(&d.id, "w3", TTL)
         .unwrap()
         .is_some());
+}
+
+/// The claim a drive begins with moves a pending deployment to `running`
+/// with its event, in the claim's transaction; a resumed one is only claimed.
+fn a_claim_to_drive_starts_a_pending_deployment_once(backend: Backend) {
+    let f = fixture(backend);
+    let (_, release) = f.build(None);
+    let d = promote(&f, &release.id);
+    let running = || {
+        let kinds = f.event_kinds();
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::DeploymentStarted)
+            .count()
+    };
+    let (claimed, lease) = f.store.claim_to_drive(&d.id, "w1", TTL).unwrap().unwrap();
+    assert_eq!(claimed.status, S::Running);
+    assert!(claimed.started_at.is_some());
+    assert_eq!(claimed.lease_epoch, lease.epoch);
+    assert_eq!(running(), 1);
+    assert!(
+        f.store.claim_to_drive(&d.id, "w2", TTL).unwrap().is_none(),
+        "w1 holds it"
+    );
+    // Resumed after the lease lapsed: running still, started once.
+    assert!(f.store.release_lease(&d.id, &lease, false).unwrap());
+    let (resumed, again) = f.store.claim_to_drive(&d.id, "w2", TTL).unwrap().unwrap();
+    assert_eq!(resumed.status, S::Running);
+    assert_eq!(resumed.started_at, claimed.started_at);
+    assert!(again.epoch > lease.epoch);
+    assert_eq!(running(), 1);
+    // Final: nothing to claim.
+    f.store
+        .transition_deployment(&d.id, &again, S::Succeeded, None)
+        .unwrap();
+    assert!(f.store.claim_to_drive(&d.id, "w3", TTL).unwrap().is_none());
 }
 
 /// Two drives racing for the same final move (say, a deployment handed out

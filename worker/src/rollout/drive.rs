@@ -12,7 +12,8 @@ use slipway_core::events::Progress;
 use slipway_core::store::Deployment;
 
 impl<R: Runtime> Engine<R> {
-    /// `release`: the deployment's release, read already when it was pending.
+    /// `d` as claimed: running (a pending one starts with its claim), with
+    /// `release` its release as read with the claim, or rolling back, without.
     pub(super) async fn run(
         &self,
         drive: &Drive<'_>,
@@ -23,14 +24,7 @@ impl<R: Runtime> Engine<R> {
         span.record("slipway.app", tracing::field::display(&d.app));
         span.record("slipway.release", tracing::field::display(&d.release));
         tracing::info!(app = %d.app, release = %d.release, status = %d.status, "driving deployment");
-        let mut status = d.status;
-        if status == DeploymentStatus::Pending {
-            status = self
-                .transition(drive, DeploymentStatus::Running, None)
-                .await?
-                .status;
-        }
-        if status == DeploymentStatus::Running {
+        if let Some(loaded) = release {
             let limits = Limits {
                 deadline: d.deadline_at,
                 expired: Failure::Deadline {
@@ -44,16 +38,10 @@ impl<R: Runtime> Engine<R> {
             };
             // The deadline and a cancel count before the release is acted on.
             let outcome = match limits.check() {
-                Ok(()) => {
-                    let read = match release {
-                        Some(loaded) => deployment_target(d, loaded),
-                        None => self.target(&d.release, d).await,
-                    };
-                    match read? {
-                        Ok(target) => self.runtime.converge(&target, &limits).await,
-                        Err(reason) => Err(Stop::Failed(reason)),
-                    }
-                }
+                Ok(()) => match deployment_target(d, loaded)? {
+                    Ok(target) => self.runtime.converge(&target, &limits).await,
+                    Err(reason) => Err(Stop::Failed(reason)),
+                },
                 Err(stop) => Err(stop),
             };
             // The steps recorded so far come before the final event.

@@ -194,14 +194,15 @@ impl<R: Runtime> Engine<R> {
         let (owner, ttl) = (self.config.owner.clone(), self.config.lease_ttl);
         let lease_for = TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(15));
         let claim_id = id.clone();
-        // A pending deployment's release is read in the same call: one wait
-        // on the database fewer before its first instance starts.
+        // A pending deployment starts running with its claim, and the
+        // release of a running one is read in the same call: one wait on the
+        // database before its first instance starts.
         let claimed = self
             .db(move |s| {
-                let claimed = s.claim_deployment(&claim_id, &owner, lease_for)?;
+                let claimed = s.claim_to_drive(&claim_id, &owner, lease_for)?;
                 Ok(claimed.map(|(d, lease)| {
-                    let pending = d.status == DeploymentStatus::Pending;
-                    let release = pending.then(|| target::load(s, &d.app, &d.release));
+                    let running = d.status == DeploymentStatus::Running;
+                    let release = running.then(|| target::load(s, &d.app, &d.release));
                     (d, lease, release)
                 }))
             })

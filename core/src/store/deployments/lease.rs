@@ -1,11 +1,12 @@
 //! The lease that makes exactly one worker drive a deployment: claimed,
 //! renewed, handed back. Every write of a drive goes through [`held_by`].
 
-use crate::domain::{Deployment, DeploymentId};
-use crate::store::rows::deployments::{find, open_statuses};
+use super::transition::move_in;
+use crate::domain::{Deployment, DeploymentId, DeploymentStatus};
+use crate::store::rows::deployments::{open_statuses, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::deployments;
-use crate::store::{Store, StoreError};
+use crate::store::{DbConnection, Store, StoreError};
 use chrono::TimeDelta;
 use diesel::prelude::*;
 
@@ -30,34 +31,27 @@ impl Store {
         owner: &str,
         ttl: TimeDelta,
     ) -> Result<Option<(Deployment, Lease)>, StoreError> {
-        let now = now();
-        let open = open_statuses();
+        self.write(|conn| claim_in(conn, id, owner, ttl))
+    }
+
+    /// [`Store::claim_deployment`] for a drive about to begin: a pending
+    /// deployment moves to `running` in the same transaction (as
+    /// [`Store::transition_deployment`] moves it, event included).
+    pub fn claim_to_drive(
+        &self,
+        id: &DeploymentId,
+        owner: &str,
+        ttl: TimeDelta,
+    ) -> Result<Option<(Deployment, Lease)>, StoreError> {
         self.write(|conn| {
-            let claimable = deployments::lease_owner
-                .is_null()
-                .or(deployments::lease_expires_at.lt(now));
-            let claimed = diesel::update(
-                deployments::table
-                    .filter(deployments::id.eq(id.as_str()))
-                    .filter(deployments::status.eq_any(&open))
-                    .filter(claimable),
-            )
-            .set((
-                deployments::lease_owner.eq(owner),
-                deployments::lease_expires_at.eq(now + ttl),
-                deployments::lease_epoch.eq(deployments::lease_epoch + 1),
-                deployments::queued_at.eq(None::<chrono::NaiveDateTime>),
-            ))
-            .execute(conn)?;
-            if claimed == 0 {
+            let Some((deployment, lease)) = claim_in(conn, id, owner, ttl)? else {
                 return Ok(None);
-            }
-            let row = find(conn, id)?.ok_or_else(|| StoreError::corrupt("deployment vanished"))?;
-            let lease = Lease {
-                owner: owner.to_owned(),
-                epoch: row.lease_epoch,
             };
-            Ok(Some((Deployment::try_from(row)?, lease)))
+            if deployment.status != DeploymentStatus::Pending {
+                return Ok(Some((deployment, lease)));
+            }
+            let running = move_in(conn, id, &lease, DeploymentStatus::Running, None)?;
+            Ok(Some((running, lease)))
         })
     }
 
@@ -110,6 +104,42 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The claim itself, inside the caller's transaction; the row comes back as updated.
+fn claim_in(
+    conn: &mut DbConnection,
+    id: &DeploymentId,
+    owner: &str,
+    ttl: TimeDelta,
+) -> Result<Option<(Deployment, Lease)>, StoreError> {
+    let now = now();
+    let claimable = deployments::lease_owner
+        .is_null()
+        .or(deployments::lease_expires_at.lt(now));
+    let claimed = diesel::update(
+        deployments::table
+            .filter(deployments::id.eq(id.as_str()))
+            .filter(deployments::status.eq_any(open_statuses()))
+            .filter(claimable),
+    )
+    .set((
+        deployments::lease_owner.eq(owner),
+        deployments::lease_expires_at.eq(now + ttl),
+        deployments::lease_epoch.eq(deployments::lease_epoch + 1),
+        deployments::queued_at.eq(None::<chrono::NaiveDateTime>),
+    ))
+    .returning(deployments::all_columns)
+    .get_result::<DeploymentRow>(conn)
+    .optional()?;
+    let Some(row) = claimed else {
+        return Ok(None);
+    };
+    let lease = Lease {
+        owner: owner.to_owned(),
+        epoch: row.lease_epoch,
+    };
+    Ok(Some((Deployment::try_from(row)?, lease)))
 }
 
 /// The deployment while `lease` is still its lease: the filter every write

@@ -27,46 +27,7 @@ impl Store {
         to: DeploymentStatus,
         reason: Option<&str>,
     ) -> Result<Deployment, StoreError> {
-        self.write(|conn| {
-            let now = now();
-            let finished = to.is_final();
-            let change = Move {
-                status: to.as_str(),
-                reason,
-                started_at: (to == DeploymentStatus::Running).then_some(now),
-                finished_at: Some(finished.then_some(now)),
-                lease_owner: finished.then_some(None),
-                lease_expires_at: finished.then_some(None),
-            };
-            let from = DeploymentStatus::ALL
-                .into_iter()
-                .filter(|s| s.can_become(to))
-                .map(DeploymentStatus::as_str);
-            // One statement, conditional on the lease and on a status that
-            // may become `to`; the row comes back as updated (its fields are
-            // in the table's column order).
-            let moved = diesel::update(
-                held_by(id.as_str(), &lease.owner, lease.epoch)
-                    .filter(deployments::status.eq_any(from)),
-            )
-            .set(&change)
-            .returning(deployments::all_columns)
-            .get_result::<DeploymentRow>(conn)
-            .optional()?;
-            let Some(row) = moved else {
-                return Err(not_moved(conn, id, lease, to)?);
-            };
-            if to == DeploymentStatus::Succeeded {
-                diesel::update(apps::table.find(&row.app))
-                    .set(apps::active_release.eq(Some(&row.release)))
-                    .execute(conn)?;
-            }
-            let deployment = Deployment::try_from(row)?;
-            // The event is named after the status the deployment entered.
-            let payload = EventPayload::deployment(deployment.clone());
-            record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
-            Ok(deployment)
-        })
+        self.write(|conn| move_in(conn, id, lease, to, reason))
     }
 
     /// Asks the worker driving the deployment to stop and roll back; the
@@ -102,6 +63,53 @@ impl Store {
                 .try_into()
         })
     }
+}
+
+/// [`Store::transition_deployment`] inside the caller's transaction.
+pub(super) fn move_in(
+    conn: &mut DbConnection,
+    id: &DeploymentId,
+    lease: &Lease,
+    to: DeploymentStatus,
+    reason: Option<&str>,
+) -> Result<Deployment, StoreError> {
+    let now = now();
+    let finished = to.is_final();
+    let change = Move {
+        status: to.as_str(),
+        reason,
+        started_at: (to == DeploymentStatus::Running).then_some(now),
+        finished_at: Some(finished.then_some(now)),
+        lease_owner: finished.then_some(None),
+        lease_expires_at: finished.then_some(None),
+    };
+    let from = DeploymentStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_become(to))
+        .map(DeploymentStatus::as_str);
+    // One statement, conditional on the lease and on a status that
+    // may become `to`; the row comes back as updated (its fields are
+    // in the table's column order).
+    let moved = diesel::update(
+        held_by(id.as_str(), &lease.owner, lease.epoch).filter(deployments::status.eq_any(from)),
+    )
+    .set(&change)
+    .returning(deployments::all_columns)
+    .get_result::<DeploymentRow>(conn)
+    .optional()?;
+    let Some(row) = moved else {
+        return Err(not_moved(conn, id, lease, to)?);
+    };
+    if to == DeploymentStatus::Succeeded {
+        diesel::update(apps::table.find(&row.app))
+            .set(apps::active_release.eq(Some(&row.release)))
+            .execute(conn)?;
+    }
+    let deployment = Deployment::try_from(row)?;
+    // The event is named after the status the deployment entered.
+    let payload = EventPayload::deployment(deployment.clone());
+    record_for(conn, &deployment.app, Some(id), payload, &deployment.actor)?;
+    Ok(deployment)
 }
 
 /// What a move writes; a field left `None` keeps its column as it is.

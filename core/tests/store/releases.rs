@@ -49,6 +49,10 @@ fn build_and_env_releases_follow_the_description_rules(backend: Backend) {
     assert_eq!(env.get("BAR"), Some("3"));
     assert_eq!(env.get("BAZ"), Some("4"));
     assert_eq!(env.get("FOO"), None);
+    // What a rollout reads: the same env, and the release's build.
+    let (to_run, built) = f.store.release_to_run(&f.app, &second.id).unwrap();
+    assert_eq!(to_run, env);
+    assert_eq!(built.map(|b| b.id), Some(build.id.clone()));
 
     let ids: Vec<_> = f.releases().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, [second.id, first.id, release.id], "newest first");
@@ -181,6 +185,11 @@ fn apps_conflict_and_missing_things_are_not_found(backend: Backend) {
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     let err = f.store.get_build(&f.app, &foreign.id).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = f
+        .store
+        .release_to_run(&f.app, &foreign_release.id)
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert!(f.releases().is_empty());
 }

@@ -202,7 +202,7 @@ impl<R: Runtime> Engine<R> {
                 let claimed = s.claim_to_drive(&claim_id, &owner, lease_for)?;
                 Ok(claimed.map(|(d, lease)| {
                     let running = d.status == DeploymentStatus::Running;
-                    let release = running.then(|| target::load(s, &d.app, &d.release));
+                    let release = running.then(|| s.release_to_run(&d.app, &d.release));
                     (d, lease, release)
                 }))
             })

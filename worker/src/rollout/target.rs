@@ -7,21 +7,10 @@
 use super::{Engine, EngineError};
 use crate::runtime::{Failure, Runtime, Target};
 use slipway_core::domain::{AppName, DeploymentId, Env, ReleaseId};
-use slipway_core::store::{Build, Deployment, Release, Store, StoreError};
+use slipway_core::store::{Build, Deployment, StoreError};
 
-/// A release and its build as read from the store.
-pub(super) type Loaded = Result<(Release, Option<Build>), StoreError>;
-
-/// Reads `release` of `app` and its build. Blocking: for a store call.
-pub(super) fn load(store: &Store, app: &AppName, release: &ReleaseId) -> Loaded {
-    let release = store.get_release(app, release)?;
-    let build = release
-        .build
-        .as_ref()
-        .map(|b| store.get_build(app, b))
-        .transpose()?;
-    Ok((release, build))
-}
+/// A release's env and its build as [`slipway_core::store::Store::release_to_run`] reads them.
+pub(super) type Loaded = Result<(Env, Option<Build>), StoreError>;
 
 impl<R: Runtime> Engine<R> {
     /// `release` as deployment `d` runs it.
@@ -45,7 +34,7 @@ impl<R: Runtime> Engine<R> {
         deployment: Option<&DeploymentId>,
     ) -> Result<Result<Target, Failure>, EngineError> {
         let (a, r) = (app.clone(), release.clone());
-        let loaded = self.db(move |s| Ok(load(s, &a, &r))).await?;
+        let loaded = self.db(move |s| Ok(s.release_to_run(&a, &r))).await?;
         target_from(app, release, loaded, minimum, maximum, deployment)
     }
 }
@@ -75,7 +64,7 @@ fn target_from(
     maximum: Option<u16>,
     deployment: Option<&DeploymentId>,
 ) -> Result<Result<Target, Failure>, EngineError> {
-    let (release, build) = match loaded {
+    let (env, build) = match loaded {
         Ok(loaded) => loaded,
         Err(err) if !is_transient(&err) => {
             let (release, error) = (release.clone(), err.to_string());
@@ -85,15 +74,15 @@ fn target_from(
     };
     let Some(build) = build else {
         return Ok(Err(Failure::NoBuild {
-            release: release.id,
+            release: release.clone(),
         }));
     };
     Ok(Ok(Target {
         app: app.clone(),
-        release: release.id,
+        release: release.clone(),
         deployment: deployment.cloned(),
         manifest: build.manifest,
-        env: release.env.unwrap_or_else(Env::empty),
+        env,
         minimum,
         maximum,
     }))

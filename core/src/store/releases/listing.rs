@@ -5,7 +5,7 @@ use crate::domain::{
     AppName, Build, BuildId, DeploymentStatus, Env, Release, ReleaseId, ReleaseStatus,
 };
 use crate::store::rows::apps;
-use crate::store::rows::builds::{self, find_build};
+use crate::store::rows::builds::{self, find_build, parse_build};
 use crate::store::rows::deployments::outcomes;
 use crate::store::rows::releases::{self, find_release, latest, parse_release};
 use crate::store::{DbConnection, Store, StoreError};
@@ -64,6 +64,30 @@ impl Store {
                 .copied()
                 .unwrap_or(ReleaseStatus::Inactive);
             row.into_release(status, Some(keys))
+        })
+    }
+
+    /// What runs of release `id`: its env, opened, and its build (`None` for
+    /// a release without one). Two reads, nothing else: no status, and no
+    /// look at the app, which callers hold (a drive's lease, supervision)
+    /// and its deletion takes from them.
+    pub fn release_to_run(
+        &self,
+        app: &AppName,
+        id: &ReleaseId,
+    ) -> Result<(Env, Option<Build>), StoreError> {
+        let keys = self.keyring()?;
+        self.read(|conn| {
+            let row = find_release(conn, app, id)?;
+            let env = row.env(keys)?;
+            let build = match &row.build {
+                Some(build) => {
+                    let build = parse_build(build)?;
+                    Some(find_build(conn, app, &build)?.try_into()?)
+                }
+                None => None,
+            };
+            Ok((env, build))
         })
     }
 

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use crate::error::QueueError;
 
-/// Idle Redis consumers look for work this often (one small Lua script per look).
-/// 5 ms keeps median pickup under 5 ms (see `benches/queue_pickup.rs`).
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// Redis consumers look for work when told a job was pushed, and at least
+/// this often (one small Lua script per look): the fallback for notifications
+/// lost while reconnecting and for retries coming due.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest wait between retries of a job.
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -18,7 +19,7 @@ pub struct ConsumerConfig {
     /// Unique per process instance: Redis refuses a name it saw alive within
     /// the orphan timeout. See [`ConsumerConfig::unique_worker_name`].
     pub worker_name: String,
-    /// How often an idle Redis consumer looks for work.
+    /// How often a Redis consumer looks for work without being told of a job.
     pub poll_interval: Duration,
     /// Bound on one handler call; a safety net above the rollout's own deadline.
     pub job_timeout: Duration,

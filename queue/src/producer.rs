@@ -74,8 +74,14 @@ impl<J: Job> JobQueue<J> {
             .await
             .map_err(|e| QueueError::Connect(redact(&e, url)))?;
         let config = Config::default().queue(format!("{namespace}:{}", J::NAME));
+        let queue = RedisQueue {
+            connection,
+            config,
+            client: Arc::new(client),
+            url: url.into(),
+        };
         Ok(JobQueue {
-            backend: Backend::Redis(RedisQueue { connection, config }),
+            backend: Backend::Redis(queue),
         })
     }
 
@@ -135,6 +141,10 @@ impl<J: Job> fmt::Debug for JobQueue<J> {
 pub struct RedisQueue {
     connection: ConnectionManager,
     config: Config,
+    /// For the consumer's own connection to job notifications.
+    client: Arc<Client>,
+    /// Only to blank it out of errors.
+    url: Arc<str>,
 }
 
 impl RedisQueue {
@@ -151,6 +161,15 @@ impl RedisQueue {
     /// The queue's apalis configuration; consumers adjust heartbeats and batch size.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `error` as text without the URL or its password.
+    pub(crate) fn redact(&self, error: &dyn fmt::Display) -> String {
+        redact(error, &self.url)
     }
 }
 

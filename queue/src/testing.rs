@@ -69,6 +69,18 @@ impl<J: Job> TestRedis<J> {
             .expect(command)
     }
 
+    /// Connections subscribed to the notifications of jobs pushed to the
+    /// queue: one per consumer listening.
+    pub fn listeners(&self) -> usize {
+        let channel = format!("tasks:{}:{}:active:available", self.namespace, J::NAME);
+        let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query(&mut self.connection().expect("Redis connection for checks"))
+            .expect("PUBSUB NUMSUB");
+        counts.into_iter().map(|(_, n)| n).sum()
+    }
+
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
         redis::Client::open(self.url.as_str())?.get_connection()
     }

@@ -23,6 +23,7 @@ use crate::producer::{InProcessJobs, JobQueue, RedisQueue};
 mod fetch;
 mod in_process;
 mod redis;
+mod wake;
 
 /// Where a consumer takes `J`s (rollouts unless named otherwise) from.
 #[derive(Debug)]

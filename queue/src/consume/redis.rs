@@ -1,16 +1,14 @@
 //! The Redis consumer: apalis workers that deliver each job once to
-//! [`run_attempts`], the always re-armed poll timer, and the restart of a
-//! worker that stopped.
+//! [`run_attempts`], woken by job notifications (`wake.rs`), and the restart
+//! of a worker that stopped.
 
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apalis::layers::limit::GlobalConcurrencyLimitLayer;
 use apalis::layers::tracing::{DefaultOnFailure, TraceLayer};
-use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use apalis_core::backend::ext::BackendExt;
 use apalis_core::error::{AbortError, BoxDynError};
 use apalis_core::monitor::Monitor;
@@ -24,6 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::fetch::SlotSizedFetch;
+use super::wake::{self, PollOnWake, Wake};
 use crate::attempts::{run_attempts, GaveUp, JobFailed};
 use crate::config::ConsumerConfig;
 use crate::error::QueueError;
@@ -49,8 +48,11 @@ where
     // Shared across restarts, and held inside the spawned handler tasks, so a
     // restart never runs more than `concurrency` handlers.
     let limit = Arc::new(Semaphore::new(config.concurrency));
+    let wake = Arc::new(Wake::default());
     let handlers = Handlers::default();
     let _abort_on_exit = AbortOnDrop(handlers.clone());
+    let listener = tokio::spawn(wake::listen(queue.clone(), wake.clone()));
+    let _stop_listening = AbortTask(listener.abort_handle());
     let apalis_config = queue
         .config()
         .clone()
@@ -67,18 +69,19 @@ where
         let build = {
             let (queue, apalis_config, config) =
                 (queue.clone(), apalis_config.clone(), config.clone());
-            let (limit, handlers, handler, name) = (
+            let (limit, handlers, handler, name, wake) = (
                 limit.clone(),
                 handlers.clone(),
                 handler.clone(),
                 name.clone(),
+                wake.clone(),
             );
             move |_restarts: usize| {
                 let connection =
                     SlotSizedFetch::new(queue.connection(), limit.clone(), &apalis_config);
                 let storage = RedisStorage::<serde_json::Value, _>::new(connection)
                     .with_config(apalis_config.clone())
-                    .poll_with_strategy(PollEvery::new(config.poll_interval));
+                    .poll_with_strategy(PollOnWake::new(config.poll_interval, wake.clone()));
                 let (handler, config) = (handler.clone(), config.clone());
                 // No retry, timeout or panic layers: `run_attempts` applies the
                 // rules both backends share, so apalis sees one call per job.
@@ -164,35 +167,6 @@ async fn unregister(
         .arg(name)
         .invoke_async::<()>(&mut queue.connection())
         .await
-}
-
-/// `poll_with_interval` without its lost wake-up: apalis's `IntervalStrategy`
-/// replaces an elapsed timer with one it never polls, so when the fetch that
-/// follows comes back empty nothing wakes the worker until its next heartbeat
-/// (up to a second; seen under CPU load). This timer is always re-armed.
-struct PollEvery(tokio::time::Interval);
-
-impl PollEvery {
-    fn new(period: Duration) -> Self {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Self(interval)
-    }
-}
-
-impl PollStrategy for PollEvery {
-    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
-        let mut ticked = false;
-        // Tick until Pending, so the waker is registered for the next tick.
-        while self.0.poll_tick(cx).is_ready() {
-            ticked = true;
-        }
-        if ticked {
-            Poll::Ready(Some(()))
-        } else {
-            Poll::Pending
-        }
-    }
 }
 
 /// Decodes one delivery and runs it; a job given up on is answered with
@@ -282,36 +256,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Wake, Waker};
+/// The notification listener goes with its consumer.
+struct AbortTask(AbortHandle);
 
-    struct CountWakes(AtomicUsize);
-
-    impl Wake for CountWakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// After a tick the strategy must already be armed for the next one, even
-    /// if the worker does not poll it again (it parks once a fetch comes back empty).
-    #[tokio::test]
-    async fn poll_every_wakes_the_worker_again_after_a_tick() {
-        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut strategy = PollEvery::new(Duration::from_millis(5));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(strategy
-            .poll_drive(&mut cx, &PollSnapshot::new())
-            .is_ready());
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        assert!(
-            wakes.0.load(Ordering::SeqCst) >= 1,
-            "no wake-up after the tick"
-        );
+impl Drop for AbortTask {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -205,6 +205,61 @@ impl Drop for InFlight {
     }
 }
 
+/// A TCP relay to the test Redis whose connections the test can cut, as a
+/// network fault would; new connections go through again at once.
+struct Relay {
+    url: String,
+    open: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accepting: JoinHandle<()>,
+}
+
+impl Relay {
+    async fn to(redis_url: &str) -> Relay {
+        let (scheme, rest) = redis_url.split_once("://").expect("a Redis URL");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, upstream) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (format!("{userinfo}@"), host.to_owned()),
+            None => (String::new(), authority.to_owned()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the relay");
+        let port = listener.local_addr().expect("its address").port();
+        let open: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let relayed = open.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut redis) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
+                    }
+                });
+                relayed.lock().expect("lock").push(relay.abort_handle());
+            }
+        });
+        Relay {
+            url: format!("{scheme}://{userinfo}127.0.0.1:{port}{path}"),
+            open,
+            accepting,
+        }
+    }
+
+    /// Closes every connection through the relay.
+    fn cut(&self) {
+        for relay in self.open.lock().expect("lock").drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accepting.abort();
+    }
+}
+
 async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {

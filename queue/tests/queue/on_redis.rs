@@ -30,6 +30,79 @@ async fn a_consumer_built_from_a_separate_queue_receives_the_exact_job() {
     assert_eq!(redis.count("active"), 0);
 }
 
+/// With its fallback poll an hour away, only the notification of a pushed
+/// job can wake the consumer: each job is picked up at once, also after the
+/// consumer's connections to Redis were cut (its listener subscribes again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_jobs_wake_the_consumer_also_after_its_connections_were_cut() {
+    let redis = TestRedis::new();
+    let relay = Relay::to(&redis.url).await;
+    let producer = redis.queue().await;
+    let consumer_queue = JobQueue::redis(&relay.url, &redis.namespace)
+        .await
+        .expect("a queue through the relay");
+    let mut config = config("notified");
+    config.poll_interval = Duration::from_secs(3600);
+    let recorder = Recorder::default();
+    let consumer = Consumer::start(
+        JobSource::from_queue(&consumer_queue).expect("a Redis queue"),
+        config,
+        recorder.handler(Script::default()),
+    );
+    let second = Duration::from_secs(1);
+    wait_until("the consumer to listen", 5 * second, || {
+        redis.listeners() == 1
+    })
+    .await;
+    for picked in 1..=2 {
+        let job = RolloutJob::new(DeploymentId::generate(), None);
+        producer.enqueue(job).await.expect("enqueue");
+        wait_until("the job, woken by its notification", 2 * second, || {
+            recorder.calls() == picked
+        })
+        .await;
+        if picked == 1 {
+            relay.cut();
+            wait_until("the listener to go", 5 * second, || redis.listeners() == 0).await;
+            wait_until("the listener back", 5 * second, || redis.listeners() == 1).await;
+            // The fetch connection too has reconnected by the time it is used.
+            tokio::time::sleep(second).await;
+        }
+    }
+    consumer.stop().await;
+}
+
+/// Jobs that find every slot busy are taken as soon as one frees, not at the
+/// next poll (an hour away here): queued before the consumer starts, three
+/// jobs get no notification it hears, and its start looks once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_waiting_for_a_slot_are_taken_as_slots_free() {
+    let redis = TestRedis::new();
+    let queue = redis.queue().await;
+    for _ in 0..3 {
+        let job = RolloutJob::new(DeploymentId::generate(), None);
+        queue.enqueue(job).await.expect("enqueue");
+    }
+    let mut config = config("one-slot");
+    config.poll_interval = Duration::from_secs(3600);
+    config.concurrency = 1;
+    let recorder = Recorder::default();
+    let script = Script::default().with_default(Behaviour::Sleep(Duration::from_millis(200)));
+    let consumer = Consumer::start(
+        JobSource::from_queue(&queue).expect("a Redis queue"),
+        config,
+        recorder.handler(script),
+    );
+    wait_until(
+        "all three, one after another",
+        Duration::from_secs(5),
+        || recorder.finished() == 3,
+    )
+    .await;
+    assert_eq!(recorder.max_in_flight(), 1);
+    consumer.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_up_to_the_attempt_limit_and_then_stop() {
     let redis = TestRedis::new();

@@ -99,6 +99,17 @@ impl<J: Job> JobQueue<J> {
                     .push(job)
                     .await
                     .map_err(|e| QueueError::Redis(e.to_string()))?;
+                // apalis-redis stores every push as scheduled for now, which
+                // its script does not announce: consumers are told here. A
+                // lost message only waits for their next poll.
+                let notified = redis::cmd("PUBLISH")
+                    .arg(queue.notifications())
+                    .arg(1)
+                    .query_async::<()>(&mut queue.connection())
+                    .await;
+                if let Err(error) = notified {
+                    tracing::debug!(error = %queue.redact(&error), "job stored; consumers not told");
+                }
             }
             Backend::InProcess(sender, waiting) => {
                 let key = job.key();
@@ -161,6 +172,12 @@ impl RedisQueue {
     /// The queue's apalis configuration; consumers adjust heartbeats and batch size.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The channel consumers hear of pushed jobs on (the one apalis-redis
+    /// means for it, `tasks:<active jobs list>:available`).
+    pub(crate) fn notifications(&self) -> String {
+        format!("tasks:{}:available", self.config.active_jobs_list())
     }
 
     pub(crate) fn client(&self) -> &Client {

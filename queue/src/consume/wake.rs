@@ -1,7 +1,7 @@
 //! When a Redis consumer looks for work: at once when told a job arrived,
 //! else every `poll_interval`.
 //!
-//! apalis-redis publishes every job it pushes on
+//! The producer publishes every job it pushes on
 //! `tasks:<active jobs list>:available`. A listener per consumer subscribes
 //! to that channel and wakes the consumer, which then fetches, so a job is
 //! picked up in the time of one message rather than half a poll interval,
@@ -24,7 +24,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
-use apalis_redis::Config;
 use futures_util::task::AtomicWaker;
 use futures_util::StreamExt;
 
@@ -107,16 +106,11 @@ impl PollStrategy for PollOnWake {
     }
 }
 
-/// The channel apalis-redis publishes a pushed job of `config`'s queue on.
-fn channel(config: &Config) -> String {
-    format!("tasks:{}:available", config.active_jobs_list())
-}
-
 /// Wakes `wake` on every job pushed to `queue`, reconnecting after a lost
 /// connection, until dropped (the consumer aborts it on its way out). A
 /// wake-up follows every (re)subscription: jobs may have come meanwhile.
 pub(super) async fn listen(queue: RedisQueue, wake: Arc<Wake>) {
-    let (client, channel) = (queue.client(), channel(queue.config()));
+    let (client, channel) = (queue.client(), queue.notifications());
     let mut delay = MIN_RELISTEN_DELAY;
     loop {
         let subscribed = async {

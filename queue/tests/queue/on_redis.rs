@@ -30,9 +30,10 @@ async fn a_consumer_built_from_a_separate_queue_receives_the_exact_job() {
     assert_eq!(redis.count("active"), 0);
 }
 
-/// With its fallback poll an hour away, only the notification of a pushed
-/// job can wake the consumer: each job is picked up at once, also after the
-/// consumer's connections to Redis were cut (its listener subscribes again).
+/// With its fallback poll an hour away and its heartbeat (which wakes it
+/// too) half a minute, only the notification of a pushed job can wake the
+/// consumer: each job is picked up at once, also after the consumer's
+/// connections to Redis were cut (its listener subscribes again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_jobs_wake_the_consumer_also_after_its_connections_were_cut() {
     let redis = TestRedis::new();
@@ -43,6 +44,7 @@ async fn pushed_jobs_wake_the_consumer_also_after_its_connections_were_cut() {
         .expect("a queue through the relay");
     let mut config = config("notified");
     config.poll_interval = Duration::from_secs(3600);
+    config.heartbeat_interval = Duration::from_secs(30);
     let recorder = Recorder::default();
     let consumer = Consumer::start(
         JobSource::from_queue(&consumer_queue).expect("a Redis queue"),
@@ -57,7 +59,7 @@ async fn pushed_jobs_wake_the_consumer_also_after_its_connections_were_cut() {
     for picked in 1..=2 {
         let job = RolloutJob::new(DeploymentId::generate(), None);
         producer.enqueue(job).await.expect("enqueue");
-        wait_until("the job, woken by its notification", 2 * second, || {
+        wait_until("the job, woken by its notification", second / 2, || {
             recorder.calls() == picked
         })
         .await;

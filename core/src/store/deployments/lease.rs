@@ -1,8 +1,7 @@
 //! The lease that makes exactly one worker drive a deployment: claimed,
 //! renewed, handed back. Every write of a drive goes through [`held_by`].
 
-use super::transition::move_in;
-use crate::domain::{Deployment, DeploymentId, DeploymentStatus};
+use crate::domain::{Deployment, DeploymentId};
 use crate::store::rows::deployments::{open_statuses, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::deployments;
@@ -32,27 +31,6 @@ impl Store {
         ttl: TimeDelta,
     ) -> Result<Option<(Deployment, Lease)>, StoreError> {
         self.write(|conn| claim_in(conn, id, owner, ttl))
-    }
-
-    /// [`Store::claim_deployment`] for a drive about to begin: a pending
-    /// deployment moves to `running` in the same transaction (as
-    /// [`Store::transition_deployment`] moves it, event included).
-    pub fn claim_to_drive(
-        &self,
-        id: &DeploymentId,
-        owner: &str,
-        ttl: TimeDelta,
-    ) -> Result<Option<(Deployment, Lease)>, StoreError> {
-        self.write(|conn| {
-            let Some((deployment, lease)) = claim_in(conn, id, owner, ttl)? else {
-                return Ok(None);
-            };
-            if deployment.status != DeploymentStatus::Pending {
-                return Ok(Some((deployment, lease)));
-            }
-            let running = move_in(conn, id, &lease, DeploymentStatus::Running, None)?;
-            Ok(Some((running, lease)))
-        })
     }
 
     /// Extends `lease`; `false` when it was lost (stop driving).
@@ -107,7 +85,7 @@ impl Store {
 }
 
 /// The claim itself, inside the caller's transaction; the row comes back as updated.
-fn claim_in(
+pub(super) fn claim_in(
     conn: &mut DbConnection,
     id: &DeploymentId,
     owner: &str,

@@ -1,8 +1,9 @@
 //! The one transition function of the deployment state machine (status,
 //! reason, timestamps, the event and, on success, the app's active release,
-//! in one transaction), and cancellation, which asks the drive to stop.
+//! in one transaction), the claim that starts a drive with the first move,
+//! and cancellation, which asks the drive to stop.
 
-use super::lease::{held_by, Lease};
+use super::lease::{claim_in, held_by, Lease};
 use crate::domain::{AppName, Deployment, DeploymentId, DeploymentStatus};
 use crate::events::{EventPayload, Progress};
 use crate::store::event_log::record_for;
@@ -10,10 +11,31 @@ use crate::store::rows::deployments::{find, not_found, DeploymentRow};
 use crate::store::rows::now;
 use crate::store::schema::{apps, deployments};
 use crate::store::{DbConnection, Store, StoreError};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 impl Store {
+    /// [`Store::claim_deployment`] for a drive about to begin: a pending
+    /// deployment moves to `running` in the same transaction (as
+    /// [`Store::transition_deployment`] moves it, event included).
+    pub fn claim_to_drive(
+        &self,
+        id: &DeploymentId,
+        owner: &str,
+        ttl: TimeDelta,
+    ) -> Result<Option<(Deployment, Lease)>, StoreError> {
+        self.write(|conn| {
+            let Some((deployment, lease)) = claim_in(conn, id, owner, ttl)? else {
+                return Ok(None);
+            };
+            if deployment.status != DeploymentStatus::Pending {
+                return Ok(Some((deployment, lease)));
+            }
+            let running = move_in(conn, id, &lease, DeploymentStatus::Running, None)?;
+            Ok(Some((running, lease)))
+        })
+    }
+
     /// Moves the deployment to `to`, if the state machine allows it and
     /// `lease` is still the deployment's: status, reason, timestamps, the
     /// event and (on success) the app's active release are written together.

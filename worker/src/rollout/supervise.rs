@@ -127,12 +127,15 @@ impl<R: Runtime> Engine<R> {
                     continue;
                 }
             };
+            let mut by_app: HashMap<AppName, Vec<Instance>> = HashMap::new();
+            for instance in running {
+                by_app
+                    .entry(instance.app.clone())
+                    .or_default()
+                    .push(instance);
+            }
             for app in &apps {
-                let instances: Vec<Instance> = running
-                    .iter()
-                    .filter(|i| i.app == app.app)
-                    .cloned()
-                    .collect();
+                let instances = by_app.remove(&app.app).unwrap_or_default();
                 self.supervise_app(app, instances, &config, &mut state)
                     .await;
             }
@@ -365,7 +368,8 @@ impl<R: Runtime> Engine<R> {
 impl State {
     /// Drops what is kept of apps no longer supervised here.
     fn forget_all_but(&mut self, apps: &[Supervised]) {
-        let kept = |app: &AppName| apps.iter().any(|a| &a.app == app);
+        let supervised: HashSet<&AppName> = apps.iter().map(|a| &a.app).collect();
+        let kept = |app: &AppName| supervised.contains(app);
         self.slots.retain(|(app, _), _| kept(app));
         self.targets.retain(|app, _| kept(app));
         self.reported.retain(|app, _| kept(app));

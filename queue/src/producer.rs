@@ -99,9 +99,9 @@ impl<J: Job> JobQueue<J> {
                     .push(job)
                     .await
                     .map_err(|e| QueueError::Redis(e.to_string()))?;
-                // apalis-redis stores every push as scheduled for now, which
-                // its script does not announce: consumers are told here. A
-                // lost message only waits for their next poll.
+                // apalis-redis stores every push as a job scheduled for the
+                // present moment, which its script does not announce: the
+                // consumers are told here. A lost message waits for their poll.
                 let notified = redis::cmd("PUBLISH")
                     .arg(queue.notifications())
                     .arg(1)

@@ -73,7 +73,7 @@ impl<J: Job> JobQueue<J> {
             .get_connection_manager()
             .await
             .map_err(|e| QueueError::Connect(redact(&e, url)))?;
-        let config = Config::default().queue(format!("{namespace}:{}", J::NAME));
+        let config = queue_config::<J>(namespace);
         let queue = RedisQueue {
             connection,
             config,
@@ -174,10 +174,9 @@ impl RedisQueue {
         &self.config
     }
 
-    /// The channel consumers hear of pushed jobs on (the one apalis-redis
-    /// means for it, `tasks:<active jobs list>:available`).
+    /// The channel consumers hear of pushed jobs on.
     pub(crate) fn notifications(&self) -> String {
-        format!("tasks:{}:available", self.config.active_jobs_list())
+        notifications(&self.config)
     }
 
     pub(crate) fn client(&self) -> &Client {
@@ -188,6 +187,17 @@ impl RedisQueue {
     pub(crate) fn redact(&self, error: &dyn fmt::Display) -> String {
         redact(error, &self.url)
     }
+}
+
+/// The apalis configuration of `J`'s queue under `namespace`.
+pub(crate) fn queue_config<J: Job>(namespace: &str) -> Config {
+    Config::default().queue(format!("{namespace}:{}", J::NAME))
+}
+
+/// The channel pushed jobs of the queue of `config` are announced on: the
+/// one apalis-redis means for it, `tasks:<active jobs list>:available`.
+pub(crate) fn notifications(config: &Config) -> String {
+    format!("tasks:{}:available", config.active_jobs_list())
 }
 
 impl fmt::Debug for RedisQueue {

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use slipway_core::domain::RolloutJob;
 
+use crate::producer::{notifications, queue_config};
 use crate::{Job, JobQueue, QueueError};
 
 /// Where the tests find Redis unless `SLIPWAY_TEST_REDIS_URL` says otherwise.
@@ -72,7 +73,7 @@ impl<J: Job> TestRedis<J> {
     /// Connections subscribed to the notifications of jobs pushed to the
     /// queue: one per consumer listening.
     pub fn listeners(&self) -> usize {
-        let channel = format!("tasks:{}:{}:active:available", self.namespace, J::NAME);
+        let channel = notifications(&queue_config::<J>(&self.namespace));
         let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(&channel)

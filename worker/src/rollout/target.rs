@@ -39,7 +39,7 @@ impl<R: Runtime> Engine<R> {
     }
 }
 
-/// What `load` read of deployment `d`'s own release, as its target.
+/// What `release_to_run` read of deployment `d`'s own release, as its target.
 pub(super) fn deployment_target(
     d: &Deployment,
     loaded: Loaded,
@@ -54,7 +54,7 @@ pub(super) fn deployment_target(
     )
 }
 
-/// What `load` read, as a target; `Ok(Err(reason))` when it cannot run,
+/// What `release_to_run` read, as a target; `Ok(Err(reason))` when it cannot run,
 /// `Err` only when the database could not be asked.
 fn target_from(
     app: &AppName,

@@ -20,6 +20,8 @@
 //!    - overhead: (`finished_at` − `started_at`) / ideal, median and p99,
 //!      each against the floor (goal: ≤ 1.3×);
 //!    - promote → succeeded: `created_at` → `finished_at`, p50 and p99;
+//!    - where a rollout's time goes, alone and in the fleet (`phases.rs`):
+//!      started → its new instance launched → seen healthy → finished;
 //!    - wall time: the first promote sent → the last `succeeded`;
 //!    - worker memory: `VmRSS` of both workers, idle (median over 1 s
 //!      before the promotes) and at peak (sampled every 5 ms), (peak −
@@ -41,6 +43,7 @@ mod apps;
 #[allow(dead_code)]
 #[path = "../handover/cluster.rs"]
 mod cluster;
+mod phases;
 #[path = "../../tests/support/processes.rs"]
 mod processes;
 mod procfs;
@@ -208,6 +211,21 @@ async fn bench(testapp: &Path) -> bool {
             percentile(&totals, 99.0)
         ),
     );
+    let ids_of = |rows: &[Timing]| rows.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    let (alone_phases, fleet_phases) = (
+        phases::phases(&cluster, &ids_of(&alone)),
+        phases::phases(&cluster, &ids_of(&rows)),
+    );
+    for (i, name) in phases::NAMES.iter().enumerate() {
+        table.info(
+            &format!("  {name} p50 / p99, alone | fleet"),
+            format!(
+                "{} | {}",
+                phases::summary(&alone_phases[i]),
+                phases::summary(&fleet_phases[i])
+            ),
+        );
+    }
     table.info(
         "wall: first promote → last succeeded",
         format!("{:.3} s", last - first_sent),

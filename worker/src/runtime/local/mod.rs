@@ -35,11 +35,15 @@ use crate::runtime::{
 use isolation::AppHomes;
 use launch::Launcher;
 use leader::{terminate, Leader, Spawned};
-use record::RecordDir;
+use record::{InstanceRecord, RecordDir};
 use slipway_core::domain::DeploymentId;
 
 /// The reason given for an instance that is not (or no longer) running.
 pub(super) const NOT_RUNNING: &str = "is no longer running";
+
+/// How old a listing of the records a rollout's look may answer from: the
+/// supervisor lists them every 100 ms, so a look seldom reads the directory.
+const RECENT_LISTING: Duration = Duration::from_millis(100);
 
 /// What to start: one instance of one service of a release.
 #[derive(Clone, Debug)]
@@ -242,10 +246,24 @@ impl Runtime for LocalRuntime {
 impl LocalRuntime {
     /// The recorded instances of `app`, or of every app.
     async fn recorded(&self, app: Option<&AppName>) -> Result<Vec<Instance>, RuntimeError> {
-        let records =
-            self.launcher.records.list(app).await.map_err(|e| {
-                RuntimeError::Transient(format!("cannot list instance records: {e}"))
-            })?;
+        let records = self.launcher.records.list(app).await;
+        self.as_instances(records)
+    }
+
+    /// The recorded instances of `app` as a rollout looks at them: as a
+    /// listing at most [`RECENT_LISTING`] old found them, with this worker's
+    /// own starts and stops since (see `RecordDir::list_recent`).
+    async fn recently_recorded(&self, app: &AppName) -> Result<Vec<Instance>, RuntimeError> {
+        let records = self.launcher.records.list_recent(app, RECENT_LISTING).await;
+        self.as_instances(records)
+    }
+
+    fn as_instances(
+        &self,
+        records: std::io::Result<Vec<InstanceRecord>>,
+    ) -> Result<Vec<Instance>, RuntimeError> {
+        let records = records
+            .map_err(|e| RuntimeError::Transient(format!("cannot list instance records: {e}")))?;
         let stopping = self.launcher.stopping();
         Ok(records
             .iter()

@@ -352,7 +352,7 @@ impl LocalRuntime {
     async fn look(&self, target: &Target, limits: &Limits<'_>) -> Result<Vec<Instance>, Stop> {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match Runtime::instances(self, &target.app).await {
+            match self.recently_recorded(&target.app).await {
                 Ok(instances) => return Ok(instances),
                 Err(RuntimeError::Failed(why)) => return Err(Stop::Failed(Failure::Runtime(why))),
                 Err(RuntimeError::Transient(why)) => {

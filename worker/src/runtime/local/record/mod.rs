@@ -4,7 +4,9 @@
 //! runs: a worker that starts after another was SIGKILLed lists, probes and stops
 //! the instances the first one started from these files.
 
-use std::collections::{HashMap, HashSet};
+mod listing;
+
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use slipway_core::domain::{AppName, ReleaseId, ServiceName};
 
 use crate::runtime::Instance;
+use listing::{scan, Seen};
 
 /// How temporary record files end (`.<id>.json.tmp`).
 const TEMP_SUFFIX: &str = ".json.tmp";
@@ -63,10 +66,8 @@ impl InstanceRecord {
 #[derive(Debug)]
 pub(super) struct RecordDir {
     dir: PathBuf,
-    /// The records read so far, by file name. A record is written once,
-    /// under a new id, and never changed, so one read stays true for as long
-    /// as its file exists: a listing reads only the files it has not seen.
-    seen: Arc<Mutex<HashMap<OsString, InstanceRecord>>>,
+    /// What this worker knows of the directory (see [`Seen`]).
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl RecordDir {
@@ -98,8 +99,11 @@ impl RecordDir {
         let tmp = self.dir.join(format!(".{}{TEMP_SUFFIX}", record.id));
         let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
         let written = write_synced(&tmp, &json).and_then(|()| std::fs::rename(&tmp, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        match &written {
+            Ok(()) => lock(&self.seen).remember(file_name(&path), record.clone()),
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+            }
         }
         written
     }
@@ -153,14 +157,14 @@ impl RecordDir {
         let Some(path) = self.path(id) else {
             return Ok(None);
         };
-        let name = path.file_name().map(OsString::from).unwrap_or_default();
+        let name = file_name(&path);
         if let Some(record) = lock(&self.seen).get(&name) {
-            return Ok(Some(record.clone()));
+            return Ok(Some(record));
         }
         match tokio::fs::read(&path).await {
             Ok(bytes) => {
                 let record = parse(&bytes)?;
-                lock(&self.seen).insert(name, record.clone());
+                lock(&self.seen).remember(name, record.clone());
                 Ok(Some(record))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -170,20 +174,39 @@ impl RecordDir {
 
     /// Every readable record of `app`, or of every app; unreadable or
     /// corrupt ones are skipped with a warning. One blocking task: the
-    /// directory is read, and of the files only those not read before (see
-    /// `seen`); only the records asked for are copied.
+    /// directory is read, and of the files only those not read before.
     pub async fn list(&self, app: Option<&AppName>) -> io::Result<Vec<InstanceRecord>> {
         let (dir, seen, app) = (self.dir.clone(), self.seen.clone(), app.cloned());
-        tokio::task::spawn_blocking(move || list_blocking(&dir, &seen, app.as_ref()))
-            .await
-            .map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || {
+            scan(&dir, &seen)?;
+            Ok(lock(&seen).records(app.as_ref()))
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// The records of `app` as a listing that began at most `within` ago
+    /// found them, with this worker's own writes and removals since; from
+    /// memory, without a task of its own. A new listing when there was none
+    /// that recent. For a rollout's looks: between its own starts and stops
+    /// nothing else changes its app's records (it holds the deployment's
+    /// lease, and supervisors leave an app with a deployment alone).
+    pub async fn list_recent(
+        &self,
+        app: &AppName,
+        within: Duration,
+    ) -> io::Result<Vec<InstanceRecord>> {
+        if let Some(records) = lock(&self.seen).recent(app, within) {
+            return Ok(records);
+        }
+        self.list(Some(app)).await
     }
 
     /// The ports of every recorded instance, this worker's and the others'.
     /// Blocking: for `start`, which runs on the blocking pool anyway.
     pub fn ports_blocking(&self) -> io::Result<HashSet<u16>> {
-        let records = list_blocking(&self.dir, &self.seen, None)?;
-        Ok(records.iter().map(|r| r.port).collect())
+        scan(&self.dir, &self.seen)?;
+        Ok(lock(&self.seen).ports())
     }
 
     /// Forgets `id`; Ok when there was no record.
@@ -195,9 +218,7 @@ impl RecordDir {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         };
-        if let Some(name) = path.file_name() {
-            lock(&self.seen).remove(name);
-        }
+        lock(&self.seen).forget(&file_name(&path));
         removed
     }
 }
@@ -220,50 +241,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn list_blocking(
-    dir: &Path,
-    seen: &Mutex<HashMap<OsString, InstanceRecord>>,
-    app: Option<&AppName>,
-) -> io::Result<Vec<InstanceRecord>> {
-    let wanted = |record: &InstanceRecord| app.is_none_or(|app| &record.app == app);
-    let mut names = HashSet::new();
-    for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        if is_record_file(Path::new(&name)) {
-            names.insert(name);
-        }
-    }
-    let (mut records, unread) = {
-        let mut seen = lock(seen);
-        // Gone files are forgotten: their instances were stopped.
-        seen.retain(|name, _| names.contains(name));
-        let records: Vec<InstanceRecord> = seen.values().filter(|r| wanted(r)).cloned().collect();
-        let unread: Vec<OsString> = names
-            .into_iter()
-            .filter(|name| !seen.contains_key(name))
-            .collect();
-        (records, unread)
-    };
-    for name in unread {
-        let path = dir.join(&name);
-        match std::fs::read(&path).and_then(|b| parse(&b)) {
-            Ok(record) => {
-                if wanted(&record) {
-                    records.push(record.clone());
-                }
-                lock(seen).insert(name, record);
-            }
-            // Removed by a concurrent stop between listing and reading.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "skipping unreadable instance record");
-            }
-        }
-    }
-    records.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
-    Ok(records)
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut file = std::fs::File::create(path)?;
@@ -283,6 +260,10 @@ fn is_record_file(path: &Path) -> bool {
         return false;
     };
     !name.starts_with('.') && name.ends_with(".json")
+}
+
+fn file_name(path: &Path) -> OsString {
+    path.file_name().map(OsString::from).unwrap_or_default()
 }
 
 fn bad_id(id: &str) -> io::Error {
@@ -307,9 +288,7 @@ mod tests {
         drop(claim);
         assert!(records.claim_port(20_000).expect("claim").is_some());
         // Claims are not records.
-        assert!(list_blocking(dir.path(), &records.seen, None)
-            .expect("list")
-            .is_empty());
+        assert!(records.ports_blocking().expect("list").is_empty());
     }
 
     #[test]

@@ -108,15 +108,25 @@ impl Table {
 
     /// Routes the host names of `app`'s `manifest` now, for a rollout about
     /// to start its instances, ahead of the feed's next look.
+    /// Names already routed to the same services are only kept announced:
+    /// a release of an app that runs leaves the table as it is.
     pub fn announce(&self, app: &AppName, manifest: &Manifest) {
         let until = Instant::now() + ANNOUNCED_FOR;
-        {
+        let routed = {
+            // Held while the table is looked at: a merge of the hosts
+            // publishes with it held, so it is either done or takes these.
             let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+            let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+            let mut routed = true;
             for (host, key) in names_of(app, manifest, &self.suffixes()) {
+                routed &= snapshot.hosts.get(&host) == Some(&key);
                 announced.insert(host, (key, until));
             }
+            routed
+        };
+        if !routed {
+            self.merge_hosts();
         }
-        self.merge_hosts();
     }
 
     /// Drops announced names past their time (the feed calls this at every
@@ -137,13 +147,12 @@ impl Table {
     /// Publishes the names read, plus those announced and not expired.
     fn merge_hosts(&self) {
         let mut hosts = self.read.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        {
-            let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            announced.retain(|_, (_, until)| *until > now);
-            for (host, (key, _)) in announced.iter() {
-                hosts.entry(host.clone()).or_insert_with(|| key.clone());
-            }
+        // Held until published (see `announce`).
+        let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        announced.retain(|_, (_, until)| *until > now);
+        for (host, (key, _)) in announced.iter() {
+            hosts.entry(host.clone()).or_insert_with(|| key.clone());
         }
         let current = self
             .snapshot

@@ -103,3 +103,33 @@ fn stopping_and_gone_instances_leave_the_pool() {
     };
     assert!(pool.pick(&[]).is_none());
 }
+
+fn snapshot(table: &Table) -> Arc<Snapshot> {
+    table.snapshot.read().unwrap().clone()
+}
+
+#[test]
+fn announcing_names_already_routed_changes_nothing_and_keeps_them_routed() {
+    let app: AppName = "shop".parse().unwrap();
+    let manifest = Manifest::from_json(&serde_json::json!({
+        "services": { "web": { "command": "run", "port": 80 } }
+    }))
+    .unwrap();
+    let table = Table::default();
+    table.announce(&app, &manifest);
+    let first = snapshot(&table);
+    let hosts: Vec<&String> = first.hosts.keys().collect();
+    assert!(!hosts.is_empty(), "a first announcement routes the names");
+    // What the feed reads once the release is active: the same names.
+    table.set_hosts(first.hosts.clone());
+    let read = snapshot(&table);
+    table.announce(&app, &manifest);
+    assert!(
+        Arc::ptr_eq(&read, &snapshot(&table)),
+        "names already routed: nothing published"
+    );
+    // The feed no longer reads them (say the store is behind): announced,
+    // they stay routed.
+    table.set_hosts(HashMap::new());
+    assert_eq!(snapshot(&table).hosts, first.hosts);
+}

@@ -13,6 +13,7 @@ use crate::domain::{AppName, ReleaseId};
 use crate::events::{AppCrashed, EventPayload};
 use chrono::TimeDelta;
 use diesel::prelude::*;
+use std::collections::HashSet;
 
 /// The actor of what workers do on their own (restarts, crash reports).
 pub const WORKER_ACTOR: &str = "slipway";
@@ -133,9 +134,24 @@ impl Store {
 
     /// Replaces what is known to run of `app`.
     pub fn report_processes(&self, app: &AppName, seen: &[Process]) -> Result<(), StoreError> {
-        let rows: Vec<ProcessRow> = seen
+        self.report_processes_of(&[(app.clone(), seen.to_vec())])
+    }
+
+    /// Replaces what is known to run of each app of `reports`, in one
+    /// transaction: a supervisor's pass reports every app that changed at
+    /// once. An app deleted (or never created) keeps no rows.
+    pub fn report_processes_of(
+        &self,
+        reports: &[(AppName, Vec<Process>)],
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = reports.iter().map(|(app, _)| app.as_str()).collect();
+        let rows: Vec<ProcessRow> = reports
             .iter()
-            .map(|p| ProcessRow {
+            .flat_map(|(app, seen)| seen.iter().map(move |p| (app, p)))
+            .map(|(app, p)| ProcessRow {
                 id: p.id.clone(),
                 app: app.to_string(),
                 service: p.service.to_string(),
@@ -147,15 +163,19 @@ impl Store {
             })
             .collect();
         self.write(|conn| {
-            diesel::delete(processes::table.filter(processes::app.eq(app.as_str())))
-                .execute(conn)?;
-            if app_rows::exists(conn, app).is_ok() {
-                // One by one: the SQLite side of the connection has no batch insert.
-                for row in &rows {
-                    diesel::insert_into(processes::table)
-                        .values(row)
-                        .execute(conn)?;
-                }
+            diesel::delete(processes::table.filter(processes::app.eq_any(&names))).execute(conn)?;
+            let live: HashSet<String> = apps::table
+                .filter(apps::name.eq_any(&names))
+                .filter(apps::deleted_at.is_null())
+                .select(apps::name)
+                .load(conn)?
+                .into_iter()
+                .collect();
+            // One by one: the SQLite side of the connection has no batch insert.
+            for row in rows.iter().filter(|r| live.contains(&r.app)) {
+                diesel::insert_into(processes::table)
+                    .values(row)
+                    .execute(conn)?;
             }
             Ok(())
         })

@@ -10,6 +10,7 @@ mod leases;
 mod logs;
 mod plans;
 mod pool;
+mod processes;
 mod progress;
 mod prune;
 mod releases;

@@ -134,11 +134,13 @@ impl<R: Runtime> Engine<R> {
                     .or_default()
                     .push(instance);
             }
+            let mut reports = Vec::new();
             for app in &apps {
                 let instances = by_app.remove(&app.app).unwrap_or_default();
-                self.supervise_app(app, instances, &config, &mut state)
-                    .await;
+                let seen = self.supervise_app(app, instances, &config, &mut state);
+                reports.extend(seen.await.map(|seen| (app.app.clone(), seen)));
             }
+            self.report(reports, &mut state).await;
         }
         let owner = self.config.owner.clone();
         if let Err(error) = self.db(move |s| s.stop_supervising(&owner)).await {
@@ -147,14 +149,14 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// One look at one app: crashes noticed, missing instances started
-    /// (when idle), what runs reported.
+    /// (when idle). What runs, when it differs from what was reported.
     async fn supervise_app(
         &self,
         app: &Supervised,
         instances: Vec<Instance>,
         config: &SuperviseConfig,
         state: &mut State,
-    ) {
+    ) -> Option<Vec<Process>> {
         state
             .logs
             .ship(self.runtime.as_ref(), &self.store, &app.app, &instances)
@@ -215,14 +217,18 @@ impl<R: Runtime> Engine<R> {
         seen.sort_by(|a, b| {
             (&a.service, a.started_at, &a.id).cmp(&(&b.service, b.started_at, &b.id))
         });
-        if state.reported.get(&app.app) != Some(&seen) {
-            let (name, report) = (app.app.clone(), seen.clone());
-            match self.db(move |s| s.report_processes(&name, &report)).await {
-                Ok(()) => {
-                    state.reported.insert(app.app.clone(), seen);
-                }
-                Err(error) => tracing::warn!(app = %app.app, %error, "cannot report processes"),
-            }
+        (state.reported.get(&app.app) != Some(&seen)).then_some(seen)
+    }
+
+    /// Reports what runs of the apps that changed in a pass, in one write.
+    async fn report(&self, reports: Vec<(AppName, Vec<Process>)>, state: &mut State) {
+        if reports.is_empty() {
+            return;
+        }
+        let written = self.db(move |s| s.report_processes_of(&reports).map(|()| reports));
+        match written.await {
+            Ok(reported) => state.reported.extend(reported),
+            Err(error) => tracing::warn!(%error, "cannot report processes"),
         }
     }
 

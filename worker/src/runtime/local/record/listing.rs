@@ -17,7 +17,7 @@ use super::{is_record_file, lock, parse, InstanceRecord};
 /// stays true for as long as its file exists: a listing reads only the files
 /// it has not seen.
 #[derive(Debug, Default)]
-pub(in crate::runtime::local) struct Seen {
+pub(super) struct Seen {
     known: HashMap<OsString, Known>,
     /// When the newest finished listing began.
     listed_at: Option<Instant>,

@@ -2,13 +2,14 @@
 //! ships them from the instances' log files, read back by the API.
 
 use super::rows::apps;
-use super::rows::logs::{LogLine, LogRow};
-use super::rows::now;
+use super::rows::logs::{LogLine, LogRow, NewLogRow, OffsetRow};
+use super::rows::{now, ROWS_PER_INSERT};
 use super::schema::{log_lines, log_offsets};
-use super::{Store, StoreError};
+use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, ServiceName};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 
 /// How many lines of one app are kept; older ones go as new ones come.
 pub const LOG_LINES_KEPT: i64 = 10_000;
@@ -21,6 +22,15 @@ pub const LOG_LINE_BYTES: usize = 8 * 1024;
 pub struct LogOffset {
     pub instance: String,
     pub next: Option<u64>,
+}
+
+/// One app's output to ship: its new lines, in order, and how far each
+/// instance's output is shipped with them.
+#[derive(Clone, Debug)]
+pub struct AppLogs {
+    pub app: AppName,
+    pub lines: Vec<NewLogLine>,
+    pub offsets: Vec<LogOffset>,
 }
 
 /// A line to ship: written by `instance` of `service`.
@@ -53,51 +63,66 @@ impl Store {
         lines: &[NewLogLine],
         offsets: &[LogOffset],
     ) -> Result<(), StoreError> {
-        if lines.is_empty() && offsets.is_empty() {
+        self.append_logs_of(&[AppLogs {
+            app: app.clone(),
+            lines: lines.to_vec(),
+            offsets: offsets.to_vec(),
+        }])
+    }
+
+    /// [`Store::append_logs`] for many apps in one transaction, as a
+    /// supervisor's pass ships them: the forgotten offsets in one statement,
+    /// the others in one, the lines in one, then one trim per app that got
+    /// lines.
+    pub fn append_logs_of(&self, shipped: &[AppLogs]) -> Result<(), StoreError> {
+        let gone: Vec<&str> = shipped
+            .iter()
+            .flat_map(|s| &s.offsets)
+            .filter(|o| o.next.is_none())
+            .map(|o| o.instance.as_str())
+            .collect();
+        let writing: Vec<&str> = shipped
+            .iter()
+            .filter(|s| !s.lines.is_empty() || s.offsets.iter().any(|o| o.next.is_some()))
+            .map(|s| s.app.as_str())
+            .collect();
+        if gone.is_empty() && writing.is_empty() {
             return Ok(());
         }
         let at = now();
         self.write(|conn| {
-            if apps::exists(conn, app).is_err() {
-                return Ok(());
-            }
-            for offset in offsets {
-                diesel::delete(log_offsets::table.find(&offset.instance)).execute(conn)?;
-                if let Some(next) = offset.next {
-                    diesel::insert_into(log_offsets::table)
-                        .values((
-                            log_offsets::instance.eq(&offset.instance),
-                            log_offsets::app.eq(app.as_str()),
-                            log_offsets::next.eq(i64::try_from(next).unwrap_or(i64::MAX)),
-                        ))
-                        .execute(conn)?;
-                }
-            }
-            for new in lines {
-                diesel::insert_into(log_lines::table)
-                    .values((
-                        log_lines::app.eq(app.as_str()),
-                        log_lines::service.eq(new.service.as_str()),
-                        log_lines::instance.eq(&new.instance),
-                        log_lines::at.eq(at),
-                        log_lines::line.eq(clip(&new.line)),
-                    ))
+            if !gone.is_empty() {
+                diesel::delete(log_offsets::table.filter(log_offsets::instance.eq_any(&gone)))
                     .execute(conn)?;
             }
-            let oldest_kept: Option<i64> = log_lines::table
-                .filter(log_lines::app.eq(app.as_str()))
-                .order(log_lines::seq.desc())
-                .offset(LOG_LINES_KEPT - 1)
-                .select(log_lines::seq)
-                .first(conn)
-                .optional()?;
-            if let Some(oldest) = oldest_kept {
-                diesel::delete(
-                    log_lines::table
-                        .filter(log_lines::app.eq(app.as_str()))
-                        .filter(log_lines::seq.lt(oldest)),
-                )
-                .execute(conn)?;
+            if writing.is_empty() {
+                return Ok(());
+            }
+            let live = apps::live_of(conn, &writing)?;
+            let of_live = || shipped.iter().filter(|s| live.contains(s.app.as_str()));
+            let offsets: Vec<OffsetRow> = of_live()
+                .flat_map(|s| s.offsets.iter().map(move |o| (s.app.as_str(), o)))
+                .filter_map(|(app, o)| {
+                    Some(OffsetRow {
+                        instance: &o.instance,
+                        app,
+                        next: i64::try_from(o.next?).unwrap_or(i64::MAX),
+                    })
+                })
+                .collect();
+            let lines: Vec<NewLogRow> = of_live()
+                .flat_map(|s| s.lines.iter().map(move |l| (s.app.as_str(), l)))
+                .map(|(app, new)| NewLogRow {
+                    app,
+                    service: new.service.as_str(),
+                    instance: &new.instance,
+                    at,
+                    line: clip(&new.line),
+                })
+                .collect();
+            write_rows(conn, &offsets, &lines)?;
+            for app in of_live().filter(|s| !s.lines.is_empty()) {
+                trim(conn, app.app.as_str())?;
             }
             Ok(())
         })
@@ -105,9 +130,15 @@ impl Store {
 
     /// How far each of the app's instances' output has been shipped.
     pub fn list_log_offsets(&self, app: &AppName) -> Result<Vec<(String, u64)>, StoreError> {
+        self.list_log_offsets_of(std::slice::from_ref(app))
+    }
+
+    /// [`Store::list_log_offsets`] of many apps in one query.
+    pub fn list_log_offsets_of(&self, apps: &[AppName]) -> Result<Vec<(String, u64)>, StoreError> {
+        let names: Vec<&str> = apps.iter().map(AppName::as_str).collect();
         self.read(|conn| {
             let rows: Vec<(String, i64)> = log_offsets::table
-                .filter(log_offsets::app.eq(app.as_str()))
+                .filter(log_offsets::app.eq_any(&names))
                 .select((log_offsets::instance, log_offsets::next))
                 .load(conn)?;
             Ok(rows
@@ -140,6 +171,66 @@ impl Store {
             rows.into_iter().map(LogLine::try_from).collect()
         })
     }
+}
+
+/// The offsets (replacing those of the same instances) and the lines, in
+/// batches of [`ROWS_PER_INSERT`]. (Per backend: diesel's multi-backend
+/// connection has neither batch inserts nor upserts, and SQLite has no
+/// batch upsert.)
+fn write_rows(
+    conn: &mut DbConnection,
+    offsets: &[OffsetRow<'_>],
+    lines: &[NewLogRow<'_>],
+) -> Result<(), StoreError> {
+    macro_rules! upsert {
+        ($rows:expr) => {
+            diesel::insert_into(log_offsets::table)
+                .values($rows)
+                .on_conflict(log_offsets::instance)
+                .do_update()
+                .set(log_offsets::next.eq(excluded(log_offsets::next)))
+        };
+    }
+    let insert = |rows| diesel::insert_into(log_lines::table).values(rows);
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            for rows in offsets.chunks(ROWS_PER_INSERT) {
+                upsert!(rows).execute(pg)?;
+            }
+            for rows in lines.chunks(ROWS_PER_INSERT) {
+                insert(rows).execute(pg)?;
+            }
+        }
+        DbConnection::Sqlite(lite) => {
+            for row in offsets {
+                upsert!(row).execute(lite)?;
+            }
+            for rows in lines.chunks(ROWS_PER_INSERT) {
+                insert(rows).execute(lite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops the lines of `app` beyond its newest [`LOG_LINES_KEPT`].
+fn trim(conn: &mut DbConnection, app: &str) -> Result<(), StoreError> {
+    let oldest_kept: Option<i64> = log_lines::table
+        .filter(log_lines::app.eq(app))
+        .order(log_lines::seq.desc())
+        .offset(LOG_LINES_KEPT - 1)
+        .select(log_lines::seq)
+        .first(conn)
+        .optional()?;
+    if let Some(oldest) = oldest_kept {
+        diesel::delete(
+            log_lines::table
+                .filter(log_lines::app.eq(app))
+                .filter(log_lines::seq.lt(oldest)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// At most [`LOG_LINE_BYTES`] of `line`, cut at a character boundary.

@@ -47,7 +47,7 @@ pub use error::StoreError;
 pub use event_log::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
 pub use idempotency::{IdempotencyGuard, Prior};
 pub use keyring::Rekeyed;
-pub use logs::{LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
+pub use logs::{AppLogs, LogOffset, LogQuery, NewLogLine, LOG_LINES_KEPT};
 #[cfg(feature = "testing")]
 pub use plans::QueryPlan;
 pub use processes::{Supervised, WORKER_ACTOR};

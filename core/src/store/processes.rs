@@ -5,15 +5,14 @@
 use super::event_log::record;
 use super::rows::apps as app_rows;
 use super::rows::deployments::open_statuses;
-use super::rows::now;
 use super::rows::processes::{Process, ProcessRow};
+use super::rows::{now, ROWS_PER_INSERT};
 use super::schema::{apps, deployments, processes, supervisors};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, ReleaseId};
 use crate::events::{AppCrashed, EventPayload};
 use chrono::TimeDelta;
 use diesel::prelude::*;
-use std::collections::HashSet;
 
 /// The actor of what workers do on their own (restarts, crash reports).
 pub const WORKER_ACTOR: &str = "slipway";
@@ -148,34 +147,31 @@ impl Store {
             return Ok(());
         }
         let names: Vec<&str> = reports.iter().map(|(app, _)| app.as_str()).collect();
-        let rows: Vec<ProcessRow> = reports
-            .iter()
-            .flat_map(|(app, seen)| seen.iter().map(move |p| (app, p)))
-            .map(|(app, p)| ProcessRow {
-                id: p.id.clone(),
-                app: app.to_string(),
-                service: p.service.to_string(),
-                release: p.release.to_string(),
-                status: p.status.as_str().to_owned(),
-                restarts: i32::try_from(p.restarts).unwrap_or(i32::MAX),
-                port: p.port.map(i32::from),
-                started_at: p.started_at.naive_utc(),
-            })
-            .collect();
         self.write(|conn| {
             diesel::delete(processes::table.filter(processes::app.eq_any(&names))).execute(conn)?;
-            let live: HashSet<String> = apps::table
-                .filter(apps::name.eq_any(&names))
-                .filter(apps::deleted_at.is_null())
-                .select(apps::name)
-                .load(conn)?
-                .into_iter()
+            let live = app_rows::live_of(conn, &names)?;
+            let rows: Vec<ProcessRow> = reports
+                .iter()
+                .filter(|(app, _)| live.contains(app.as_str()))
+                .flat_map(|(app, seen)| seen.iter().map(move |p| (app, p)))
+                .map(|(app, p)| ProcessRow {
+                    id: p.id.clone(),
+                    app: app.to_string(),
+                    service: p.service.to_string(),
+                    release: p.release.to_string(),
+                    status: p.status.as_str().to_owned(),
+                    restarts: i32::try_from(p.restarts).unwrap_or(i32::MAX),
+                    port: p.port.map(i32::from),
+                    started_at: p.started_at.naive_utc(),
+                })
                 .collect();
-            // One by one: the SQLite side of the connection has no batch insert.
-            for row in rows.iter().filter(|r| live.contains(&r.app)) {
-                diesel::insert_into(processes::table)
-                    .values(row)
-                    .execute(conn)?;
+            // Per backend: diesel's multi-backend connection has no batch insert.
+            for rows in rows.chunks(ROWS_PER_INSERT) {
+                let insert = diesel::insert_into(processes::table).values(rows);
+                match conn {
+                    DbConnection::Postgresql(pg) => insert.execute(pg)?,
+                    DbConnection::Sqlite(lite) => insert.execute(lite)?,
+                };
             }
             Ok(())
         })

@@ -7,7 +7,7 @@
 
 use crate::runtime::{Instance, Runtime};
 use slipway_core::domain::AppName;
-use slipway_core::store::{LogOffset, NewLogLine, Store};
+use slipway_core::store::{AppLogs, LogOffset, NewLogLine, Store};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -38,88 +38,187 @@ struct Tail {
     partial: Vec<u8>,
 }
 
+/// The apps of a pass whose output is read, each with what runs of it.
+type Due<'a> = [(&'a AppName, &'a [Instance])];
+
 impl LogShipper {
-    /// Reads what `app`'s instances (those running now and those gone since
-    /// the last pass) wrote and appends it to the store.
+    /// Reads what the instances of `apps` (those running now, with each app,
+    /// and those gone since the last pass) wrote and appends it to the store:
+    /// one read of the store's offsets when instances are new, rounds of
+    /// reads of every instance at once, and one write, for all the apps.
     pub(super) async fn ship<R: Runtime>(
         &mut self,
         runtime: &R,
         store: &Store,
-        app: &AppName,
-        running: &[Instance],
+        apps: &[(&AppName, &[Instance])],
     ) {
-        let new: Vec<&Instance> = running
+        let due: Vec<(&AppName, &[Instance])> = apps
             .iter()
+            .copied()
+            .filter(|(app, running)| self.is_due(app, running))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        for (app, _) in &due {
+            self.read_at.insert((*app).clone(), Instant::now());
+        }
+        self.follow_new(store, &due).await;
+        let lines = self.read_all(runtime, &due).await;
+        let (shipped, gone) = self.to_ship(&due, lines);
+        if shipped.is_empty() {
+            return;
+        }
+        let writer = store.clone();
+        let appended = tokio::task::spawn_blocking(move || writer.append_logs_of(&shipped)).await;
+        let failed = match appended {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(error) => Some(error.to_string()),
+        };
+        for (app, _) in &due {
+            match &failed {
+                // The tails stay where they were shipped from: read again next pass.
+                Some(error) => self.rewind(app, error),
+                None => {
+                    for tail in self.tails.values_mut().filter(|t| &t.instance.app == *app) {
+                        tail.shipped = tail.next;
+                    }
+                }
+            }
+        }
+        if failed.is_none() {
+            for id in gone {
+                self.tails.remove(&id);
+            }
+        }
+    }
+
+    /// Follows the instances of `due` not followed yet from where the store
+    /// says their output was shipped; without an answer, at the next pass.
+    async fn follow_new(&mut self, store: &Store, due: &Due<'_>) {
+        let new: Vec<&Instance> = due
+            .iter()
+            .flat_map(|(_, running)| running.iter())
             .filter(|i| !self.tails.contains_key(&i.id))
             .collect();
-        let gone = || {
-            self.tails
-                .values()
-                .any(|t| &t.instance.app == app && !running.iter().any(|i| i.id == t.instance.id))
+        if new.is_empty() {
+            return;
+        }
+        let Some(known) = offsets(store, &new).await else {
+            return;
         };
+        for instance in new {
+            let next = known.get(&instance.id).copied().unwrap_or(0);
+            let tail = Tail {
+                instance: instance.clone(),
+                next,
+                shipped: next,
+                partial: Vec::new(),
+            };
+            self.tails.insert(instance.id.clone(), tail);
+        }
+    }
+
+    /// The complete lines the followed instances of `due` wrote, by app: all
+    /// of them read at once, then those that had more, up to
+    /// [`READS_PER_PASS`] reads each.
+    async fn read_all<R: Runtime>(
+        &mut self,
+        runtime: &R,
+        due: &Due<'_>,
+    ) -> HashMap<AppName, Vec<NewLogLine>> {
+        let mut lines = HashMap::<AppName, Vec<NewLogLine>>::new();
+        let mut reading: Vec<&mut Tail> = self
+            .tails
+            .values_mut()
+            .filter(|t| due.iter().any(|(app, _)| &t.instance.app == *app))
+            .collect();
+        for _ in 0..READS_PER_PASS {
+            if reading.is_empty() {
+                break;
+            }
+            let reads: Vec<(&Instance, u64)> =
+                reading.iter().map(|t| (&t.instance, t.next)).collect();
+            let chunks = runtime.read_logs(&reads).await;
+            let mut again = Vec::new();
+            for (tail, chunk) in reading.into_iter().zip(chunks) {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        tracing::debug!(instance = %tail.instance.id, %error, "cannot read output");
+                        continue;
+                    }
+                };
+                let rotated = chunk.next < tail.next;
+                tail.next = chunk.next;
+                tail.cut(
+                    &chunk.bytes,
+                    lines.entry(tail.instance.app.clone()).or_default(),
+                );
+                if !chunk.bytes.is_empty() || rotated {
+                    again.push(tail);
+                }
+            }
+            reading = again;
+        }
+        lines
+    }
+
+    /// What to append for each app of `due`: its `lines`, the last part of
+    /// the output of its instances gone since, and where each instance's
+    /// output is shipped now (forgotten for those gone, which are returned).
+    fn to_ship(
+        &mut self,
+        due: &Due<'_>,
+        mut lines: HashMap<AppName, Vec<NewLogLine>>,
+    ) -> (Vec<AppLogs>, Vec<String>) {
+        let (mut shipped, mut gone) = (Vec::new(), Vec::new());
+        for (app, running) in due {
+            let mut logs = AppLogs {
+                app: (*app).clone(),
+                lines: lines.remove(*app).unwrap_or_default(),
+                offsets: Vec::new(),
+            };
+            for (id, tail) in self
+                .tails
+                .iter_mut()
+                .filter(|(_, t)| &t.instance.app == *app)
+            {
+                if !running.iter().any(|i| &i.id == id) {
+                    tail.flush(&mut logs.lines);
+                    gone.push(id.clone());
+                    logs.offsets.push(LogOffset {
+                        instance: id.clone(),
+                        next: None,
+                    });
+                } else if tail.next != tail.shipped {
+                    logs.offsets.push(LogOffset {
+                        instance: id.clone(),
+                        next: Some(tail.next),
+                    });
+                }
+            }
+            if !logs.lines.is_empty() || !logs.offsets.is_empty() {
+                shipped.push(logs);
+            }
+        }
+        (shipped, gone)
+    }
+
+    /// Whether `app`'s output is read in this pass: an instance came or
+    /// went, or it was last read [`READ_EVERY`] ago.
+    fn is_due(&self, app: &AppName, running: &[Instance]) -> bool {
+        let new = running.iter().any(|i| !self.tails.contains_key(&i.id));
+        let gone = self
+            .tails
+            .values()
+            .any(|t| &t.instance.app == app && !running.iter().any(|i| i.id == t.instance.id));
         let recent = self
             .read_at
             .get(app)
             .is_some_and(|at| at.elapsed() < READ_EVERY);
-        if new.is_empty() && recent && !gone() {
-            return;
-        }
-        self.read_at.insert(app.clone(), Instant::now());
-        if !new.is_empty() {
-            let Some(known) = offsets(store, app).await else {
-                return;
-            };
-            for instance in new {
-                let next = known.get(&instance.id).copied().unwrap_or(0);
-                let tail = Tail {
-                    instance: instance.clone(),
-                    next,
-                    shipped: next,
-                    partial: Vec::new(),
-                };
-                self.tails.insert(instance.id.clone(), tail);
-            }
-        }
-        let (mut lines, mut offsets, mut gone) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, tail) in self
-            .tails
-            .iter_mut()
-            .filter(|(_, t)| &t.instance.app == app)
-        {
-            tail.read(runtime, &mut lines).await;
-            if !running.iter().any(|i| &i.id == id) {
-                tail.flush(&mut lines);
-                gone.push(id.clone());
-                offsets.push(LogOffset {
-                    instance: id.clone(),
-                    next: None,
-                });
-            } else if tail.next != tail.shipped {
-                offsets.push(LogOffset {
-                    instance: id.clone(),
-                    next: Some(tail.next),
-                });
-            }
-        }
-        if lines.is_empty() && offsets.is_empty() {
-            return;
-        }
-        let (writer, name) = (store.clone(), app.clone());
-        let appended =
-            tokio::task::spawn_blocking(move || writer.append_logs(&name, &lines, &offsets)).await;
-        match appended {
-            Ok(Ok(())) => {
-                for tail in self.tails.values_mut().filter(|t| &t.instance.app == app) {
-                    tail.shipped = tail.next;
-                }
-                for id in gone {
-                    self.tails.remove(&id);
-                }
-            }
-            // The tails stay where they were shipped from: read again next pass.
-            Ok(Err(error)) => self.rewind(app, &error.to_string()),
-            Err(error) => self.rewind(app, &error.to_string()),
-        }
+        new || gone || !recent
     }
 
     /// After a failed append: back to what the store has, to ship again.
@@ -139,23 +238,6 @@ impl LogShipper {
 }
 
 impl Tail {
-    async fn read<R: Runtime>(&mut self, runtime: &R, lines: &mut Vec<NewLogLine>) {
-        for _ in 0..READS_PER_PASS {
-            let chunk = match runtime.read_log(&self.instance, self.next).await {
-                Ok(chunk) => chunk,
-                Err(error) => {
-                    return tracing::debug!(instance = %self.instance.id, %error, "cannot read output")
-                }
-            };
-            let rotated = chunk.next < self.next;
-            self.next = chunk.next;
-            self.cut(&chunk.bytes, lines);
-            if chunk.bytes.is_empty() && !rotated {
-                return;
-            }
-        }
-    }
-
     /// Appends the complete lines of `bytes` (after what was left over).
     fn cut(&mut self, bytes: &[u8], lines: &mut Vec<NewLogLine>) {
         for &byte in bytes {
@@ -185,18 +267,18 @@ impl Tail {
     }
 }
 
-/// The app's shipping offsets by instance; `None` when the store cannot say.
-async fn offsets(store: &Store, app: &AppName) -> Option<HashMap<String, u64>> {
-    let (store, app) = (store.clone(), app.clone());
-    match tokio::task::spawn_blocking(move || store.list_log_offsets(&app)).await {
-        Ok(Ok(known)) => Some(known.into_iter().collect()),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "cannot read how far output was shipped");
-            None
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot read how far output was shipped");
-            None
-        }
-    }
+/// The shipping offsets of the apps of `new`, by instance; `None` when the
+/// store cannot say.
+async fn offsets(store: &Store, new: &[&Instance]) -> Option<HashMap<String, u64>> {
+    let mut apps: Vec<AppName> = new.iter().map(|i| i.app.clone()).collect();
+    apps.dedup();
+    let store = store.clone();
+    let listed = tokio::task::spawn_blocking(move || store.list_log_offsets_of(&apps)).await;
+    let error = match listed {
+        Ok(Ok(known)) => return Some(known.into_iter().collect()),
+        Ok(Err(error)) => error.to_string(),
+        Err(error) => error.to_string(),
+    };
+    tracing::warn!(%error, "cannot read how far output was shipped");
+    None
 }

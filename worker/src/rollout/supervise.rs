@@ -134,6 +134,12 @@ impl<R: Runtime> Engine<R> {
                     .or_default()
                     .push(instance);
             }
+            let shipping: Vec<(&AppName, &[Instance])> = apps
+                .iter()
+                .map(|a| (&a.app, by_app.get(&a.app).map_or(&[][..], Vec::as_slice)))
+                .collect();
+            let runtime = self.runtime.as_ref();
+            state.logs.ship(runtime, &self.store, &shipping).await;
             let mut reports = Vec::new();
             for app in &apps {
                 let instances = by_app.remove(&app.app).unwrap_or_default();
@@ -157,10 +163,6 @@ impl<R: Runtime> Engine<R> {
         config: &SuperviseConfig,
         state: &mut State,
     ) -> Option<Vec<Process>> {
-        state
-            .logs
-            .ship(self.runtime.as_ref(), &self.store, &app.app, &instances)
-            .await;
         let mut seen = Vec::new();
         if let (Some(release), true) = (&app.active_release, app.idle) {
             if let Some(target) = self.target_for(&app.app, release, state).await {

@@ -155,6 +155,21 @@ pub trait Runtime: Send + Sync + 'static {
         from: u64,
     ) -> impl Future<Output = Result<LogChunk, RuntimeError>> + Send;
 
+    /// [`Runtime::read_log`] of many instances at once (a supervisor's pass
+    /// reads every instance it ships): each read's result, in order.
+    fn read_logs(
+        &self,
+        reads: &[(&Instance, u64)],
+    ) -> impl Future<Output = Vec<Result<LogChunk, RuntimeError>>> + Send {
+        async move {
+            let mut chunks = Vec::with_capacity(reads.len());
+            for (instance, from) in reads {
+                chunks.push(self.read_log(instance, *from).await);
+            }
+            chunks
+        }
+    }
+
     // Removing a deleted app.
 
     /// Stops everything of `app` (each instance with `grace` to finish).

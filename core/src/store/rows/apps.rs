@@ -9,6 +9,7 @@ use crate::store::error::StoreError;
 use crate::store::schema::apps;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::HashSet;
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
 #[diesel(table_name = apps)]
@@ -41,6 +42,20 @@ impl TryFrom<AppRow> for App {
 /// The app's row unless it is deleted (a tombstone is not found).
 pub(crate) fn find(conn: &mut DbConnection, name: &AppName) -> Result<Option<AppRow>, StoreError> {
     Ok(find_any(conn, name)?.filter(|row| row.deleted_at.is_none()))
+}
+
+/// Which of `names` are apps not deleted.
+pub(crate) fn live_of(
+    conn: &mut DbConnection,
+    names: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    Ok(apps::table
+        .filter(apps::name.eq_any(names))
+        .filter(apps::deleted_at.is_null())
+        .select(apps::name)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// The app's row, tombstone or not.

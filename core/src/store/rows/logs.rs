@@ -2,7 +2,7 @@
 
 use crate::domain::ServiceName;
 use crate::store::error::StoreError;
-use crate::store::schema::log_lines;
+use crate::store::schema::{log_lines, log_offsets};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,26 @@ pub(crate) struct LogRow {
     instance: String,
     at: NaiveDateTime,
     line: String,
+}
+
+/// A line to write, of one app.
+#[derive(Insertable)]
+#[diesel(table_name = log_lines)]
+pub(crate) struct NewLogRow<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) service: &'a str,
+    pub(crate) instance: &'a str,
+    pub(crate) at: NaiveDateTime,
+    pub(crate) line: &'a str,
+}
+
+/// How far one instance's output is shipped.
+#[derive(Insertable)]
+#[diesel(table_name = log_offsets)]
+pub(crate) struct OffsetRow<'a> {
+    pub(crate) instance: &'a str,
+    pub(crate) app: &'a str,
+    pub(crate) next: i64,
 }
 
 impl TryFrom<LogRow> for LogLine {

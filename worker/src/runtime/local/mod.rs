@@ -225,6 +225,29 @@ impl Runtime for LocalRuntime {
         blocking(move || logs::read_from(&path, from)).await
     }
 
+    /// One blocking task for all the reads.
+    async fn read_logs(&self, reads: &[(&Instance, u64)]) -> Vec<Result<LogChunk, RuntimeError>> {
+        let paths: Vec<(PathBuf, u64)> = reads
+            .iter()
+            .map(|(i, from)| (launch::log_path(&self.launcher.logs, &i.app, &i.id), *from))
+            .collect();
+        let read = tokio::task::spawn_blocking(move || {
+            paths
+                .iter()
+                .map(|(path, from)| logs::read_from(path, *from))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let transient = |e: &dyn std::fmt::Display| RuntimeError::Transient(e.to_string());
+        match read {
+            Ok(chunks) => chunks
+                .into_iter()
+                .map(|chunk| chunk.map_err(|e| transient(&e)))
+                .collect(),
+            Err(e) => reads.iter().map(|_| Err(transient(&e))).collect(),
+        }
+    }
+
     async fn tear_down(&self, app: &AppName, grace: Duration) -> Result<TornDown, RuntimeError> {
         self.stop_app(app, grace).await
     }

@@ -65,7 +65,7 @@ impl LogShipper {
         }
         self.follow_new(store, &due).await;
         let lines = self.read_all(runtime, &due).await;
-        let (shipped, gone) = self.to_ship(&due, lines);
+        let (shipped, gone) = self.what_to_ship(&due, lines);
         if shipped.is_empty() {
             return;
         }
@@ -168,7 +168,7 @@ impl LogShipper {
     /// What to append for each app of `due`: its `lines`, the last part of
     /// the output of its instances gone since, and where each instance's
     /// output is shipped now (forgotten for those gone, which are returned).
-    fn to_ship(
+    fn what_to_ship(
         &mut self,
         due: &Due<'_>,
         mut lines: HashMap<AppName, Vec<NewLogLine>>,

@@ -4,7 +4,7 @@
 use super::rows::apps;
 use super::rows::logs::{LogLine, LogRow, NewLogRow, OffsetRow};
 use super::rows::{now, ROWS_PER_INSERT};
-use super::schema::{log_lines, log_offsets};
+use super::schema::{log_counts, log_lines, log_offsets};
 use super::{DbConnection, Store, StoreError};
 use crate::domain::{AppName, ServiceName};
 use chrono::{DateTime, Utc};
@@ -121,8 +121,14 @@ impl Store {
                 })
                 .collect();
             write_rows(conn, &offsets, &lines)?;
-            for app in of_live().filter(|s| !s.lines.is_empty()) {
-                trim(conn, app.app.as_str())?;
+            let added: Vec<(&str, i64)> = of_live()
+                .filter(|s| !s.lines.is_empty())
+                .map(|s| (s.app.as_str(), s.lines.len() as i64))
+                .collect();
+            for (app, kept) in count(conn, &added)? {
+                if kept > LOG_LINES_KEPT {
+                    trim(conn, &app, kept - LOG_LINES_KEPT)?;
+                }
             }
             Ok(())
         })
@@ -213,23 +219,69 @@ fn write_rows(
     Ok(())
 }
 
-/// Drops the lines of `app` beyond its newest [`LOG_LINES_KEPT`].
-fn trim(conn: &mut DbConnection, app: &str) -> Result<(), StoreError> {
-    let oldest_kept: Option<i64> = log_lines::table
+/// Adds the lines each app of `added` got to its count; how many lines
+/// each keeps now.
+fn count(conn: &mut DbConnection, added: &[(&str, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
+    macro_rules! add {
+        ($rows:expr) => {
+            diesel::insert_into(log_counts::table)
+                .values($rows)
+                .on_conflict(log_counts::app)
+                .do_update()
+                .set(log_counts::lines.eq(log_counts::lines + excluded(log_counts::lines)))
+                .returning((log_counts::app, log_counts::lines))
+        };
+    }
+    let rows: Vec<_> = added
+        .iter()
+        .map(|(app, lines)| (log_counts::app.eq(*app), log_counts::lines.eq(*lines)))
+        .collect();
+    let mut kept = Vec::with_capacity(rows.len());
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            for rows in rows.chunks(ROWS_PER_INSERT) {
+                kept.extend(add!(rows).get_results::<(String, i64)>(pg)?);
+            }
+        }
+        DbConnection::Sqlite(lite) => {
+            for row in &rows {
+                kept.push(add!(row).get_result::<(String, i64)>(lite)?);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Drops the `excess` oldest lines of `app`, and counts them out.
+fn trim(conn: &mut DbConnection, app: &str, excess: i64) -> Result<(), StoreError> {
+    let newest_dropped: Option<i64> = log_lines::table
         .filter(log_lines::app.eq(app))
-        .order(log_lines::seq.desc())
-        .offset(LOG_LINES_KEPT - 1)
+        .order(log_lines::seq)
+        .offset(excess - 1)
         .select(log_lines::seq)
         .first(conn)
         .optional()?;
-    if let Some(oldest) = oldest_kept {
-        diesel::delete(
-            log_lines::table
-                .filter(log_lines::app.eq(app))
-                .filter(log_lines::seq.lt(oldest)),
-        )
+    let Some(newest_dropped) = newest_dropped else {
+        // Fewer lines than the count says (nothing here writes one without
+        // the other): counted again.
+        let lines: i64 = log_lines::table
+            .filter(log_lines::app.eq(app))
+            .count()
+            .get_result(conn)?;
+        diesel::update(log_counts::table.find(app))
+            .set(log_counts::lines.eq(lines))
+            .execute(conn)?;
+        return Ok(());
+    };
+    let dropped = diesel::delete(
+        log_lines::table
+            .filter(log_lines::app.eq(app))
+            .filter(log_lines::seq.le(newest_dropped)),
+    )
+    .execute(conn)?;
+    diesel::update(log_counts::table.find(app))
+        .set(log_counts::lines.eq(log_counts::lines - dropped as i64))
         .execute(conn)?;
-    }
     Ok(())
 }
 

@@ -184,6 +184,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    log_counts (app) {
+        app -> Text,
+        lines -> BigInt,
+    }
+}
+
+diesel::table! {
     log_offsets (instance) {
         instance -> Text,
         app -> Text,
@@ -226,6 +233,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     supervisors,
     processes,
     log_lines,
+    log_counts,
     log_offsets,
     domains,
     sessions

@@ -45,6 +45,13 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
         format!("line {}", LOG_LINES_KEPT + 4)
     );
     assert!(kept.windows(2).all(|w| w[0].seq < w[1].seq));
+    // At the cap, each line shipped pushes the oldest out.
+    f.store
+        .append_logs(&f.app, &lines("web", LOG_LINES_KEPT + 5, 3), &[])
+        .unwrap();
+    let kept = f.store.list_logs(&f.app, &all(0)).unwrap();
+    assert_eq!(kept.len() as i64, LOG_LINES_KEPT);
+    assert_eq!(kept[0].line, "line 8");
 
     let long = "é".repeat(10_000);
     let mut worker = lines("worker", 0, 1);
@@ -54,6 +61,10 @@ fn lines_are_kept_up_to_the_cap_and_read_in_order(backend: Backend) {
     let newer = f.store.list_logs(&f.app, &all(after)).unwrap();
     assert_eq!(newer.len(), 1);
     assert_eq!(newer[0].line.len(), 8 * 1024, "cut at a character");
+    assert_eq!(
+        f.store.list_logs(&f.app, &all(0)).unwrap().len() as i64,
+        LOG_LINES_KEPT
+    );
     let web_only = LogQuery {
         service: Some(ServiceName::parse("web").unwrap()),
         limit: 3,

@@ -27,6 +27,17 @@ on_both_backends!(
 
 fn build_and_env_releases_follow_the_description_rules(backend: Backend) {
     let f = fixture(backend);
+    // An env release of an app without builds runs nothing built.
+    let early = AppName::parse("early").unwrap();
+    f.store.create_app(&early, None, "tester").unwrap();
+    let unbuilt = f
+        .store
+        .change_env(&early, &change(&[("EARLY", "1")], &[]), None, "tester")
+        .unwrap()
+        .unwrap();
+    let (env, none) = f.store.release_to_run(&early, &unbuilt.id).unwrap();
+    assert_eq!(env.get("EARLY"), Some("1"));
+    assert!(none.is_none(), "{none:?}");
     let (build, release) = f.build(Some(("7329df90c1abcdef", "this is my commit message")));
     assert_eq!(
         release.description,

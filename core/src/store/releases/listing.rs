@@ -68,7 +68,7 @@ impl Store {
     }
 
     /// What runs of release `id`: its env, opened, and its build (`None` for
-    /// a release without one). Two reads, nothing else: no status, and no
+    /// a release without one). One read, nothing else: no status, and no
     /// look at the app, which callers hold (a drive's lease, supervision)
     /// and its deletion takes from them.
     pub fn release_to_run(
@@ -78,14 +78,17 @@ impl Store {
     ) -> Result<(Env, Option<Build>), StoreError> {
         let keys = self.keyring()?;
         self.read(|conn| {
-            let row = find_release(conn, app, id)?;
+            let (row, build) = releases::with_build(conn, app, id)?;
             let env = row.env(keys)?;
-            let build = match &row.build {
-                Some(build) => {
-                    let build = parse_build(build)?;
-                    Some(find_build(conn, app, &build)?.try_into()?)
+            let build = match (&row.build, build) {
+                (Some(_), Some(build)) => Some(build.try_into()?),
+                (Some(missing), None) => {
+                    let missing = parse_build(missing)?;
+                    return Err(StoreError::NotFound(format!(
+                        "build `{missing}` not found in app `{app}`"
+                    )));
                 }
-                None => None,
+                (None, _) => None,
             };
             Ok((env, build))
         })

@@ -1,12 +1,13 @@
 //! The `releases` table: a release as shown, its row (with its sealed env),
 //! and finding one: by id in an app, or the app's latest.
 
+use super::builds::BuildRow;
 use super::parse;
 use crate::domain::{AppName, BuildId, Env, Release, ReleaseId, ReleaseStatus};
 use crate::seal::Keyring;
 use crate::store::connection::{DbConnection, MultiBackend};
 use crate::store::error::StoreError;
-use crate::store::schema::releases;
+use crate::store::schema::{builds, releases};
 use crate::store::sealed::open_env;
 use chrono::NaiveDateTime;
 use diesel::dsl::{AsSelect, SqlTypeOf};
@@ -120,6 +121,26 @@ pub(crate) fn find_release(
     id: &ReleaseId,
 ) -> Result<ReleaseRow, StoreError> {
     by_id(app.as_str(), id.as_str())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("release `{id}` not found in app `{app}`")))
+}
+
+/// Release `id` of `app` and its build, if it has one, in one query.
+pub(crate) fn with_build(
+    conn: &mut DbConnection,
+    app: &AppName,
+    id: &ReleaseId,
+) -> Result<(ReleaseRow, Option<BuildRow>), StoreError> {
+    let of_the_release = builds::id
+        .nullable()
+        .eq(releases::build)
+        .and(builds::app.eq(releases::app));
+    releases::table
+        .left_join(builds::table.on(of_the_release))
+        .filter(releases::id.eq(id.as_str()))
+        .filter(releases::app.eq(app.as_str()))
+        .select((ReleaseRow::as_select(), Option::<BuildRow>::as_select()))
         .first(conn)
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("release `{id}` not found in app `{app}`")))

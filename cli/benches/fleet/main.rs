@@ -6,14 +6,16 @@
 //! Before anything is timed, 100 apps (and one more, `solo`) are created
 //! and first deployed, all at once: one `web` service of 1 instance healthy
 //! 300 ms after start (health checked from the start). Each then gets a new
-//! build, not promoted, and the bench waits until every app is supervised.
+//! build for each round, not promoted, and the bench waits until every app
+//! is supervised.
 //!
 //! 1. One rollout alone, 5 times on `solo`: its new release replaces the
 //!    running instance. Its overhead, (succeeded − started) / ideal (waves
 //!    × 300 ms), median of the 5, is the floor.
-//! 2. The fleet: the 100 promotes are sent at once. Every deployment must
-//!    succeed, every app then run exactly its new instance, and every old
-//!    instance must be gone. From what the deployments table stores:
+//! 2. The fleet, in two rounds: the 100 promotes sent at once, then evenly
+//!    over one second. Every deployment must succeed, every app then run
+//!    exactly its new instance, and every old instance must be gone. Each
+//!    round's figures, from what the deployments table stores:
 //!    - queue pickup: `created_at` (the API's transaction, the job is queued
 //!      right after it) → `started_at` (the claiming worker moves it to
 //!      `running`), p50, p99, max;
@@ -60,6 +62,12 @@ use std::time::{Duration, Instant};
 
 const APPS: usize = 100;
 const SOLO_RUNS: usize = 5;
+/// The rounds of the fleet: the 100 promotes sent at once, then evenly over
+/// one second (the issue's "promoted within one second").
+const ROUNDS: [(&str, Duration); 2] = [
+    ("at once", Duration::ZERO),
+    ("within one second", Duration::from_secs(1)),
+];
 const HEALTHY_AFTER_MS: u64 = 300;
 const WORKERS: usize = 2;
 /// A rollout among 100 against one alone: median and p99.
@@ -83,29 +91,32 @@ fn main() {
 }
 
 async fn bench(testapp: &Path) -> bool {
-    // 400 writes with one token: no write rate limit here.
+    // 600 writes with one token: no write rate limit here.
     let mut cluster = Cluster::start_with(15, &[("SLIPWAY_RATE_LIMIT", "0")]);
     for _ in 0..WORKERS {
         cluster.add_worker();
     }
     let manifest = manifest(testapp, HEALTHY_AFTER_MS, 1, 0);
-    let ideal = waves(1, Strategy::default()) as f64 * HEALTHY_AFTER_MS as f64 / 1000.0;
     let fleet: Vec<String> = (0..APPS).map(|i| format!("fleet-{i:03}")).collect();
     let solo = "solo".to_owned();
     let every: Vec<String> = fleet.iter().chain([&solo]).cloned().collect();
 
     let setup = Instant::now();
     apps::first_deploys(&cluster, &every, &manifest).await;
+    // A new build of every app for each round, not promoted.
     let mut next = Vec::new();
-    for app in &fleet {
-        next.push(apps::build(&cluster, app, &manifest).await);
+    for _ in ROUNDS {
+        let mut builds = Vec::new();
+        for app in &fleet {
+            builds.push(apps::build(&cluster, app, &manifest).await);
+        }
+        next.push(builds);
     }
     let mut solo_releases = Vec::new();
     for _ in 0..SOLO_RUNS {
         solo_releases.push(apps::build(&cluster, &solo, &manifest).await);
     }
     apps::until_supervised(&cluster, &every).await;
-    let before = apps::running(&cluster);
     println!(
         "setup: {} apps created, first deployed and supervised in {:.1} s",
         every.len(),
@@ -122,133 +133,16 @@ async fn bench(testapp: &Path) -> bool {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let pids: Vec<u32> = cluster.workers.iter().map(|w| w.pid()).collect();
-    let idle_from: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum();
-    let idle = procfs::idle_kb(&pids, Duration::from_secs(1)).await;
-    let idle_cpu = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum::<f64>() - idle_from;
-    let peak = procfs::Peak::start(&pids);
-    let cpu_before: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum();
-    let first_sent = apps::now();
-    let sending = Instant::now();
-    let promotes = fleet
-        .iter()
-        .zip(&next)
-        .map(|(app, release)| apps::promote(&cluster, app, release));
-    let ids = join_all(promotes).await;
-    let accepted = sending.elapsed().as_secs_f64();
-    let every = Duration::from_millis(20);
-    let rows = until_final(&cluster, &ids, every, Duration::from_secs(180)).await;
-    let peaks = peak.stop();
-    let cpu: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum::<f64>() - cpu_before;
-    all_succeeded(&cluster, "the fleet", &rows);
-    replaced(&cluster, &fleet, &next, &before);
-
-    let mut table = Table::default();
-    let pickups: Vec<f64> = rows.iter().map(Timing::pickup).collect();
-    let overheads: Vec<f64> = rows.iter().map(|t| t.drive() / ideal).collect();
-    let floor = median(&alone.iter().map(|t| t.drive() / ideal).collect::<Vec<_>>());
-    let last = rows.iter().filter_map(|t| t.finished).fold(0.0, f64::max);
-    let at_once = peak_overlap(
-        &rows
-            .iter()
-            .map(|t| (t.started.unwrap_or(0.0), t.finished.unwrap_or(0.0)))
-            .collect::<Vec<_>>(),
-    );
-    let grew: i64 = peaks
-        .iter()
-        .zip(&idle)
-        .map(|(p, i)| *p as i64 - *i as i64)
-        .sum();
-    table.info(
-        "promotes answered 202 (all 100)",
-        format!("{accepted:.3} s"),
-    );
-    table.info(
-        "queue pickup, one alone (median)",
-        format!(
-            "{:.3} s",
-            median(&alone.iter().map(Timing::pickup).collect::<Vec<_>>())
-        ),
-    );
-    table.info(
-        "queue pickup p50",
-        format!("{:.3} s", percentile(&pickups, 50.0)),
-    );
-    table.at_most(
-        "queue pickup p99",
-        percentile(&pickups, 99.0),
-        PICKUP_P99_GOAL,
-        " s",
-    );
-    table.info(
-        "queue pickup max",
-        format!("{:.3} s", percentile(&pickups, 100.0)),
-    );
-    table.info("overhead, one alone (median of 5)", format!("{floor:.2}"));
-    table.info("overhead median", format!("{:.2}", median(&overheads)));
-    table.at_most(
-        "  against one alone",
-        median(&overheads) / floor,
-        OVERHEAD_RATIO_GOAL,
-        "",
-    );
-    table.info(
-        "overhead p99",
-        format!("{:.2}", percentile(&overheads, 99.0)),
-    );
-    table.at_most(
-        "  against one alone",
-        percentile(&overheads, 99.0) / floor,
-        OVERHEAD_RATIO_GOAL,
-        "",
-    );
-    let totals: Vec<f64> = rows.iter().map(Timing::total).collect();
-    table.info(
-        "promote → succeeded p50 / p99",
-        format!(
-            "{:.3} / {:.3} s",
-            percentile(&totals, 50.0),
-            percentile(&totals, 99.0)
-        ),
-    );
-    let ids_of = |rows: &[Timing]| rows.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
-    let (alone_phases, fleet_phases) = (
-        phases::phases(&cluster, &ids_of(&alone)),
-        phases::phases(&cluster, &ids_of(&rows)),
-    );
-    for (i, name) in phases::NAMES.iter().enumerate() {
-        table.info(
-            &format!("  {name} p50 / p99, alone | fleet"),
-            format!(
-                "{} | {}",
-                phases::summary(&alone_phases[i]),
-                phases::summary(&fleet_phases[i])
-            ),
-        );
+    let mut met = true;
+    for ((name, spread), releases) in ROUNDS.into_iter().zip(&next) {
+        let round = Round {
+            name,
+            spread,
+            fleet: &fleet,
+            releases,
+        };
+        met &= round.run(&cluster, &alone).await;
     }
-    table.info(
-        "wall: first promote → last succeeded",
-        format!("{:.3} s", last - first_sent),
-    );
-    table.info("rollouts running at once (most)", at_once.to_string());
-    table.info(
-        "worker CPU idle, both (1 s, 101 apps supervised)",
-        format!("{:.0} %", idle_cpu * 100.0),
-    );
-    table.info(
-        "worker CPU per rollout (both workers)",
-        format!("{:.1} ms", cpu * 1000.0 / APPS as f64),
-    );
-    table.info(
-        "worker RSS idle → peak",
-        format!("{} → {} MB", mb(&idle), mb(&peaks),),
-    );
-    table.at_most(
-        "worker memory per rollout at once",
-        grew as f64 / at_once.max(1) as f64,
-        KB_PER_ROLLOUT_GOAL,
-        " KB",
-    );
 
     let groups: Vec<i64> = instances(cluster.data.path())
         .iter()
@@ -256,14 +150,168 @@ async fn bench(testapp: &Path) -> bool {
         .collect();
     drop(cluster);
     let left = until_gone(&groups).await;
-    table.info("instance processes left at the end", left.to_string());
-    let concurrency =
-        std::env::var("SLIPWAY_WORKER_CONCURRENCY").unwrap_or_else(|_| "the default".to_owned());
-    let met = table.print(&format!(
-        "{APPS} rollouts at once on {WORKERS} workers (concurrency {concurrency} each): \
-         1 instance each, healthy {HEALTHY_AFTER_MS} ms after start; ideal {ideal:.3} s"
-    ));
+    println!("\ninstance processes left at the end: {left} (goal: none)");
     met && left == 0
+}
+
+/// One round of the fleet: every app promoted to its release of `releases`.
+struct Round<'a> {
+    name: &'a str,
+    /// The promotes are sent evenly over this long (at once when zero).
+    spread: Duration,
+    fleet: &'a [String],
+    releases: &'a [String],
+}
+
+impl Round<'_> {
+    /// Sends the promotes, checks the outcome and prints the figures
+    /// against `alone`; whether every goal was met.
+    async fn run(&self, cluster: &Cluster, alone: &[Timing]) -> bool {
+        let ideal = waves(1, Strategy::default()) as f64 * HEALTHY_AFTER_MS as f64 / 1000.0;
+        let before = apps::running(cluster);
+        let pids: Vec<u32> = cluster.workers.iter().map(|w| w.pid()).collect();
+        let idle_from: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum();
+        let idle = procfs::idle_kb(&pids, Duration::from_secs(1)).await;
+        let idle_cpu = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum::<f64>() - idle_from;
+        let peak = procfs::Peak::start(&pids);
+        let cpu_before: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum();
+        let first_sent = apps::now();
+        let sending = Instant::now();
+        let spread = self.spread;
+        let promotes = self.fleet.iter().zip(self.releases).enumerate().map(
+            |(i, (app, release))| async move {
+                // Evenly over the spread: the i-th promote i/APPS of the way in.
+                tokio::time::sleep(spread * i as u32 / APPS as u32).await;
+                apps::promote(cluster, app, release).await
+            },
+        );
+        let ids = join_all(promotes).await;
+        let accepted = sending.elapsed().as_secs_f64();
+        let every = Duration::from_millis(20);
+        let rows = until_final(cluster, &ids, every, Duration::from_secs(180)).await;
+        let peaks = peak.stop();
+        let cpu: f64 = pids.iter().map(|p| procfs::cpu_seconds(*p)).sum::<f64>() - cpu_before;
+        all_succeeded(cluster, "the fleet", &rows);
+        replaced(cluster, self.fleet, self.releases, &before);
+
+        let mut table = Table::default();
+        let pickups: Vec<f64> = rows.iter().map(Timing::pickup).collect();
+        let overheads: Vec<f64> = rows.iter().map(|t| t.drive() / ideal).collect();
+        let floor = median(&alone.iter().map(|t| t.drive() / ideal).collect::<Vec<_>>());
+        let last = rows.iter().filter_map(|t| t.finished).fold(0.0, f64::max);
+        let at_once = peak_overlap(
+            &rows
+                .iter()
+                .map(|t| (t.started.unwrap_or(0.0), t.finished.unwrap_or(0.0)))
+                .collect::<Vec<_>>(),
+        );
+        let grew: i64 = peaks
+            .iter()
+            .zip(&idle)
+            .map(|(p, i)| *p as i64 - *i as i64)
+            .sum();
+        table.info(
+            "promotes sent over",
+            format!("{:.3} s", spread.as_secs_f64()),
+        );
+        table.info(
+            "promotes answered 202 (all 100)",
+            format!("{accepted:.3} s"),
+        );
+        table.info(
+            "queue pickup, one alone (median)",
+            format!(
+                "{:.3} s",
+                median(&alone.iter().map(Timing::pickup).collect::<Vec<_>>())
+            ),
+        );
+        table.info(
+            "queue pickup p50",
+            format!("{:.3} s", percentile(&pickups, 50.0)),
+        );
+        table.at_most(
+            "queue pickup p99",
+            percentile(&pickups, 99.0),
+            PICKUP_P99_GOAL,
+            " s",
+        );
+        table.info(
+            "queue pickup max",
+            format!("{:.3} s", percentile(&pickups, 100.0)),
+        );
+        table.info("overhead, one alone (median of 5)", format!("{floor:.2}"));
+        table.info("overhead median", format!("{:.2}", median(&overheads)));
+        table.at_most(
+            "  against one alone",
+            median(&overheads) / floor,
+            OVERHEAD_RATIO_GOAL,
+            "",
+        );
+        table.info(
+            "overhead p99",
+            format!("{:.2}", percentile(&overheads, 99.0)),
+        );
+        table.at_most(
+            "  against one alone",
+            percentile(&overheads, 99.0) / floor,
+            OVERHEAD_RATIO_GOAL,
+            "",
+        );
+        let totals: Vec<f64> = rows.iter().map(Timing::total).collect();
+        table.info(
+            "promote → succeeded p50 / p99",
+            format!(
+                "{:.3} / {:.3} s",
+                percentile(&totals, 50.0),
+                percentile(&totals, 99.0)
+            ),
+        );
+        let ids_of = |rows: &[Timing]| rows.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        let (alone_phases, fleet_phases) = (
+            phases::phases(&cluster, &ids_of(&alone)),
+            phases::phases(&cluster, &ids_of(&rows)),
+        );
+        for (i, name) in phases::NAMES.iter().enumerate() {
+            table.info(
+                &format!("  {name} p50 / p99, alone | fleet"),
+                format!(
+                    "{} | {}",
+                    phases::summary(&alone_phases[i]),
+                    phases::summary(&fleet_phases[i])
+                ),
+            );
+        }
+        table.info(
+            "wall: first promote → last succeeded",
+            format!("{:.3} s", last - first_sent),
+        );
+        table.info("rollouts running at once (most)", at_once.to_string());
+        table.info(
+            "worker CPU idle, both (1 s, 101 apps supervised)",
+            format!("{:.0} %", idle_cpu * 100.0),
+        );
+        table.info(
+            "worker CPU per rollout (both workers)",
+            format!("{:.1} ms", cpu * 1000.0 / APPS as f64),
+        );
+        table.info(
+            "worker RSS idle → peak",
+            format!("{} → {} MB", mb(&idle), mb(&peaks),),
+        );
+        table.at_most(
+            "worker memory per rollout at once",
+            grew as f64 / at_once.max(1) as f64,
+            KB_PER_ROLLOUT_GOAL,
+            " KB",
+        );
+        let concurrency = std::env::var("SLIPWAY_WORKER_CONCURRENCY")
+            .unwrap_or_else(|_| "the default".to_owned());
+        table.print(&format!(
+            "{}: {APPS} rollouts on {WORKERS} workers (concurrency {concurrency} each): \
+             1 instance each, healthy {HEALTHY_AFTER_MS} ms after start; ideal {ideal:.3} s",
+            self.name
+        ))
+    }
 }
 
 /// Every app of the fleet runs exactly one instance, of its new release,

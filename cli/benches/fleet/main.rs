@@ -268,8 +268,8 @@ impl Round<'_> {
         );
         let ids_of = |rows: &[Timing]| rows.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
         let (alone_phases, fleet_phases) = (
-            phases::phases(&cluster, &ids_of(&alone)),
-            phases::phases(&cluster, &ids_of(&rows)),
+            phases::phases(cluster, &ids_of(alone)),
+            phases::phases(cluster, &ids_of(&rows)),
         );
         for (i, name) in phases::NAMES.iter().enumerate() {
             table.info(

@@ -7,7 +7,7 @@
 
 use crate::runtime::{Instance, Runtime};
 use slipway_core::domain::AppName;
-use slipway_core::store::{AppLogs, LogOffset, NewLogLine, Store};
+use slipway_core::store::{AppLogs, LogOffset, NewLogLine, Store, Supervised};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,19 +42,20 @@ struct Tail {
 type Due<'a> = [(&'a AppName, &'a [Instance])];
 
 impl LogShipper {
-    /// Reads what the instances of `apps` (those running now, with each app,
-    /// and those gone since the last pass) wrote and appends it to the store:
-    /// one read of the store's offsets when instances are new, rounds of
-    /// reads of every instance at once, and one write, for all the apps.
+    /// Reads what the instances of `apps` (those `running` now and those gone
+    /// since the last pass) wrote and appends it to the store: one read of
+    /// the store's offsets when instances are new, rounds of reads of every
+    /// instance at once, and one write, for all the apps.
     pub(super) async fn ship<R: Runtime>(
         &mut self,
         runtime: &R,
         store: &Store,
-        apps: &[(&AppName, &[Instance])],
+        apps: &[Supervised],
+        running: &HashMap<AppName, Vec<Instance>>,
     ) {
         let due: Vec<(&AppName, &[Instance])> = apps
             .iter()
-            .copied()
+            .map(|a| (&a.app, running.get(&a.app).map_or(&[][..], Vec::as_slice)))
             .filter(|(app, running)| self.is_due(app, running))
             .collect();
         if due.is_empty() {

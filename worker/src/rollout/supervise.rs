@@ -134,12 +134,8 @@ impl<R: Runtime> Engine<R> {
                     .or_default()
                     .push(instance);
             }
-            let shipping: Vec<(&AppName, &[Instance])> = apps
-                .iter()
-                .map(|a| (&a.app, by_app.get(&a.app).map_or(&[][..], Vec::as_slice)))
-                .collect();
             let runtime = self.runtime.as_ref();
-            state.logs.ship(runtime, &self.store, &shipping).await;
+            state.logs.ship(runtime, &self.store, &apps, &by_app).await;
             let mut reports = Vec::new();
             for app in &apps {
                 let instances = by_app.remove(&app.app).unwrap_or_default();

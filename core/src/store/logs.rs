@@ -72,8 +72,8 @@ impl Store {
 
     /// [`Store::append_logs`] for many apps in one transaction, as a
     /// supervisor's pass ships them: the forgotten offsets in one statement,
-    /// the others in one, the lines in one, then one trim per app that got
-    /// lines.
+    /// the others in one, the lines in one, the apps' counts of lines in one,
+    /// then the oldest lines of each app beyond the cap dropped.
     pub fn append_logs_of(&self, shipped: &[AppLogs]) -> Result<(), StoreError> {
         let gone: Vec<&str> = shipped
             .iter()

@@ -262,15 +262,6 @@ fn trim(conn: &mut DbConnection, app: &str, excess: i64) -> Result<(), StoreErro
         .first(conn)
         .optional()?;
     let Some(newest_dropped) = newest_dropped else {
-        // Fewer lines than the count says (nothing here writes one without
-        // the other): counted again.
-        let lines: i64 = log_lines::table
-            .filter(log_lines::app.eq(app))
-            .count()
-            .get_result(conn)?;
-        diesel::update(log_counts::table.find(app))
-            .set(log_counts::lines.eq(lines))
-            .execute(conn)?;
         return Ok(());
     };
     let dropped = diesel::delete(

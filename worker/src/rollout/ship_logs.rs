@@ -72,26 +72,24 @@ impl LogShipper {
         }
         let writer = store.clone();
         let appended = tokio::task::spawn_blocking(move || writer.append_logs_of(&shipped)).await;
-        let failed = match appended {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(error.to_string()),
-            Err(error) => Some(error.to_string()),
-        };
-        for (app, _) in &due {
-            match &failed {
-                // The tails stay where they were shipped from: read again next pass.
-                Some(error) => self.rewind(app, error),
-                None => {
-                    for tail in self.tails.values_mut().filter(|t| &t.instance.app == *app) {
-                        tail.shipped = tail.next;
-                    }
+        let error = match appended {
+            Ok(Ok(())) => {
+                for tail in self.tails.values_mut().filter(|t| of(&due, t)) {
+                    tail.shipped = tail.next;
                 }
+                for id in gone {
+                    self.tails.remove(&id);
+                }
+                return;
             }
-        }
-        if failed.is_none() {
-            for id in gone {
-                self.tails.remove(&id);
-            }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        // The tails go back to where they were shipped from: read again next pass.
+        tracing::warn!(%error, "cannot ship instance output; trying again");
+        for tail in self.tails.values_mut().filter(|t| of(&due, t)) {
+            tail.next = tail.shipped;
+            tail.partial.clear();
         }
     }
 
@@ -130,11 +128,7 @@ impl LogShipper {
         due: &Due<'_>,
     ) -> HashMap<AppName, Vec<NewLogLine>> {
         let mut lines = HashMap::<AppName, Vec<NewLogLine>>::new();
-        let mut reading: Vec<&mut Tail> = self
-            .tails
-            .values_mut()
-            .filter(|t| due.iter().any(|(app, _)| &t.instance.app == *app))
-            .collect();
+        let mut reading: Vec<&mut Tail> = self.tails.values_mut().filter(|t| of(due, t)).collect();
         for _ in 0..READS_PER_PASS {
             if reading.is_empty() {
                 break;
@@ -222,20 +216,16 @@ impl LogShipper {
         new || gone || !recent
     }
 
-    /// After a failed append: back to what the store has, to ship again.
-    fn rewind(&mut self, app: &AppName, error: &str) {
-        tracing::warn!(%app, %error, "cannot ship instance output; trying again");
-        for tail in self.tails.values_mut().filter(|t| &t.instance.app == app) {
-            tail.next = tail.shipped;
-            tail.partial.clear();
-        }
-    }
-
     /// Forgets the instances of apps no longer supervised here.
     pub(super) fn keep_only(&mut self, supervised: impl Fn(&AppName) -> bool) {
         self.tails.retain(|_, tail| supervised(&tail.instance.app));
         self.read_at.retain(|app, _| supervised(app));
     }
+}
+
+/// Whether `tail` is an instance of an app of `due`.
+fn of(due: &Due<'_>, tail: &Tail) -> bool {
+    due.iter().any(|(app, _)| &tail.instance.app == *app)
 }
 
 impl Tail {

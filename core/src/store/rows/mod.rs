@@ -21,13 +21,13 @@ pub(crate) mod webhooks;
 use super::error::StoreError;
 use chrono::{NaiveDateTime, Utc};
 
-/// Now, at the precision both databases keep (microseconds), so what a write
-/// returns equals what a later read returns.
 /// The most rows one batch `INSERT` carries: each row is a bind parameter
 /// per column, and PostgreSQL takes at most 65,535 of them per statement
 /// (SQLite 32,766).
 pub(crate) const ROWS_PER_INSERT: usize = 1_000;
 
+/// Now, at the precision both databases keep (microseconds), so what a write
+/// returns equals what a later read returns.
 pub(crate) fn now() -> NaiveDateTime {
     use chrono::SubsecRound;
     Utc::now().naive_utc().trunc_subsecs(6)

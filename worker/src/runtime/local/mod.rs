@@ -238,13 +238,15 @@ impl Runtime for LocalRuntime {
                 .collect::<Vec<_>>()
         })
         .await;
-        let transient = |e: &dyn std::fmt::Display| RuntimeError::Transient(e.to_string());
         match read {
             Ok(chunks) => chunks
                 .into_iter()
-                .map(|chunk| chunk.map_err(|e| transient(&e)))
+                .map(|chunk| chunk.map_err(|e| RuntimeError::Transient(e.to_string())))
                 .collect(),
-            Err(e) => reads.iter().map(|_| Err(transient(&e))).collect(),
+            Err(e) => reads
+                .iter()
+                .map(|_| Err(RuntimeError::Transient(e.to_string())))
+                .collect(),
         }
     }
 

@@ -18,8 +18,9 @@ use tokio::sync::watch;
 
 use super::isolation::AppHomes;
 use super::port;
+use super::port::PortClaim;
 use super::process::{self, Launched, Placement};
-use super::record::{InstanceRecord, PortClaim, RecordDir};
+use super::record::{InstanceRecord, RecordDir};
 use super::InstanceSpec;
 use super::Spawned;
 use crate::runtime::{Instance, RuntimeError};
@@ -122,9 +123,7 @@ impl Launcher {
         for _ in 0..CLAIM_TRIES {
             let port = port::free_port(&taken)?;
             taken.insert(port);
-            let claim = self
-                .records
-                .claim_port(port)
+            let claim = port::claim(port)
                 .map_err(|e| RuntimeError::Transient(format!("cannot claim port {port}: {e}")))?;
             let Some(claim) = claim else { continue };
             let recorded = self.records.ports_blocking().map_err(|e| {

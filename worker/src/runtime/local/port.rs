@@ -9,9 +9,20 @@
 //! then fails to listen and its rollout is rolled back for nothing. Outside
 //! that range only listeners take ports, and the ports of recorded
 //! instances (of every worker sharing the data directory) are skipped.
+//!
+//! From its choice until its instance's record is written, a start holds its
+//! port with a [`PortClaim`]: an abstract Unix socket named after the port.
+//! The kernel lets one socket at a time have a name and frees it when its
+//! holder ends, however it ends, and it is no file: a file created and
+//! removed for every start makes each later file creation slower on ext4,
+//! which skips recently freed inodes. Its namespace is the network
+//! namespace, the same as the ports': workers that share ports share claims.
 
 use std::collections::HashSet;
+use std::io;
 use std::ops::RangeInclusive;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 use rand::Rng;
 
@@ -57,6 +68,23 @@ pub(super) fn free_port(taken: &HashSet<u16>) -> Result<u16, RuntimeError> {
     match outside_ephemeral(first, last) {
         Some(range) => pick(range, taken),
         None => any_port(),
+    }
+}
+
+/// A port held by one start (see the module docs); dropping it lets the port go.
+#[derive(Debug)]
+pub(super) struct PortClaim {
+    _name: UnixDatagram,
+}
+
+/// Claims `port` for one start; `None` when another start, of this worker
+/// or another, holds it.
+pub(super) fn claim(port: u16) -> io::Result<Option<PortClaim>> {
+    let name = SocketAddr::from_abstract_name(format!("slipway-port-{port}"))?;
+    match UnixDatagram::bind_addr(&name) {
+        Ok(socket) => Ok(Some(PortClaim { _name: socket })),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -133,6 +161,58 @@ mod tests {
         let taken: HashSet<u16> = (start + 2..=start + 7).collect();
         let err = pick(range, &taken).expect_err("no port is free");
         assert!(matches!(err, RuntimeError::Transient(why) if why.contains("no free port")));
+    }
+
+    /// Set for the child half of the claim test: the port it holds.
+    const HOLD_VAR: &str = "SLIPWAY_TEST_HOLD_CLAIM";
+
+    #[test]
+    fn a_port_is_claimed_by_one_start_at_a_time() {
+        // Under the ephemeral range: no other test of this binary claims there.
+        let first = claim(1_001).expect("claim").expect("free");
+        assert!(claim(1_001).expect("claim").is_none());
+        let other = claim(1_002).expect("claim");
+        assert!(other.is_some());
+        drop(first);
+        assert!(claim(1_001).expect("claim").is_some());
+    }
+
+    /// The child half of the next test: holds the claim it is told to until
+    /// it is killed; does nothing when run on its own.
+    #[test]
+    #[ignore = "run by a_claim_ends_with_the_process_that_held_it"]
+    fn hold_a_claim() {
+        let Some(port) = std::env::var(HOLD_VAR).ok().and_then(|p| p.parse().ok()) else {
+            return;
+        };
+        let _held = claim(port).expect("claim").expect("free");
+        println!("holding");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+
+    /// A worker killed between choosing a port and recording it leaves no
+    /// claim behind: the kernel frees the name with the process.
+    #[test]
+    fn a_claim_ends_with_the_process_that_held_it() {
+        use std::io::{BufRead, BufReader};
+        let mut holder = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "runtime::local::port::tests::hold_a_claim"])
+            .args(["--ignored", "--nocapture", "--test-threads=1"])
+            .env(HOLD_VAR, "1003")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the holder");
+        let stdout = holder.stdout.take().expect("its stdout");
+        let held = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.ends_with("holding"));
+        let refused = claim(1_003).expect("claim").is_none();
+        holder.kill().expect("kill the holder");
+        holder.wait().expect("reap the holder");
+        assert!(held, "the holder never claimed the port");
+        assert!(refused, "a port held by another process was claimed again");
+        assert!(claim(1_003).expect("claim").is_some());
     }
 
     #[test]

@@ -22,8 +22,6 @@ use listing::{scan, Seen};
 
 /// How temporary record files end (`.<id>.json.tmp`).
 const TEMP_SUFFIX: &str = ".json.tmp";
-/// How port claims end (`.port-<port>.claim`).
-const CLAIM_SUFFIX: &str = ".claim";
 /// A temp file this old belongs to no writer still running: a write takes milliseconds.
 const STALE_TEMP: Duration = Duration::from_secs(60);
 
@@ -114,9 +112,9 @@ impl RecordDir {
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            let is_temp = name.to_str().is_some_and(|n| {
-                n.starts_with('.') && (n.ends_with(TEMP_SUFFIX) || n.ends_with(CLAIM_SUFFIX))
-            });
+            let is_temp = name
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX));
             let age = entry
                 .metadata()
                 .and_then(|m| m.modified())
@@ -130,23 +128,6 @@ impl RecordDir {
             }
         }
         Ok(())
-    }
-
-    /// Holds `port` for one start from its choice until its record is
-    /// written: a file created only if absent, so two starts (of one worker
-    /// or of two) never both hold it; removed when the claim is dropped.
-    /// `None` when another start holds it. Blocking.
-    pub fn claim_port(&self, port: u16) -> io::Result<Option<PortClaim>> {
-        let path = self.dir.join(format!(".port-{port}{CLAIM_SUFFIX}"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => Ok(Some(PortClaim { path })),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// The record of `id`; `None` when there is none. One read before comes
@@ -223,19 +204,6 @@ impl RecordDir {
     }
 }
 
-/// A port held by [`RecordDir::claim_port`]; dropping it lets the port go.
-#[derive(Debug)]
-pub(super) struct PortClaim {
-    path: PathBuf,
-}
-
-impl Drop for PortClaim {
-    fn drop(&mut self) {
-        // Left behind, it is removed as stale at the next start of a runtime.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each holder does one lookup, insert or retain: nothing half-done to fear.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -271,45 +239,4 @@ fn bad_id(id: &str) -> io::Error {
         io::ErrorKind::InvalidInput,
         format!("{id:?} is not an instance id"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::SystemTime;
-
-    #[test]
-    fn a_port_is_claimed_by_one_start_at_a_time() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let records = RecordDir::new(dir.path().to_owned());
-        let claim = records.claim_port(20_000).expect("claim").expect("free");
-        assert!(records.claim_port(20_000).expect("claim").is_none());
-        assert!(records.claim_port(20_001).expect("claim").is_some());
-        drop(claim);
-        assert!(records.claim_port(20_000).expect("claim").is_some());
-        // Claims are not records.
-        assert!(records.ports_blocking().expect("list").is_empty());
-    }
-
-    #[test]
-    fn a_claim_left_behind_by_a_dead_worker_is_removed_once_stale() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let records = RecordDir::new(dir.path().to_owned());
-        std::mem::forget(records.claim_port(20_000).expect("claim").expect("free"));
-        std::mem::forget(records.claim_port(20_001).expect("claim").expect("free"));
-        let old = dir.path().join(format!(".port-20000{CLAIM_SUFFIX}"));
-        let long_ago = SystemTime::now() - 2 * STALE_TEMP;
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
-            .and_then(|f| f.set_modified(long_ago))
-            .expect("age the claim");
-        records.remove_stale_temp_files().expect("clean up");
-        assert!(!old.exists());
-        assert!(records.claim_port(20_000).expect("claim").is_some());
-        assert!(
-            records.claim_port(20_001).expect("claim").is_none(),
-            "a fresh claim stays"
-        );
-    }
 }

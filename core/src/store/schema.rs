@@ -191,6 +191,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_generation (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}
+
+diesel::table! {
     log_offsets (instance) {
         instance -> Text,
         app -> Text,
@@ -235,6 +242,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_lines,
     log_counts,
     log_offsets,
+    webhook_generation,
     domains,
     sessions
 );

@@ -13,6 +13,7 @@ mod pool;
 mod processes;
 mod progress;
 mod prune;
+mod recipients;
 mod releases;
 mod routes;
 mod sealing;

@@ -4,19 +4,18 @@
 
 use crate::domain::{AppName, BuildId, Deployment, DeploymentId, EventId, WebhookId};
 use crate::events::{
-    BodyData, BodyKind, EventData, EventKind, EventPayload, Progress, ProgressStep, WebhookBody,
+    BodyData, BodyKind, EventData, EventPayload, Progress, ProgressStep, WebhookBody,
 };
 use crate::store::rows::deliveries::insert_each;
 use crate::store::rows::deployments::find;
-use crate::store::rows::webhooks::{Webhook, WebhookRow};
-use crate::store::schema::{deployments, releases, webhooks};
+use crate::store::schema::{deployments, releases};
 use crate::store::{DbConnection, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// An event as just recorded.
+/// An event as it is recorded.
 pub(super) struct NewEvent<'a> {
-    pub id: &'a EventId,
+    pub id: EventId,
     pub app: &'a AppName,
     /// The deployment it belongs to (`deployment.*` events).
     pub deployment: Option<&'a DeploymentId>,
@@ -26,7 +25,7 @@ pub(super) struct NewEvent<'a> {
 }
 
 /// Writes one pending delivery of `event` per webhook of `targets` (its
-/// [`subscribers`]).
+/// recipients).
 pub(super) fn fan_out(
     conn: &mut DbConnection,
     event: &NewEvent<'_>,
@@ -45,32 +44,11 @@ pub(super) fn fan_out(
     insert_each(
         conn,
         targets,
-        event.id,
+        &event.id,
         BodyKind::Event(kind),
         &body,
         traceparent.as_deref(),
     )
-}
-
-/// The webhooks that want an event of `kind` about `app`, oldest first.
-pub(super) fn subscribers(
-    conn: &mut DbConnection,
-    kind: EventKind,
-    app: &AppName,
-) -> Result<Vec<WebhookId>, StoreError> {
-    let rows: Vec<WebhookRow> = webhooks::table
-        .filter(webhooks::disabled_at.is_null())
-        .order((webhooks::created_at, webhooks::id))
-        .select(WebhookRow::as_select())
-        .load(conn)?;
-    let mut targets = Vec::new();
-    for row in rows {
-        let webhook = Webhook::try_from(row)?;
-        if webhook.wants(kind, app) {
-            targets.push(webhook.id);
-        }
-    }
-    Ok(targets)
 }
 
 /// The trace context a deployment event's deliveries continue: the

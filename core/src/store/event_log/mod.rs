@@ -5,16 +5,19 @@
 
 mod fanout;
 mod prune;
+mod recipients;
 
 use super::rows::events::{Event, EventRow};
 use super::rows::now;
-use super::schema::events;
+use super::schema::{events, webhook_generation};
 use super::{DbConnection, Store, StoreError};
-use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release, WebhookId};
+use crate::domain::{AppName, Build, DeploymentId, EnvDiff, EventId, Release};
 use crate::events::{BuildCreated, EnvChanged, EventPayload, ReleaseCreated};
 use diesel::prelude::*;
-use fanout::{fan_out, subscribers, NewEvent};
+use diesel::sql_types::{Nullable, Text, Timestamp};
+use fanout::{fan_out, NewEvent};
 pub use prune::{Pruned, DEFAULT_EVENT_RETENTION, PRUNE_BATCH};
+use recipients::Webhooks;
 
 /// Appends an event; call inside the transaction that makes the change.
 pub(crate) fn record(
@@ -35,8 +38,17 @@ pub(crate) fn record_for(
     payload: EventPayload,
     actor: &str,
 ) -> Result<EventId, StoreError> {
-    let targets = subscribers(conn, payload.kind(), app)?;
-    insert(conn, app, deployment, &payload, actor, &targets)
+    let event = new_event(app, deployment, &payload, actor);
+    if let Some(known) = Webhooks::last_read() {
+        if write_at(conn, &event, known.generation)? {
+            deliver(conn, &event, &known)?;
+            return Ok(event.id);
+        }
+    }
+    let webhooks = Webhooks::read(conn)?;
+    write(conn, &event)?;
+    deliver(conn, &event, &webhooks)?;
+    Ok(event.id)
 }
 
 /// Appends an event that is the whole of its change (a rollout's progress)
@@ -50,49 +62,118 @@ pub(crate) fn record_alone(
     payload: EventPayload,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let targets = subscribers(conn, payload.kind(), app)?;
-    if targets.is_empty() {
-        insert(conn, app, deployment, &payload, actor, &[]).map(drop)
+    let event = new_event(app, deployment, &payload, actor);
+    let kind = payload.kind();
+    if let Some(known) = Webhooks::last_read() {
+        let written = if known.recipients(kind, app).is_empty() {
+            write_at(conn, &event, known.generation)?
+        } else {
+            conn.transaction(|conn| {
+                let written = write_at(conn, &event, known.generation)?;
+                if written {
+                    deliver(conn, &event, &known)?;
+                }
+                Ok::<_, StoreError>(written)
+            })?
+        };
+        if written {
+            return Ok(());
+        }
+    }
+    let webhooks = Webhooks::read(conn)?;
+    if webhooks.recipients(kind, app).is_empty() {
+        write(conn, &event)
     } else {
-        conn.transaction(|conn| insert(conn, app, deployment, &payload, actor, &targets).map(drop))
+        conn.transaction(|conn| {
+            write(conn, &event)?;
+            deliver(conn, &event, &webhooks)
+        })
     }
 }
 
-/// The event's row and one delivery per webhook of `targets`.
-fn insert(
-    conn: &mut DbConnection,
-    app: &AppName,
-    deployment: Option<&DeploymentId>,
-    payload: &EventPayload,
-    actor: &str,
-    targets: &[WebhookId],
-) -> Result<EventId, StoreError> {
-    let id = EventId::generate();
-    let at = now();
-    // Through a JSON value, whose keys are sorted: the stored text is
-    // the same whatever the order of the payload's fields.
-    let data = serde_json::to_value(payload).map_err(StoreError::corrupt)?;
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(id.as_str()),
-            events::app.eq(app.as_str()),
-            events::deployment.eq(deployment.map(DeploymentId::as_str)),
-            events::kind.eq(payload.kind().as_str()),
-            events::data.eq(data.to_string()),
-            events::actor.eq(actor),
-            events::created_at.eq(at),
-        ))
-        .execute(conn)?;
-    let event = NewEvent {
-        id: &id,
+fn new_event<'a>(
+    app: &'a AppName,
+    deployment: Option<&'a DeploymentId>,
+    payload: &'a EventPayload,
+    actor: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        id: EventId::generate(),
         app,
         deployment,
         payload,
         actor,
-        at,
-    };
-    fan_out(conn, &event, targets)?;
-    Ok(id)
+        at: now(),
+    }
+}
+
+/// The event's data as stored: through a JSON value, whose keys are sorted,
+/// so the text is the same whatever the order of the payload's fields.
+fn data(event: &NewEvent<'_>) -> Result<String, StoreError> {
+    let value = serde_json::to_value(event.payload).map_err(StoreError::corrupt)?;
+    Ok(value.to_string())
+}
+
+/// Writes the event's row.
+fn write(conn: &mut DbConnection, event: &NewEvent<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(event.id.as_str()),
+            events::app.eq(event.app.as_str()),
+            events::deployment.eq(event.deployment.map(DeploymentId::as_str)),
+            events::kind.eq(event.payload.kind().as_str()),
+            events::data.eq(data(event)?),
+            events::actor.eq(event.actor),
+            events::created_at.eq(event.at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes the event's row if the webhooks are still at `generation`
+/// (see the recipients module); whether it did.
+fn write_at(
+    conn: &mut DbConnection,
+    event: &NewEvent<'_>,
+    generation: i64,
+) -> Result<bool, StoreError> {
+    let row = webhook_generation::table
+        .filter(webhook_generation::generation.eq(generation))
+        .select((
+            event.id.as_str().into_sql::<Text>(),
+            event.app.as_str().into_sql::<Text>(),
+            event
+                .deployment
+                .map(DeploymentId::as_str)
+                .into_sql::<Nullable<Text>>(),
+            event.payload.kind().as_str().into_sql::<Text>(),
+            data(event)?.into_sql::<Text>(),
+            event.actor.into_sql::<Text>(),
+            event.at.into_sql::<Timestamp>(),
+        ));
+    let written = diesel::insert_into(events::table)
+        .values(row)
+        .into_columns((
+            events::id,
+            events::app,
+            events::deployment,
+            events::kind,
+            events::data,
+            events::actor,
+            events::created_at,
+        ))
+        .execute(conn)?;
+    Ok(written == 1)
+}
+
+/// One delivery of `event` to each of `webhooks` that wants it.
+fn deliver(
+    conn: &mut DbConnection,
+    event: &NewEvent<'_>,
+    webhooks: &Webhooks,
+) -> Result<(), StoreError> {
+    let targets = webhooks.recipients(event.payload.kind(), event.app);
+    fan_out(conn, event, &targets)
 }
 
 /// Records a new release: `build.created` first when a build was made with

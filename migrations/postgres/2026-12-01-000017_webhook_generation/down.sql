@@ -1,0 +1,3 @@
+DROP TRIGGER webhooks_changed ON webhooks;
+DROP FUNCTION new_webhook_generation();
+DROP TABLE webhook_generation;

@@ -3,30 +3,16 @@
 //! store of the same database (another process, in production), and with
 //! stores of two databases in one process.
 
-use crate::webhooks::{types_of, LOCK};
+use crate::webhooks::{subscribe_on, types_of, LOCK};
 use crate::{fixture, on_both_backends};
-use slipway_core::domain::{AppName, EventPattern, ServiceName, WebhookKind};
+use slipway_core::domain::ServiceName;
 use slipway_core::events::Progress;
-use slipway_core::store::{Backend, NewWebhook, PromoteOptions, Store, Webhook};
+use slipway_core::store::{Backend, PromoteOptions};
 
 on_both_backends!(
     webhooks_changed_through_another_store_get_the_next_events,
     each_database_delivers_to_its_own_webhooks,
 );
-
-fn subscribe(store: &Store, events: &[&str], apps: &[&str]) -> Webhook {
-    let new = NewWebhook {
-        url: "https://example.com/hook".into(),
-        kind: WebhookKind::Generic,
-        events: events
-            .iter()
-            .map(|e| EventPattern::parse(e).unwrap())
-            .collect(),
-        apps: apps.iter().map(|a| AppName::parse(a).unwrap()).collect(),
-        description: "ci".into(),
-    };
-    store.create_webhook(&new, "tester").unwrap().0
-}
 
 fn webhooks_changed_through_another_store_get_the_next_events(backend: Backend) {
     let f = fixture(backend);
@@ -35,9 +21,9 @@ fn webhooks_changed_through_another_store_get_the_next_events(backend: Backend) 
     let (_, release) = f.build(None);
 
     let all = ["*", "deployment.progress"];
-    let every = subscribe(&other, &all, &[]);
-    let removed = subscribe(&other, &all, &[]);
-    let elsewhere = subscribe(&other, &all, &["otherapp"]);
+    let every = subscribe_on(&other, &all, &[]);
+    let removed = subscribe_on(&other, &all, &[]);
+    let elsewhere = subscribe_on(&other, &all, &["otherapp"]);
     let (_, deployment) = f
         .store
         .promote(&f.app, &release.id, &PromoteOptions::default(), "tester")
@@ -70,7 +56,7 @@ fn webhooks_changed_through_another_store_get_the_next_events(backend: Backend) 
 fn each_database_delivers_to_its_own_webhooks(backend: Backend) {
     let f = fixture(backend);
     let g = fixture(backend);
-    let here = subscribe(&f.store, &["release.created"], &[]);
+    let here = subscribe_on(&f.store, &["release.created"], &[]);
     for _ in 0..2 {
         f.build(None);
         g.build(None);
@@ -82,7 +68,7 @@ fn each_database_delivers_to_its_own_webhooks(backend: Backend) {
         .unwrap()
         .is_empty());
 
-    let there = subscribe(&g.store, &["release.created"], &[]);
+    let there = subscribe_on(&g.store, &["release.created"], &[]);
     f.build(None);
     g.build(None);
     assert_eq!(types_of(&f, &here).len(), 3);

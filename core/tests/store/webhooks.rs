@@ -28,6 +28,16 @@ pub(crate) fn subscribe(
     events: &[&str],
     apps: &[&str],
 ) -> slipway_core::store::Webhook {
+    subscribe_on(&f.store, events, apps)
+}
+
+/// A webhook created through `store`, which may be another store than a
+/// fixture's own.
+pub(crate) fn subscribe_on(
+    store: &slipway_core::store::Store,
+    events: &[&str],
+    apps: &[&str],
+) -> slipway_core::store::Webhook {
     let new = NewWebhook {
         url: "https://example.com/hook".into(),
         kind: WebhookKind::Generic,
@@ -38,7 +48,7 @@ pub(crate) fn subscribe(
         apps: apps.iter().map(|a| AppName::parse(a).unwrap()).collect(),
         description: "ci".into(),
     };
-    f.store.create_webhook(&new, "tester").unwrap().0
+    store.create_webhook(&new, "tester").unwrap().0
 }
 
 pub(crate) fn types_of(f: &Fixture, webhook: &slipway_core::store::Webhook) -> Vec<String> {

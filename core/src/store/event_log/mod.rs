@@ -1,5 +1,6 @@
 //! The event log: rows written inside the transaction of the change they
-//! record, each fanned out to the webhooks that want it (`fanout.rs`), and
+//! record, each fanned out to the webhooks that want it (`fanout.rs`; who
+//! wants it without reading every webhook each time: `recipients.rs`), and
 //! read back in the order they were written. Every aggregate records its
 //! events here; nothing else writes `events` or new deliveries of an event.
 

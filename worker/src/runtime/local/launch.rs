@@ -17,8 +17,7 @@ use slipway_core::domain::AppName;
 use tokio::sync::watch;
 
 use super::isolation::AppHomes;
-use super::port;
-use super::port::PortClaim;
+use super::port::{self, PortClaim};
 use super::process::{self, Launched, Placement};
 use super::record::{InstanceRecord, RecordDir};
 use super::InstanceSpec;

@@ -17,6 +17,8 @@
 //! removed for every start makes each later file creation slower on ext4,
 //! which skips recently freed inodes. Its namespace is the network
 //! namespace, the same as the ports': workers that share ports share claims.
+//! Any process may take such a name, as any process may listen on a port of
+//! the range: an app can get in the way of starts no more than it could.
 
 use std::collections::HashSet;
 use std::io;

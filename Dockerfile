@@ -12,12 +12,12 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 
-# target/ lives in a cache mount, so the binary is copied out of it in the same step.
+# target/ lives in a cache mount, so the binaries are copied out of it in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p slipway-cli \
- && install -D -m 0755 target/release/slipway /out/slipway
+ && install -D -m 0755 -t /out target/release/slipway target/release/slipway-switch
 
 # ---- runtime ----------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
@@ -32,14 +32,13 @@ RUN apt-get update \
 # /data is pass-through (0711): a worker running as root keeps its records and
 # logs private under /data/runtime and runs each app under its own uid in
 # /data/runtime/apps/<app>, which that app must be able to reach by path.
-# setpriv (util-linux, already in the base image) switches apps to their uid.
+# slipway-switch, beside slipway, switches apps to their uid.
 RUN groupadd --system --gid 10001 slipway \
  && useradd --system --uid 10001 --gid slipway --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin slipway \
- && install -d -o slipway -g slipway -m 0711 /data \
- && command -v setpriv
+ && install -d -o slipway -g slipway -m 0711 /data
 
-COPY --from=builder /out/slipway /usr/local/bin/slipway
+COPY --from=builder /out/ /usr/local/bin/
 
 ENV SLIPWAY_DATA_DIR=/data \
     SLIPWAY_LISTEN=0.0.0.0:8080

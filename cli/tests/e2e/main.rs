@@ -20,5 +20,6 @@ mod secrets;
 mod servers;
 mod supervise;
 mod support;
+mod switch;
 mod telemetry;
 mod webhooks;

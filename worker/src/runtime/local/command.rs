@@ -7,7 +7,8 @@
 //! the app instead of forking it and waiting (dash does not do that by
 //! itself). A bare program name is left to `sh`'s `PATH` search: it skips a
 //! directory the app's user cannot enter (the worker's `PATH` may start with
-//! one under `/root`), where `setpriv`'s own search gives up with status 126.
+//! one under `/root`), where `execvp`'s search, as the switch to the app's
+//! uid runs it, gives up with status 126.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

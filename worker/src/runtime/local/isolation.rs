@@ -9,11 +9,7 @@
 //!   `<state_dir>/uids/<uid> -> <app>`, so it stays the app's across restarts
 //!   and two workers over one state dir never hand it to two apps.
 //!
-//! The switch to the app's uid is made by `setpriv` (util-linux) after the
-//! worker has entered the app's directory: std's `Command::uid` changes the
-//! uid before it changes directory, which fails wherever a directory above the
-//! state dir is private (a 0700 data dir or temp dir), and `pre_exec` needs
-//! unsafe code.
+//! How an instance is switched to its app's uid is the switch module's.
 
 use std::fmt;
 use std::io;
@@ -24,6 +20,9 @@ use std::str::FromStr;
 use slipway_core::domain::AppName;
 
 use crate::runtime::RuntimeError;
+
+/// The lowest uid an app may be given: below are the system's.
+pub(super) const MIN_APP_UID: u32 = 1000;
 
 /// Search-only for others: apps may pass through, not list.
 const PASS_THROUGH: u32 = 0o711;
@@ -65,7 +64,11 @@ impl UidRange {
         let first: u32 = first.trim().parse().map_err(|_| invalid())?;
         let last: u32 = last.trim().parse().map_err(|_| invalid())?;
         let nobody = 65_534;
-        if first < 1000 || first > last || last == u32::MAX || (first..=last).contains(&nobody) {
+        if first < MIN_APP_UID
+            || first > last
+            || last == u32::MAX
+            || (first..=last).contains(&nobody)
+        {
             return Err(invalid());
         }
         Ok(UidRange { first, last })
@@ -291,23 +294,6 @@ fn first_closed_ancestor(dir: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 == 0))
         .map(Path::to_path_buf)
-}
-
-/// The `setpriv` that switches an instance to its app's uid, looked up once
-/// in the worker's `PATH` (and the usual places).
-pub(super) fn find_setpriv() -> Result<PathBuf, RuntimeError> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin".into(), "/bin".into()])
-        .map(|d: PathBuf| d.join("setpriv"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            RuntimeError::Failed(
-                "running apps under their own uids needs `setpriv` (util-linux), which is not \
-                 installed"
-                    .to_owned(),
-            )
-        })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use super::isolation::AppHomes;
 use super::port::{self, PortClaim};
 use super::process::{self, Launched, Placement};
 use super::record::{InstanceRecord, RecordDir};
+use super::switch::Switch;
 use super::InstanceSpec;
 use super::Spawned;
 use crate::runtime::{Instance, RuntimeError};
@@ -34,7 +35,7 @@ pub(super) struct Launcher {
     pub logs: PathBuf,
     pub homes: AppHomes,
     /// Set when apps run under their own uids.
-    pub setpriv: Option<PathBuf>,
+    pub switch: Option<Switch>,
     /// Instances this runtime spawned, by id; the rest are adopted from records.
     pub children: Mutex<HashMap<String, Spawned>>,
     /// Instances this runtime is stopping now, by id.
@@ -79,7 +80,7 @@ impl Launcher {
             port,
             log: &log,
             home: &home,
-            setpriv: self.setpriv.as_deref(),
+            switch: self.switch.as_ref(),
         };
         let launched = process::launch(spec, command, &at)?;
         let record = InstanceRecord {

@@ -18,6 +18,7 @@ mod logs;
 mod port;
 mod process;
 mod record;
+pub mod switch;
 mod waves;
 
 pub use isolation::{protect_this_process, InvalidUidRange, UidRange, Users};
@@ -37,6 +38,7 @@ use launch::Launcher;
 use leader::{terminate, Leader, Spawned};
 use record::{InstanceRecord, RecordDir};
 use slipway_core::domain::DeploymentId;
+use switch::Switch;
 
 /// The reason given for an instance that is not (or no longer) running.
 pub(super) const NOT_RUNNING: &str = "is no longer running";
@@ -103,10 +105,11 @@ impl LocalRuntime {
             .map_err(|e| failed("removing stale temporary records", e))?;
         let homes =
             AppHomes::new(&state_dir, users).map_err(|e| failed("the apps' directories", e))?;
-        let setpriv = match users {
+        let switch = match users {
             Users::PerApp(range) => {
-                tracing::info!(uids = %range, "apps run under their own uids");
-                Some(isolation::find_setpriv()?)
+                let switch = Switch::for_this_process()?;
+                tracing::info!(uids = %range, ?switch, "apps run under their own uids");
+                Some(switch)
             }
             Users::Shared => None,
         };
@@ -118,7 +121,7 @@ impl LocalRuntime {
                 records,
                 logs,
                 homes,
-                setpriv,
+                switch,
                 children: Default::default(),
                 stopping: Default::default(),
             }),

@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 
 use super::command::{self, Program};
 use super::isolation::AppHome;
+use super::switch::Switch;
 use super::InstanceSpec;
 use crate::runtime::RuntimeError;
 
@@ -43,8 +44,8 @@ pub(super) struct Placement<'a> {
     /// Opened by the worker: the app gets the open file, not the path.
     pub log: &'a Path,
     pub home: &'a AppHome,
-    /// Needed when `home.uid` is set; see the isolation module for why.
-    pub setpriv: Option<&'a Path>,
+    /// Needed when `home.uid` is set.
+    pub switch: Option<&'a Switch>,
 }
 
 /// Starts `command` for `spec` (directly or through `sh -c`, see the command
@@ -70,21 +71,14 @@ pub(super) fn launch(
         Program::Direct(mut words) => (words.remove(0), words),
         Program::Shell(line) => ("sh".to_owned(), vec!["-c".to_owned(), line]),
     };
-    let mut cmd = match (at.home.uid, at.setpriv) {
+    let mut cmd = match (at.home.uid, at.switch) {
         (None, _) => Command::new(&program),
-        (Some(uid), Some(setpriv)) => {
-            // The worker enters the directory, then setpriv drops to the app's
-            // uid and group (no supplementary groups) and runs the program.
-            let mut cmd = Command::new(setpriv);
-            cmd.arg(format!("--reuid={uid}"))
-                .arg(format!("--regid={uid}"))
-                .arg("--clear-groups")
-                .args(["--", &program]);
-            cmd
-        }
+        // The worker enters the directory, then the switch drops to the app's
+        // uid and group and runs the program.
+        (Some(uid), Some(switch)) => switch.command(uid, &program),
         (Some(_), None) => {
             return Err(RuntimeError::Failed(
-                "cannot switch to the app's uid without setpriv".to_owned(),
+                "cannot switch to the app's uid: no switch was found".to_owned(),
             ))
         }
     };

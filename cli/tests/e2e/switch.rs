@@ -1,7 +1,7 @@
 //! `slipway-switch UID PROGRAM [ARGS]`, which a worker running as root starts
 //! every instance through:
 //! it drops every uid and gid to UID, with no supplementary groups, and keeps
-//! the directory and environment it was started with. As another user the
+//! the directory and environment it was started with (and SIGPIPE's default). As another user the
 //! switch itself is refused, which is what these tests assert there.
 
 use crate::support::{run, stderr};
@@ -60,6 +60,10 @@ fn the_switch_drops_every_id_and_keeps_directory_and_env() {
     assert_eq!(ids(&out, "Uid:"), [UID; 4].join(" "));
     assert_eq!(ids(&out, "Gid:"), [UID; 4].join(" "));
     assert_eq!(ids(&out, "Groups:"), "");
+    // Rust ignores SIGPIPE in its own processes; the program must not inherit that.
+    let ignored = u64::from_str_radix(&ids(&out, "SigIgn:"), 16).expect("SigIgn in hex");
+    let sigpipe = 1 << (13 - 1);
+    assert_eq!(ignored & sigpipe, 0, "SIGPIPE ignored: {ignored:x}");
     let dir = dir.path().canonicalize().expect("canonical dir");
     let tail: Vec<&str> = out.lines().rev().take(2).collect();
     assert_eq!(tail, ["kept-7c1e", dir.to_str().expect("utf-8 path")]);

@@ -22,7 +22,7 @@ use slipway_core::domain::AppName;
 use crate::runtime::RuntimeError;
 
 /// The lowest uid an app may be given: below are the system's.
-pub(super) const MIN_APP_UID: u32 = 1000;
+pub const MIN_APP_UID: u32 = 1000;
 
 /// Search-only for others: apps may pass through, not list.
 const PASS_THROUGH: u32 = 0o711;

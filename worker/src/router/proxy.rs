@@ -29,8 +29,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
-/// A connection refused by one instance is tried on another this many times
-/// (only for requests without a body, which can be sent again as they were).
+/// A request whose instance refused the connection, or (for idempotent
+/// methods) closed it without answering, is tried on another instance, up to
+/// this many in all; only requests without a body, which can be sent again
+/// as they were.
 const ATTEMPTS: usize = 3;
 
 pub struct Proxy {
@@ -127,12 +129,10 @@ impl Proxy {
         let replayable = hyper::body::Body::is_end_stream(&body);
         let mut body = Some(Limited::new(body, self.config.max_body as usize).boxed());
         let mut tried: Vec<Arc<Backend>> = Vec::new();
+        let mut failure = None;
         loop {
             let Some(guard) = pool.pick(&tried) else {
-                return match tried.is_empty() {
-                    true => no_instance(),
-                    false => refused(),
-                };
+                return failure.unwrap_or_else(no_instance);
             };
             let backend = guard.backend().clone();
             span.record("instance", backend.id.as_str());
@@ -157,24 +157,28 @@ impl Proxy {
                     )
                 }
                 Ok(Ok(response)) => return self.pass_back(response, guard, client_upgrade),
-                Ok(Err(error)) if error.is_connect() => {
-                    tracing::warn!(instance = %backend.id, %error, "instance refused a connection; taken out until healthy");
-                    backend.eject();
-                    tried.push(backend);
-                    if !replayable || tried.len() >= ATTEMPTS {
-                        return refused();
-                    }
+                Ok(Err(error)) if caused_by_limit(&error) => {
+                    return too_large(self.config.max_body)
                 }
                 Ok(Err(error)) => {
-                    if caused_by_limit(&error) {
-                        return too_large(self.config.max_body);
+                    // Refused: nothing reached the instance. Closed without an
+                    // answer: it may have acted, so only idempotent methods go
+                    // again (a pooled connection of an instance just killed
+                    // fails this way).
+                    let refused_here = error.is_connect();
+                    if refused_here {
+                        tracing::warn!(instance = %backend.id, %error, "instance refused a connection; taken out until healthy");
+                        backend.eject();
+                    } else {
+                        tracing::warn!(instance = %backend.id, %error, "instance failed to answer");
                     }
-                    tracing::warn!(instance = %backend.id, %error, "instance failed to answer");
-                    return answer(
-                        StatusCode::BAD_GATEWAY,
-                        "instance_failed",
-                        "the instance closed the connection without answering",
-                    );
+                    tried.push(backend);
+                    let failed = if refused_here { refused() } else { closed() };
+                    let again = refused_here || parts.method.is_idempotent();
+                    if !(replayable && again) || tried.len() >= ATTEMPTS {
+                        return failed;
+                    }
+                    failure = Some(failed);
                 }
             }
         }
@@ -319,6 +323,14 @@ fn refused() -> Response<Body> {
         StatusCode::BAD_GATEWAY,
         "instance_unreachable",
         "no instance of this service accepted the connection",
+    )
+}
+
+fn closed() -> Response<Body> {
+    answer(
+        StatusCode::BAD_GATEWAY,
+        "instance_failed",
+        "the instance closed the connection without answering",
     )
 }
 

@@ -1,5 +1,6 @@
 //! The router when instances fail: health ejection and return, refused
-//! connections tried elsewhere, and its own answers (503, 502, 504, 413,
+//! connections (and idempotent requests closed without an answer) tried
+//! elsewhere, and its own answers (503, 502, 504, 413,
 //! 431) when no instance can give one.
 
 use super::{error_of, raw, rig};
@@ -50,6 +51,83 @@ async fn a_refused_connection_is_tried_on_another_instance() {
     for _ in 0..20 {
         assert_eq!(rig.web("/").await, (200, release.to_string()));
     }
+}
+
+/// `method /sleep/5000` through the router to the first of two instances
+/// (the second sick until the request is under way), the second back in
+/// rotation, then the first killed under the request: what the client gets.
+async fn killed_under_a_request(method: reqwest::Method) -> (u16, String, String) {
+    let rig = rig(Backend::Sqlite, |_| {}).await;
+    let release = rig.running(testapp_manifest("", 2)).await;
+    rig.serves(&release).await;
+    let instances = rig.instances().await;
+    let (dying, spare) = (&instances[0], &instances[1]);
+    let spare_health = |path: &str| {
+        let url = format!("http://127.0.0.1:{}/health/{path}", spare.port.unwrap());
+        rig.http.get(url).send()
+    };
+    let answered_by = || async {
+        let mut seen = HashSet::new();
+        for _ in 0..12 {
+            seen.insert(rig.web("/env/SLIPWAY_INSTANCE").await.1);
+        }
+        seen
+    };
+    spare_health("down").await.unwrap();
+    let alone = HashSet::from([dying.id.clone()]);
+    wait_until("one instance in rotation", answered_by, |seen| {
+        seen == &alone
+    })
+    .await;
+    let sent = rig
+        .http
+        .request(method, format!("http://{}/sleep/5000", rig.router()))
+        .header("host", rig.host("web"))
+        .send();
+    let pending = tokio::spawn(async move {
+        let response = sent.await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    spare_health("up").await.unwrap();
+    // Back in rotation, it takes every request: the other has one in flight.
+    wait_until("the spare back in rotation", answered_by, |seen| {
+        seen.contains(&spare.id)
+    })
+    .await;
+    assert!(
+        !pending.is_finished(),
+        "killed while the request is under way"
+    );
+    let marker = format!("SLIPWAY_INSTANCE={}", dying.id);
+    let victim = support::processes_of(rig.app.as_str())
+        .into_iter()
+        .find(|process| {
+            let environ = std::fs::read(format!("/proc/{}/environ", process.pid));
+            environ.is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == marker.as_bytes()))
+        })
+        .expect("the dying instance's process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let (status, body) = pending.await.unwrap();
+    (status, body, release.to_string())
+}
+
+#[tokio::test]
+async fn an_idempotent_request_whose_instance_dies_under_it_is_tried_on_another() {
+    let (status, body, release) = killed_under_a_request(reqwest::Method::GET).await;
+    assert_eq!((status, body), (200, release));
+}
+
+#[tokio::test]
+async fn a_post_whose_instance_dies_under_it_is_not_sent_again() {
+    let (status, body, _) = killed_under_a_request(reqwest::Method::POST).await;
+    assert_eq!(status, 502, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(error["error"]["code"], "instance_failed");
 }
 
 #[tokio::test]
